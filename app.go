@@ -1,0 +1,177 @@
+package ssevents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// App is the one-call setup (the seed's SSEApp): a broker, the SSE endpoint,
+// health and metrics endpoints, and a mux for the application's own routes,
+// as one http.Handler. It embeds a Publisher, so app.Publish publishes.
+//
+// Routes it serves: GET Config.Path (/events), GET /health,
+// /health/live, /health/ready, GET /metrics (JSON) and
+// /metrics/prometheus, plus whatever Handle registers. Every request that
+// reaches the app's own routes carries the Publisher in its context.
+type App struct {
+	*Publisher
+	cfg        Config
+	broker     Broker
+	ownsBroker bool
+	metrics    *Metrics
+	events     *Handler
+	mux        *http.ServeMux
+}
+
+// New validates cfg, opens its broker (Config.Broker, or the one
+// Config.RedisURL names; the embedded broker when both are empty) and
+// returns the app. Close it when done.
+func New(cfg Config) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	m := NewMetrics()
+	a := &App{cfg: cfg, metrics: m, broker: cfg.Broker, mux: http.NewServeMux()}
+	if a.broker == nil {
+		b, err := OpenBroker(context.Background(), cfg.RedisURL, cfg.brokerOptions(m))
+		if err != nil {
+			return nil, err
+		}
+		a.broker, a.ownsBroker = b, true
+	}
+	if tc, ok := a.broker.(interface{ TopicCount() int }); ok {
+		m.topics = tc.TopicCount
+	}
+	a.Publisher = NewPublisher(a.broker, cfg.MaxMessageSize, m)
+	a.Publisher.logger = cfg.Logger
+	a.events = NewHandler(cfg, a.broker, m)
+	a.Register(a.mux)
+	return a, nil
+}
+
+// Mount creates an App from cfg and registers its endpoints on mux, next
+// to the application's own routes (the seed's mount_sse).
+func Mount(mux *http.ServeMux, cfg Config) (*App, error) {
+	a, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.Register(mux)
+	return a, nil
+}
+
+// Register adds the app's endpoints (SSE, health, metrics) to mux.
+func (a *App) Register(mux *http.ServeMux) {
+	mux.Handle(a.cfg.Path, a.events) // any method: the handler answers 405 in JSON
+	mux.HandleFunc("GET /health", a.handleHealth)
+	mux.HandleFunc("GET /health/live", a.handleLive)
+	mux.HandleFunc("GET /health/ready", a.handleReady)
+	mux.HandleFunc("GET /metrics", a.handleMetrics)
+	mux.Handle("GET /metrics/prometheus", a.metrics.PrometheusHandler())
+}
+
+// Handle registers an application route on the app's mux, with Go 1.22
+// patterns ("POST /tickets/{id}/status").
+func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+
+// HandleFunc registers an application route function on the app's mux.
+func (a *App) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	a.mux.HandleFunc(pattern, f)
+}
+
+// ServeHTTP implements http.Handler; the request's context carries the
+// app's Publisher.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mux.ServeHTTP(w, r.WithContext(WithPublisher(r.Context(), a.Publisher)))
+}
+
+// Broker returns the app's broker.
+func (a *App) Broker() Broker { return a.broker }
+
+// Metrics returns the app's metrics.
+func (a *App) Metrics() *Metrics { return a.metrics }
+
+// Events returns the SSE endpoint handler, to mount it elsewhere.
+func (a *App) Events() *Handler { return a.events }
+
+// Config returns the app's configuration, with defaults filled in.
+func (a *App) Config() Config { return a.cfg }
+
+// Close ends every stream cleanly, then closes the broker if the app opened
+// it. Call it before (or from RegisterOnShutdown of) http.Server.Shutdown,
+// which otherwise waits for streams that never end on their own.
+func (a *App) Close() error {
+	err := a.events.Close()
+	if a.ownsBroker {
+		err = errors.Join(err, a.broker.Close())
+	}
+	return err
+}
+
+// readyTimeout bounds the broker check of /health/ready.
+const readyTimeout = 2 * time.Second
+
+// Health is the JSON body of the health endpoints.
+type Health struct {
+	// Status is "ok", "ready" or "unavailable".
+	Status string `json:"status"`
+	// Broker is "ok" or what is wrong with it.
+	Broker string `json:"broker,omitempty"`
+	// Connections is the number of open streams.
+	Connections int `json:"connections"`
+	// Error says why the instance is not ready (with status 503).
+	Error string `json:"error,omitempty"`
+}
+
+func (a *App) brokerState(r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	return a.broker.Ready(ctx)
+}
+
+// handleHealth answers 200 while the process serves requests, and says
+// whether the broker is reachable.
+func (a *App) handleHealth(w http.ResponseWriter, r *http.Request) {
+	h := Health{Status: "ok", Broker: "ok", Connections: a.events.Connections()}
+	if err := a.brokerState(r); err != nil {
+		h.Broker = err.Error()
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// handleLive answers 200 while the process serves requests.
+func (a *App) handleLive(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Health{Status: "ok", Connections: a.events.Connections()})
+}
+
+// handleReady answers 200 when the broker can publish and deliver, 503
+// otherwise (so a load balancer sends no new streams here).
+func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
+	h := Health{Status: "ready", Broker: "ok", Connections: a.events.Connections()}
+	status := http.StatusOK
+	if a.events.ctx.Err() != nil {
+		h.Status, h.Broker, h.Error = "unavailable", "", "ssevents: server is shutting down"
+		status = http.StatusServiceUnavailable
+	} else if err := a.brokerState(r); err != nil {
+		h.Status, h.Broker = "unavailable", err.Error()
+		h.Error = fmt.Sprintf("ssevents: broker not ready: %v", err)
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, h)
+}
+
+func (a *App) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.metrics.Snapshot())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,188 @@
+package ssevents
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Broker moves events from publishers to subscribers and keeps a bounded
+// history per topic so that subscribers can resume after a disconnect.
+//
+// Implementations are safe for concurrent use. After Close, Publish and
+// Subscribe return ErrBrokerClosed and every open Subscription ends with
+// ErrBrokerClosed.
+type Broker interface {
+	// Publish stores msg in the history of each of its topics and delivers
+	// it to their subscribers. It returns the event's id. A backend that
+	// cannot be reached returns an error wrapping ErrUnavailable; the
+	// message is then not published. Publish never waits for subscribers:
+	// a slow one is ended with ErrSlowConsumer instead.
+	Publish(ctx context.Context, msg Message) (id string, err error)
+	// Subscribe starts a subscription to req.Topics. It lives until ctx is
+	// done or Close is called. When req.LastEventID is set, the
+	// subscription's Backlog holds the events published after it.
+	Subscribe(ctx context.Context, req SubscribeRequest) (Subscription, error)
+	// Ready returns nil when the broker can publish and deliver now.
+	Ready(ctx context.Context) error
+	// Close ends every subscription and releases the broker's resources.
+	Close() error
+}
+
+// SubscribeRequest describes a subscription.
+type SubscribeRequest struct {
+	// Topics to receive events from; validated by the caller.
+	Topics []string
+	// LastEventID is the id of the last event the subscriber received, or
+	// "" to receive only new events.
+	LastEventID string
+	// QueueSize bounds the events waiting for the subscriber; 0 means
+	// DefaultMaxQueueSize. When it overflows, the subscription ends with
+	// ErrSlowConsumer.
+	QueueSize int
+	// OnDrop, when set, is called with the number of events dropped when
+	// the subscription's queue overflows (for metrics).
+	OnDrop func(n int)
+}
+
+// Backlog is what a subscriber missed since its LastEventID.
+type Backlog struct {
+	// Events published after LastEventID on the subscribed topics, each
+	// once, in publish order.
+	Events []Event
+	// Resync lists the topics whose history does not reach back to
+	// LastEventID (or all topics when the id is unknown): events may have
+	// been missed there, and the subscriber should refetch their state.
+	Resync []string
+	// Cursor, when set, is an id that stands for "caught up to now": the
+	// SSE handler sends it as the id of the resync event, so that a client
+	// that resumes again from it is not told to resync a second time.
+	Cursor string
+}
+
+// Subscription is one subscriber's stream of events. Its methods are safe
+// for concurrent use. Drain after the subscription ended returns the error
+// that ended it.
+type Subscription interface {
+	// Backlog returns the events missed since the request's LastEventID,
+	// fixed when the subscription started. Live events that follow are
+	// never part of it, and never repeat it.
+	Backlog() Backlog
+	// Notify returns a channel that receives a value when events are
+	// waiting or the subscription has ended.
+	Notify() <-chan struct{}
+	// Drain appends the waiting events to dst and returns it. Once the
+	// subscription has ended, it returns the reason: ErrSlowConsumer,
+	// ErrBrokerClosed or the context's error.
+	Drain(dst []Event) ([]Event, error)
+	// Close ends the subscription and frees its resources. It is
+	// idempotent.
+	Close() error
+}
+
+// BrokerOptions are the settings a broker is opened with.
+type BrokerOptions struct {
+	// HistorySize is the number of events kept per topic for resume;
+	// 0 means DefaultHistorySize.
+	HistorySize int
+	// HistoryAge is how long events are kept for resume; 0 means
+	// DefaultHistoryAge.
+	HistoryAge time.Duration
+	// TopicPrefix is prepended (with a colon) to topics in the backend's
+	// key space, so several applications can share one Redis.
+	TopicPrefix string
+	// Logger receives the broker's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics, when not nil, counts the broker's errors and reconnects.
+	Metrics *Metrics
+}
+
+func (o BrokerOptions) withDefaults() BrokerOptions {
+	if o.HistorySize == 0 {
+		o.HistorySize = DefaultHistorySize
+	}
+	if o.HistoryAge == 0 {
+		o.HistoryAge = DefaultHistoryAge
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// WithDefaults returns o with every zero field set to its default.
+func (o BrokerOptions) WithDefaults() BrokerOptions { return o.withDefaults() }
+
+// OpenFunc opens a broker for a URL of the scheme it was registered for.
+type OpenFunc func(ctx context.Context, u *url.URL, opts BrokerOptions) (Broker, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]OpenFunc{}
+)
+
+// RegisterBroker makes a broker available under a URL scheme ("redis",
+// "rediss", ...), the way database/sql drivers register. Broker packages
+// call it from init. It panics if the scheme is registered twice.
+func RegisterBroker(scheme string, open OpenFunc) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[scheme]; dup {
+		panic("ssevents: RegisterBroker called twice for scheme " + scheme)
+	}
+	registry[scheme] = open
+}
+
+// Schemes returns the registered broker URL schemes, sorted.
+func Schemes() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	s := make([]string, 0, len(registry))
+	for k := range registry {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// OpenBroker opens the broker for rawURL. An empty URL or "memory://"
+// opens the embedded broker; other schemes need their package imported
+// (for Redis: import _ "github.com/ssevents/ssevents/broker/redis").
+func OpenBroker(ctx context.Context, rawURL string, opts BrokerOptions) (Broker, error) {
+	opts = opts.withDefaults()
+	if rawURL == "" || rawURL == "memory://" || rawURL == "memory:" {
+		return NewMemoryBroker(opts), nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("%w: broker URL %q is not a URL", ErrInvalidConfig, redact(rawURL))
+	}
+	registryMu.RLock()
+	open, ok := registry[strings.ToLower(u.Scheme)]
+	registryMu.RUnlock()
+	if !ok {
+		hint := ""
+		if strings.HasPrefix(u.Scheme, "redis") {
+			hint = ` (add import _ "github.com/ssevents/ssevents/broker/redis")`
+		}
+		return nil, fmt.Errorf("%w %q%s", ErrUnknownBroker, u.Scheme, hint)
+	}
+	return open(ctx, u, opts)
+}
+
+// redact hides a password in a URL for error messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return "…@" + raw[i+1:]
+		}
+		return raw
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,130 @@
+package ssevents
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Limits on names. They keep ids, names and topics safe to put on the wire,
+// in Redis keys and in logs.
+const (
+	// MaxTopicLength is the longest topic name accepted, in bytes.
+	MaxTopicLength = 200
+	// MaxEventNameLength is the longest event name accepted, in bytes.
+	MaxEventNameLength = 100
+)
+
+// Reserved event names, sent by ssevents itself. Publishing them is refused
+// so that no publisher can spoof them.
+const (
+	// EventResync tells a client that its Last-Event-ID could not be
+	// resumed for some topics (data: {"topics": [...]}) and that it should
+	// refetch their state through the REST API.
+	EventResync = "resync"
+	// EventHeartbeat is the optional named heartbeat event (see
+	// Config.HeartbeatEvent).
+	EventHeartbeat = "heartbeat"
+)
+
+// Event is one published event as a subscriber receives it.
+type Event struct {
+	// ID is the event's opaque id, assigned by the broker. IDs are
+	// ordered: within a topic, a later event has a greater id.
+	ID string
+	// Topic is the topic the event was delivered on. An event published to
+	// several topics is delivered once per subscription, on the first of
+	// its topics that the subscription has.
+	Topic string
+	// Name is the SSE event name (`event:` line).
+	Name string
+	// Data is the event's JSON payload (`data:` lines).
+	Data json.RawMessage
+	// Time is when the event was published, for latency measurements.
+	Time time.Time
+}
+
+// Message is what a publisher sends: one event for one or more topics.
+type Message struct {
+	// Topics the event is published to; at least one.
+	Topics []string
+	// Event is the SSE event name.
+	Event string
+	// Data is the JSON payload.
+	Data json.RawMessage
+}
+
+// Validate checks the message's topics, event name and data, and that the
+// data is at most maxSize bytes (no limit when maxSize <= 0).
+func (m Message) Validate(maxSize int) error {
+	if len(m.Topics) == 0 {
+		return ErrNoTopic
+	}
+	for _, t := range m.Topics {
+		if err := ValidateTopic(t); err != nil {
+			return err
+		}
+	}
+	if err := ValidateEventName(m.Event); err != nil {
+		return err
+	}
+	if m.Event == EventResync || m.Event == EventHeartbeat {
+		return fmt.Errorf("%w: %q is reserved for ssevents itself", ErrInvalidEvent, m.Event)
+	}
+	if maxSize > 0 && len(m.Data) > maxSize {
+		return fmt.Errorf("%w: %d bytes of data, the limit is %d", ErrMessageTooLarge, len(m.Data), maxSize)
+	}
+	if len(m.Data) == 0 || !json.Valid(m.Data) {
+		return ErrInvalidData
+	}
+	return nil
+}
+
+// ValidateTopic checks a topic name: 1 to MaxTopicLength bytes of ASCII
+// letters, digits and the characters _ - . : @ / = +. Colons namespace
+// topics ("ticket:42", "workspace:acme:comments").
+func ValidateTopic(topic string) error {
+	if topic == "" {
+		return fmt.Errorf("%w: empty topic name", ErrInvalidTopic)
+	}
+	if len(topic) > MaxTopicLength {
+		return fmt.Errorf("%w: topic is %d bytes long, the limit is %d", ErrInvalidTopic, len(topic), MaxTopicLength)
+	}
+	for i := 0; i < len(topic); i++ {
+		if !topicChar(topic[i]) {
+			return fmt.Errorf("%w: %q has the character %q; allowed are letters, digits and _ - . : @ / = +", ErrInvalidTopic, topic, topic[i])
+		}
+	}
+	return nil
+}
+
+// ValidateEventName checks an event name: 1 to MaxEventNameLength bytes of
+// ASCII letters, digits and the characters _ - . : (so it can never carry a
+// CR, LF or NUL onto the wire).
+func ValidateEventName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty event name", ErrInvalidEvent)
+	}
+	if len(name) > MaxEventNameLength {
+		return fmt.Errorf("%w: event name is %d bytes long, the limit is %d", ErrInvalidEvent, len(name), MaxEventNameLength)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(alnum(c) || c == '_' || c == '-' || c == '.' || c == ':') {
+			return fmt.Errorf("%w: %q has the character %q; allowed are letters, digits and _ - . :", ErrInvalidEvent, name, c)
+		}
+	}
+	return nil
+}
+
+func alnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+func topicChar(c byte) bool {
+	switch c {
+	case '_', '-', '.', ':', '@', '/', '=', '+':
+		return true
+	}
+	return alnum(c)
+}

@@ -1,0 +1,384 @@
+package ssevents
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ssevents/ssevents/internal/streamid"
+)
+
+// MemoryBroker is the embedded broker: fan-out inside one process, with a
+// bounded history per topic (count and age) for Last-Event-ID resume. It
+// needs no external service and is what an empty Config.RedisURL selects.
+// Use the Redis broker to fan out across instances.
+//
+// Ids have the form "<ms>-<seq>" and are ordered across all topics of the
+// broker. Ids issued before the broker started are unknown to it: resuming
+// from one yields a resync for every topic, since events may have been lost
+// with the previous process.
+type MemoryBroker struct {
+	opts BrokerOptions
+	now  func() time.Time
+
+	mu       sync.Mutex
+	closed   bool
+	first    streamid.ID // first id this broker issued; older ids are unknown
+	last     streamid.ID
+	topics   map[string]*memTopic
+	trimmed  streamid.ID // greatest id trimmed from a topic that was then forgotten
+	subCount int
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+var _ Broker = (*MemoryBroker)(nil)
+
+type memTopic struct {
+	subs    map[*memSub]struct{}
+	history []Event    // oldest first; bounded by HistorySize
+	ids     []streamid.ID // parsed ids of history, same indexes
+	trimmed streamid.ID // greatest id dropped from history
+}
+
+// memJanitorInterval is how often expired history is dropped: often enough
+// to bound memory, rarely enough to cost nothing.
+const memJanitorInterval = 5 * time.Second
+
+// NewMemoryBroker returns an embedded broker. Zero fields of opts take their
+// defaults (see BrokerOptions). Close it to stop its janitor goroutine.
+func NewMemoryBroker(opts BrokerOptions) *MemoryBroker {
+	b := &MemoryBroker{
+		opts:   opts.withDefaults(),
+		now:    time.Now,
+		topics: make(map[string]*memTopic),
+		stop:   make(chan struct{}),
+	}
+	b.wg.Add(1)
+	go b.janitor()
+	return b
+}
+
+// Publish implements Broker.
+func (b *MemoryBroker) Publish(ctx context.Context, msg Message) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if len(msg.Topics) == 0 {
+		return "", ErrNoTopic
+	}
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return "", ErrBrokerClosed
+	}
+	id := streamid.Next(b.last, uint64(now.UnixMilli()))
+	if b.first.IsZero() {
+		b.first = id
+	}
+	b.last = id
+	ev := Event{ID: id.String(), Name: msg.Event, Data: msg.Data, Time: now}
+	var seen map[*memSub]struct{} // only needed when one event goes to several topics
+	if len(msg.Topics) > 1 {
+		seen = make(map[*memSub]struct{})
+	}
+	for _, topic := range msg.Topics {
+		t := b.topic(topic)
+		ev.Topic = topic
+		t.history = append(t.history, ev)
+		t.ids = append(t.ids, id)
+		b.trim(t, now)
+		for s := range t.subs {
+			if seen != nil {
+				if _, dup := seen[s]; dup {
+					continue
+				}
+				seen[s] = struct{}{}
+			}
+			s.q.Push(ev)
+		}
+	}
+	return ev.ID, nil
+}
+
+// Subscribe implements Broker.
+func (b *MemoryBroker) Subscribe(ctx context.Context, req SubscribeRequest) (Subscription, error) {
+	if len(req.Topics) == 0 {
+		return nil, ErrNoTopic
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := &memSub{b: b, q: NewQueue(req.QueueSize), topics: dedupe(req.Topics)}
+	s.q.OnDrop = req.OnDrop
+	now := b.now()
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrBrokerClosed
+	}
+	if req.LastEventID != "" {
+		s.backlog = b.backlog(s.topics, req.LastEventID, now)
+	}
+	for _, topic := range s.topics {
+		b.topic(topic).subs[s] = struct{}{}
+	}
+	b.subCount++
+	// Registered under b.mu so that end, which takes b.mu, sees s.stop.
+	s.stop = context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) })
+	b.mu.Unlock()
+	return s, nil
+}
+
+// backlog collects the events after lastID on topics, merged in id order.
+// b.mu is held.
+func (b *MemoryBroker) backlog(topics []string, lastID string, now time.Time) Backlog {
+	last, err := streamid.Parse(lastID)
+	if err != nil || last.Less(b.first) || b.last.Less(last) || b.first.IsZero() {
+		// Not an id of ours: from another process or made up. Only a
+		// refetch is safe.
+		return Backlog{Resync: append([]string(nil), topics...), Cursor: b.cursor()}
+	}
+	out := Backlog{Cursor: b.cursor()}
+	var lists [][]Event
+	var idLists [][]streamid.ID
+	for _, topic := range topics {
+		t, ok := b.topics[topic]
+		if !ok {
+			if last.Less(b.trimmed) {
+				out.Resync = append(out.Resync, topic)
+			}
+			continue
+		}
+		b.trim(t, now)
+		if last.Less(t.trimmed) {
+			out.Resync = append(out.Resync, topic)
+		}
+		i := searchAfter(t.ids, last)
+		if i < len(t.history) {
+			lists = append(lists, t.history[i:])
+			idLists = append(idLists, t.ids[i:])
+		}
+	}
+	out.Events = mergeByID(lists, idLists)
+	return out
+}
+
+// cursor returns the newest id issued, "" before the first. b.mu is held.
+func (b *MemoryBroker) cursor() string {
+	if b.last.IsZero() {
+		return ""
+	}
+	return b.last.String()
+}
+
+// searchAfter returns the index of the first id after last.
+func searchAfter(ids []streamid.ID, last streamid.ID) int {
+	lo, hi := 0, len(ids)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if !last.Less(ids[m]) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// mergeByID merges per-topic lists sorted by id into one list in id order,
+// keeping one copy of an event published to several of the topics.
+func mergeByID(lists [][]Event, ids [][]streamid.ID) []Event {
+	var out []Event
+	var prev streamid.ID
+	for {
+		best := -1
+		for i := range lists {
+			if len(lists[i]) == 0 {
+				continue
+			}
+			if best < 0 || ids[i][0].Less(ids[best][0]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		id := ids[best][0]
+		if len(out) == 0 || prev.Less(id) {
+			out = append(out, lists[best][0])
+			prev = id
+		}
+		lists[best], ids[best] = lists[best][1:], ids[best][1:]
+	}
+}
+
+// topic returns the state of topic, creating it. b.mu is held.
+func (b *MemoryBroker) topic(name string) *memTopic {
+	t, ok := b.topics[name]
+	if !ok {
+		t = &memTopic{subs: make(map[*memSub]struct{})}
+		b.topics[name] = t
+	}
+	return t
+}
+
+// trim drops history past the count and age bounds. b.mu is held.
+func (b *MemoryBroker) trim(t *memTopic, now time.Time) {
+	n := 0
+	if over := len(t.history) - b.opts.HistorySize; over > 0 {
+		n = over
+	}
+	cutoff := now.Add(-b.opts.HistoryAge)
+	for n < len(t.history) && t.history[n].Time.Before(cutoff) {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	t.trimmed = t.ids[n-1]
+	clear(t.history[:n])
+	t.history = t.history[n:]
+	t.ids = t.ids[n:]
+	if len(t.history) == 0 {
+		t.history, t.ids = nil, nil // let the backing arrays go
+	}
+}
+
+func (b *MemoryBroker) janitor() {
+	defer b.wg.Done()
+	tick := time.NewTicker(memJanitorInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-tick.C:
+			b.sweep(b.now())
+		}
+	}
+}
+
+// sweep drops expired history and forgets idle topics.
+func (b *MemoryBroker) sweep(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name, t := range b.topics {
+		b.trim(t, now)
+		if len(t.history) == 0 && len(t.subs) == 0 {
+			if b.trimmed.Less(t.trimmed) {
+				b.trimmed = t.trimmed
+			}
+			delete(b.topics, name)
+		}
+	}
+}
+
+// Ready implements Broker: the embedded broker is ready until closed.
+func (b *MemoryBroker) Ready(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrBrokerClosed
+	}
+	return nil
+}
+
+// Close implements Broker.
+func (b *MemoryBroker) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	var subs []*memSub
+	for _, t := range b.topics {
+		for s := range t.subs {
+			subs = append(subs, s)
+		}
+	}
+	b.mu.Unlock()
+	close(b.stop)
+	for _, s := range subs {
+		s.end(ErrBrokerClosed)
+	}
+	b.wg.Wait()
+	return nil
+}
+
+// TopicCount returns the number of topics with subscribers or history.
+func (b *MemoryBroker) TopicCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.topics)
+}
+
+// SubscriptionCount returns the number of open subscriptions.
+func (b *MemoryBroker) SubscriptionCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.subCount
+}
+
+type memSub struct {
+	b       *MemoryBroker
+	q       *Queue
+	topics  []string
+	backlog Backlog
+	once    sync.Once
+	stop    func() bool
+}
+
+func (s *memSub) Backlog() Backlog                   { return s.backlog }
+func (s *memSub) Notify() <-chan struct{}            { return s.q.Notify() }
+func (s *memSub) Drain(dst []Event) ([]Event, error) { return s.q.Drain(dst) }
+func (s *memSub) Close() error {
+	s.end(context.Canceled)
+	return nil
+}
+
+// end unregisters the subscription and ends its queue with err.
+func (s *memSub) end(err error) {
+	s.once.Do(func() {
+		b := s.b
+		b.mu.Lock()
+		if s.stop != nil {
+			s.stop()
+		}
+		for _, topic := range s.topics {
+			if t, ok := b.topics[topic]; ok {
+				delete(t.subs, s)
+				if len(t.subs) == 0 && len(t.history) == 0 {
+					if b.trimmed.Less(t.trimmed) {
+						b.trimmed = t.trimmed
+					}
+					delete(b.topics, topic)
+				}
+			}
+		}
+		b.subCount--
+		b.mu.Unlock()
+		s.q.Fail(err)
+	})
+}
+
+// dedupe returns topics without repeats, in first-seen order.
+func dedupe(topics []string) []string {
+	out := make([]string, 0, len(topics))
+	for _, t := range topics {
+		dup := false
+		for _, o := range out {
+			if o == t {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,233 @@
+package ssevents
+
+import (
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics counts what an instance does: connections, messages, drops,
+// latencies and broker faults. One set of atomic counters feeds both the
+// JSON /metrics document and the Prometheus exposition, so the two always
+// agree. The Prometheus names are those of fastapi-sse-events
+// (sse_connections_current, sse_connections_rejected,
+// sse_messages_delivered, sse_messages_dropped, sse_publish_latency_ms), so
+// existing dashboards and PromQL keep working. Safe for concurrent use.
+type Metrics struct {
+	connsCurrent  atomic.Int64
+	connsTotal    atomic.Int64
+	rejectedFull  atomic.Int64 // over MaxConnections
+	rejectedAuth  atomic.Int64 // 401/403
+	rejectedBad   atomic.Int64 // 400
+	published     atomic.Int64
+	publishErrors atomic.Int64
+	delivered     atomic.Int64
+	dropped       atomic.Int64
+	slowConsumers atomic.Int64
+	replayed      atomic.Int64
+	resyncs       atomic.Int64
+	brokerErrors  atomic.Int64
+	reconnects    atomic.Int64
+
+	latMu      sync.Mutex
+	latAvgMs   float64 // exponentially weighted moving average of publish latency
+	latCount   int64
+	latSumMs   float64
+	publishLat prometheus.Histogram
+	deliverLat prometheus.Histogram
+
+	topics func() int
+
+	reg *prometheus.Registry
+}
+
+// latencyEWMAWeight is the weight of the newest publish in
+// sse_publish_latency_ms: about the last 20 publishes dominate.
+const latencyEWMAWeight = 0.05
+
+// NewMetrics returns zeroed metrics with their own Prometheus registry
+// (which also carries the Go runtime and process collectors).
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.publishLat = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "sse_publish_latency_seconds", Help: "Time a Publish call takes, in seconds.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	})
+	m.deliverLat = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "sse_delivery_latency_seconds", Help: "Time from publish to the event being written to a client, in seconds.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	})
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	counter := func(name, help string, v *atomic.Int64, labels prometheus.Labels) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v.Load()) })
+	}
+	const rejHelp = "Subscriptions refused before the stream started, by reason."
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.publishLat, m.deliverLat,
+		gauge("sse_connections_current", "Open SSE streams.", func() float64 { return float64(m.connsCurrent.Load()) }),
+		counter("sse_connections_total", "SSE streams opened.", &m.connsTotal, nil),
+		counter("sse_connections_rejected", rejHelp, &m.rejectedFull, prometheus.Labels{"reason": "max_connections"}),
+		counter("sse_connections_rejected", rejHelp, &m.rejectedAuth, prometheus.Labels{"reason": "unauthorized"}),
+		counter("sse_connections_rejected", rejHelp, &m.rejectedBad, prometheus.Labels{"reason": "bad_request"}),
+		counter("sse_messages_published", "Events published through this instance.", &m.published, nil),
+		counter("sse_publish_errors", "Publishes that failed.", &m.publishErrors, nil),
+		counter("sse_messages_delivered", "Events written to clients.", &m.delivered, nil),
+		counter("sse_messages_dropped", "Events not delivered because a subscriber's queue overflowed.", &m.dropped, nil),
+		counter("sse_slow_consumers_disconnected", "Streams ended because their queue overflowed.", &m.slowConsumers, nil),
+		counter("sse_messages_replayed", "Events sent from history on resume.", &m.replayed, nil),
+		counter("sse_resyncs", "Resync events sent because history did not cover a resume.", &m.resyncs, nil),
+		counter("sse_broker_errors", "Broker backend errors (Redis unreachable, command failures).", &m.brokerErrors, nil),
+		counter("sse_broker_reconnects", "Broker backend reconnections.", &m.reconnects, nil),
+		gauge("sse_publish_latency_ms", "Moving average of publish latency, in milliseconds.", func() float64 {
+			m.latMu.Lock()
+			defer m.latMu.Unlock()
+			return m.latAvgMs
+		}),
+		gauge("sse_topics", "Topics with local subscribers or history.", func() float64 { return float64(m.topicCount()) }),
+	)
+	return m
+}
+
+// Registry returns the Prometheus registry the metrics are registered in;
+// register your own collectors there to expose them on the same endpoint.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// PrometheusHandler serves the metrics in the Prometheus text format.
+func (m *Metrics) PrometheusHandler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// ObservePublish records one publish and how long it took.
+func (m *Metrics) ObservePublish(d time.Duration, err error) {
+	if err != nil {
+		m.publishErrors.Add(1)
+		return
+	}
+	m.published.Add(1)
+	m.publishLat.Observe(d.Seconds())
+	ms := float64(d) / float64(time.Millisecond)
+	m.latMu.Lock()
+	if m.latCount == 0 {
+		m.latAvgMs = ms
+	} else {
+		m.latAvgMs += latencyEWMAWeight * (ms - m.latAvgMs)
+	}
+	m.latCount++
+	m.latSumMs += ms
+	m.latMu.Unlock()
+}
+
+// ObservePublishError counts a publish that failed outside Publish (for
+// example in the publish middleware).
+func (m *Metrics) ObservePublishError() { m.publishErrors.Add(1) }
+
+// ObserveBrokerError counts a broker backend error.
+func (m *Metrics) ObserveBrokerError() { m.brokerErrors.Add(1) }
+
+// ObserveReconnect counts a broker backend reconnection.
+func (m *Metrics) ObserveReconnect() { m.reconnects.Add(1) }
+
+func (m *Metrics) observeDelivered(evs []Event, now time.Time) {
+	m.delivered.Add(int64(len(evs)))
+	for i := range evs {
+		if !evs[i].Time.IsZero() {
+			m.deliverLat.Observe(now.Sub(evs[i].Time).Seconds())
+		}
+	}
+}
+
+func (m *Metrics) topicCount() int {
+	if m.topics == nil {
+		return 0
+	}
+	return m.topics()
+}
+
+// Snapshot is the JSON document served at /metrics.
+type Snapshot struct {
+	// Connections counts SSE streams.
+	Connections ConnectionStats `json:"connections"`
+	// Messages counts events.
+	Messages MessageStats `json:"messages"`
+	// Topics is the number of topics with local subscribers or history.
+	Topics int `json:"topics"`
+	// Latency summarises publish latency.
+	Latency LatencyStats `json:"latency"`
+	// Broker counts backend faults.
+	Broker BrokerStats `json:"broker"`
+}
+
+// ConnectionStats is the "connections" part of a Snapshot.
+type ConnectionStats struct {
+	Current  int64 `json:"current"`
+	Total    int64 `json:"total"`
+	Rejected int64 `json:"rejected"`
+	// RejectedMaxConnections counts 503s for the connection limit alone.
+	RejectedMaxConnections int64 `json:"rejected_max_connections"`
+	SlowDisconnected       int64 `json:"slow_disconnected"`
+}
+
+// MessageStats is the "messages" part of a Snapshot.
+type MessageStats struct {
+	Published     int64 `json:"published"`
+	PublishErrors int64 `json:"publish_errors"`
+	Delivered     int64 `json:"delivered"`
+	Dropped       int64 `json:"dropped"`
+	Replayed      int64 `json:"replayed"`
+	Resyncs       int64 `json:"resyncs"`
+}
+
+// LatencyStats is the "latency" part of a Snapshot, in milliseconds.
+type LatencyStats struct {
+	PublishAvgMs    float64 `json:"publish_avg_ms"`
+	PublishRecentMs float64 `json:"publish_recent_ms"`
+	PublishCount    int64   `json:"publish_count"`
+}
+
+// BrokerStats is the "broker" part of a Snapshot.
+type BrokerStats struct {
+	Errors     int64 `json:"errors"`
+	Reconnects int64 `json:"reconnects"`
+}
+
+// Snapshot returns the current values.
+func (m *Metrics) Snapshot() Snapshot {
+	s := Snapshot{
+		Connections: ConnectionStats{
+			Current: m.connsCurrent.Load(), Total: m.connsTotal.Load(),
+			Rejected:               m.rejectedFull.Load() + m.rejectedAuth.Load() + m.rejectedBad.Load(),
+			RejectedMaxConnections: m.rejectedFull.Load(),
+			SlowDisconnected:       m.slowConsumers.Load(),
+		},
+		Messages: MessageStats{
+			Published: m.published.Load(), PublishErrors: m.publishErrors.Load(),
+			Delivered: m.delivered.Load(), Dropped: m.dropped.Load(),
+			Replayed: m.replayed.Load(), Resyncs: m.resyncs.Load(),
+		},
+		Topics: m.topicCount(),
+		Broker: BrokerStats{Errors: m.brokerErrors.Load(), Reconnects: m.reconnects.Load()},
+	}
+	m.latMu.Lock()
+	if m.latCount > 0 {
+		s.Latency = LatencyStats{
+			PublishAvgMs:    round3(m.latSumMs / float64(m.latCount)),
+			PublishRecentMs: round3(m.latAvgMs),
+			PublishCount:    m.latCount,
+		}
+	}
+	m.latMu.Unlock()
+	return s
+}
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }

@@ -1,0 +1,110 @@
+package ssevents
+
+import (
+	"sync"
+)
+
+// Queue is the bounded, non-blocking event queue behind one subscription.
+// Brokers push into it from their fan-out loop; the SSE handler drains it.
+// Push never blocks: when the queue is full, the queue ends with
+// ErrSlowConsumer and drops what it held, so one slow reader costs its
+// publishers nothing. Broker implementations embed it in their
+// Subscription. Queue is safe for concurrent use.
+type Queue struct {
+	mu     sync.Mutex
+	events []Event // grows on demand up to max, so an idle queue costs no buffer
+	max    int
+	err    error
+	notify chan struct{} // capacity 1: one pending wake-up is enough, pushes coalesce
+	// OnDrop, when set before the first Push, is called with the number of
+	// events dropped when the queue overflows.
+	OnDrop func(n int)
+}
+
+// NewQueue returns a queue that holds at most max events (DefaultMaxQueueSize
+// when max <= 0).
+func NewQueue(max int) *Queue {
+	if max <= 0 {
+		max = DefaultMaxQueueSize
+	}
+	return &Queue{max: max, notify: make(chan struct{}, 1)}
+}
+
+// Push adds ev. It returns false, and adds nothing, if the queue has ended;
+// a push into a full queue ends it with ErrSlowConsumer.
+func (q *Queue) Push(ev Event) bool {
+	q.mu.Lock()
+	if q.err != nil {
+		q.mu.Unlock()
+		return false
+	}
+	if len(q.events) >= q.max {
+		dropped := len(q.events) + 1
+		q.err = ErrSlowConsumer
+		q.events = nil
+		q.mu.Unlock()
+		q.wake()
+		if q.OnDrop != nil {
+			q.OnDrop(dropped)
+		}
+		return false
+	}
+	q.events = append(q.events, ev)
+	q.mu.Unlock()
+	q.wake()
+	return true
+}
+
+// Fail ends the queue with err unless it has already ended. Events still
+// queued stay drainable; Drain returns err once they are gone.
+func (q *Queue) Fail(err error) {
+	q.mu.Lock()
+	if q.err == nil {
+		q.err = err
+	}
+	q.mu.Unlock()
+	q.wake()
+}
+
+// Err returns the error that ended the queue, or nil while it is open.
+func (q *Queue) Err() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.err
+}
+
+// Notify returns a channel that receives a value when events are waiting or
+// the queue has ended.
+func (q *Queue) Notify() <-chan struct{} { return q.notify }
+
+// Drain appends the waiting events to dst and returns it, and the error that
+// ended the queue once no event is left.
+func (q *Queue) Drain(dst []Event) ([]Event, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	dst = append(dst, q.events...)
+	clear(q.events) // drop references to payloads
+	if cap(q.events) > 64 {
+		q.events = nil // after a burst, give the memory back
+	} else {
+		q.events = q.events[:0]
+	}
+	if len(dst) > 0 && q.err != ErrSlowConsumer {
+		return dst, nil
+	}
+	return dst, q.err
+}
+
+// Len returns the number of waiting events.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.events)
+}
+
+func (q *Queue) wake() {
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
