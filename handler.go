@@ -173,6 +173,9 @@ func (h *Handler) authorize(r *http.Request, topics []string) error {
 	for _, t := range topics {
 		ok, err := h.cfg.Authorize(r, t)
 		if err != nil {
+			if st := HTTPStatus(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
+				return err // the authorizer's own verdict, e.g. ErrUnauthorized for a missing token
+			}
 			return fmt.Errorf("ssevents: authorizer failed for topic %q: %w", t, err)
 		}
 		if !ok {
