@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -155,11 +156,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.flush(); err != nil {
 		return
 	}
-	if err := s.backlog(sub.Backlog()); err != nil {
-		return
+	err = s.backlog(sub.Backlog())
+	if err == nil {
+		err = s.live(ctx, sub)
 	}
-	err = s.live(ctx, sub)
-	if errors.Is(err, ErrSlowConsumer) {
+	if errors.Is(err, ErrSlowConsumer) || errors.Is(err, os.ErrDeadlineExceeded) {
+		// Its queue overflowed, or one write took longer than WriteTimeout.
 		h.metrics.slowConsumers.Add(1)
 		h.cfg.Logger.WarnContext(r.Context(), "slow subscriber disconnected", "topics", topics, "remote", r.RemoteAddr)
 	}

@@ -37,9 +37,9 @@ var _ Broker = (*MemoryBroker)(nil)
 
 type memTopic struct {
 	subs    map[*memSub]struct{}
-	history []Event    // oldest first; bounded by HistorySize
+	history []Event       // oldest first; bounded by HistorySize
 	ids     []streamid.ID // parsed ids of history, same indexes
-	trimmed streamid.ID // greatest id dropped from history
+	trimmed streamid.ID   // greatest id dropped from history
 }
 
 // memJanitorInterval is how often expired history is dropped: often enough

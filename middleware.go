@@ -47,18 +47,20 @@ func (p *Publisher) publishEvent(topic, event string, next http.Handler) http.Ha
 		if cw.status < 200 || cw.status > 299 {
 			return
 		}
-		fail := func(err error) {
-			p.metrics.ObservePublishError()
+		fail := func(err error, counted bool) {
+			if !counted {
+				p.metrics.ObservePublishError()
+			}
 			p.logger.WarnContext(r.Context(), "publish after response failed",
 				"method", r.Method, "path", r.URL.Path, "topic", topic, "event", event, "error", err)
 		}
 		if cw.over {
-			fail(fmt.Errorf("%w: response body is over %d bytes", ErrMessageTooLarge, p.maxSize))
+			fail(fmt.Errorf("%w: response body is over %d bytes", ErrMessageTooLarge, p.maxSize), false)
 			return
 		}
 		body := bytes.TrimSpace(cw.body.Bytes())
 		if len(body) == 0 || !json.Valid(body) {
-			fail(fmt.Errorf("%w: response body is not JSON", ErrInvalidData))
+			fail(fmt.Errorf("%w: response body is not JSON", ErrInvalidData), false)
 			return
 		}
 		topics := make([]string, 0, len(templates))
@@ -68,7 +70,7 @@ func (p *Publisher) publishEvent(topic, event string, next http.Handler) http.Ha
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), middlewarePublishTimeout)
 		defer cancel()
 		if _, err := p.PublishTopics(ctx, topics, event, json.RawMessage(body)); err != nil {
-			fail(err)
+			fail(err, true) // PublishTopics counted it
 		}
 	})
 }

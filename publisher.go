@@ -44,6 +44,7 @@ func (p *Publisher) Publish(ctx context.Context, topic, event string, data any) 
 func (p *Publisher) PublishTopics(ctx context.Context, topics []string, event string, data any) (string, error) {
 	raw, err := marshalData(data)
 	if err != nil {
+		p.metrics.ObservePublishError()
 		return "", err
 	}
 	return p.PublishMessage(ctx, Message{Topics: topics, Event: event, Data: raw})

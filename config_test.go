@@ -1,0 +1,116 @@
+package ssevents_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"SSE_REDIS_URL":         "",
+		"SSE_HEARTBEAT_SECONDS": "30",
+		"SSE_HEARTBEAT_EVENT":   "true",
+		"SSE_PATH":              "/stream",
+		"SSE_TOPIC_PREFIX":      "crm",
+		"SSE_MAX_CONNECTIONS":   "500",
+		"SSE_MAX_QUEUE_SIZE":    "50",
+		"SSE_MAX_MESSAGE_SIZE":  "32768",
+		"SSE_HISTORY_SIZE":      "10",
+		"SSE_HISTORY_SECONDS":   "60",
+	}
+	cfg, err := ssevents.ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ssevents.Config{
+		HeartbeatInterval: 30 * time.Second, HeartbeatEvent: true, Path: "/stream", TopicPrefix: "crm",
+		MaxConnections: 500, MaxQueueSize: 50, MaxMessageSize: 32768, HistorySize: 10, HistoryAge: time.Minute,
+	}
+	if cfg.HeartbeatInterval != want.HeartbeatInterval || cfg.HeartbeatEvent != want.HeartbeatEvent ||
+		cfg.Path != want.Path || cfg.TopicPrefix != want.TopicPrefix || cfg.MaxConnections != want.MaxConnections ||
+		cfg.MaxQueueSize != want.MaxQueueSize || cfg.MaxMessageSize != want.MaxMessageSize ||
+		cfg.HistorySize != want.HistorySize || cfg.HistoryAge != want.HistoryAge {
+		t.Fatalf("got %+v\nwant %+v", cfg, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigFromEnvInvalid(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, value, want string }{
+		{"SSE_HEARTBEAT_SECONDS", "4", "5 to 60"},
+		{"SSE_HEARTBEAT_SECONDS", "61", "5 to 60"},
+		{"SSE_HEARTBEAT_SECONDS", "ten", "5 to 60"},
+		{"SSE_MAX_CONNECTIONS", "0", "1 to 1000000"},
+		{"SSE_MAX_CONNECTIONS", "-5", "1 to 1000000"},
+		{"SSE_MAX_QUEUE_SIZE", "0", "1 to 100000"},
+		{"SSE_MAX_MESSAGE_SIZE", "99999999999", "1 to 16777216"},
+		{"SSE_HISTORY_SIZE", "0", "1 to 1000000"},
+		{"SSE_HISTORY_SECONDS", "x", "1 to 604800"},
+		{"SSE_PATH", "events", "starting with /"},
+		{"SSE_TOPIC_PREFIX", "a b", "SSE_TOPIC_PREFIX"},
+		{"SSE_HEARTBEAT_EVENT", "maybe", "true or false"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Parallel()
+			_, err := ssevents.ConfigFromLookup(func(k string) (string, bool) {
+				if k == tc.name {
+					return tc.value, true
+				}
+				return "", false
+			})
+			if !errors.Is(err, ssevents.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig", err)
+			}
+			if !strings.Contains(err.Error(), tc.name) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q should name %s and %q", err, tc.name, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidateAndDefaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  ssevents.Config
+		want string
+	}{
+		{"heartbeat too short", ssevents.Config{HeartbeatInterval: time.Second}, "HeartbeatInterval"},
+		{"heartbeat too long", ssevents.Config{HeartbeatInterval: 2 * time.Minute}, "HeartbeatInterval"},
+		{"negative connections", ssevents.Config{MaxConnections: -1}, "MaxConnections"},
+		{"path", ssevents.Config{Path: "events"}, "Path"},
+		{"unknown broker", ssevents.Config{RedisURL: "nats://127.0.0.1:4222"}, "nats"},
+		{"redis without its package", ssevents.Config{RedisURL: "redis://127.0.0.1:6379/0"}, "broker/redis"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			app, err := ssevents.New(tc.cfg)
+			if err == nil {
+				app.Close()
+				t.Fatalf("New accepted %+v", tc.cfg)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+	app, err := ssevents.New(ssevents.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	c := app.Config()
+	if c.Path != "/events" || c.HeartbeatInterval != 15*time.Second || c.MaxConnections != ssevents.DefaultMaxConnections ||
+		c.MaxQueueSize != ssevents.DefaultMaxQueueSize || c.MaxMessageSize != ssevents.DefaultMaxMessageSize ||
+		c.HistorySize != ssevents.DefaultHistorySize || c.HistoryAge != ssevents.DefaultHistoryAge {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}

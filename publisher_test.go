@@ -1,0 +1,134 @@
+package ssevents_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ssevents/ssevents"
+)
+
+func TestPublishErrors(t *testing.T) {
+	t.Parallel()
+	app, _ := newServer(t, ssevents.Config{MaxMessageSize: 100})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		topics []string
+		event  string
+		data   any
+		want   error
+	}{
+		{"no topic", nil, "e", 1, ssevents.ErrNoTopic},
+		{"empty topic", []string{""}, "e", 1, ssevents.ErrInvalidTopic},
+		{"topic with space", []string{"a b"}, "e", 1, ssevents.ErrInvalidTopic},
+		{"topic with newline", []string{"a\nb"}, "e", 1, ssevents.ErrInvalidTopic},
+		{"one bad topic of two", []string{"ok", "n*o"}, "e", 1, ssevents.ErrInvalidTopic},
+		{"empty event", []string{"a"}, "", 1, ssevents.ErrInvalidEvent},
+		{"event with CR", []string{"a"}, "a\rb", 1, ssevents.ErrInvalidEvent},
+		{"event with LF", []string{"a"}, "a\nevent: x", 1, ssevents.ErrInvalidEvent},
+		{"event with NUL", []string{"a"}, "a\x00", 1, ssevents.ErrInvalidEvent},
+		{"event too long", []string{"a"}, strings.Repeat("e", ssevents.MaxEventNameLength+1), 1, ssevents.ErrInvalidEvent},
+		{"reserved resync", []string{"a"}, "resync", 1, ssevents.ErrInvalidEvent},
+		{"reserved heartbeat", []string{"a"}, "heartbeat", 1, ssevents.ErrInvalidEvent},
+		{"too large", []string{"a"}, "e", strings.Repeat("x", 101), ssevents.ErrMessageTooLarge},
+		{"raw invalid JSON", []string{"a"}, "e", json.RawMessage(`{"a":`), ssevents.ErrInvalidData},
+		{"unmarshalable", []string{"a"}, "e", func() {}, ssevents.ErrInvalidData},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			id, err := app.PublishTopics(ctx, tc.topics, tc.event, tc.data)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if id != "" {
+				t.Errorf("id %q returned with an error", id)
+			}
+			if ssevents.HTTPStatus(err)/100 != 4 {
+				t.Errorf("HTTPStatus(%v) = %d, want a 4xx", err, ssevents.HTTPStatus(err))
+			}
+		})
+	}
+}
+
+func TestPublishAfterCloseAndIDsOrdered(t *testing.T) {
+	t.Parallel()
+	app, err := ssevents.New(ssevents.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var prev string
+	for i := 0; i < 1000; i++ {
+		id, err := app.Publish(ctx, []string{"a", "b"}[i%2], "e", i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev != "" && !idLess(prev, id) {
+			t.Fatalf("id %s after %s is not greater", id, prev)
+		}
+		prev = id
+	}
+	app.Close()
+	if _, err := app.Publish(ctx, "a", "e", 1); !errors.Is(err, ssevents.ErrBrokerClosed) {
+		t.Fatalf("after Close: %v, want ErrBrokerClosed", err)
+	}
+}
+
+// idLess orders "<ms>-<seq>" ids.
+func idLess(a, b string) bool {
+	var am, as, bm, bs uint64
+	parse := func(s string, m, q *uint64) {
+		ms, seq, _ := strings.Cut(s, "-")
+		json.Unmarshal([]byte(ms), m)
+		json.Unmarshal([]byte(seq), q)
+	}
+	parse(a, &am, &as)
+	parse(b, &bm, &bs)
+	return am < bm || am == bm && as < bs
+}
+
+func TestHTTPStatusTable(t *testing.T) {
+	t.Parallel()
+	for err, want := range map[error]int{
+		nil:                            200,
+		ssevents.ErrNoTopic:            400,
+		ssevents.ErrTooManyTopics:      400,
+		ssevents.ErrInvalidRequest:     400,
+		ssevents.ErrUnauthorized:       401,
+		ssevents.ErrForbidden:          403,
+		ssevents.ErrMessageTooLarge:    413,
+		ssevents.ErrTooManyConnections: 503,
+		ssevents.ErrUnavailable:        503,
+		ssevents.ErrBrokerClosed:       503,
+		errors.New("anything else"):    500,
+		ssevents.ErrSlowConsumer:       500,
+	} {
+		if got := ssevents.HTTPStatus(err); got != want {
+			t.Errorf("HTTPStatus(%v) = %d, want %d", err, got, want)
+		}
+	}
+}
+
+func TestTopicHelpers(t *testing.T) {
+	t.Parallel()
+	for got, want := range map[string]string{
+		ssevents.UserTopic("42"):                        "user:42",
+		ssevents.WorkspaceTopic("acme"):                 "workspace:acme",
+		ssevents.CommentTopic("c123"):                   "comment:c123",
+		ssevents.TaskTopic("t456"):                      "task:t456",
+		ssevents.TicketTopic("9"):                       "ticket:9",
+		ssevents.Topic("invoice", "i001"):               "invoice:i001",
+		ssevents.Topic("workspace", "acme", "comments"): "workspace:acme:comments",
+		ssevents.Topic("broadcast"):                     "broadcast",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+		if err := ssevents.ValidateTopic(got); err != nil {
+			t.Errorf("%q: %v", got, err)
+		}
+	}
+}
