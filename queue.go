@@ -21,6 +21,11 @@ type Queue struct {
 	OnDrop func(n int)
 }
 
+// queueRetainCap is the largest backing array a drained queue keeps for
+// reuse: a connection that usually holds a few events reuses its buffer,
+// one that had a burst gives it back (32 events are about 3 KB).
+const queueRetainCap = 32
+
 // NewQueue returns a queue that holds at most max events (DefaultMaxQueueSize
 // when max <= 0).
 func NewQueue(max int) *Queue {
@@ -84,7 +89,7 @@ func (q *Queue) Drain(dst []Event) ([]Event, error) {
 	defer q.mu.Unlock()
 	dst = append(dst, q.events...)
 	clear(q.events) // drop references to payloads
-	if cap(q.events) > 64 {
+	if cap(q.events) > queueRetainCap {
 		q.events = nil // after a burst, give the memory back
 	} else {
 		q.events = q.events[:0]

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of ssevents with the race detector: the core module (unit
+# tests, real redis-server processes, end-to-end hub tests) and the examples
+# module (headless Chromium browser tests, the local multi-instance
+# deployment behind nginx). Installs what the tests need when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Browser tests open many sockets; the hub tests hold thousands of streams.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+echo "== go vet"
+go vet ./...
+echo "== core module: go test -race ./..."
+go test -race -count=1 -timeout 20m ./...
+if [ -f examples/go.mod ]; then
+  echo "== examples module: go test -race ./... (browser and deployment tests)"
+  (cd examples && go vet ./... && go test -race -count=1 -timeout 20m ./...)
+fi
