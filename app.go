@@ -87,6 +87,10 @@ func (a *App) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Reque
 // ServeHTTP implements http.Handler; the request's context carries the
 // app's Publisher.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == a.cfg.Path {
+		a.events.ServeHTTP(w, r) // streams need no publisher in their context
+		return
+	}
 	a.mux.ServeHTTP(w, r.WithContext(WithPublisher(r.Context(), a.Publisher)))
 }
 

@@ -126,11 +126,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.wg.Add(1)
 	defer h.wg.Done()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	stop := context.AfterFunc(h.ctx, cancel)
-	defer stop()
-
+	// The subscription lives as long as the request; Close ends it through
+	// h.ctx in the live loop, without a derived context per stream (they
+	// cost memory on every one of thousands of idle connections).
+	ctx := r.Context()
 	sub, err := h.broker.Subscribe(ctx, SubscribeRequest{
 		Topics:      topics,
 		LastEventID: lastEventID(r),
@@ -147,6 +146,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.metrics.connsCurrent.Add(-1)
 
 	s := stream{h: h, w: w, rc: http.NewResponseController(w)}
+	// A stream outlives any http.Server.ReadTimeout, which would otherwise
+	// cancel the request's context midway; client departure is still seen.
+	_ = s.rc.SetReadDeadline(time.Time{})
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hdr.Set("Cache-Control", "no-cache")
@@ -263,6 +265,8 @@ func (s *stream) live(ctx context.Context, sub Subscription) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.h.ctx.Done():
+			return nil
 		case <-sub.Notify():
 			var err error
 			s.batch, err = sub.Drain(s.batch[:0])
