@@ -1,0 +1,27 @@
+// Package ssevents adds real-time, "refresh-less" updates to REST APIs
+// with Server-Sent Events: clients subscribe to topics with a browser's
+// EventSource, the API publishes a small event when data changes, and
+// clients refetch through the REST API (notify-then-fetch).
+//
+// The root package holds the contracts and the pieces every deployment
+// uses:
+//
+//   - Event, Message and topic/event-name validation;
+//   - Broker and Subscription, the contract every broker implements, with
+//     a registry by URL scheme (RegisterBroker, OpenBroker), and Queue, the
+//     bounded per-subscriber queue brokers deliver into;
+//   - MemoryBroker, the embedded broker with per-topic history, selected
+//     by an empty Config.RedisURL (the Redis broker lives in broker/redis
+//     and registers redis://, rediss://, redis+sentinel://, redis+cluster://);
+//   - Handler, the SSE endpoint: several topics per connection,
+//     Last-Event-ID resume, resync, heartbeats, limits;
+//   - Publisher and its middleware PublishEvent, which publishes a
+//     handler's JSON answer;
+//   - App, the one-call setup with health and metrics endpoints, and
+//     Config, filled from SSE_* environment variables by ConfigFromEnv;
+//   - Metrics, exposed as JSON and in the Prometheus format.
+//
+// The embedded broker lives in this package so that the zero Config works
+// with no import and no external service; every other implementation is a
+// subpackage that depends on this one and never on its siblings.
+package ssevents
