@@ -47,8 +47,9 @@ const (
 
 // AuthorizeFunc decides whether the request may subscribe to topic. It is
 // called once per requested topic before the stream starts. Returning false
-// answers 403 naming the topic; an error answers 500 (the error is logged,
-// never shown to the client).
+// answers 403 naming the topic. An error wrapping ErrUnauthorized answers
+// 401 and one wrapping ErrForbidden 403, with the error's message; any other
+// error answers 500 (the error is logged, never shown to the client).
 type AuthorizeFunc func(r *http.Request, topic string) (bool, error)
 
 // Config configures an App or a Handler. Every zero field means the default

@@ -3,10 +3,104 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/hub"
 )
 
-// runToken is a placeholder, replaced by the real command.
+// maxTokenTTL bounds --ttl: a development token should not live forever.
+const maxTokenTTL = 366 * 24 * time.Hour
+
+// runToken is `ssevents token`: it prints an HS256 token for development,
+// signed with --secret (or SSE_JWT_SECRET), granting the --publish and
+// --subscribe topic patterns.
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("token: not implemented yet")
+	return RunToken(args, os.LookupEnv, time.Now(), stdout, stderr)
+}
+
+// RunToken is the token command with its environment (lookup) and clock
+// (now) passed in, for tests.
+func RunToken(args []string, lookup func(string) (string, bool), now time.Time, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	secret := fs.String("secret", "", "HS256 secret, at least 32 bytes (default $SSE_JWT_SECRET)")
+	sub := fs.String("sub", "", "subject (sub claim), e.g. a user id")
+	publish := fs.String("publish", "", "comma-separated topic patterns the token may publish to, e.g. 'a,b:*'")
+	subscribe := fs.String("subscribe", "", "comma-separated topic patterns the token may subscribe to")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (exp claim), up to 366 days")
+	iss := fs.String("iss", "", "issuer (iss claim) (default $SSE_JWT_ISSUER)")
+	aud := fs.String("aud", "", "audience (aud claim) (default $SSE_JWT_AUDIENCE)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ssevents token --secret S [--sub ID] [--publish 'a,b:*'] [--subscribe 'c'] [--ttl 1h]")
+		fmt.Fprintln(stderr, "\nPrints an HS256 JWT for a hub started with the same SSE_JWT_SECRET.")
+		fmt.Fprintln(stderr, "Patterns are exact topics or globs where * matches any run of characters.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("token: unexpected argument %q", fs.Arg(0))
+	}
+	fromEnv := func(v *string, name string) {
+		if *v == "" {
+			*v, _ = lookup(name)
+		}
+	}
+	fromEnv(secret, "SSE_JWT_SECRET")
+	fromEnv(iss, "SSE_JWT_ISSUER")
+	fromEnv(aud, "SSE_JWT_AUDIENCE")
+	switch {
+	case *secret == "":
+		return errors.New("token: give --secret or set SSE_JWT_SECRET")
+	case len(*secret) < hub.MinJWTSecretLength:
+		return fmt.Errorf("token: the secret is %d bytes, want at least %d", len(*secret), hub.MinJWTSecretLength)
+	case *ttl <= 0 || *ttl > maxTokenTTL:
+		return fmt.Errorf("token: --ttl %v: want more than 0 and at most %v", *ttl, maxTokenTTL)
+	}
+	claims := hub.Claims{
+		SSE: hub.TopicClaims{Publish: splitPatterns(*publish), Subscribe: splitPatterns(*subscribe)},
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   *sub,
+			Issuer:    *iss,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(*ttl)),
+		},
+	}
+	if *aud != "" {
+		claims.Audience = jwt.ClaimStrings{*aud}
+	}
+	for _, p := range append(append([]string(nil), claims.SSE.Publish...), claims.SSE.Subscribe...) {
+		if err := ssevents.ValidateTopic(strings.ReplaceAll(p, "*", "x")); p != "*" && err != nil {
+			return fmt.Errorf("token: topic pattern %q: %w", p, err)
+		}
+	}
+	if len(claims.SSE.Publish)+len(claims.SSE.Subscribe) == 0 {
+		fmt.Fprintln(stderr, "token: warning: no --publish or --subscribe patterns: the token grants no topic")
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(*secret))
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+// splitPatterns splits a comma-separated list of patterns.
+func splitPatterns(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -32,7 +32,7 @@ func FuzzRoundTrip(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, id, name, comment string, data []byte) {
 		if !wire.ValidField(id) || !wire.ValidField(name) {
-			t.Skip()
+			return // the encoder's callers never pass such ids or names
 		}
 		stream := wire.AppendComment(nil, comment)
 		stream = wire.AppendEvent(stream, id, name, data)

@@ -1,0 +1,243 @@
+package hub
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ssevents/ssevents"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	// DefaultAuthorizeTimeout bounds one call of the authorization
+	// webhook: long enough for an app's session lookup, short enough that
+	// a stuck app does not hold connections open.
+	DefaultAuthorizeTimeout = 2 * time.Second
+	// DefaultAuthorizeCacheTTL is how long a webhook's answer is reused
+	// for the same credentials and topics: it absorbs a reconnect storm
+	// while a revoked session stops working within seconds.
+	DefaultAuthorizeCacheTTL = 5 * time.Second
+	// MinJWTSecretLength is the shortest HS256 secret accepted, in bytes:
+	// RFC 7518 section 3.2 asks for a key at least as long as the hash.
+	MinJWTSecretLength = 32
+)
+
+// Config configures a Hub. Every zero field means the default named in its
+// comment. ApplyLookup fills it from SSE_* variables.
+type Config struct {
+	// Config is the core configuration: SSE path, broker (RedisURL),
+	// limits, history, logger. Its Authorize, when set, is asked after
+	// the hub's own checks allowed a topic.
+	ssevents.Config
+
+	// JWTSecret is the HS256 secret tokens are signed with, at least
+	// MinJWTSecretLength bytes. Default: none. Env: SSE_JWT_SECRET.
+	JWTSecret string
+	// JWTPublicKeyFile is a PEM file with an RSA or ECDSA public key (or
+	// certificate) that verifies RS256/RS384/RS512 or ES256/ES384/ES512
+	// tokens. Default: none. Env: SSE_JWT_PUBLIC_KEY_FILE.
+	JWTPublicKeyFile string
+	// JWTJWKSFile is a JSON Web Key Set file (RSA and EC keys, chosen by
+	// the token's kid). Default: none. Env: SSE_JWT_JWKS_FILE.
+	JWTJWKSFile string
+	// JWTIssuer, when set, is the iss claim every token must carry.
+	// Env: SSE_JWT_ISSUER.
+	JWTIssuer string
+	// JWTAudience, when set, must be one of the token's aud values.
+	// Env: SSE_JWT_AUDIENCE.
+	JWTAudience string
+	// JWTLeeway is the clock skew allowed on exp, nbf and iat. Default 0.
+	// Env: SSE_JWT_LEEWAY_SECONDS.
+	JWTLeeway time.Duration
+
+	// AuthorizeURL is the authorization webhook: the hub POSTs
+	// {"topics": [...]} to it with the subscriber's Cookie and
+	// Authorization headers, and allows the topics a 2xx answer allows
+	// (see the package documentation of webhook answers). Default: none.
+	// Env: SSE_AUTHORIZE_URL.
+	AuthorizeURL string
+	// AuthorizeTimeout bounds one webhook call; a call that takes longer
+	// denies. Default DefaultAuthorizeTimeout (2 s).
+	// Env: SSE_AUTHORIZE_TIMEOUT_MS.
+	AuthorizeTimeout time.Duration
+	// AuthorizeCacheTTL is how long a webhook answer is reused for the
+	// same credentials and topics; negative disables the cache. Default
+	// DefaultAuthorizeCacheTTL (5 s). Env: SSE_AUTHORIZE_CACHE_SECONDS.
+	AuthorizeCacheTTL time.Duration
+	// HTTPClient calls the webhook. Default: a client that follows no
+	// redirects (credentials are never sent elsewhere).
+	HTTPClient *http.Client
+
+	// PublicTopics are topic patterns anyone may subscribe to without
+	// credentials. Default: none. Env: SSE_PUBLIC_TOPICS.
+	PublicTopics []string
+	// CORSOrigins are the origins allowed to make cross-origin requests
+	// ("https://app.example.com"), or "*" for any origin (then without
+	// credentials). Default: none. Env: SSE_CORS_ORIGINS.
+	CORSOrigins []string
+	// DisableDemo turns off the demo page at GET /. Default false (the
+	// page is served). Env: SSE_DEMO=false.
+	DisableDemo bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.AuthorizeTimeout == 0 {
+		c.AuthorizeTimeout = DefaultAuthorizeTimeout
+	}
+	if c.AuthorizeCacheTTL == 0 {
+		c.AuthorizeCacheTTL = DefaultAuthorizeCacheTTL
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first setting of c that is invalid, as an error
+// wrapping ssevents.ErrInvalidConfig. It does not read key files.
+func (c Config) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ssevents.ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	switch p := strings.TrimSuffix(c.Path, "/"); {
+	case c.Path == "/", p == "/publish", p == "/demo", strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
+		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /demo/, /health, /metrics)", c.Path)
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < MinJWTSecretLength {
+		return bad("JWTSecret is %d bytes, allowed: at least %d bytes (RFC 7518)", len(c.JWTSecret), MinJWTSecretLength)
+	}
+	if c.AuthorizeURL != "" {
+		if !strings.HasPrefix(c.AuthorizeURL, "http://") && !strings.HasPrefix(c.AuthorizeURL, "https://") {
+			return bad("AuthorizeURL is %q, allowed: an http:// or https:// URL", c.AuthorizeURL)
+		}
+	}
+	if c.AuthorizeTimeout < 0 {
+		return bad("AuthorizeTimeout is %v, allowed: more than 0", c.AuthorizeTimeout)
+	}
+	if c.JWTLeeway < 0 {
+		return bad("JWTLeeway is %v, allowed: 0 or more", c.JWTLeeway)
+	}
+	for _, p := range c.PublicTopics {
+		if err := validatePattern(p); err != nil {
+			return fmt.Errorf("%w: PublicTopics: %w", ssevents.ErrInvalidConfig, err)
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if err := validateOrigin(o); err != nil {
+			return fmt.Errorf("%w: CORSOrigins: %w", ssevents.ErrInvalidConfig, err)
+		}
+	}
+	return nil
+}
+
+// Hub is the standalone server, an http.Handler. Its routes:
+//
+//	GET  /             demo page (unless Config.DisableDemo)
+//	POST /publish      publish API: {"topic" | "topics", "event", "data"} -> {"id"}
+//	GET  /events       SSE endpoint (Config.Path)
+//	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
+//
+// and CORS preflights for all of them. It is safe for concurrent use. After
+// Close, streams have ended, the SSE endpoint answers 503 and publishes
+// fail with 503.
+type Hub struct {
+	cfg     Config
+	app     *ssevents.App
+	auth    *authenticator
+	webhook *webhook
+	cors    *cors
+	logger  *slog.Logger
+	handler http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg, loads its keys, opens the broker and returns the hub.
+// Close it when done.
+func New(cfg Config) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	h := &Hub{cfg: cfg, logger: cfg.Logger, cors: newCORS(cfg.CORSOrigins)}
+	auth, err := newAuthenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.auth = auth
+	if cfg.AuthorizeURL != "" {
+		h.webhook = newWebhook(cfg)
+	}
+	core := cfg.Config
+	next := core.Authorize
+	core.Authorize = func(r *http.Request, topic string) (bool, error) {
+		ok, err := h.authorizeSubscribe(r, topic)
+		if !ok || err != nil || next == nil {
+			return ok, err
+		}
+		return next(r, topic)
+	}
+	h.app, err = ssevents.New(core)
+	if err != nil {
+		return nil, err
+	}
+	h.handler = h.cors.wrap(h.routes())
+	h.logMode()
+	return h, nil
+}
+
+// logMode says at start how requests are authenticated.
+func (h *Hub) logMode() {
+	switch {
+	case h.auth == nil && h.webhook == nil:
+		h.logger.Warn("no authentication configured: anyone may subscribe to any topic; publishing is accepted only from loopback",
+			"fix", "set SSE_JWT_SECRET, SSE_JWT_PUBLIC_KEY_FILE, SSE_JWT_JWKS_FILE or SSE_AUTHORIZE_URL")
+	case h.auth == nil:
+		h.logger.Info("publishing is accepted only from loopback: configure a JWT key to publish from other hosts")
+	}
+	h.logger.Info("hub ready", "jwt", h.auth != nil, "webhook", h.webhook != nil,
+		"public_topics", h.cfg.PublicTopics, "cors_origins", h.cfg.CORSOrigins, "path", h.app.Config().Path)
+}
+
+// routes registers every endpoint on one mux.
+func (h *Hub) routes() http.Handler {
+	mux := http.NewServeMux()
+	if !h.cfg.DisableDemo {
+		mux.HandleFunc("GET /{$}", h.handleDemo)
+		mux.HandleFunc("GET /demo/{file}", h.handleDemoAsset)
+	}
+	mux.HandleFunc("POST /publish", h.handlePublish)
+	mux.Handle(h.app.Config().Path, h.withAuthState(h.app.Events()))
+	mux.Handle("/", h.app) // health and metrics
+	return mux
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
+
+// App returns the ssevents.App the hub serves, to publish from Go.
+func (h *Hub) App() *ssevents.App { return h.app }
+
+// Close ends every stream, then closes the broker if the hub opened it.
+// Call it before http.Server.Shutdown, which otherwise waits for streams.
+// It is idempotent.
+func (h *Hub) Close() error {
+	h.closeOnce.Do(func() {
+		h.closeErr = h.app.Close()
+		if h.webhook != nil {
+			h.webhook.close()
+		}
+	})
+	return h.closeErr
+}

@@ -1,0 +1,197 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/ssevents/ssevents"
+)
+
+// envelopeSlack is what a publish body may hold beyond the event data:
+// the topics (up to MaxTopicsPerConnection of MaxTopicLength bytes each
+// would be 6.4 KB at the default limit), the event name and the JSON
+// punctuation. Data larger than MaxMessageSize is refused either way;
+// the slack only lets such a body be read far enough to say so clearly.
+const envelopeSlack = 16 << 10
+
+// publishReadTimeout bounds reading one publish body, so a client that
+// trickles a body cannot hold a connection.
+const publishReadTimeout = 30 * time.Second
+
+// PublishRequest is the JSON body of POST /publish.
+type PublishRequest struct {
+	// Topic is the one topic to publish to; use Topics for several.
+	Topic string `json:"topic,omitempty"`
+	// Topics are the topics to publish to; a subscriber of several
+	// receives the event once.
+	Topics []string `json:"topics,omitempty"`
+	// Event is the SSE event name.
+	Event string `json:"event"`
+	// Data is the event's JSON payload; null when absent.
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// PublishResponse is the JSON body of a successful POST /publish.
+type PublishResponse struct {
+	// ID is the published event's id.
+	ID string `json:"id"`
+}
+
+// handlePublish publishes one event: 200 {"id"}, or a JSON error: 400 bad
+// request, 401/403 credentials, 413 too large, 503 broker down.
+func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
+	if err := h.publish(w, r); err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
+	// Checked before the body is read: a caller without credentials
+	// learns nothing about topics and costs no parsing.
+	claims, err := h.authenticatePublisher(r)
+	if err != nil {
+		return err
+	}
+	req, err := h.readPublishRequest(w, r)
+	if err != nil {
+		return err
+	}
+	topics, err := req.topics(h.app.Config().MaxTopicsPerConnection)
+	if err != nil {
+		return err
+	}
+	if claims != nil {
+		for _, t := range topics {
+			if !matchAny(claims.SSE.Publish, t) {
+				return fmt.Errorf("%w: the token may not publish to topic %q", ssevents.ErrForbidden, t)
+			}
+		}
+	}
+	id, err := h.app.PublishMessage(r.Context(), ssevents.Message{Topics: topics, Event: req.Event, Data: req.Data})
+	if err != nil {
+		if errors.Is(err, ssevents.ErrInvalidData) {
+			return fmt.Errorf("%w: data is not valid JSON", ssevents.ErrInvalidRequest)
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, PublishResponse{ID: id})
+	return nil
+}
+
+// readPublishRequest decodes and checks the body of a publish.
+func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (PublishRequest, error) {
+	var req PublishRequest
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		// Required so that a web page elsewhere cannot post to the hub
+		// without a CORS preflight (a form or text/plain post needs none).
+		return req, fmt.Errorf("%w: send the body as JSON with Content-Type: application/json", ssevents.ErrInvalidRequest)
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(publishReadTimeout)) // unsupported by some writers; then no deadline
+	maxData := h.app.MaxMessageSize()
+	body := http.MaxBytesReader(w, r.Body, int64(maxData+envelopeSlack))
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("more than one JSON value in the body")
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return req, fmt.Errorf("%w: the body is over %d bytes; event data may be at most %d bytes", ssevents.ErrMessageTooLarge, tooLarge.Limit, maxData)
+	case errors.Is(err, io.EOF):
+		return req, fmt.Errorf("%w: empty body; send {\"topic\": \"name\", \"event\": \"name\", \"data\": ...}", ssevents.ErrInvalidRequest)
+	case err != nil:
+		return req, fmt.Errorf("%w: body is not a valid publish request: %s", ssevents.ErrInvalidRequest, jsonErrorText(err))
+	}
+	if len(req.Data) == 0 {
+		req.Data = json.RawMessage("null")
+	} else {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, req.Data); err != nil {
+			return req, fmt.Errorf("%w: data is not valid JSON", ssevents.ErrInvalidRequest)
+		}
+		req.Data = buf.Bytes()
+	}
+	if req.Event == "" {
+		return req, fmt.Errorf("%w: the event field is missing", ssevents.ErrInvalidEvent)
+	}
+	return req, nil
+}
+
+// topics returns the request's topics, checked and without repeats.
+func (req PublishRequest) topics(max int) ([]string, error) {
+	var topics []string
+	switch {
+	case req.Topic != "" && len(req.Topics) > 0:
+		return nil, fmt.Errorf("%w: give either topic or topics, not both", ssevents.ErrInvalidRequest)
+	case req.Topic != "":
+		topics = []string{req.Topic}
+	case len(req.Topics) > 0:
+		seen := make(map[string]bool, len(req.Topics))
+		for _, t := range req.Topics {
+			if !seen[t] {
+				seen[t] = true
+				topics = append(topics, t)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%w: the topic (or topics) field is missing", ssevents.ErrNoTopic)
+	}
+	if max > 0 && len(topics) > max {
+		return nil, fmt.Errorf("%w: %d topics, the limit is %d per publish", ssevents.ErrTooManyTopics, len(topics), max)
+	}
+	for _, t := range topics {
+		if err := ssevents.ValidateTopic(t); err != nil {
+			return nil, err
+		}
+	}
+	return topics, nil
+}
+
+// jsonErrorText describes a decoding error without echoing the body.
+func jsonErrorText(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("field %q must be a JSON %s", typ.Field, expectedType(typ.Field))
+		}
+		return "the body must be a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends too early"
+	}
+	return err.Error() // e.g. `json: unknown field "topc"`
+}
+
+func expectedType(field string) string {
+	if field == "topics" {
+		return "array of strings"
+	}
+	return "string"
+}
+
+// writeError answers err as JSON with the status of the core's error table,
+// adding the Bearer challenge of RFC 6750 to a 401.
+func (h *Hub) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if ssevents.HTTPStatus(err) == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ssevents"`)
+	}
+	ssevents.WriteError(w, r, h.logger, err)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
