@@ -2,11 +2,104 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"strings"
+
+	"github.com/ssevents/ssevents/client"
 )
 
-// runPublish is a placeholder, replaced by the real command.
+// defaultHubURL is where the client commands look for a hub.
+const defaultHubURL = "http://localhost:8000"
+
+// clientFlags are the flags every client command takes.
+type clientFlags struct {
+	url   string
+	token string
+}
+
+// register adds --url and --token to fs.
+func (f *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "url", defaultHubURL, "URL of the hub or app")
+	fs.StringVar(&f.token, "token", "", "bearer token (default $SSE_TOKEN)")
+}
+
+// config returns the client configuration the flags describe.
+func (f *clientFlags) config() client.Config {
+	token := f.token
+	if token == "" {
+		token = os.Getenv("SSE_TOKEN")
+	}
+	return client.Config{URL: f.url, Token: token}
+}
+
+// newFlagSet returns a flag set for a client command that prints its usage
+// to stderr.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ssevents %s\n\nflags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, refusing positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// splitTopics splits a comma-separated --topic value.
+func splitTopics(s string) []string {
+	var topics []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			topics = append(topics, t)
+		}
+	}
+	return topics
+}
+
+// runPublish publishes one event and prints its id.
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("publish: not implemented yet")
+	fs := newFlagSet("publish", "publish --topic t[,t2] --event name --data '{...}' [--url URL] [--token T]", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	topic := fs.String("topic", "", "topic(s) to publish on, comma-separated (required)")
+	event := fs.String("event", "message", "event name")
+	data := fs.String("data", "{}", "event data, JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	topics := splitTopics(*topic)
+	if len(topics) == 0 {
+		fs.Usage()
+		return errors.New("publish: --topic is required")
+	}
+	if !json.Valid([]byte(*data)) {
+		return fmt.Errorf("publish: --data is not valid JSON: %q", *data)
+	}
+	c, err := client.New(cf.config())
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	defer c.CloseIdleConnections()
+	id, err := c.PublishTopics(ctx, topics, *event, json.RawMessage(*data))
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, id)
+	return err
 }

@@ -1,0 +1,222 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ssevents/ssevents"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	// DefaultEventsPath is the path of the SSE endpoint under Config.URL.
+	DefaultEventsPath = ssevents.DefaultPath
+	// DefaultPublishPath is the path of the hub's publish API.
+	DefaultPublishPath = "/publish"
+	// DefaultBackoffInitial is the ceiling of the first jittered
+	// reconnection delay; the ceiling doubles after each failed attempt.
+	DefaultBackoffInitial = 500 * time.Millisecond
+	// DefaultBackoffMax caps the jittered part of the reconnection delay.
+	DefaultBackoffMax = 30 * time.Second
+	// DefaultHeartbeatInterval is the server's heartbeat interval the
+	// client expects: ssevents.DefaultHeartbeatInterval (15 s).
+	DefaultHeartbeatInterval = ssevents.DefaultHeartbeatInterval
+	// DefaultMissedHeartbeats is how many heartbeat intervals may pass
+	// without a byte before the connection is presumed dead.
+	DefaultMissedHeartbeats = 3
+	// DefaultMaxEventBytes bounds the data of one event; it matches the
+	// parser's default of 16 MiB.
+	DefaultMaxEventBytes = 16 << 20
+)
+
+// Errors returned by the package, checked with errors.Is.
+var (
+	// ErrDeadConnection: no byte arrived for MissedHeartbeats heartbeat
+	// intervals. A subscription reports it through OnConnState and
+	// reconnects.
+	ErrDeadConnection = errors.New("ssevents: no data or heartbeat received in time, connection presumed dead")
+	// ErrNotEventStream: the server answered 200 with a Content-Type other
+	// than text/event-stream (a wrong URL or path). Subscriptions end with
+	// it.
+	ErrNotEventStream = errors.New("ssevents: response is not text/event-stream")
+	// ErrNoTopic: Subscribe or Publish was called without a topic.
+	ErrNoTopic = ssevents.ErrNoTopic
+)
+
+// Config configures a Client. Every zero field means the default named in
+// its comment; only URL is required.
+type Config struct {
+	// URL of the hub or application, e.g. "http://localhost:8000". A path
+	// in it prefixes EventsPath and PublishPath.
+	URL string
+	// EventsPath is the SSE endpoint under URL. Default DefaultEventsPath
+	// ("/events").
+	EventsPath string
+	// PublishPath is the publish API under URL. Default
+	// DefaultPublishPath ("/publish").
+	PublishPath string
+	// Token, when set, is sent as "Authorization: Bearer <Token>".
+	Token string
+	// TokenFunc, when set, is called before every connection and publish
+	// for the bearer token, so that an expiring token can be refreshed.
+	// It takes precedence over Token.
+	TokenFunc func(ctx context.Context) (string, error)
+	// Header holds headers added to every request (cookies, API keys).
+	Header http.Header
+	// HTTPClient makes the requests. Its Timeout must be zero, or it
+	// would cut long-lived streams. Default: a client of its own with
+	// http.DefaultTransport's settings and no timeout.
+	HTTPClient *http.Client
+	// BackoffInitial is the ceiling of the jittered delay before the first
+	// reconnection; it doubles after each failed attempt, up to BackoffMax.
+	// Default DefaultBackoffInitial (500 ms).
+	BackoffInitial time.Duration
+	// BackoffMax caps the jittered part of the reconnection delay. Default
+	// DefaultBackoffMax (30 s).
+	BackoffMax time.Duration
+	// HeartbeatInterval is the server's heartbeat interval. Default
+	// DefaultHeartbeatInterval (15 s).
+	HeartbeatInterval time.Duration
+	// MissedHeartbeats is how many heartbeat intervals may pass with no
+	// byte received before the connection is presumed dead and replaced.
+	// Default DefaultMissedHeartbeats (3); a negative value turns the
+	// detection off.
+	MissedHeartbeats int
+	// MaxEventBytes bounds the data of one event; a larger one ends the
+	// subscription with wire's ErrEventTooLarge (reconnecting would replay
+	// the same event). Default DefaultMaxEventBytes (16 MiB).
+	MaxEventBytes int
+}
+
+// Client subscribes to and publishes on one hub or application. It is safe
+// for concurrent use; it holds no resources of its own beyond its
+// HTTPClient's idle connections, so it has no Close.
+type Client struct {
+	cfg        Config
+	eventsURL  *url.URL
+	publishURL string
+	hc         *http.Client
+}
+
+// New returns a client for cfg.URL. It fails when the URL is not an
+// absolute http or https URL or a setting is out of range.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: client URL %q: want http://host[:port][/prefix]", ssevents.ErrInvalidConfig, cfg.URL)
+	}
+	switch {
+	case cfg.BackoffInitial < 0, cfg.BackoffMax < 0, cfg.HeartbeatInterval < 0, cfg.MaxEventBytes < 0:
+		return nil, fmt.Errorf("%w: client durations and sizes must not be negative", ssevents.ErrInvalidConfig)
+	case cfg.HTTPClient != nil && cfg.HTTPClient.Timeout != 0:
+		return nil, fmt.Errorf("%w: HTTPClient.Timeout must be 0, or it cuts streams; use contexts", ssevents.ErrInvalidConfig)
+	}
+	if cfg.EventsPath == "" {
+		cfg.EventsPath = DefaultEventsPath
+	}
+	if cfg.PublishPath == "" {
+		cfg.PublishPath = DefaultPublishPath
+	}
+	if cfg.BackoffInitial == 0 {
+		cfg.BackoffInitial = DefaultBackoffInitial
+	}
+	if cfg.BackoffMax == 0 {
+		cfg.BackoffMax = DefaultBackoffMax
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.MissedHeartbeats == 0 {
+		cfg.MissedHeartbeats = DefaultMissedHeartbeats
+	}
+	if cfg.MaxEventBytes == 0 {
+		cfg.MaxEventBytes = DefaultMaxEventBytes
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return &Client{
+		cfg:        cfg,
+		eventsURL:  u.JoinPath(cfg.EventsPath),
+		publishURL: u.JoinPath(cfg.PublishPath).String(),
+		hc:         hc,
+	}, nil
+}
+
+// CloseIdleConnections closes the idle keep-alive connections of the
+// client's HTTP transport (left by Publish). Open streams are not affected.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// setHeaders adds the configured headers and the bearer token to req.
+func (c *Client) setHeaders(req *http.Request) error {
+	for k, vs := range c.cfg.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	token := c.cfg.Token
+	if c.cfg.TokenFunc != nil {
+		var err error
+		if token, err = c.cfg.TokenFunc(req.Context()); err != nil {
+			return fmt.Errorf("ssevents: getting the bearer token: %w", err)
+		}
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return nil
+}
+
+// StatusError is an error answer of the server: its HTTP status and the
+// message of its JSON body {"error": "..."} (or the start of a non-JSON
+// body). It wraps ssevents.ErrUnauthorized for 401, ErrForbidden for 403,
+// ErrMessageTooLarge for 413 and ErrTooManyConnections or ErrUnavailable
+// for 503, so errors.Is works across client and server.
+type StatusError struct {
+	// StatusCode is the HTTP status, e.g. 403.
+	StatusCode int
+	// Message is what the server said was wrong.
+	Message string
+	// RetryAfter is the server's Retry-After, when it sent one in seconds.
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *StatusError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("ssevents: server answered %d: %s", e.StatusCode, msg)
+}
+
+// Unwrap returns the ssevents sentinel error matching the status, or nil.
+func (e *StatusError) Unwrap() error {
+	switch e.StatusCode {
+	case http.StatusUnauthorized:
+		return ssevents.ErrUnauthorized
+	case http.StatusForbidden:
+		return ssevents.ErrForbidden
+	case http.StatusRequestEntityTooLarge:
+		return ssevents.ErrMessageTooLarge
+	case http.StatusServiceUnavailable:
+		if strings.Contains(e.Message, "too many connections") {
+			return ssevents.ErrTooManyConnections
+		}
+		return ssevents.ErrUnavailable
+	}
+	return nil
+}
+
+// Temporary reports whether retrying the request later may succeed: true
+// for 408, 429 and 5xx statuses.
+func (e *StatusError) Temporary() bool {
+	return e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
+}

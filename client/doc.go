@@ -1,0 +1,27 @@
+// Package client is the Go client of ssevents: it subscribes to the topics
+// of a hub or of an application that mounts ssevents.App, and publishes to a
+// hub's POST /publish.
+//
+// A subscription delivers typed events through a callback (Client.Subscribe)
+// or a Go iterator (Client.Events). It lives as long as its context and
+// survives what a long-lived stream meets in practice:
+//
+//   - a dropped connection or a restarted server: it reconnects with
+//     exponential backoff and full jitter, waits at least the server's
+//     `retry:` delay, and sends Last-Event-ID so that the server replays
+//     what was missed, without loss or duplicates while the server's
+//     history reaches back that far;
+//   - a gap the history cannot fill: the server's `resync` event is
+//     delivered as an Event of kind KindResync naming the topics whose
+//     state the application should refetch;
+//   - a dead connection (a NAT or proxy that silently dropped it): when no
+//     byte arrives for MissedHeartbeats heartbeat intervals, the connection
+//     is abandoned and a new one made.
+//
+// Answers that retrying cannot fix (400, 401, 403, 404, ...) end the
+// subscription with a *StatusError carrying the HTTP status and the
+// server's JSON error message.
+//
+// The package depends on the standard library and on ssevents' own
+// packages only.
+package client

@@ -1,0 +1,336 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/wire"
+)
+
+// Kind tells the events an application published from the notices
+// ssevents sends itself.
+type Kind int
+
+const (
+	// KindEvent is an event an application published.
+	KindEvent Kind = iota
+	// KindResync says that the server could not replay everything since
+	// the subscription's last event id: events of Event.Topics may have
+	// been missed, and the application should refetch their state (through
+	// its REST API, say). Later events arrive as usual.
+	KindResync
+)
+
+// String returns "event" or "resync".
+func (k Kind) String() string {
+	if k == KindResync {
+		return "resync"
+	}
+	return "event"
+}
+
+// Event is one event received on a subscription.
+type Event struct {
+	// Kind is KindEvent, or KindResync for the server's resync notice.
+	Kind Kind
+	// ID is the event's id, the one a reconnection resumes after. It may
+	// be empty for a resync sent before any event was published.
+	ID string
+	// Name is the event name (the `event:` field; "message" when the
+	// server sent none).
+	Name string
+	// Topic is the topic the event was published on when the subscription
+	// has a single topic; "" when it has several (the wire does not say).
+	Topic string
+	// Topics, for KindResync, lists the topics to refetch.
+	Topics []string
+	// Data is the event's JSON payload.
+	Data json.RawMessage
+}
+
+// ConnState reports a change of a subscription's connection, to the
+// function given with OnConnState.
+type ConnState struct {
+	// Connected is true when the server has accepted the stream, false
+	// when a connection attempt failed or an open stream ended.
+	Connected bool
+	// Attempt counts the failed attempts in a row before this change: 0
+	// for a connection that was healthy.
+	Attempt int
+	// Err says why the connection ended or failed (Connected false).
+	Err error
+	// RetryIn is the delay before the next attempt (Connected false);
+	// zero when the subscription ends instead.
+	RetryIn time.Duration
+}
+
+// SubscribeOption sets an optional parameter of Subscribe and Events.
+type SubscribeOption func(*subscription)
+
+// ResumeFrom makes the first connection send id as Last-Event-ID, so that
+// the server replays the events after it (or sends a resync).
+func ResumeFrom(id string) SubscribeOption {
+	return func(s *subscription) { s.lastID = id }
+}
+
+// OnConnState calls fn, on the subscription's goroutine, whenever the
+// connection is established, fails or ends. fn must not block for long.
+func OnConnState(fn func(ConnState)) SubscribeOption {
+	return func(s *subscription) { s.onState = fn }
+}
+
+// errStopIteration ends the subscription behind Events when the loop body
+// breaks out.
+var errStopIteration = errors.New("ssevents: iteration stopped")
+
+// handlerError carries the error of a Subscribe callback out of the stream.
+type handlerError struct{ err error }
+
+func (e *handlerError) Error() string { return e.err.Error() }
+
+// Subscribe receives the events of topics and calls handle for each, on
+// the calling goroutine, until ctx is done, handle returns an error, or the
+// server refuses the subscription in a way retrying cannot fix.
+//
+// It reconnects whenever the stream ends, sending the last event id
+// received, after a delay of the server's `retry:` value plus a random
+// share (full jitter) of a ceiling that starts at Config.BackoffInitial and
+// doubles after each failed attempt up to Config.BackoffMax.
+//
+// It returns ctx.Err() when ctx is done, handle's error when handle fails,
+// or the refusal: a *StatusError (status 4xx other than 408 and 429, or
+// 204), ErrNotEventStream, or a parser limit error.
+func (c *Client) Subscribe(ctx context.Context, topics []string, handle func(Event) error, opts ...SubscribeOption) error {
+	if len(topics) == 0 {
+		return ErrNoTopic
+	}
+	if handle == nil {
+		return fmt.Errorf("%w: Subscribe needs a handle function", ssevents.ErrInvalidConfig)
+	}
+	u := *c.eventsURL
+	u.RawQuery = url.Values{"topic": {strings.Join(topics, ",")}}.Encode()
+	s := &subscription{c: c, url: u.String(), topics: topics, handle: handle}
+	if len(topics) == 1 {
+		s.topic = topics[0]
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s.run(ctx)
+}
+
+// Events is Subscribe as an iterator: it yields each event with a nil
+// error. When the subscription ends for any reason other than the loop
+// breaking out (ctx done, a refusal), it yields the error once, with a zero
+// Event, and stops.
+func (c *Client) Events(ctx context.Context, topics []string, opts ...SubscribeOption) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		stopped := false
+		err := c.Subscribe(ctx, topics, func(ev Event) error {
+			if !yield(ev, nil) {
+				stopped = true
+				return errStopIteration
+			}
+			return nil
+		}, opts...)
+		if !stopped && err != nil {
+			yield(Event{}, err)
+		}
+	}
+}
+
+// subscription is the state of one Subscribe call.
+type subscription struct {
+	c       *Client
+	url     string
+	topics  []string
+	topic   string // the only topic, or ""
+	handle  func(Event) error
+	onState func(ConnState)
+
+	lastID string        // sent as Last-Event-ID
+	retry  time.Duration // the server's last `retry:` value
+}
+
+func (s *subscription) run(ctx context.Context) error {
+	attempt := 0
+	for {
+		healthy, err := s.connect(ctx, attempt)
+		if ctx.Err() != nil {
+			s.state(ConnState{Attempt: attempt, Err: ctx.Err()})
+			return ctx.Err()
+		}
+		var he *handlerError
+		if errors.As(err, &he) {
+			return he.err
+		}
+		if healthy {
+			attempt = 0
+		}
+		if permanent(err) {
+			s.state(ConnState{Attempt: attempt, Err: err})
+			return err
+		}
+		delay := s.delay(attempt)
+		var se *StatusError
+		if errors.As(err, &se) && se.RetryAfter > delay {
+			delay = se.RetryAfter
+		}
+		s.state(ConnState{Attempt: attempt, Err: err, RetryIn: delay})
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		attempt++
+	}
+}
+
+// delay returns the wait before the reconnection that follows attempt
+// failed attempts in a row: the server's retry plus a uniform random
+// duration up to min(BackoffMax, BackoffInitial * 2^attempt).
+func (s *subscription) delay(attempt int) time.Duration {
+	ceiling := s.c.cfg.BackoffMax
+	if attempt < 32 {
+		if d := s.c.cfg.BackoffInitial << attempt; d > 0 && d < ceiling {
+			ceiling = d
+		}
+	}
+	return s.retry + rand.N(ceiling+1)
+}
+
+// permanent reports whether err ends a subscription instead of causing a
+// reconnection.
+func permanent(err error) bool {
+	var se *StatusError
+	switch {
+	case errors.As(err, &se):
+		return !se.Temporary()
+	case errors.Is(err, ErrNotEventStream), errors.Is(err, wire.ErrEventTooLarge),
+		errors.Is(err, wire.ErrLineTooLong), errors.Is(err, errBadRequest):
+		return true
+	}
+	return false
+}
+
+// errStreamEnded reports a stream the server closed cleanly (a restart, a
+// deploy); the subscription reconnects.
+var errStreamEnded = fmt.Errorf("ssevents: the server ended the stream: %w", io.EOF)
+
+// errBadRequest marks errors in making the request itself (a failing
+// TokenFunc), which retrying does not fix.
+var errBadRequest = errors.New("ssevents: cannot make the subscription request")
+
+func (s *subscription) state(cs ConnState) {
+	if s.onState != nil {
+		s.onState(cs)
+	}
+}
+
+// connect makes one connection and reads its stream until it ends. healthy
+// reports that the connection delivered an event or lasted at least
+// BackoffMax, so that the backoff starts over.
+func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, err error) {
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	if s.lastID != "" {
+		req.Header.Set("Last-Event-ID", s.lastID)
+	}
+	if err := s.c.setHeaders(req); err != nil {
+		return false, fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	// cause replaces the error of a request cut by the watchdog with
+	// ErrDeadConnection.
+	cause := func(err error) error {
+		if ctx.Err() == nil && cctx.Err() != nil {
+			return context.Cause(cctx)
+		}
+		return err
+	}
+	start := time.Now()
+	wd := newWatchdog(s.c.cfg.HeartbeatInterval*time.Duration(s.c.cfg.MissedHeartbeats), cancel)
+	defer wd.stop()
+	wd.waiting()
+	resp, err := s.c.hc.Do(req)
+	wd.done()
+	if err != nil {
+		return false, cause(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, readStatusError(resp)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		return false, fmt.Errorf("%w: got %q from %s", ErrNotEventStream, resp.Header.Get("Content-Type"), s.url)
+	}
+	s.state(ConnState{Connected: true, Attempt: attempt})
+
+	wd.r = resp.Body
+	p := wire.NewParser(wd)
+	p.MaxEventBytes = s.c.cfg.MaxEventBytes
+	defer func() {
+		s.update(p)
+		healthy = healthy || time.Since(start) >= s.c.cfg.BackoffMax
+	}()
+	for {
+		ev, err := p.Next()
+		if err == io.EOF {
+			err = errStreamEnded
+		}
+		if err != nil {
+			return healthy, cause(err)
+		}
+		s.update(p)
+		if ev.Name == ssevents.EventHeartbeat {
+			continue
+		}
+		healthy = true
+		out := Event{ID: ev.ID, Name: ev.Name, Topic: s.topic, Data: json.RawMessage(ev.Data)}
+		if ev.Name == ssevents.EventResync {
+			out.Kind = KindResync
+			var body struct {
+				Topics []string `json:"topics"`
+			}
+			if json.Unmarshal(out.Data, &body) == nil {
+				out.Topics = body.Topics
+			}
+			if out.Topics == nil {
+				out.Topics = append([]string(nil), s.topics...)
+			}
+		}
+		if err := s.handle(out); err != nil {
+			return healthy, &handlerError{err}
+		}
+	}
+}
+
+// update takes the last event id and retry delay the parser has seen.
+// An empty id does not replace a known one: a new connection that has not
+// sent any id yet must not forget where to resume.
+func (s *subscription) update(p *wire.Parser) {
+	if id := p.LastEventID(); id != "" {
+		s.lastID = id
+	}
+	if r := p.Retry(); r > 0 {
+		s.retry = r
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+)
+
+// startCLITestHub serves an ssevents app with a stand-in for the hub's
+// POST /publish, for the client commands' tests. Cleanup closes the app
+// first, so that streams end and the server can close.
+func startCLITestHub(t *testing.T) (*ssevents.App, *httptest.Server) {
+	t.Helper()
+	app, err := ssevents.New(ssevents.Config{Retry: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Topic  string          `json:"topic"`
+			Topics []string        `json:"topics"`
+			Event  string          `json:"event"`
+			Data   json.RawMessage `json:"data"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			ssevents.WriteError(w, r, nil, fmt.Errorf("%w: %v", ssevents.ErrInvalidRequest, err))
+			return
+		}
+		if r.Header.Get("Authorization") == "Bearer wrong" {
+			ssevents.WriteError(w, r, nil, fmt.Errorf("%w: token rejected", ssevents.ErrUnauthorized))
+			return
+		}
+		topics := body.Topics
+		if body.Topic != "" {
+			topics = append(topics, body.Topic)
+		}
+		id, err := app.PublishTopics(r.Context(), topics, body.Event, body.Data)
+		if err != nil {
+			ssevents.WriteError(w, r, nil, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
+	})
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = app.Close() })
+	return app, srv
+}
+
+// lockedBuffer is a bytes.Buffer safe to write from a command while the
+// test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestPublishPrintsID(t *testing.T) {
+	t.Parallel()
+	app, srv := startCLITestHub(t)
+	// A stream resuming from before the publish sees the event, with the
+	// id that publish printed.
+	first, err := app.Publish(t.Context(), "other", "x", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err = runPublish(t.Context(), []string{"--url", srv.URL, "--topic", "orders,invoices", "--event", "paid", "--data", `{"n": 1}`}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("publish: %v (stderr %s)", err, stderr.String())
+	}
+	id := strings.TrimSpace(stdout.String())
+	if id == "" || strings.Contains(id, "\n") {
+		t.Fatalf("publish printed %q, want one id", stdout.String())
+	}
+	sub, err := app.Broker().Subscribe(t.Context(), ssevents.SubscribeRequest{Topics: []string{"invoices"}, LastEventID: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	evs := sub.Backlog().Events
+	if len(evs) != 1 || evs[0].ID != id || evs[0].Name != "paid" || string(evs[0].Data) != `{"n":1}` {
+		t.Errorf("published %+v, want one event %s paid {\"n\":1}", evs, id)
+	}
+}
+
+func TestPublishErrors(t *testing.T) {
+	t.Parallel()
+	_, srv := startCLITestHub(t)
+	tests := []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"no topic", []string{"--data", "{}"}, "", "--topic is required"},
+		{"data not JSON", []string{"--topic", "t", "--data", "{nope"}, "", "not valid JSON"},
+		{"server refuses", []string{"--topic", "bad topic!"}, "", "400"},
+		{"token flag", []string{"--topic", "t", "--token", "wrong"}, "", "401"},
+		{"stray argument", []string{"--topic", "t", "extra"}, "", "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			err := runPublish(context.Background(), append([]string{"--url", srv.URL}, tt.args...), &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("publish %v = %v, want an error containing %q", tt.args, err, tt.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("printed %q on failure", stdout.String())
+			}
+		})
+	}
+}
+
+func TestPublishTokenFromEnv(t *testing.T) {
+	// Not parallel: it sets an environment variable.
+	_, srv := startCLITestHub(t)
+	t.Setenv("SSE_TOKEN", "wrong")
+	var stdout, stderr bytes.Buffer
+	err := runPublish(t.Context(), []string{"--url", srv.URL, "--topic", "t"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("publish with SSE_TOKEN=wrong = %v, want the server's 401", err)
+	}
+}

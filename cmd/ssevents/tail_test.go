@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitForOutput polls buf until it contains want, or fails the test.
+func waitForOutput(t *testing.T, buf *lockedBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %q; output so far:\n%s", want, buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestTailPrintsEventsUntilCancelled(t *testing.T) {
+	t.Parallel()
+	app, srv := startCLITestHub(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- runTail(ctx, []string{"--url", srv.URL, "--topic", "a,b"}, &stdout, &stderr) }()
+	waitForOutput(t, &stderr, "connected")
+
+	id1, err := app.Publish(ctx, "a", "created", map[string]any{"text": "two\nlines"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, err := app.Publish(ctx, "b", "deleted", json.RawMessage("{\n  \"id\": 7\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := id1 + ` created {"text":"two\nlines"}` + "\n" + id2 + ` deleted {"id":7}` + "\n"
+	waitForOutput(t, &stdout, id2)
+	if got := stdout.String(); got != want {
+		t.Errorf("tail printed\n%s\nwant\n%s", got, want)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("tail = %v after cancel, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("tail did not return after cancel")
+	}
+}
+
+func TestTailResumesAndCounts(t *testing.T) {
+	t.Parallel()
+	app, srv := startCLITestHub(t)
+	first, err := app.Publish(t.Context(), "t", "one", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := app.Publish(t.Context(), "t", "two", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuffer
+	err = runTail(t.Context(), []string{"--url", srv.URL, "--topic", "t", "--last-event-id", first, "--json", "--count", "1"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("tail: %v", err)
+	}
+	var line tailLine
+	if err := json.Unmarshal([]byte(stdout.String()), &line); err != nil {
+		t.Fatalf("tail --json printed %q: %v", stdout.String(), err)
+	}
+	if line.ID != second || line.Event != "two" || line.Topic != "t" || string(line.Data) != "2" {
+		t.Errorf("tail printed %+v, want the event after %s", line, first)
+	}
+}
+
+func TestTailRefusals(t *testing.T) {
+	t.Parallel()
+	_, srv := startCLITestHub(t)
+	for _, args := range [][]string{
+		{"--url", srv.URL},
+		{"--url", srv.URL, "--topic", "bad topic!"},
+		{"--url", "not a url", "--topic", "t"},
+	} {
+		var stdout, stderr lockedBuffer
+		err := runTail(t.Context(), args, &stdout, &stderr)
+		if err == nil || errors.Is(err, context.Canceled) {
+			t.Errorf("tail %v = %v, want an error", args, err)
+		}
+	}
+}
+
+// startServeForCLI runs the real hub wiring (as `ssevents serve`) on addr,
+// with JWT authentication by secret.
+func startServeForCLI(t *testing.T, addr, secret string) *Main {
+	t.Helper()
+	m := NewMain()
+	noEnv := func(string) (string, bool) { return "", false }
+	if err := m.ParseFlags([]string{"--addr", addr, "--jwt-secret", secret, "--log-level", "error", "--retry-ms", "100"}, noEnv, io.Discard); err != nil {
+		t.Fatalf("ParseFlags: %v", err)
+	}
+	m.Logger = slog.New(slog.DiscardHandler)
+	var err error
+	for range 50 { // after a restart, the old port may take a moment to free
+		if err = m.Run(t.Context()); err == nil {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("Run on %s: %v", addr, err)
+	return nil
+}
+
+// TestTailAndPublishAgainstRestartedHub runs publish, tail and token
+// against the real hub: tail with a token receives what publish sends, and
+// after the hub restarts (losing its in-memory history) it reconnects,
+// prints the resync, and goes on.
+func TestTailAndPublishAgainstRestartedHub(t *testing.T) {
+	t.Parallel()
+	const secret = "0123456789abcdef0123456789abcdef-cli-test"
+	var tok bytes.Buffer
+	noEnv := func(string) (string, bool) { return "", false }
+	if err := RunToken([]string{"--secret", secret, "--sub", "cli", "--publish", "jobs", "--subscribe", "jobs"}, noEnv, time.Now(), &tok, io.Discard); err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	token := strings.TrimSpace(tok.String())
+
+	m := startServeForCLI(t, "127.0.0.1:0", secret)
+	hubURL := m.URL()
+	addr := strings.TrimPrefix(hubURL, "http://")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runTail(ctx, []string{"--url", hubURL, "--token", token, "--topic", "jobs"}, &stdout, &stderr)
+	}()
+	waitForOutput(t, &stderr, "connected")
+	publish := func(data string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := runPublish(ctx, []string{"--url", hubURL, "--token", token, "--topic", "jobs", "--event", "job", "--data", data}, &out, &errOut); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	id := publish(`{"n":1}`)
+	waitForOutput(t, &stdout, id+` job {"n":1}`)
+
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	m2 := startServeForCLI(t, addr, secret)
+	defer m2.Close()
+	waitForOutput(t, &stdout, " resync {\"topics\":[\"jobs\"]}")
+	id = publish(`{"n":2}`)
+	waitForOutput(t, &stdout, id+` job {"n":2}`)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("tail = %v, want nil after cancel", err)
+	}
+	if !strings.Contains(stderr.String(), "reconnecting in") {
+		t.Errorf("tail did not report the reconnection on stderr:\n%s", stderr.String())
+	}
+}

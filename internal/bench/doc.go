@@ -1,0 +1,12 @@
+// Package bench is the load tool behind `ssevents bench`: it opens many
+// subscriptions to a hub running on the same machine (in this process, or in
+// worker processes when there are more than one process can hold), publishes
+// events at a fixed rate through POST /publish, and reports connect times,
+// delivery latency, throughput, lost events and the server's memory per
+// connection.
+//
+// Each event's data carries its publish time and a sequence number, so a
+// worker measures latency on receipt against the same clock and counts
+// duplicates; lost events are the deliveries expected from what was
+// published minus those received.
+package bench

@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/client"
+)
+
+// startHub serves an ssevents app with a stand-in for the hub's POST
+// /publish.
+func startHub(t *testing.T) *httptest.Server {
+	t.Helper()
+	app, err := ssevents.New(ssevents.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Topic string          `json:"topic"`
+			Event string          `json:"event"`
+			Data  json.RawMessage `json:"data"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			ssevents.WriteError(w, r, nil, ssevents.ErrInvalidRequest)
+			return
+		}
+		id, err := app.Publish(r.Context(), body.Topic, body.Event, body.Data)
+		if err != nil {
+			ssevents.WriteError(w, r, nil, err)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
+	})
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = app.Close() })
+	return srv
+}
+
+// pipeSpawn runs workers as goroutines speaking the worker protocol over
+// pipes, as worker processes would over stdin and stdout.
+func pipeSpawn(ctx context.Context, index int) (io.WriteCloser, io.Reader, func() error, error) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := ServeWorker(ctx, inR, outW)
+		_ = outW.Close()
+		_, _ = io.Copy(io.Discard, inR) // until the parent closes stdin
+		done <- err
+	}()
+	return inW, outR, func() error { return <-done }, nil
+}
+
+func TestRunAcrossWorkers(t *testing.T) {
+	t.Parallel()
+	srv := startHub(t)
+	rep, err := Run(t.Context(), Config{
+		URL: srv.URL, Conns: 50, Rate: 100, Duration: time.Second, Topics: 4,
+		PerProcess: 20, Spawn: pipeSpawn,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.Workers != 3 || rep.Connected != 50 {
+		t.Errorf("%d workers, %d connected; want 3 workers (20+20+10) and 50", rep.Workers, rep.Connected)
+	}
+	if rep.Received == 0 || rep.Received != rep.Expected || rep.Lost != 0 || rep.Duplicates != 0 {
+		t.Errorf("received %d of %d expected (lost %d, duplicates %d), want all once", rep.Received, rep.Expected, rep.Lost, rep.Duplicates)
+	}
+	// 100 events over 4 topics of 13, 13, 12 and 12 subscriptions.
+	if want := uint64(25 * (13 + 13 + 12 + 12)); rep.Published == 100 && rep.Expected != want {
+		t.Errorf("expected %d deliveries, want %d", rep.Expected, want)
+	}
+}
+
+func TestSubscriptionCountsDuplicates(t *testing.T) {
+	t.Parallel()
+	w := &Worker{}
+	s := &benchSub{w: w}
+	now := time.Now()
+	for _, seq := range []uint64{1, 2, 4, 3, 3, 2, 100, 40, 70, 200, 100} {
+		_ = s.handle(client.Event{Data: payload(seq, now)})
+	}
+	// Unique: 1 2 4 3 100 40 70 200 = 8 (40 and 70 are within the window
+	// of 64 below 100); again: 3, 2, and 100 (too far below 200 to tell,
+	// so counted as a duplicate).
+	if r, d := w.received.Load(), w.duplicates.Load(); r != 8 || d != 3 {
+		t.Errorf("received %d, duplicates %d; want 8, 3", r, d)
+	}
+	if _, _, ok := parsePayload([]byte(`{"other":1}`)); ok {
+		t.Error("parsePayload accepted foreign data")
+	}
+}
+
+func TestReportSettlesUnansweredPublishes(t *testing.T) {
+	t.Parallel()
+	p := newPublishing(Config{URL: "http://127.0.0.1:1", Rate: 4, Duration: time.Second}, []string{"a", "b"})
+	// Events 0..3: a, b, a, b. 0 accepted; 1 unanswered but delivered;
+	// 2 unanswered and never seen; 3 refused.
+	p.status[0].Store(sentOK)
+	p.status[1].Store(unknown)
+	p.status[2].Store(unknown)
+	p.status[3].Store(refused)
+	results := []WorkerResult{
+		{Progress: Progress{Connected: 2, Received: 3}, ConnectedPerTopic: []int{1, 1}, Delivered: []uint32{1, 1, 0, 0}},
+		{Progress: Progress{Connected: 1, Received: 0}, ConnectedPerTopic: []int{1, 0}, Delivered: []uint32{0, 0, 0, 0}},
+	}
+	r := &Report{Topics: 2}
+	r.fill(results, p, time.Second)
+	// Published: 0 (to a: 2 subscriptions) and 1 (to b: 1 subscription).
+	if r.Published != 2 || r.PublishErrors != 2 || r.Expected != 3 || r.Lost != 1 || r.Connected != 3 {
+		t.Errorf("published %d, errors %d, expected %d, lost %d, connected %d; want 2, 2, 3, 1, 3",
+			r.Published, r.PublishErrors, r.Expected, r.Lost, r.Connected)
+	}
+}

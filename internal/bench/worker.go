@@ -1,0 +1,335 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ssevents/ssevents/client"
+)
+
+// Defaults of WorkerConfig.
+const (
+	// DefaultConnectConcurrency is how many connections a worker opens at a
+	// time: enough to open thousands a second, few enough not to overflow
+	// the server's accept backlog (often 4096) with SYNs.
+	DefaultConnectConcurrency = 200
+	// DefaultConnectTimeout bounds a worker's connect phase; subscriptions
+	// not open by then are abandoned and reported as failed.
+	DefaultConnectTimeout = 60 * time.Second
+)
+
+// WorkerConfig is the share of a run one worker does.
+type WorkerConfig struct {
+	// URL of the hub and Token for it.
+	URL   string `json:"url"`
+	Token string `json:"token,omitempty"`
+	// Conns is the number of subscriptions to open.
+	Conns int `json:"conns"`
+	// FirstConn is the run-wide index of the worker's first subscription;
+	// subscription i follows Topics[(FirstConn+i) % len(Topics)].
+	FirstConn int `json:"first_conn"`
+	// Topics are the run's topics.
+	Topics []string `json:"topics"`
+	// Events is the number of events the run plans to publish: event i
+	// goes to topic i % len(Topics) with seq i / len(Topics) + 1.
+	Events int `json:"events"`
+	// ConnectConcurrency: default DefaultConnectConcurrency.
+	ConnectConcurrency int `json:"connect_concurrency,omitempty"`
+	// ConnectTimeout: default DefaultConnectTimeout.
+	ConnectTimeout time.Duration `json:"connect_timeout,omitempty"`
+	// LocalIP, when set, is the source address of the worker's
+	// connections, so that workers on 127.0.0.2, .3, ... each get their own
+	// range of ephemeral ports.
+	LocalIP string `json:"local_ip,omitempty"`
+}
+
+// Progress is a worker's running count.
+type Progress struct {
+	// Connected is the number of subscriptions open at the end of the
+	// connect phase; Failed those that were not.
+	Connected int `json:"connected"`
+	Failed    int `json:"failed"`
+	// Received counts benchmark events received, each once per
+	// subscription; Duplicates those received again.
+	Received   uint64 `json:"received"`
+	Duplicates uint64 `json:"duplicates"`
+	// Reconnects counts connections made again after one was lost.
+	Reconnects uint64 `json:"reconnects"`
+	// Ready is true once the connect phase is over.
+	Ready bool `json:"ready"`
+	// LastError is the last connection error seen, if any.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// WorkerResult is what a worker reports when stopped.
+type WorkerResult struct {
+	Progress
+	// ConnectedPerTopic counts the open subscriptions of each topic at the
+	// end of the connect phase, for the expected deliveries.
+	ConnectedPerTopic []int `json:"connected_per_topic"`
+	// Delivered counts, for each event of the run, the subscriptions that
+	// received it, so that the parent can tell lost deliveries apart and
+	// settle publishes whose answer it did not get.
+	Delivered []uint32 `json:"delivered"`
+	// Latency and ConnectTime are histograms in Histogram.Sparse form.
+	Latency     [][2]uint64 `json:"latency"`
+	ConnectTime [][2]uint64 `json:"connect_time"`
+	// ConnectWall is how long the connect phase took.
+	ConnectWall time.Duration `json:"connect_wall"`
+}
+
+// Worker holds a share of a run's subscriptions in this process.
+type Worker struct {
+	cfg     WorkerConfig
+	c       *client.Client
+	hc      *http.Client
+	latency Histogram
+	connect Histogram
+
+	opened, connected, failed, reconnects atomic.Int64
+	received, duplicates                  atomic.Uint64
+	delivered                             []atomic.Uint32 // per event of the run
+	lastError                             atomic.Value    // string: the last connection error
+
+	ready       chan struct{}
+	perTopic    []int
+	connectWall time.Duration
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// StartWorker opens cfg.Conns subscriptions in the background; Ready is
+// closed when they are open or the connect phase timed out.
+func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
+	if cfg.ConnectConcurrency <= 0 {
+		cfg.ConnectConcurrency = DefaultConnectConcurrency
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	if cfg.LocalIP != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.LocalIP)}
+	}
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext:        dialer.DialContext,
+		DisableCompression: true,
+		MaxIdleConns:       -1, // a stream's connection is never reused
+	}}
+	c, err := client.New(client.Config{URL: cfg.URL, Token: cfg.Token, HTTPClient: hc})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w := &Worker{cfg: cfg, c: c, hc: hc, ready: make(chan struct{}), cancel: cancel,
+		delivered: make([]atomic.Uint32, max(cfg.Events, 0))}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.run(ctx)
+	}()
+	return w, nil
+}
+
+// run opens the subscriptions, at most ConnectConcurrency at a time, and
+// abandons those not open when the connect phase times out.
+func (w *Worker) run(ctx context.Context) {
+	start := time.Now()
+	phase, endPhase := context.WithTimeout(ctx, w.cfg.ConnectTimeout)
+	defer endPhase()
+	slots := make(chan struct{}, w.cfg.ConnectConcurrency)
+	subs := make([]*benchSub, w.cfg.Conns)
+	for i := range subs {
+		select {
+		case slots <- struct{}{}:
+		case <-phase.Done():
+		}
+		if phase.Err() != nil {
+			break
+		}
+		topic := (w.cfg.FirstConn + i) % len(w.cfg.Topics)
+		s := &benchSub{w: w, topic: topic, up: make(chan struct{}), done: make(chan struct{})}
+		subs[i] = s
+		var sctx context.Context
+		sctx, s.cancel = context.WithCancel(ctx)
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			s.run(sctx, time.Now(), slots)
+		}()
+	}
+	w.perTopic = make([]int, len(w.cfg.Topics))
+	for _, s := range subs {
+		if s == nil {
+			w.failed.Add(1)
+			continue
+		}
+		select {
+		case <-s.up:
+			w.perTopic[s.topic]++
+			w.connected.Add(1)
+		case <-s.done: // refused (a 401, say): it will not connect
+			w.failed.Add(1)
+		case <-phase.Done():
+			s.cancel() // too late: it would receive events it was not counted for
+			w.failed.Add(1)
+		}
+	}
+	w.connectWall = time.Since(start)
+	close(w.ready)
+}
+
+// Ready is closed when the connect phase is over.
+func (w *Worker) Ready() <-chan struct{} { return w.ready }
+
+// Progress returns the worker's counts so far.
+func (w *Worker) Progress() Progress {
+	p := Progress{
+		Connected:  int(w.opened.Load()),
+		Failed:     int(w.failed.Load()),
+		Received:   w.received.Load(),
+		Duplicates: w.duplicates.Load(),
+		Reconnects: uint64(w.reconnects.Load()),
+	}
+	p.LastError, _ = w.lastError.Load().(string)
+	select {
+	case <-w.ready:
+		p.Ready = true
+		p.Connected = int(w.connected.Load())
+	default:
+	}
+	return p
+}
+
+// Stop closes every subscription, waits for them, and returns the results.
+func (w *Worker) Stop() (WorkerResult, error) {
+	w.cancel()
+	w.wg.Wait()
+	w.hc.CloseIdleConnections()
+	delivered := make([]uint32, len(w.delivered))
+	for i := range w.delivered {
+		delivered[i] = w.delivered[i].Load()
+	}
+	return WorkerResult{
+		Delivered:         delivered,
+		Progress:          w.Progress(),
+		ConnectedPerTopic: w.perTopic,
+		Latency:           w.latency.Sparse(),
+		ConnectTime:       w.connect.Sparse(),
+		ConnectWall:       w.connectWall,
+	}, nil
+}
+
+// benchSub is one subscription of a worker.
+type benchSub struct {
+	w      *Worker
+	topic  int
+	up     chan struct{} // closed on the first connection
+	done   chan struct{} // closed when the subscription ended
+	cancel context.CancelFunc
+	// last and window detect duplicates the way IPsec's anti-replay window
+	// does: seqs arrive nearly in order (publishers run a few requests in
+	// parallel), so the highest seq seen and a bitmap of the 64 below it
+	// suffice.
+	last   uint64
+	window uint64
+}
+
+func (s *benchSub) run(ctx context.Context, start time.Time, slots <-chan struct{}) {
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			<-slots
+		}
+	}
+	defer release()
+	defer close(s.done)
+	opened := false
+	err := s.w.c.Subscribe(ctx, []string{s.w.cfg.Topics[s.topic]}, s.handle, client.OnConnState(func(cs client.ConnState) {
+		switch {
+		case cs.Connected && !opened:
+			opened = true
+			s.w.opened.Add(1)
+			s.w.connect.Record(time.Since(start))
+			close(s.up)
+			release()
+		case cs.Connected:
+			s.w.reconnects.Add(1)
+		default:
+			if cs.Err != nil && !errors.Is(cs.Err, context.Canceled) {
+				s.w.lastError.Store(cs.Err.Error())
+			}
+			release() // retrying: let others connect meanwhile
+		}
+	}))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.w.lastError.Store(err.Error())
+	}
+}
+
+func (s *benchSub) handle(ev client.Event) error {
+	now := time.Now()
+	seq, ts, ok := parsePayload(ev.Data)
+	if !ok {
+		return nil // not a benchmark event
+	}
+	switch {
+	case seq > s.last:
+		if shift := seq - s.last; shift < 64 {
+			s.window = s.window<<shift | 1
+		} else {
+			s.window = 1
+		}
+		s.last = seq
+	case s.last-seq >= 64 || s.window&(1<<(s.last-seq)) != 0:
+		s.w.duplicates.Add(1)
+		return nil
+	default:
+		s.window |= 1 << (s.last - seq)
+	}
+	s.w.received.Add(1)
+	if i := (seq-1)*uint64(len(s.w.cfg.Topics)) + uint64(s.topic); i < uint64(len(s.w.delivered)) {
+		s.w.delivered[i].Add(1)
+	}
+	s.w.latency.Record(now.Sub(time.Unix(0, ts)))
+	return nil
+}
+
+// payload formats the data of benchmark event seq published at ts.
+func payload(seq uint64, ts time.Time) []byte {
+	b := make([]byte, 0, 48)
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, ts.UnixNano(), 10)
+	return append(b, '}')
+}
+
+// parsePayload reads what payload wrote, without the cost of encoding/json
+// on a path that runs a million times a second.
+func parsePayload(data []byte) (seq uint64, ts int64, ok bool) {
+	rest, found := bytes.CutPrefix(data, []byte(`{"seq":`))
+	if !found {
+		return 0, 0, false
+	}
+	s, rest, found := bytes.Cut(rest, []byte(`,"ts":`))
+	if !found {
+		return 0, 0, false
+	}
+	t, found := bytes.CutSuffix(rest, []byte("}"))
+	if !found {
+		return 0, 0, false
+	}
+	seq, err1 := strconv.ParseUint(string(s), 10, 64)
+	ts, err2 := strconv.ParseInt(string(t), 10, 64)
+	return seq, ts, err1 == nil && err2 == nil && seq > 0
+}
