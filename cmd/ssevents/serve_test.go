@@ -32,12 +32,15 @@ func TestServe_publishSubscribeWithoutAuth(t *testing.T) {
 	id3 := mustPublish(t, m, `{"topic": "b", "event": "deleted"}`, nil)
 	mustPublish(t, m, `{"topic": "other", "event": "ignored", "data": 1}`, nil)
 	id4 := mustPublish(t, m, `{"topic": "a", "event": "last", "data": "end"}`, http.Header{"Origin": {"http://localhost:8000"}}) // the demo page
+	// curl -d sends a form Content-Type: a JSON body is still read as JSON.
+	id5 := mustPublish(t, m, `{"topic": "b", "event": "curl", "data": {}}`, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
 
 	want := []sseEvent{
 		{id1, "created", `{"n":1,"s":"x y"}`},
 		{id2, "changed", `[1,2]`}, // once, though published to both of the stream's topics
 		{id3, "deleted", `null`},
 		{id4, "last", `"end"`},
+		{id5, "curl", `{}`},
 	}
 	for _, w := range want {
 		if got := s.next(); got != w {
@@ -85,7 +88,7 @@ func TestServe_publishErrors(t *testing.T) {
 		{"no event", `{"topic": "a", "data": 1}`, nil, 400, "event field is missing"},
 		{"invalid event", `{"topic": "a", "event": "bad name"}`, nil, 400, `"bad name" has the character ' '`},
 		{"reserved event", `{"topic": "a", "event": "resync"}`, nil, 400, "reserved"},
-		{"wrong content type", `{"topic": "a", "event": "e"}`, http.Header{"Content-Type": {"text/plain"}}, 400, "Content-Type: application/json"},
+		{"form content type, not JSON", `topic=a&event=e`, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, 400, "JSON"},
 		{"data too large", `{"topic": "a", "event": "e", "data": "` + big + `"}`, nil, 413, "1003 bytes of data, the limit is 1000"},
 		{"body too large", `{"topic": "a", "event": "e", "data": "` + huge + `"}`, nil, 413, "event data may be at most 1000 bytes"},
 		{"through a proxy", `{"topic": "a", "event": "e"}`, http.Header{"X-Forwarded-For": {"203.0.113.9"}}, 403, "only from loopback"},
