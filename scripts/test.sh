@@ -11,6 +11,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   sudo=""
@@ -28,5 +29,6 @@ echo "== core module: go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 if [ -f examples/go.mod ]; then
   echo "== examples module: go test -race ./... (browser and deployment tests)"
-  (cd examples && go vet ./... && go test -race -count=1 -timeout 20m ./...)
+  # One package at a time: each browser test runs its own Chromium.
+  (cd examples && go vet ./... && go test -race -count=1 -p 1 -timeout 20m ./...)
 fi
