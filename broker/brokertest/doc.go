@@ -1,0 +1,16 @@
+// Package brokertest is the conformance suite every ssevents.Broker must
+// pass: the embedded broker and the Redis broker run the same tests, so a
+// subscriber cannot tell which one it is talking to.
+//
+// A backend's test calls Run with a function that opens a fresh broker
+// configured with Options():
+//
+//	func TestConformance(t *testing.T) {
+//		brokertest.Run(t, func(t *testing.T) ssevents.Broker {
+//			return ssevents.NewMemoryBroker(brokertest.Options())
+//		})
+//	}
+//
+// Every subtest uses topics of its own, so brokers opened by one open
+// function may share a backend (one Redis for the whole suite).
+package brokertest

@@ -1,0 +1,225 @@
+package brokertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/streamid"
+)
+
+// Settings the broker under test must be opened with (see Options).
+const (
+	// HistorySize is the per-topic history bound the suite expects: small,
+	// so that the count bound is reached with a few dozen publishes.
+	HistorySize = 10
+	// HistoryAge is the history age bound the suite expects: short, so
+	// that the age bound is reached within the test, long enough that
+	// events do not expire while a test still needs them.
+	HistoryAge = 1500 * time.Millisecond
+)
+
+// Options returns the BrokerOptions the broker under test must be opened
+// with: HistorySize and HistoryAge as the suite expects them.
+func Options() ssevents.BrokerOptions {
+	return ssevents.BrokerOptions{HistorySize: HistorySize, HistoryAge: HistoryAge}
+}
+
+// waitTimeout bounds every wait for an event or an end of subscription: far
+// above any healthy delivery time, even under -race on a busy machine.
+const waitTimeout = 10 * time.Second
+
+// quietPeriod is how long a test waits to see that no further (duplicate)
+// event arrives.
+const quietPeriod = 150 * time.Millisecond
+
+// newTopics returns n topic names unique to this test run, so that
+// subtests sharing one backend never see each other's events.
+func newTopics(t *testing.T, n int) []string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	base := "bt-" + hex.EncodeToString(b[:])
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s:%c", base, 'a'+i)
+	}
+	return out
+}
+
+// data returns a JSON payload carrying n, so tests can check which event
+// arrived and in which order.
+func data(n int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"n":%d}`, n)) }
+
+// seqOf returns the n of a payload made by data.
+func seqOf(t *testing.T, ev ssevents.Event) int {
+	t.Helper()
+	var v struct{ N int }
+	if err := json.Unmarshal(ev.Data, &v); err != nil {
+		t.Fatalf("event %s has data %q: %v", ev.ID, ev.Data, err)
+	}
+	return v.N
+}
+
+func publish(t *testing.T, b ssevents.Broker, n int, topics ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	id, err := b.Publish(ctx, ssevents.Message{Topics: topics, Event: "test.event", Data: data(n)})
+	if err != nil {
+		t.Fatalf("Publish(%v, %d): %v", topics, n, err)
+	}
+	if _, err := streamid.Parse(id); err != nil {
+		t.Fatalf("Publish returned id %q, want <ms>-<seq>", id)
+	}
+	return id
+}
+
+func subscribe(t *testing.T, b ssevents.Broker, req ssevents.SubscribeRequest) ssevents.Subscription {
+	t.Helper()
+	sub, err := b.Subscribe(t.Context(), req)
+	if err != nil {
+		t.Fatalf("Subscribe(%+v): %v", req, err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	return sub
+}
+
+// receive waits until sub has delivered n events and returns them. It fails
+// the test if the subscription ends or the events do not come in time.
+func receive(t *testing.T, sub ssevents.Subscription, n int) []ssevents.Event {
+	t.Helper()
+	var got []ssevents.Event
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for len(got) < n {
+		var err error
+		got, err = sub.Drain(got)
+		if err != nil {
+			t.Fatalf("subscription ended after %d of %d events: %v", len(got), n, err)
+		}
+		if len(got) >= n {
+			break
+		}
+		select {
+		case <-sub.Notify():
+		case <-deadline.C:
+			t.Fatalf("received %d of %d events within %v: %v", len(got), n, waitTimeout, describe(got))
+		}
+	}
+	return got
+}
+
+// expectQuiet fails the test if sub delivers any event within quietPeriod.
+func expectQuiet(t *testing.T, sub ssevents.Subscription) {
+	t.Helper()
+	timer := time.NewTimer(quietPeriod)
+	defer timer.Stop()
+	for {
+		got, err := sub.Drain(nil)
+		if len(got) > 0 {
+			t.Fatalf("unexpected events: %v", describe(got))
+		}
+		if err != nil {
+			t.Fatalf("subscription ended: %v", err)
+		}
+		select {
+		case <-sub.Notify():
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// waitEnd waits until sub ends and returns the error that ended it.
+func waitEnd(t *testing.T, sub ssevents.Subscription) error {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for {
+		if _, err := sub.Drain(nil); err != nil {
+			return err
+		}
+		select {
+		case <-sub.Notify():
+		case <-deadline.C:
+			t.Fatalf("subscription still open after %v", waitTimeout)
+		}
+	}
+}
+
+// checkIncreasing fails unless the ids of evs increase strictly.
+func checkIncreasing(t *testing.T, evs []ssevents.Event) {
+	t.Helper()
+	var prev streamid.ID
+	for i, ev := range evs {
+		id, err := streamid.Parse(ev.ID)
+		if err != nil {
+			t.Fatalf("event %d has id %q: %v", i, ev.ID, err)
+		}
+		if i > 0 && !prev.Less(id) {
+			t.Fatalf("ids do not increase: %s then %s in %v", prev, id, describe(evs))
+		}
+		prev = id
+	}
+}
+
+// checkOrdered fails unless the ids of evs, events of several topics, do
+// not decrease. (Distinct events of different topics may share an id when
+// their topics live on different shards of a cluster.)
+func checkOrdered(t *testing.T, evs []ssevents.Event) {
+	t.Helper()
+	var prev streamid.ID
+	for i, ev := range evs {
+		id, err := streamid.Parse(ev.ID)
+		if err != nil {
+			t.Fatalf("event %d has id %q: %v", i, ev.ID, err)
+		}
+		if id.Less(prev) {
+			t.Fatalf("ids decrease: %s then %s in %v", prev, id, describe(evs))
+		}
+		prev = id
+	}
+}
+
+// seqs returns the payload numbers of evs.
+func seqs(t *testing.T, evs []ssevents.Event) []int {
+	t.Helper()
+	out := make([]int, len(evs))
+	for i, ev := range evs {
+		out[i] = seqOf(t, ev)
+	}
+	return out
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func describe(evs []ssevents.Event) string {
+	parts := make([]string, len(evs))
+	for i, ev := range evs {
+		parts[i] = fmt.Sprintf("%s@%s:%s", ev.ID, ev.Topic, ev.Data)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// isEnd reports whether err is one of the errors that end a subscription.
+func isEnd(err, want error) bool { return errors.Is(err, want) }

@@ -1,0 +1,71 @@
+package brokertest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+)
+
+// publishBound is how long one Publish may take while a subscriber is
+// stuck: Publish must never wait for subscribers.
+const publishBound = 2 * time.Second
+
+func testSlowConsumer(t *testing.T, b ssevents.Broker) {
+	const slowQueue, n = 4, 20
+	topic := newTopics(t, 1)
+	var dropped atomic.Int64
+	slow := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, QueueSize: slowQueue,
+		OnDrop: func(k int) { dropped.Add(int64(k)) }})
+	fast := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, QueueSize: n})
+	for i := range n {
+		ctx, cancel := context.WithTimeout(context.Background(), publishBound)
+		_, err := b.Publish(ctx, ssevents.Message{Topics: topic, Event: "test.event", Data: data(i)})
+		cancel()
+		if err != nil {
+			t.Fatalf("Publish %d with a stuck subscriber: %v", i, err)
+		}
+	}
+	if got := seqs(t, receive(t, fast, n)); len(got) != n || got[0] != 0 || got[n-1] != n-1 {
+		t.Fatalf("fast subscriber got %v", got)
+	}
+	if err := waitEnd(t, slow); !isEnd(err, ssevents.ErrSlowConsumer) {
+		t.Fatalf("slow subscription ended with %v, want ErrSlowConsumer", err)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for dropped.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if dropped.Load() == 0 {
+		t.Fatalf("OnDrop was not called")
+	}
+	// The broker goes on serving the topic.
+	publish(t, b, n, topic...)
+	if got := receive(t, fast, 1); seqOf(t, got[0]) != n {
+		t.Fatalf("fast subscriber got %v after the drop", describe(got))
+	}
+}
+
+func testContextCancel(t *testing.T, b ssevents.Broker) {
+	topic := newTopics(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := b.Subscribe(ctx, ssevents.SubscribeRequest{Topics: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	other := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic})
+	publish(t, b, 0, topic...)
+	receive(t, sub, 1)
+	cancel()
+	if err := waitEnd(t, sub); !isEnd(err, context.Canceled) {
+		t.Fatalf("subscription ended with %v, want context.Canceled", err)
+	}
+	publish(t, b, 1, topic...)
+	if got := seqs(t, receive(t, other, 2)); !equalInts(got, []int{0, 1}) {
+		t.Fatalf("other subscription got %v", got)
+	}
+}

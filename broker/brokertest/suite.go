@@ -1,0 +1,244 @@
+package brokertest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/streamid"
+)
+
+// Run runs the conformance suite. open must return a new broker opened
+// with Options(); Run closes it when the subtest ends (so Close must be
+// idempotent). Subtests run in parallel.
+func Run(t *testing.T, open func(t *testing.T) ssevents.Broker) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, b ssevents.Broker)
+	}{
+		{"PublishSubscribe", testPublishSubscribe},
+		{"SeveralTopics", testSeveralTopics},
+		{"MultiTopicOnce", testMultiTopicOnce},
+		{"ConcurrentOrder", testConcurrentOrder},
+		{"Validation", testValidation},
+		{"Ready", testReady},
+		{"Resume", testResume},
+		{"ResumeSeveralTopics", testResumeSeveralTopics},
+		{"ResumeUnderLoad", testResumeUnderLoad},
+		{"ResumeUnknownID", testResumeUnknownID},
+		{"ResumeFromCursor", testResumeFromCursor},
+		{"HistoryCount", testHistoryCount},
+		{"HistoryAge", testHistoryAge},
+		{"SlowConsumer", testSlowConsumer},
+		{"ContextCancel", testContextCancel},
+		{"SubscriptionClose", testSubscriptionClose},
+		{"BrokerClose", testBrokerClose},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			t.Cleanup(func() {
+				if err := b.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tt.fn(t, b)
+		})
+	}
+}
+
+func testPublishSubscribe(t *testing.T, b ssevents.Broker) {
+	topic := newTopics(t, 1)[0]
+	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{topic}})
+	if bl := sub.Backlog(); len(bl.Events) != 0 || len(bl.Resync) != 0 {
+		t.Fatalf("Backlog without LastEventID = %+v, want empty", bl)
+	}
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, publish(t, b, i, topic))
+	}
+	got := receive(t, sub, 5)
+	for i, ev := range got {
+		if ev.ID != ids[i] || ev.Topic != topic || ev.Name != "test.event" || seqOf(t, ev) != i {
+			t.Fatalf("event %d = %+v, want id %s topic %s name test.event n %d", i, ev, ids[i], topic, i)
+		}
+		if ev.Time.IsZero() {
+			t.Errorf("event %d has no Time", i)
+		}
+	}
+	checkIncreasing(t, got)
+	expectQuiet(t, sub)
+}
+
+func testSeveralTopics(t *testing.T, b ssevents.Broker) {
+	topics := newTopics(t, 3)
+	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics[:2]})
+	publish(t, b, 0, topics[0])
+	publish(t, b, 1, topics[1])
+	publish(t, b, 2, topics[2]) // not subscribed
+	publish(t, b, 3, topics[0])
+	publish(t, b, 4, topics[1])
+	got := receive(t, sub, 4)
+	perTopic := map[string][]int{}
+	for _, ev := range got {
+		perTopic[ev.Topic] = append(perTopic[ev.Topic], seqOf(t, ev))
+	}
+	if !equalInts(perTopic[topics[0]], []int{0, 3}) || !equalInts(perTopic[topics[1]], []int{1, 4}) {
+		t.Fatalf("got %v, want %s: [0 3], %s: [1 4]", describe(got), topics[0], topics[1])
+	}
+	expectQuiet(t, sub)
+}
+
+func testMultiTopicOnce(t *testing.T, b ssevents.Broker) {
+	topics := newTopics(t, 3)
+	both := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics[:2]})
+	second := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics[1:2]})
+	publish(t, b, 7, topics[0], topics[1], topics[2])
+	got := receive(t, both, 1)
+	if seqOf(t, got[0]) != 7 || !slices.Contains(topics[:2], got[0].Topic) {
+		t.Fatalf("got %v, want event 7 on %v", describe(got), topics[:2])
+	}
+	expectQuiet(t, both)
+	got = receive(t, second, 1)
+	if seqOf(t, got[0]) != 7 || got[0].Topic != topics[1] {
+		t.Fatalf("got %v, want event 7 on %s", describe(got), topics[1])
+	}
+	expectQuiet(t, second)
+}
+
+// testConcurrentOrder publishes from several goroutines to two topics and
+// checks that every event arrives once, ids increase within each topic, and
+// each publisher's events keep their order.
+func testConcurrentOrder(t *testing.T, b ssevents.Broker) {
+	const publishers, each = 4, 25
+	topics := newTopics(t, 2)
+	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics, QueueSize: publishers * each})
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers)
+	for p := range publishers {
+		wg.Go(func() {
+			for i := range each {
+				msg := ssevents.Message{Topics: topics[p%2 : p%2+1], Event: "test.event", Data: data(p*1000 + i)}
+				if _, err := b.Publish(context.Background(), msg); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Publish: %v", err)
+	}
+	got := receive(t, sub, publishers*each)
+	last := map[int]int{}
+	lastID := map[string]streamid.ID{}
+	seen := map[string]bool{} // topic and id: on a cluster, shards issue ids independently
+	for _, ev := range got {
+		if seen[ev.Topic+" "+ev.ID] {
+			t.Fatalf("id %s delivered twice on %s", ev.ID, ev.Topic)
+		}
+		seen[ev.Topic+" "+ev.ID] = true
+		id, err := streamid.Parse(ev.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := lastID[ev.Topic]; ok && !prev.Less(id) {
+			t.Fatalf("ids do not increase on %s: %s then %s", ev.Topic, prev, id)
+		}
+		lastID[ev.Topic] = id
+		n := seqOf(t, ev)
+		p, i := n/1000, n%1000
+		if prev, ok := last[p]; ok && i != prev+1 {
+			t.Fatalf("publisher %d: event %d after %d", p, i, prev)
+		} else if !ok && i != 0 {
+			t.Fatalf("publisher %d: first event is %d", p, i)
+		}
+		last[p] = i
+	}
+	expectQuiet(t, sub)
+}
+
+func testValidation(t *testing.T, b ssevents.Broker) {
+	ctx := context.Background()
+	if _, err := b.Publish(ctx, ssevents.Message{Event: "x", Data: data(1)}); !errors.Is(err, ssevents.ErrNoTopic) {
+		t.Errorf("Publish without topics: %v, want ErrNoTopic", err)
+	}
+	if _, err := b.Subscribe(ctx, ssevents.SubscribeRequest{}); !errors.Is(err, ssevents.ErrNoTopic) {
+		t.Errorf("Subscribe without topics: %v, want ErrNoTopic", err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	topic := newTopics(t, 1)
+	if sub, err := b.Subscribe(done, ssevents.SubscribeRequest{Topics: topic}); err == nil {
+		_ = sub.Close()
+		t.Errorf("Subscribe with a canceled context succeeded")
+	}
+	if _, err := b.Publish(done, ssevents.Message{Topics: topic, Event: "x", Data: data(1)}); err == nil {
+		t.Errorf("Publish with a canceled context succeeded")
+	}
+}
+
+func testReady(t *testing.T, b ssevents.Broker) {
+	if err := b.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+}
+
+func testSubscriptionClose(t *testing.T, b ssevents.Broker) {
+	topic := newTopics(t, 1)
+	sub, err := b.Subscribe(t.Context(), ssevents.SubscribeRequest{Topics: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic})
+	if err := sub.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := waitEnd(t, sub); !isEnd(err, context.Canceled) {
+		t.Fatalf("closed subscription ended with %v, want context.Canceled", err)
+	}
+	publish(t, b, 1, topic...)
+	if got := receive(t, other, 1); seqOf(t, got[0]) != 1 {
+		t.Fatalf("other subscription got %v", describe(got))
+	}
+	if got, _ := sub.Drain(nil); len(got) != 0 {
+		t.Fatalf("closed subscription received %v", describe(got))
+	}
+}
+
+func testBrokerClose(t *testing.T, b ssevents.Broker) {
+	topic := newTopics(t, 1)
+	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic})
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := waitEnd(t, sub); !isEnd(err, ssevents.ErrBrokerClosed) {
+		t.Fatalf("subscription ended with %v, want ErrBrokerClosed", err)
+	}
+	ctx := context.Background()
+	if _, err := b.Publish(ctx, ssevents.Message{Topics: topic, Event: "x", Data: data(1)}); !errors.Is(err, ssevents.ErrBrokerClosed) {
+		t.Errorf("Publish after Close: %v, want ErrBrokerClosed", err)
+	}
+	if s, err := b.Subscribe(ctx, ssevents.SubscribeRequest{Topics: topic}); !errors.Is(err, ssevents.ErrBrokerClosed) {
+		if s != nil {
+			_ = s.Close()
+		}
+		t.Errorf("Subscribe after Close: %v, want ErrBrokerClosed", err)
+	}
+	if err := b.Ready(ctx); err == nil {
+		t.Errorf("Ready after Close returned nil")
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

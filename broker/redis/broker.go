@@ -1,0 +1,300 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ssevents/ssevents"
+)
+
+// Broker is the Redis broker. It is safe for concurrent use; after Close,
+// Publish and Subscribe return ssevents.ErrBrokerClosed and every
+// subscription ends with it. While Redis is unreachable, subscriptions stay
+// open, and Publish, Subscribe and Ready return errors wrapping
+// ssevents.ErrUnavailable.
+type Broker struct {
+	opts    ssevents.BrokerOptions
+	cfg     Config
+	client  rueidis.Client
+	log     *slog.Logger
+	counter string // id counter key (single node only)
+
+	ctx    context.Context // canceled by Close; ends the link goroutines
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	topics   map[string]*topic // by topic name
+	channels map[string]*topic // by channel name
+	links    map[string]*link  // by node address; "" for a single node
+	slots    []string          // cluster: the address of each slot's master
+}
+
+var _ ssevents.Broker = (*Broker)(nil)
+
+var errShortReply = errors.New("ssevents/redis: unexpected reply")
+
+// New connects to Redis as cfg says and returns a broker. Zero fields of
+// opts take their defaults (see ssevents.BrokerOptions). It returns an
+// error wrapping ssevents.ErrUnavailable when Redis cannot be reached.
+func New(ctx context.Context, cfg Config, opts ssevents.BrokerOptions) (*Broker, error) {
+	opts = opts.WithDefaults()
+	if strings.ContainsAny(opts.TopicPrefix, "{}") {
+		return nil, fmt.Errorf("%w: topic prefix %q must not contain braces", ssevents.ErrInvalidConfig, opts.TopicPrefix)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	client, err := rueidis.NewClient(cfg.clientOption())
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to redis: %v", ssevents.ErrUnavailable, err)
+	}
+	b := &Broker{
+		opts: opts, cfg: cfg, client: client, log: opts.Logger,
+		counter:  "ssevents:lastid",
+		topics:   make(map[string]*topic),
+		channels: make(map[string]*topic),
+		links:    make(map[string]*link),
+	}
+	if opts.TopicPrefix != "" {
+		b.counter += ":" + opts.TopicPrefix
+	}
+	if cfg.Cluster {
+		if b.slots, err = b.loadSlots(ctx); err != nil {
+			client.Close()
+			return nil, fmt.Errorf("%w: read the cluster's slots: %v", ssevents.ErrUnavailable, err)
+		}
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	return b, nil
+}
+
+// loadSlots reads which master owns each slot (CLUSTER SLOTS).
+func (b *Broker) loadSlots(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	ranges, err := b.client.Do(ctx, b.client.B().ClusterSlots().Build()).ToArray()
+	if err != nil {
+		return nil, err
+	}
+	slots := make([]string, slotCount)
+	for _, r := range ranges {
+		f, err := r.ToArray()
+		if err != nil || len(f) < 3 {
+			return nil, errShortReply
+		}
+		lo, _ := f[0].AsInt64()
+		hi, _ := f[1].AsInt64()
+		node, err := f[2].ToArray()
+		if err != nil || len(node) < 2 {
+			return nil, errShortReply
+		}
+		host, _ := node[0].ToString()
+		port, _ := node[1].AsInt64()
+		addr := net.JoinHostPort(host, strconv.FormatInt(port, 10))
+		for s := lo; s <= hi && s < slotCount; s++ {
+			slots[s] = addr
+		}
+	}
+	return slots, nil
+}
+
+// channel returns the Pub/Sub channel of topic: the topic, or
+// "<prefix>:<topic>" with a TopicPrefix (the channel fastapi-sse-events
+// uses for it).
+func (b *Broker) channel(topic string) string {
+	if b.opts.TopicPrefix == "" {
+		return topic
+	}
+	return b.opts.TopicPrefix + ":" + topic
+}
+
+// streamKey returns the key of a channel's history stream. The hash tag
+// puts it in the channel's cluster slot.
+func streamKey(channel string) string { return "ssevents:{" + channel + "}" }
+
+// Publish implements ssevents.Broker. On a single node (or Sentinel) one
+// Lua script stores the event in every topic's stream and publishes it,
+// atomically, with one id. On a cluster the id comes first from the
+// counter key's shard (so ids are ordered across shards), then each topic's
+// shard stores and publishes its copy: a publisher racing for the same
+// stream may make a copy take a later id, and a failure part way leaves
+// the event published to the topics before the failure.
+func (b *Broker) Publish(ctx context.Context, msg ssevents.Message) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if len(msg.Topics) == 0 {
+		return "", ssevents.ErrNoTopic
+	}
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return "", ssevents.ErrBrokerClosed
+	}
+	rctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	var mid string
+	if len(msg.Topics) > 1 {
+		mid = rand.Text()[:16] // 80 random bits tell the copies of this event from any other
+	}
+	head, tail := messageParts(msg, mid)
+	args := []string{strconv.Itoa(b.opts.HistorySize), strconv.FormatInt(b.opts.HistoryAge.Milliseconds(), 10),
+		msg.Event, string(msg.Data), head, tail, mid}
+	if !b.cfg.Cluster {
+		keys := make([]string, 0, len(msg.Topics)+1)
+		keys = append(keys, b.counter)
+		for _, t := range msg.Topics {
+			ch := b.channel(t)
+			keys = append(keys, streamKey(ch))
+			args = append(args, ch)
+		}
+		id, err := publishScript.Exec(rctx, b.client, keys, args).ToString()
+		if err != nil {
+			return "", b.unavailable(ctx, "publish", err)
+		}
+		return id, nil
+	}
+	id, err := b.nextID(rctx)
+	if err != nil {
+		return "", b.unavailable(ctx, "publish", err)
+	}
+	var first string
+	for _, t := range msg.Topics {
+		ch := b.channel(t)
+		got, err := shardPublishScript.Exec(rctx, b.client, []string{streamKey(ch)}, append(args, ch, id)).ToString()
+		for try := 0; err != nil && isIDTooSmall(err) && try < 3; try++ {
+			// A publisher that took a later id wrote to this stream first.
+			want := "*"
+			if try < 2 {
+				if id, err = b.nextID(rctx); err != nil {
+					break
+				}
+				want = id
+			}
+			got, err = shardPublishScript.Exec(rctx, b.client, []string{streamKey(ch)}, append(args, ch, want)).ToString()
+		}
+		if err != nil {
+			return "", b.unavailable(ctx, "publish", err)
+		}
+		if first == "" {
+			first = got
+		}
+	}
+	return first, nil
+}
+
+// nextID takes the next event id from the counter (cluster only).
+func (b *Broker) nextID(ctx context.Context) (string, error) {
+	return nextIDScript.Exec(ctx, b.client, []string{b.counter}, nil).ToString()
+}
+
+func isIDTooSmall(err error) bool { return strings.Contains(err.Error(), "equal or smaller") }
+
+// unavailable counts and wraps a Redis failure. The caller's own
+// cancellation is returned as it is.
+func (b *Broker) unavailable(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if m := b.opts.Metrics; m != nil {
+		m.ObserveBrokerError()
+	}
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return ssevents.ErrBrokerClosed
+	}
+	return fmt.Errorf("%w: redis %s: %v", ssevents.ErrUnavailable, op, err)
+}
+
+// Ready implements ssevents.Broker: nil when Redis answers PING within the
+// timeout and every subscriber connection is up.
+func (b *Broker) Ready(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ssevents.ErrBrokerClosed
+	}
+	for _, l := range b.links {
+		if !l.up && l.err != nil && len(l.want) > 0 {
+			err := l.err
+			b.mu.Unlock()
+			return fmt.Errorf("%w: redis subscriber connection: %v", ssevents.ErrUnavailable, err)
+		}
+	}
+	b.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	if b.cfg.Cluster {
+		for addr, node := range b.client.Nodes() {
+			if err := node.Do(rctx, node.B().Ping().Build()).Error(); err != nil {
+				return b.unavailable(ctx, "ping "+addr, err)
+			}
+		}
+		return nil
+	}
+	if err := b.client.Do(rctx, b.client.B().Ping().Build()).Error(); err != nil {
+		return b.unavailable(ctx, "ping", err)
+	}
+	return nil
+}
+
+// TopicCount returns the number of topics with local subscribers.
+func (b *Broker) TopicCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.topics)
+}
+
+// Close implements ssevents.Broker: it ends every subscription with
+// ssevents.ErrBrokerClosed, stops the subscriber connections, waits for
+// their goroutines and closes the Redis client. It is idempotent.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	var subs []*subscription
+	for _, t := range b.topics {
+		for s := range t.subs {
+			subs = append(subs, s)
+		}
+	}
+	b.mu.Unlock()
+	b.cancel()
+	for _, s := range subs {
+		s.end(ssevents.ErrBrokerClosed)
+	}
+	b.wg.Wait()
+	b.client.Close()
+	return nil
+}
+
+// backoff returns the wait before reconnection attempt n (0-based):
+// doubling from minBackoff up to maxBackoff, so a restarted Redis is
+// found within a second and a long outage costs few attempts.
+func backoff(n int) time.Duration {
+	d := minBackoff << min(n, 10)
+	return min(d, maxBackoff)
+}
+
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = time.Second
+)

@@ -1,0 +1,34 @@
+// Package redis is the Redis broker of ssevents: fan-out across instances
+// through Redis Pub/Sub, history for Last-Event-ID resume in one Redis
+// Stream per topic, Redis Cluster with sharded Pub/Sub, and survival of
+// Redis outages. Import it for its side effect to make the redis://,
+// rediss://, redis+cluster:// and redis+sentinel:// URL schemes available
+// to ssevents.OpenBroker:
+//
+//	import _ "github.com/ssevents/ssevents/broker/redis"
+//
+// # Data layout
+//
+// A topic's channel is the topic, or "<prefix>:<topic>" with
+// BrokerOptions.TopicPrefix: the channel fastapi-sse-events uses. Its
+// history is the stream "ssevents:{<channel>}" (the hash tag puts it in
+// the channel's cluster slot), trimmed exactly to HistorySize entries and
+// HistoryAge on every publish, and expiring HistoryAge after the last one.
+// On a single node, the key "ssevents:lastid[:<prefix>]" holds the newest
+// id, so ids are ordered across all topics.
+//
+// # Messages
+//
+// Event ids are Redis stream ids, "<ms>-<seq>", the form the embedded
+// broker uses. A message on a channel is the fastapi-sse-events envelope
+// plus a marker:
+//
+//	{"ssevents":1,"id":"1732712345678-0","event":"comment_created","data":{...}}
+//
+// A message without the marker, {"event":"...","data":...} published raw by
+// a Python service, is delivered as that named event with no id: it is not
+// in the history, and a client that receives it keeps its last ssevents id.
+//
+// See README.md for the URL forms, the guarantees under faults and on a
+// cluster, and the migration path for mixed Python/Go fleets.
+package redis

@@ -1,0 +1,395 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/streamid"
+)
+
+// topic is a topic with local subscribers. Its fields are guarded by b.mu.
+type topic struct {
+	name, channel, key string
+	link               *link
+	subs               map[*subscription]struct{}
+	last               streamid.ID // newest event delivered locally
+	synced             bool        // subscribed on the current connection and caught up
+	pending            []delivery  // live events that arrived while syncing
+	ready              chan struct{}
+	isReady            bool // ready is closed
+}
+
+// link is the subscriber connection to one Redis node (the node, or one
+// cluster master), shared by every local topic that node serves: SUBSCRIBE
+// when a topic gets its first local subscriber, UNSUBSCRIBE after its last.
+// Its goroutine owns the connection and reconnects it with backoff.
+type link struct {
+	b      *Broker
+	addr   string
+	client rueidis.Client
+	kick   chan struct{} // capacity 1: one pending "topics changed" is enough
+
+	// Guarded by b.mu.
+	want      map[string]*topic // channel -> topic that should be subscribed
+	up        bool
+	everUp    bool
+	err       error     // why the connection is down
+	downSince time.Time // when it went down
+	// Channels with an UNSUBSCRIBE of ours in flight, and how many: the
+	// confirmations of those are not a slot moving away.
+	unsubbing map[string]int
+}
+
+// errConnLost reports a subscriber connection that broke without an error.
+var errConnLost = errors.New("subscriber connection lost")
+
+// errSlotMoved ends a session whose node gave up the slot of a topic.
+var errSlotMoved = errors.New("a subscribed slot moved to another node")
+
+// refreshSlots rereads the cluster's slot map and moves each topic whose
+// slot has another owner now to that owner's link, which replays it from
+// the stream (the stream moved with the slot).
+func (b *Broker) refreshSlots(ctx context.Context) {
+	slots, err := b.loadSlots(ctx)
+	if err != nil {
+		return
+	}
+	nodes := b.client.Nodes()
+	var pokes []*link
+	b.mu.Lock()
+	b.slots = slots
+	for _, t := range b.topics {
+		addr := slots[slot(t.channel)]
+		node, ok := nodes[addr]
+		if addr == t.link.addr || !ok {
+			continue
+		}
+		nl := b.links[addr]
+		if nl == nil {
+			nl = b.newLink(addr, node)
+			b.links[addr] = nl
+		}
+		if t.link.want[t.channel] == t {
+			delete(t.link.want, t.channel)
+		}
+		pokes = append(pokes, t.link, nl)
+		t.link, t.synced, t.pending = nl, false, nil
+		nl.want[t.channel] = t
+	}
+	b.mu.Unlock()
+	for _, l := range pokes {
+		l.poke()
+	}
+}
+
+func (b *Broker) newLink(addr string, client rueidis.Client) *link {
+	l := &link{b: b, addr: addr, client: client, kick: make(chan struct{}, 1),
+		want: make(map[string]*topic), unsubbing: make(map[string]int)}
+	b.wg.Add(1)
+	go l.run()
+	return l
+}
+
+func (l *link) poke() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (l *link) run() {
+	defer l.b.wg.Done()
+	ctx := l.b.ctx
+	for attempt := 0; ; attempt++ {
+		connected, err := l.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			attempt = 0
+		}
+		l.b.mu.Lock()
+		wasUp := l.up
+		if wasUp || l.downSince.IsZero() {
+			l.downSince = time.Now()
+		}
+		l.up, l.err = false, err
+		clear(l.unsubbing)
+		for _, t := range l.want {
+			t.synced = false
+			t.pending = nil
+		}
+		l.b.mu.Unlock()
+		if m := l.b.opts.Metrics; m != nil {
+			m.ObserveBrokerError()
+		}
+		if wasUp {
+			l.b.log.Warn("redis subscriber connection lost; reconnecting", "addr", l.addr, "error", err)
+		}
+		if l.b.cfg.Cluster {
+			// The node may have lost its slots (resharding, failover):
+			// move topics to their owners, and stop if none is left here.
+			l.b.refreshSlots(ctx)
+			l.b.mu.Lock()
+			idle := len(l.want) == 0
+			if idle && l.b.links[l.addr] == l {
+				delete(l.b.links, l.addr)
+			}
+			l.b.mu.Unlock()
+			if idle {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff(attempt)):
+		}
+	}
+}
+
+// session runs one subscriber connection until it breaks or ctx is done.
+// It reports whether the connection got up.
+func (l *link) session(ctx context.Context) (bool, error) {
+	dc, release := l.client.Dedicate()
+	defer release()
+	moved := make(chan struct{}, 1) // capacity 1: one notice ends the session
+	broken := dc.SetPubSubHooks(rueidis.PubSubHooks{
+		OnMessage: func(m rueidis.PubSubMessage) { l.b.onMessage(m.Channel, m.Message) },
+		OnSubscription: func(s rueidis.PubSubSubscription) {
+			// Redis ends the shard subscriptions of a slot that moved to
+			// another node; our own SUNSUBSCRIBEs are for unwanted channels.
+			if s.Kind != "sunsubscribe" {
+				return
+			}
+			l.b.mu.Lock()
+			_, wanted := l.want[s.Channel]
+			ours := l.unsubbing[s.Channel] > 0
+			if ours {
+				if l.unsubbing[s.Channel]--; l.unsubbing[s.Channel] == 0 {
+					delete(l.unsubbing, s.Channel)
+				}
+			}
+			l.b.mu.Unlock()
+			if wanted && !ours {
+				select {
+				case moved <- struct{}{}:
+				default:
+				}
+			}
+		},
+	})
+	pctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout)
+	err := dc.Do(pctx, dc.B().Ping().Build()).Error()
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	l.b.mu.Lock()
+	if l.everUp {
+		if m := l.b.opts.Metrics; m != nil {
+			m.ObserveReconnect()
+		}
+		l.b.log.Info("redis subscriber connection restored", "addr", l.addr)
+	}
+	l.up, l.everUp, l.err = true, true, nil
+	l.b.mu.Unlock()
+	have := make(map[string]*topic) // channels subscribed on this connection, and the topic synced for each
+	for {
+		if err := l.reconcile(ctx, dc, have); err != nil {
+			return true, err
+		}
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case err := <-broken:
+			if err == nil {
+				err = errConnLost
+			}
+			return true, err
+		case <-moved:
+			return true, errSlotMoved
+		case <-l.kick:
+		}
+	}
+}
+
+// reconcile subscribes the channels wanted and not yet subscribed,
+// unsubscribes those no longer wanted, and syncs topics that are new.
+func (l *link) reconcile(ctx context.Context, dc rueidis.DedicatedClient, have map[string]*topic) error {
+	l.b.mu.Lock()
+	var add, drop []string
+	var sync []*topic
+	for ch := range have {
+		if l.want[ch] == nil {
+			drop = append(drop, ch)
+			l.unsubbing[ch]++
+		}
+	}
+	for ch, t := range l.want {
+		if have[ch] == nil {
+			add = append(add, ch)
+		}
+		if have[ch] != t || !t.synced {
+			sync = append(sync, t)
+		}
+	}
+	l.b.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout)
+	defer cancel()
+	if len(drop) > 0 {
+		if err := doAll(rctx, dc, l.b.pubsubCmds(dc, false, drop)); err != nil {
+			return err
+		}
+		for _, ch := range drop {
+			delete(have, ch)
+		}
+	}
+	if len(add) > 0 {
+		if err := doAll(rctx, dc, l.b.pubsubCmds(dc, true, add)); err != nil {
+			return err
+		}
+	}
+	for _, t := range sync {
+		sctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout) // one round trip each
+		err := l.b.syncTopic(sctx, t)
+		cancel()
+		if err != nil {
+			return err
+		}
+		have[t.channel] = t
+	}
+	return nil
+}
+
+// syncTopic catches t up after its channel was subscribed: from its
+// stream, every event after the last one delivered locally (none on the
+// first sync, which only learns where the stream is), then the live
+// events that arrived meanwhile.
+func (b *Broker) syncTopic(ctx context.Context, t *topic) error {
+	b.mu.Lock()
+	first, start := !t.isReady, "("+t.last.String()
+	b.mu.Unlock()
+	if first {
+		start = "+"
+	}
+	keys, single := []string{t.key}, "0"
+	if !b.cfg.Cluster {
+		keys, single = []string{b.counter, t.key}, "1"
+	}
+	st, err := parseState(stateScript.Exec(ctx, b.client, keys, []string{start, single}), []string{t.name})
+	if err != nil {
+		if m := b.opts.Metrics; m != nil {
+			m.ObserveBrokerError()
+		}
+		return fmt.Errorf("sync topic %q: %w", t.name, err)
+	}
+	ss := st.streams[0]
+	var lost []*subscription
+	defer func() {
+		for _, s := range lost {
+			s.end(fmt.Errorf("%w: events of topic %q were trimmed from history while Redis was unreachable", ssevents.ErrUnavailable, t.name))
+		}
+	}()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if first {
+		t.last = ss.last
+		if st.hasCtr && t.last.Less(st.counter) {
+			t.last = st.counter
+		}
+	} else if t.last.Less(ss.maxDeleted) {
+		// More was published while we were away than the history holds:
+		// end the subscriptions so clients resume and are told to resync.
+		b.log.Warn("redis history lost during an outage", "topic", t.name)
+		for s := range t.subs {
+			lost = append(lost, s)
+		}
+	}
+	for _, d := range ss.entries {
+		b.deliverLocked(t, d)
+	}
+	for _, d := range t.pending {
+		b.deliverLocked(t, d)
+	}
+	t.pending, t.synced = nil, true
+	if !t.isReady {
+		t.isReady = true
+		close(t.ready)
+	}
+	return nil
+}
+
+// onMessage handles a message from a subscriber connection. It runs on the
+// connection's reader goroutine, so it never blocks: queues never wait.
+func (b *Broker) onMessage(channel, payload string) {
+	d, err := decodeMessage(payload, time.Now())
+	if err != nil {
+		if m := b.opts.Metrics; m != nil {
+			m.ObserveBrokerError()
+		}
+		b.log.Warn("dropped an unreadable message", "channel", channel, "error", err)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.channels[channel]
+	if t == nil {
+		return
+	}
+	d.ev.Topic = t.name
+	if d.hasID && !t.synced {
+		t.pending = append(t.pending, d)
+		return
+	}
+	b.deliverLocked(t, d)
+}
+
+// deliverLocked hands d to t's subscribers unless it was delivered
+// already. b.mu is held.
+func (b *Broker) deliverLocked(t *topic, d delivery) {
+	if d.hasID {
+		if !t.last.Less(d.id) {
+			return // replayed from the stream already
+		}
+		t.last = d.id
+	}
+	for s := range t.subs {
+		s.offer(d)
+	}
+}
+
+// pubsubCmds returns the commands that subscribe (or unsubscribe) channels:
+// one command for all on a single node; one per channel on a cluster,
+// where SSUBSCRIBE takes channels of one slot only.
+func (b *Broker) pubsubCmds(dc rueidis.DedicatedClient, subscribe bool, channels []string) rueidis.Commands {
+	switch {
+	case !b.cfg.Cluster && subscribe:
+		return rueidis.Commands{dc.B().Subscribe().Channel(channels...).Build()}
+	case !b.cfg.Cluster:
+		return rueidis.Commands{dc.B().Unsubscribe().Channel(channels...).Build()}
+	}
+	cmds := make(rueidis.Commands, 0, len(channels))
+	for _, ch := range channels {
+		if subscribe {
+			cmds = append(cmds, dc.B().Ssubscribe().Channel(ch).Build())
+		} else {
+			cmds = append(cmds, dc.B().Sunsubscribe().Channel(ch).Build())
+		}
+	}
+	return cmds
+}
+
+func doAll(ctx context.Context, dc rueidis.DedicatedClient, cmds rueidis.Commands) error {
+	for _, r := range dc.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

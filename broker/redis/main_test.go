@@ -1,0 +1,55 @@
+package redis_test
+
+import (
+	"context"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/brokertest"
+	"github.com/ssevents/ssevents/broker/redis"
+	"github.com/ssevents/ssevents/internal/redistest"
+)
+
+func TestMain(m *testing.M) {
+	// rueidis closes connections it replaced after a cluster topology
+	// refresh from a goroutine that sleeps 5s first, and delays topology
+	// refreshes after a MOVED reply in another; they are the library's,
+	// not stopped by Client.Close, and end on their own.
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
+		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"))
+}
+
+// open opens a Redis broker for rawURL and closes it when the test ends.
+func open(t *testing.T, rawURL string, opts ssevents.BrokerOptions) *redis.Broker {
+	t.Helper()
+	b, err := ssevents.OpenBroker(context.Background(), rawURL, opts)
+	if err != nil {
+		t.Fatalf("OpenBroker(%q): %v", rawURL, err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b.(*redis.Broker)
+}
+
+// testTimeout is the Redis round-trip bound of the conformance brokers:
+// above the 2s default, because -race on a loaded 2-core CI machine can
+// stall a process that long; a healthy Redis answers in microseconds.
+const testTimeout = "5s"
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	brokertest.Run(t, func(t *testing.T) ssevents.Broker {
+		return open(t, srv.URL()+"?timeout="+testTimeout, brokertest.Options())
+	})
+}
+
+func TestClusterConformance(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	brokertest.Run(t, func(t *testing.T) ssevents.Broker {
+		return open(t, c.URL()+"?timeout="+testTimeout, brokertest.Options())
+	})
+}

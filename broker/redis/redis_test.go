@@ -1,0 +1,310 @@
+package redis_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/redistest"
+)
+
+// waitTimeout bounds every wait for Redis or for an event.
+const waitTimeout = 10 * time.Second
+
+func publish(t *testing.T, b ssevents.Broker, n int, topics ...string) string {
+	t.Helper()
+	id, err := b.Publish(context.Background(), ssevents.Message{Topics: topics, Event: "test.event", Data: data(n)})
+	if err != nil {
+		t.Fatalf("Publish %d: %v", n, err)
+	}
+	return id
+}
+
+func data(n int) json.RawMessage { return json.RawMessage(`{"n":` + strconv.Itoa(n) + `}`) }
+
+func seq(t *testing.T, ev ssevents.Event) int {
+	t.Helper()
+	var v struct{ N int }
+	if err := json.Unmarshal(ev.Data, &v); err != nil {
+		t.Fatalf("event data %q: %v", ev.Data, err)
+	}
+	return v.N
+}
+
+func subscribe(t *testing.T, b ssevents.Broker, req ssevents.SubscribeRequest) ssevents.Subscription {
+	t.Helper()
+	sub, err := b.Subscribe(t.Context(), req)
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	return sub
+}
+
+// receive waits for n events on sub.
+func receive(t *testing.T, sub ssevents.Subscription, n int) []ssevents.Event {
+	t.Helper()
+	var got []ssevents.Event
+	deadline := time.After(waitTimeout)
+	for len(got) < n {
+		var err error
+		if got, err = sub.Drain(got); err != nil {
+			t.Fatalf("subscription ended after %d of %d events: %v", len(got), n, err)
+		}
+		if len(got) >= n {
+			break
+		}
+		select {
+		case <-sub.Notify():
+		case <-deadline:
+			t.Fatalf("received %d of %d events", len(got), n)
+		}
+	}
+	return got
+}
+
+// eventually polls cond every 10ms until it holds or waitTimeout passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, waitTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestTwoInstances(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := open(t, srv.URL(), ssevents.BrokerOptions{})
+	b := open(t, srv.URL(), ssevents.BrokerOptions{})
+	onB := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{"ticket:1"}})
+	onA := subscribe(t, a, ssevents.SubscribeRequest{Topics: []string{"ticket:1"}})
+	for i := range 3 {
+		publish(t, a, i, "ticket:1")
+	}
+	for name, sub := range map[string]ssevents.Subscription{"A": onA, "B": onB} {
+		got := receive(t, sub, 3)
+		for i, ev := range got {
+			if seq(t, ev) != i || ev.Topic != "ticket:1" {
+				t.Fatalf("instance %s event %d = %+v", name, i, ev)
+			}
+		}
+	}
+}
+
+// TestResumeOnOtherInstance reads on A, disconnects, and resumes on B
+// from the last id read on A.
+func TestResumeOnOtherInstance(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := open(t, srv.URL(), ssevents.BrokerOptions{})
+	b := open(t, srv.URL(), ssevents.BrokerOptions{})
+	onA, err := a.Subscribe(context.Background(), ssevents.SubscribeRequest{Topics: []string{"doc:7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		publish(t, a, i, "doc:7")
+	}
+	last := receive(t, onA, 3)[2].ID
+	_ = onA.Close()
+	publish(t, a, 3, "doc:7")
+	publish(t, b, 4, "doc:7")
+	onB := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{"doc:7"}, LastEventID: last})
+	bl := onB.Backlog()
+	if len(bl.Resync) != 0 || len(bl.Events) != 2 || seq(t, bl.Events[0]) != 3 || seq(t, bl.Events[1]) != 4 {
+		t.Fatalf("Backlog on B = %+v, want events 3 and 4", bl)
+	}
+	publish(t, a, 5, "doc:7")
+	if got := receive(t, onB, 1); seq(t, got[0]) != 5 {
+		t.Fatalf("live on B: %+v", got)
+	}
+}
+
+// TestRedisRestart kills Redis mid-stream: subscriptions stay open,
+// Publish and Ready fail with ErrUnavailable while it is down, and after
+// the restart every event Redis accepted reaches the subscriber.
+func TestRedisRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	metrics := ssevents.NewMetrics()
+	url := srv.URL() + "?timeout=500ms"
+	pub := open(t, url, ssevents.BrokerOptions{Metrics: metrics})
+	recv := open(t, url, ssevents.BrokerOptions{Metrics: metrics})
+	sub := subscribe(t, recv, ssevents.SubscribeRequest{Topics: []string{"orders"}, QueueSize: 1000})
+	var accepted []int
+	n := 0
+	// Each pooled connection may fail once more after the restart: a
+	// failed publish was not accepted, and is not expected.
+	for range 5 {
+		eventually(t, "Publish after the restart", func() bool {
+			_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
+			if err != nil && !errors.Is(err, ssevents.ErrUnavailable) {
+				t.Fatalf("Publish after the restart: %v", err)
+			}
+			return err == nil
+		})
+		accepted = append(accepted, n)
+		n++
+	}
+	receive(t, sub, 5)
+
+	srv.Kill()
+	start := time.Now()
+	_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(-1)})
+	if !errors.Is(err, ssevents.ErrUnavailable) {
+		t.Fatalf("Publish with Redis down: %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Publish with Redis down took %v", d)
+	}
+	if ssevents.HTTPStatus(err) != 503 {
+		t.Fatalf("HTTPStatus(%v) = %d, want 503", err, ssevents.HTTPStatus(err))
+	}
+	eventually(t, "Ready reports ErrUnavailable", func() bool {
+		return errors.Is(recv.Ready(context.Background()), ssevents.ErrUnavailable)
+	})
+	if _, err := sub.Drain(nil); err != nil {
+		t.Fatalf("subscription ended while Redis was down: %v", err)
+	}
+	start = time.Now()
+	for _, req := range []ssevents.SubscribeRequest{{Topics: []string{"other"}}, {Topics: []string{"orders"}, LastEventID: "1-0"}} {
+		if s, err := recv.Subscribe(context.Background(), req); !errors.Is(err, ssevents.ErrUnavailable) {
+			if s != nil {
+				_ = s.Close()
+			}
+			t.Fatalf("Subscribe(%+v) with Redis down: %v, want ErrUnavailable", req, err)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Subscribe with Redis down took %v", d)
+	}
+
+	srv.Restart()
+	// Publish as soon as Redis takes it: some of these land before the
+	// subscriber has reconnected and must be replayed from the stream.
+	eventually(t, "Publish succeeds after the restart", func() bool {
+		_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
+		if err == nil {
+			accepted = append(accepted, n)
+			n++
+			return true
+		}
+		if !errors.Is(err, ssevents.ErrUnavailable) {
+			t.Fatalf("Publish during the restart: %v", err)
+		}
+		return false
+	})
+	// Each pooled connection may fail once more after the restart: a
+	// failed publish was not accepted, and is not expected.
+	for range 5 {
+		eventually(t, "Publish after the restart", func() bool {
+			_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
+			if err != nil && !errors.Is(err, ssevents.ErrUnavailable) {
+				t.Fatalf("Publish after the restart: %v", err)
+			}
+			return err == nil
+		})
+		accepted = append(accepted, n)
+		n++
+	}
+	got := receive(t, sub, len(accepted)-5)
+	for i, ev := range got {
+		if seq(t, ev) != accepted[5+i] {
+			t.Fatalf("after the restart got %v, want %v", seqs(t, got), accepted[5:])
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if extra, err := sub.Drain(nil); len(extra) > 0 || err != nil {
+		t.Fatalf("after all events: %d more, err %v", len(extra), err)
+	}
+	eventually(t, "Ready after the restart", func() bool { return recv.Ready(context.Background()) == nil })
+	snap := metrics.Snapshot()
+	if snap.Broker.Errors == 0 || snap.Broker.Reconnects == 0 {
+		t.Fatalf("metrics = %+v, want broker errors and reconnects counted", snap.Broker)
+	}
+}
+
+func seqs(t *testing.T, evs []ssevents.Event) []int {
+	out := make([]int, len(evs))
+	for i, ev := range evs {
+		out[i] = seq(t, ev)
+	}
+	return out
+}
+
+// TestSeedEnvelope publishes the fastapi-sse-events envelope raw on a
+// topic's channel, as a Python service would.
+func TestSeedEnvelope(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	b := open(t, srv.URL(), ssevents.BrokerOptions{TopicPrefix: "app"})
+	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{"comments"}})
+	for _, bad := range []string{`not json`, `{"event":"bad\nname","data":{}}`, `{"event":"resync","data":{}}`} {
+		srv.MustDo("PUBLISH", "app:comments", bad)
+	}
+	srv.MustDo("PUBLISH", "app:comments", `{"event":"comment_created","data":{"id": 1, "text":"hi"},"id":"py-123"}`)
+	got := receive(t, sub, 1)
+	ev := got[0]
+	if ev.Name != "comment_created" || string(ev.Data) != `{"id":1,"text":"hi"}` || ev.ID != "" || ev.Topic != "comments" {
+		t.Fatalf("seed envelope delivered as %+v", ev)
+	}
+	// Our own messages carry the same envelope, so Python subscribers read them.
+	raw := rawSubscriber(t, srv.Addr(), "app:comments")
+	id := publish(t, b, 9, "comments")
+	var env struct {
+		SSEvents int             `json:"ssevents"`
+		ID       string          `json:"id"`
+		Event    string          `json:"event"`
+		Data     json.RawMessage `json:"data"`
+	}
+	var msg string
+	select {
+	case msg = <-raw:
+	case <-time.After(waitTimeout):
+		t.Fatal("no message on the channel")
+	}
+	if err := json.Unmarshal([]byte(msg), &env); err != nil || env.SSEvents != 1 || env.ID != id ||
+		env.Event != "test.event" || string(env.Data) != `{"n":9}` {
+		t.Fatalf("message on the channel: %s (%v)", msg, err)
+	}
+	if got := receive(t, sub, 1); got[0].ID != id {
+		t.Fatalf("own event delivered as %+v", got[0])
+	}
+}
+
+// rawSubscriber subscribes to channel over a plain RESP connection and
+// sends the payload of each message on the returned channel.
+func rawSubscriber(t *testing.T, addr, channel string) <-chan string {
+	t.Helper()
+	conn, lines := dialLines(t, addr)
+	fmt.Fprintf(conn, "SUBSCRIBE %s\r\n", channel)
+	// Confirmation: *3 $9 subscribe $len channel :1
+	for range 6 {
+		<-lines
+	}
+	out := make(chan string, 16)
+	go func() {
+		defer close(out)
+		for {
+			var parts []string
+			for range 7 { // *3 $7 message $n channel $n payload
+				l, ok := <-lines
+				if !ok {
+					return
+				}
+				parts = append(parts, l)
+			}
+			out <- parts[6]
+		}
+	}()
+	return out
+}

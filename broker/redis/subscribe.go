@@ -1,0 +1,375 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/streamid"
+)
+
+// recentMulti is how many ids of events published to several topics a
+// subscription with several topics remembers, to drop the copies that
+// arrive on its other topics: the copies arrive back to back, so a few
+// dozen is plenty.
+const recentMulti = 32
+
+// downFor is how long a subscriber connection must have been down for
+// Subscribe to fail at once rather than wait for it: longer than a
+// reconnection takes when Redis is there.
+const downFor = 4 * minBackoff
+
+// subscription implements ssevents.Subscription on the shared topics.
+type subscription struct {
+	b       *Broker
+	q       *ssevents.Queue
+	topics  []string
+	backlog ssevents.Backlog
+	once    sync.Once
+
+	// Guarded by b.mu.
+	starting bool                   // backlog being read: live events wait in early
+	early    []delivery             // live events that arrived while starting
+	floors   map[string]streamid.ID // per topic: live events up to here are in the backlog
+	recent   []delivery             // multi-topic events delivered, oldest first
+	stop     func() bool
+}
+
+var _ ssevents.Subscription = (*subscription)(nil)
+
+func (s *subscription) Backlog() ssevents.Backlog                            { return s.backlog }
+func (s *subscription) Notify() <-chan struct{}                              { return s.q.Notify() }
+func (s *subscription) Drain(dst []ssevents.Event) ([]ssevents.Event, error) { return s.q.Drain(dst) }
+
+// Close implements ssevents.Subscription.
+func (s *subscription) Close() error {
+	s.end(context.Canceled)
+	return nil
+}
+
+// offer hands a live event to the subscription. b.mu is held.
+func (s *subscription) offer(d delivery) {
+	if s.starting {
+		s.early = append(s.early, d)
+		return
+	}
+	if d.hasID {
+		if f, ok := s.floors[d.ev.Topic]; ok && !f.Less(d.id) {
+			return // part of the backlog
+		}
+		if d.mid != "" && len(s.topics) > 1 {
+			if slices.ContainsFunc(s.recent, d.sameEvent) {
+				return // the copy from another of our topics
+			}
+			if len(s.recent) == recentMulti {
+				copy(s.recent, s.recent[1:])
+				s.recent = s.recent[:recentMulti-1]
+			}
+			s.recent = append(s.recent, d)
+		}
+	}
+	s.q.Push(d.ev)
+}
+
+// end unregisters the subscription, unsubscribing topics left without
+// local subscribers, and ends its queue with err.
+func (s *subscription) end(err error) {
+	s.once.Do(func() {
+		b := s.b
+		var pokes []*link
+		b.mu.Lock()
+		if s.stop != nil {
+			s.stop()
+		}
+		for _, name := range s.topics {
+			t := b.topics[name]
+			if t == nil {
+				continue
+			}
+			if _, ok := t.subs[s]; !ok {
+				continue
+			}
+			delete(t.subs, s)
+			if len(t.subs) == 0 {
+				delete(b.topics, name)
+				delete(b.channels, t.channel)
+				if t.link.want[t.channel] == t {
+					delete(t.link.want, t.channel)
+				}
+				pokes = append(pokes, t.link)
+			}
+		}
+		s.early = nil
+		b.mu.Unlock()
+		for _, l := range pokes {
+			l.poke()
+		}
+		s.q.Fail(err)
+	})
+}
+
+// Subscribe implements ssevents.Broker. It returns once every topic is
+// subscribed in Redis, so an event published after it returns is
+// delivered. While Redis is unreachable it returns an error wrapping
+// ssevents.ErrUnavailable within the timeout.
+func (b *Broker) Subscribe(ctx context.Context, req ssevents.SubscribeRequest) (ssevents.Subscription, error) {
+	if len(req.Topics) == 0 {
+		return nil, ssevents.ErrNoTopic
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := &subscription{b: b, q: ssevents.NewQueue(req.QueueSize), topics: dedupe(req.Topics)}
+	s.q.OnDrop = req.OnDrop
+	s.starting = req.LastEventID != ""
+	var readies []chan struct{}
+	var pokes []*link
+	var down error
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ssevents.ErrBrokerClosed
+	}
+	for _, name := range s.topics {
+		t := b.topics[name]
+		if t == nil {
+			var err error
+			if t, err = b.newTopicLocked(name); err != nil {
+				b.mu.Unlock()
+				s.end(err)
+				return nil, err
+			}
+			pokes = append(pokes, t.link)
+		}
+		t.subs[s] = struct{}{}
+		readies = append(readies, t.ready)
+		if l := t.link; !l.up && l.err != nil && time.Since(l.downSince) > downFor {
+			down = l.err // not a reconnection in passing: an outage
+		}
+	}
+	b.mu.Unlock()
+	for _, l := range pokes {
+		l.poke()
+	}
+	if down != nil {
+		s.end(ssevents.ErrUnavailable)
+		return nil, b.unavailable(ctx, "subscribe", down)
+	}
+	if err := b.waitReady(ctx, readies); err != nil {
+		s.end(err)
+		return nil, err
+	}
+	if req.LastEventID != "" {
+		rctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+		bl, floors, err := b.readBacklog(rctx, s.topics, req.LastEventID)
+		cancel()
+		if err != nil {
+			s.end(err)
+			return nil, b.unavailable(ctx, "resume", err)
+		}
+		b.mu.Lock()
+		s.backlog, s.floors, s.starting = bl, floors, false
+		for _, d := range s.early {
+			s.offer(d)
+		}
+		s.early = nil
+		b.mu.Unlock()
+	}
+	b.mu.Lock()
+	s.stop = context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) })
+	b.mu.Unlock()
+	return s, nil
+}
+
+// waitReady waits until every topic has been subscribed and synced once.
+func (b *Broker) waitReady(ctx context.Context, readies []chan struct{}) error {
+	timer := time.NewTimer(b.cfg.Timeout)
+	defer timer.Stop()
+	for _, r := range readies {
+		select {
+		case <-r:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-b.ctx.Done():
+			return ssevents.ErrBrokerClosed
+		case <-timer.C:
+			return b.unavailable(ctx, "subscribe", fmt.Errorf("not subscribed within %v", b.cfg.Timeout))
+		}
+	}
+	return nil
+}
+
+// newTopicLocked registers a topic and hands it to its node's link. b.mu
+// is held.
+func (b *Broker) newTopicLocked(name string) (*topic, error) {
+	ch := b.channel(name)
+	addr := ""
+	client := b.client
+	if b.cfg.Cluster {
+		addr = b.slots[slot(ch)]
+		node, ok := b.client.Nodes()[addr]
+		if !ok {
+			return nil, fmt.Errorf("%w: no cluster node serves the slot of topic %q", ssevents.ErrUnavailable, name)
+		}
+		client = node
+	}
+	l := b.links[addr]
+	if l == nil {
+		l = b.newLink(addr, client)
+		b.links[addr] = l
+	}
+	t := &topic{name: name, channel: ch, key: streamKey(ch), link: l,
+		subs: make(map[*subscription]struct{}), ready: make(chan struct{})}
+	b.topics[name] = t
+	b.channels[ch] = t
+	l.want[ch] = t
+	return t, nil
+}
+
+// readBacklog reads the events after lastID on topics and where each
+// topic's live events begin (the floors), atomically on a single node.
+func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string) (ssevents.Backlog, map[string]streamid.ID, error) {
+	last, perr := streamid.Parse(lastID)
+	start := "(" + last.String()
+	if perr != nil {
+		start = "+"
+	}
+	keys := make([]string, 0, len(topics)+1)
+	var sts []state
+	if !b.cfg.Cluster {
+		keys = append(keys, b.counter)
+		for _, t := range topics {
+			keys = append(keys, streamKey(b.channel(t)))
+		}
+		st, err := parseState(stateScript.Exec(ctx, b.client, keys, []string{start, "1"}), topics)
+		if err != nil {
+			return ssevents.Backlog{}, nil, err
+		}
+		sts = append(sts, st)
+	} else {
+		for _, t := range topics {
+			st, err := parseState(stateScript.Exec(ctx, b.client, []string{streamKey(b.channel(t))}, []string{start, "0"}), []string{t})
+			if err != nil {
+				return ssevents.Backlog{}, nil, err
+			}
+			sts = append(sts, st)
+		}
+		// Read after the streams: every id in them is at or before it.
+		c, err := b.client.Do(ctx, b.client.B().Get().Key(b.counter).Build()).ToString()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return ssevents.Backlog{}, nil, err
+		}
+		sts[0].counter, _ = streamid.Parse(c)
+		sts[0].hasCtr = err == nil
+	}
+	now := sts[0].now
+	var streams []streamState
+	for _, st := range sts {
+		streams = append(streams, st.streams...)
+	}
+	floors := make(map[string]streamid.ID, len(topics))
+	var cursor streamid.ID
+	for i, t := range topics {
+		f := streams[i].last
+		if !b.cfg.Cluster {
+			f = sts[0].counter
+		}
+		floors[t] = f
+		if cursor.Less(f) {
+			cursor = f
+		}
+	}
+	var bl ssevents.Backlog
+	if !cursor.IsZero() {
+		bl.Cursor = cursor.String()
+	}
+	nowMs := uint64(now.UnixMilli())
+	unknown := perr != nil || last.Ms > nowMs+uint64(time.Second.Milliseconds())
+	if !sts[0].hasCtr || sts[0].counter.Less(last) {
+		unknown = true // never issued here, or the server lost its data
+	}
+	if unknown {
+		bl.Resync = slices.Clone(topics)
+		return bl, floors, nil
+	}
+	ageMs := uint64(b.opts.HistoryAge.Milliseconds())
+	var cutoff uint64
+	if nowMs > ageMs {
+		cutoff = nowMs - ageMs
+	}
+	var lists [][]delivery
+	for i, t := range topics {
+		ss := streams[i]
+		if !ss.exists {
+			// The stream expired (maxDeleted is its last id), or it never
+			// existed, or even its record is gone: then whatever came after
+			// an id older than HistoryAge has expired.
+			if last.Less(ss.maxDeleted) || ss.maxDeleted.IsZero() && last.Ms < cutoff {
+				bl.Resync = append(bl.Resync, t)
+			}
+			continue
+		}
+		trimmed := ss.maxDeleted
+		var keep []delivery
+		for _, d := range ss.entries {
+			if d.id.Ms < cutoff {
+				if trimmed.Less(d.id) {
+					trimmed = d.id
+				}
+				continue
+			}
+			keep = append(keep, d)
+		}
+		if last.Less(trimmed) {
+			bl.Resync = append(bl.Resync, t)
+		}
+		lists = append(lists, keep)
+	}
+	bl.Events = merge(lists)
+	return bl, floors, nil
+}
+
+// merge merges per-topic lists sorted by id into one list in id order,
+// keeping one copy of an event published to several of the topics (told
+// by its mid: on a cluster the copies may have different ids, and distinct
+// events on different shards may share one).
+func merge(lists [][]delivery) []ssevents.Event {
+	var out []ssevents.Event
+	seen := map[string]bool{} // mids of the multi-topic events kept
+	for {
+		best := -1
+		for i := range lists {
+			if len(lists[i]) > 0 && (best < 0 || lists[i][0].id.Less(lists[best][0].id)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		d := lists[best][0]
+		lists[best] = lists[best][1:]
+		if d.mid != "" {
+			if seen[d.mid] {
+				continue
+			}
+			seen[d.mid] = true
+		}
+		out = append(out, d.ev)
+	}
+}
+
+// dedupe returns topics without repeats, in first-seen order.
+func dedupe(topics []string) []string {
+	out := make([]string, 0, len(topics))
+	for _, t := range topics {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}

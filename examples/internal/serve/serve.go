@@ -1,0 +1,60 @@
+// Package serve runs an example's handler until the process is told to
+// stop, the way a real service should: SSE streams are ended first (a
+// stream never ends on its own, so http.Server.Shutdown would wait for it
+// until its timeout), then in-flight requests finish.
+package serve
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// shutdownTimeout bounds the wait for in-flight REST requests at exit.
+const shutdownTimeout = 10 * time.Second
+
+// Run listens on addr and serves h until ctx ends. cleanup (an App's
+// Close) runs before the server shuts down. It returns the first error of
+// listening, cleanup and shutdown.
+func Run(ctx context.Context, addr string, h http.Handler, cleanup func() error, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return errors.Join(err, cleanup())
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: it would cut every SSE stream. The SSE handler
+		// sets a deadline on each of its own writes instead.
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", "url", "http://"+displayAddr(ln.Addr()))
+
+	select {
+	case err := <-errc:
+		return errors.Join(err, cleanup())
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	cerr := cleanup()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return errors.Join(cerr, srv.Shutdown(sctx))
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,114 @@
+package redistest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Cluster is a Redis Cluster of master-only nodes started by StartCluster.
+type Cluster struct {
+	// Nodes are the cluster's masters, each owning a third of the slots.
+	Nodes []*Server
+}
+
+// StartCluster starts a three-master Redis Cluster (no replicas) with
+// redis-cli --cluster create and waits until every node reports
+// cluster_state:ok.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	const masters = 3
+	c := &Cluster{}
+	for range masters {
+		c.Nodes = append(c.Nodes, start(t, freePort(t, true),
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "2000"))
+	}
+	args := []string{"--cluster", "create"}
+	for _, n := range c.Nodes {
+		args = append(args, n.Addr())
+	}
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	deadline := time.Now().Add(startTimeout)
+	for _, n := range c.Nodes {
+		for {
+			info, err := n.Do("CLUSTER", "INFO")
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster node %s not ok within %v: %s %v", n.Addr(), startTimeout, info, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+// Addrs returns the nodes' addresses, "127.0.0.1:<port>".
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.Addr()
+	}
+	return out
+}
+
+// URL returns "redis+cluster://<addr>,<addr>,<addr>".
+func (c *Cluster) URL() string { return "redis+cluster://" + strings.Join(c.Addrs(), ",") }
+
+// NodeFor returns the node that owns key's slot, by asking a node
+// (CLUSTER KEYSLOT) and the cluster's slot table (CLUSTER SHARDS is not in
+// every Redis 7.0 build, so CLUSTER NODES is parsed).
+func (c *Cluster) NodeFor(t testing.TB, key string) *Server {
+	t.Helper()
+	slotText := c.Nodes[0].MustDo("CLUSTER", "KEYSLOT", key)
+	nodes := c.Nodes[0].MustDo("CLUSTER", "NODES")
+	for _, line := range strings.Split(nodes, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 {
+			continue
+		}
+		addr := f[1]
+		if i := strings.IndexByte(addr, '@'); i >= 0 {
+			addr = addr[:i]
+		}
+		for _, r := range f[8:] {
+			lo, hi, ok := strings.Cut(r, "-")
+			if !ok {
+				hi = lo
+			}
+			if inRange(slotText, lo, hi) {
+				for _, n := range c.Nodes {
+					if n.Addr() == addr {
+						return n
+					}
+				}
+			}
+		}
+	}
+	t.Fatalf("no node owns the slot of %q", key)
+	return nil
+}
+
+func inRange(slot, lo, hi string) bool {
+	var s, l, h int
+	for _, p := range []struct {
+		txt string
+		v   *int
+	}{{slot, &s}, {lo, &l}, {hi, &h}} {
+		n := 0
+		for _, c := range p.txt {
+			if c < '0' || c > '9' {
+				return false
+			}
+			n = n*10 + int(c-'0')
+		}
+		*p.v = n
+	}
+	return l <= s && s <= h
+}

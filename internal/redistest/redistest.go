@@ -1,0 +1,300 @@
+// Package redistest starts real redis-server processes for tests: single
+// servers on free loopback ports, which a test can stop, kill and restart on
+// the same port, and three-master Redis Clusters. Every process lives in a
+// t.TempDir and is killed when the test ends. Nothing is persisted
+// (--save "" --appendonly no), so a restart starts empty, like a crashed
+// cache.
+//
+// A missing redis-server fails the test (it never skips): CI must run the
+// Redis tests. Run .ci/run, which installs the redis-server package, or
+// install it yourself (apt-get install redis-server; Redis 7 or later).
+package redistest
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a server may take to answer PING.
+const startTimeout = 10 * time.Second
+
+// Server is one redis-server process. Its methods are safe for concurrent
+// use.
+type Server struct {
+	// Port is the TCP port on 127.0.0.1 the server listens on; it stays the
+	// same across Restart.
+	Port int
+
+	t    testing.TB
+	dir  string
+	args []string
+	tls  *tls.Config // set when the server speaks only TLS
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+	runs int
+}
+
+// Start starts a redis-server on a free port with extra arguments added to
+// the defaults (no persistence, loopback only) and waits until it answers.
+func Start(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	return start(t, freePort(t, false), extra...)
+}
+
+func start(t testing.TB, port int, extra ...string) *Server {
+	t.Helper()
+	return startTLS(t, port, nil, extra...)
+}
+
+func startTLS(t testing.TB, port int, tlsConf *tls.Config, extra ...string) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is not on PATH: run .ci/run, which installs it (apt-get install redis-server, Redis 7+): %v", err)
+	}
+	s := &Server{Port: port, t: t, dir: t.TempDir(), tls: tlsConf}
+	s.args = append([]string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no",
+		"--dir", s.dir, "--logfile", "redis.log",
+	}, extra...)
+	if len(extra) > 0 && extra[0] == sentinelMarker {
+		// Sentinel: the config file must come first, and it takes no
+		// persistence options.
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		if err := os.WriteFile(conf, []byte(strings.Join(extra[1:], "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s.args = []string{conf, "--sentinel", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--daemonize", "no", "--dir", s.dir, "--logfile", "redis.log"}
+	}
+	s.run()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// Addr returns "127.0.0.1:<port>".
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
+
+// URL returns "redis://127.0.0.1:<port>/0".
+func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+
+func (s *Server) run() {
+	s.t.Helper()
+	s.mu.Lock()
+	cmd := exec.Command("redis-server", s.args...)
+	cmd.Dir = s.dir
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		s.mu.Unlock()
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+	s.runs++
+	s.mu.Unlock()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if _, err := s.Do("PING"); err == nil {
+			return
+		}
+		select {
+		case <-done:
+			s.t.Fatalf("redis-server on port %d exited at start: %s", s.Port, s.logTail())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("redis-server on port %d did not answer PING within %v: %s", s.Port, startTimeout, s.logTail())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const sentinelMarker = "\x00sentinel"
+
+// StartSentinel starts a Redis Sentinel on a free port that monitors
+// master under the name master (quorum 1).
+func StartSentinel(t testing.TB, master *Server, name string) *Server {
+	t.Helper()
+	return start(t, freePort(t, false), sentinelMarker,
+		"sentinel monitor "+name+" 127.0.0.1 "+strconv.Itoa(master.Port)+" 1",
+		"sentinel down-after-milliseconds "+name+" 1000")
+}
+
+// Stop shuts the server down gracefully (SIGTERM) and waits until it has
+// exited.
+func (s *Server) Stop() { s.signal(os.Interrupt) }
+
+// Kill kills the server (SIGKILL), as a crash would, and waits until it
+// has exited. It does nothing if the server is not running.
+func (s *Server) Kill() { s.signal(os.Kill) }
+
+func (s *Server) signal(sig os.Signal) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(startTimeout):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Restart starts the server again on the same port (after Stop or Kill;
+// it kills a running server first). The new server starts empty.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Kill()
+	s.run()
+}
+
+// Do sends one command to the server on a new connection and returns the
+// reply as text: a simple or bulk string as is, an integer in decimal, an
+// array as its elements joined by newlines (nested arrays flattened), nil as
+// "". A Redis error reply is returned as an error.
+func (s *Server) Do(args ...string) (string, error) {
+	if s.tls == nil {
+		return Do(s.Addr(), args...)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", s.Addr(), s.tls)
+	if err != nil {
+		return "", err
+	}
+	return do(conn, args)
+}
+
+// MustDo is Do that fails the test on error.
+func (s *Server) MustDo(args ...string) string {
+	s.t.Helper()
+	out, err := s.Do(args...)
+	if err != nil {
+		s.t.Fatalf("redis %v on port %d: %v", args, s.Port, err)
+	}
+	return out
+}
+
+// Do sends one command to the Redis server at addr, as Server.Do does.
+func Do(addr string, args ...string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	return do(conn, args)
+}
+
+func do(conn net.Conn, args []string) (string, error) {
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	var parts []string
+	if err := readReply(bufio.NewReader(conn), &parts); err != nil {
+		return "", err
+	}
+	return strings.Join(parts, "\n"), nil
+}
+
+// readReply reads one RESP2 reply into parts.
+func readReply(r *bufio.Reader, parts *[]string) error {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return fmt.Errorf("redistest: empty reply line")
+	}
+	switch line[0] {
+	case '+', ':':
+		*parts = append(*parts, line[1:])
+	case '-':
+		return fmt.Errorf("redis: %s", line[1:])
+	case '$':
+		n, _ := strconv.Atoi(line[1:])
+		if n < 0 {
+			*parts = append(*parts, "")
+			return nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return err
+		}
+		*parts = append(*parts, string(buf[:n]))
+	case '*':
+		n, _ := strconv.Atoi(line[1:])
+		for range n {
+			if err := readReply(r, parts); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("redistest: unexpected reply %q", line)
+	}
+	return nil
+}
+
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	if err != nil {
+		return "(no log)"
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// freePort returns a loopback TCP port that is free now. With bus set, port
+// + 10000 (the cluster bus port) is free too.
+func freePort(t testing.TB, bus bool) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !bus {
+			l.Close()
+			return port
+		}
+		if port+10000 <= 65535 {
+			if l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000)); err == nil {
+				l2.Close()
+				l.Close()
+				return port
+			}
+		}
+		l.Close()
+	}
+	t.Fatalf("no free port pair for a cluster node")
+	return 0
+}
