@@ -26,7 +26,9 @@ type Broker interface {
 	Publish(ctx context.Context, msg Message) (id string, err error)
 	// Subscribe starts a subscription to req.Topics. It lives until ctx is
 	// done or Close is called. When req.LastEventID is set, the
-	// subscription's Backlog holds the events published after it.
+	// subscription's Backlog holds the events published after it. A
+	// backend that cannot be reached returns an error wrapping
+	// ErrUnavailable.
 	Subscribe(ctx context.Context, req SubscribeRequest) (Subscription, error)
 	// Ready returns nil when the broker can publish and deliver now.
 	Ready(ctx context.Context) error

@@ -30,7 +30,10 @@ const (
 // Event is one published event as a subscriber receives it.
 type Event struct {
 	// ID is the event's opaque id, assigned by the broker. IDs are
-	// ordered: within a topic, a later event has a greater id.
+	// ordered: within a topic, a later event has a greater id. It is empty
+	// for an event that never entered the history (a raw fastapi-sse-events
+	// message on a Redis channel); the stream then carries no id line, and
+	// the client keeps its last one.
 	ID string
 	// Topic is the topic the event was delivered on. An event published to
 	// several topics is delivered once per subscription, on the first of
