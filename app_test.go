@@ -113,7 +113,11 @@ func raw2(body []byte, key string) json.RawMessage {
 
 func TestCloseEndsStreamsCleanly(t *testing.T) {
 	t.Parallel()
-	app, err := ssevents.New(ssevents.Config{})
+	bothModes(t, testCloseEndsStreamsCleanly)
+}
+
+func testCloseEndsStreamsCleanly(t *testing.T, cfg ssevents.Config) {
+	app, err := ssevents.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,11 @@ type Config struct {
 	// WriteTimeout bounds one write to a client. Default
 	// DefaultWriteTimeout (10 s). Env: SSE_WRITE_TIMEOUT_SECONDS.
 	WriteTimeout time.Duration
+	// DisableHijack keeps streams on net/http's ResponseWriter instead of
+	// taking HTTP/1.x connections over once they are authorized. Taking
+	// them over cuts an idle stream's memory by about two thirds; keep it
+	// unless a wrapper must see every byte of the stream. Default false.
+	DisableHijack bool
 	// Authorize, when set, is asked about every requested topic. Default:
 	// every topic is allowed.
 	Authorize AuthorizeFunc

@@ -2,11 +2,8 @@ package ssevents
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,20 +113,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.cfg.Logger, fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", ErrTooManyConnections, h.cfg.MaxConnections))
 		return
 	}
-	defer h.conns.Add(-1)
 	if err := h.authorize(r, topics); err != nil {
+		h.conns.Add(-1)
 		if HTTPStatus(err) != http.StatusInternalServerError {
 			h.metrics.rejectedAuth.Add(1)
 		}
 		WriteError(w, r, h.cfg.Logger, err)
 		return
 	}
-	h.wg.Add(1)
-	defer h.wg.Done()
-	// The subscription lives as long as the request; Close ends it through
-	// h.ctx in the live loop, without a derived context per stream (they
-	// cost memory on every one of thousands of idle connections).
-	ctx := r.Context()
+	// The subscription's context is the stream's own: a hijacked stream
+	// outlives the request's.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	sub, err := h.broker.Subscribe(ctx, SubscribeRequest{
 		Topics:      topics,
 		LastEventID: lastEventID(r),
@@ -137,36 +131,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		OnDrop:      func(n int) { h.metrics.dropped.Add(int64(n)) },
 	})
 	if err != nil {
+		cancel()
+		h.conns.Add(-1)
 		WriteError(w, r, h.cfg.Logger, err)
 		return
 	}
-	defer sub.Close()
+	h.wg.Add(1)
 	h.metrics.connsTotal.Add(1)
 	h.metrics.connsCurrent.Add(1)
-	defer h.metrics.connsCurrent.Add(-1)
-
-	s := stream{h: h, w: w, rc: http.NewResponseController(w)}
-	// A stream outlives any http.Server.ReadTimeout, which would otherwise
-	// cancel the request's context midway; client departure is still seen.
-	_ = s.rc.SetReadDeadline(time.Time{})
+	s := &stream{h: h, sub: sub, cancel: cancel, topics: topics, remote: r.RemoteAddr}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	s.buf = wire.AppendRetry(s.buf, h.cfg.Retry)
-	if err := s.flush(); err != nil {
+	if s.hijack(w, r) {
+		go s.run(ctx)
 		return
 	}
-	err = s.backlog(sub.Backlog())
-	if err == nil {
-		err = s.live(ctx, sub)
-	}
-	if errors.Is(err, ErrSlowConsumer) || errors.Is(err, os.ErrDeadlineExceeded) {
-		// Its queue overflowed, or one write took longer than WriteTimeout.
-		h.metrics.slowConsumers.Add(1)
-		h.cfg.Logger.WarnContext(r.Context(), "slow subscriber disconnected", "topics", topics, "remote", r.RemoteAddr)
-	}
+	stop := context.AfterFunc(r.Context(), cancel)
+	defer stop()
+	rc := http.NewResponseController(w)
+	// A stream outlives any http.Server.ReadTimeout, which would otherwise
+	// cancel the request's context midway; client departure is still seen.
+	_ = rc.SetReadDeadline(time.Time{})
+	w.WriteHeader(http.StatusOK)
+	s.out, s.setDeadline, s.flusher = w, rc.SetWriteDeadline, rc.Flush
+	s.run(ctx)
 }
 
 // authorize asks Config.Authorize about each topic.
@@ -201,112 +191,4 @@ func lastEventID(r *http.Request) string {
 		return "invalid"
 	}
 	return strings.TrimSpace(id)
-}
-
-// stream writes one SSE response.
-type stream struct {
-	h     *Handler
-	w     http.ResponseWriter
-	rc    *http.ResponseController
-	buf   []byte
-	batch []Event
-	last  time.Time // of the last write, for heartbeats
-}
-
-// flush writes buf in one write, under a deadline, then flushes it.
-func (s *stream) flush() error {
-	if s.h.cfg.WriteTimeout > 0 {
-		_ = s.rc.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteTimeout)) // unsupported by some writers; then there is no deadline
-	}
-	_, err := s.w.Write(s.buf)
-	if err == nil {
-		err = s.rc.Flush()
-	}
-	s.buf = s.buf[:0]
-	if cap(s.buf) > 64<<10 {
-		s.buf = nil // after a large batch, give the memory back
-	}
-	s.last = time.Now()
-	return err
-}
-
-// resyncData is the data of a resync event.
-type resyncData struct {
-	Topics []string `json:"topics"`
-}
-
-func (s *stream) backlog(b Backlog) error {
-	if len(b.Resync) > 0 {
-		s.h.metrics.resyncs.Add(1)
-		data, _ := json.Marshal(resyncData{Topics: b.Resync})
-		s.buf = wire.AppendEvent(s.buf, b.Cursor, EventResync, data)
-	}
-	// Written in batches so that a long backlog is not one huge buffer.
-	const batchBytes = 32 << 10
-	for i, ev := range b.Events {
-		s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
-		if len(s.buf) >= batchBytes || i == len(b.Events)-1 {
-			if err := s.flush(); err != nil {
-				return err
-			}
-		}
-	}
-	s.h.metrics.replayed.Add(int64(len(b.Events)))
-	if len(s.buf) > 0 {
-		return s.flush()
-	}
-	return nil
-}
-
-func (s *stream) live(ctx context.Context, sub Subscription) error {
-	hb := time.NewTicker(s.h.cfg.HeartbeatInterval)
-	defer hb.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.h.ctx.Done():
-			return nil
-		case <-sub.Notify():
-			var err error
-			s.batch, err = sub.Drain(s.batch[:0])
-			if len(s.batch) > 0 {
-				for _, ev := range s.batch {
-					s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
-				}
-				if werr := s.flush(); werr != nil {
-					return werr
-				}
-				s.h.metrics.observeDelivered(s.batch, s.last)
-				clear(s.batch)
-				if cap(s.batch) > 64 {
-					s.batch = nil
-				}
-			}
-			if err != nil {
-				return err
-			}
-		case now := <-hb.C:
-			// Only an idle stream needs a heartbeat; allow for ticker jitter.
-			if now.Sub(s.last) < s.h.cfg.HeartbeatInterval*9/10 {
-				continue
-			}
-			if s.h.cfg.HeartbeatEvent {
-				s.buf = appendHeartbeatEvent(s.buf, now)
-			} else {
-				s.buf = wire.AppendComment(s.buf, "heartbeat")
-			}
-			if err := s.flush(); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func appendHeartbeatEvent(dst []byte, now time.Time) []byte {
-	data := make([]byte, 0, 48)
-	data = append(data, `{"time":"`...)
-	data = now.UTC().AppendFormat(data, time.RFC3339)
-	data = append(data, `"}`...)
-	return wire.AppendEvent(dst, "", EventHeartbeat, data)
 }

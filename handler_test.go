@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,9 +15,26 @@ import (
 	"github.com/ssevents/ssevents"
 )
 
+// bothModes runs f with streams taken over from net/http (the default
+// over HTTP/1.x) and with streams kept on the ResponseWriter.
+func bothModes(t *testing.T, f func(t *testing.T, cfg ssevents.Config)) {
+	t.Helper()
+	for _, disable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("DisableHijack=%v", disable), func(t *testing.T) {
+			t.Parallel()
+			f(t, ssevents.Config{DisableHijack: disable})
+		})
+	}
+}
+
 func TestSubscribeHeadersAndImmediateFlush(t *testing.T) {
 	t.Parallel()
-	_, srv := newServer(t, ssevents.Config{Retry: 2500 * time.Millisecond})
+	bothModes(t, testSubscribeHeadersAndImmediateFlush)
+}
+
+func testSubscribeHeadersAndImmediateFlush(t *testing.T, cfg ssevents.Config) {
+	cfg.Retry = 2500 * time.Millisecond
+	_, srv := newServer(t, cfg)
 	resp := get(t, srv.URL+"/events?topic=a", nil)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -188,7 +206,12 @@ func TestAuthorize(t *testing.T) {
 
 func TestMaxConnections(t *testing.T) {
 	t.Parallel()
-	app, srv := newServer(t, ssevents.Config{MaxConnections: 2})
+	bothModes(t, testMaxConnections)
+}
+
+func testMaxConnections(t *testing.T, cfg ssevents.Config) {
+	cfg.MaxConnections = 2
+	app, srv := newServer(t, cfg)
 	s1 := subscribe(t, srv.URL+"/events?topic=a", nil)
 	subscribe(t, srv.URL+"/events?topic=a", nil)
 
@@ -299,7 +322,12 @@ func TestResyncWhenHistoryCannotCover(t *testing.T) {
 
 func TestSlowConsumerIsDroppedAndOthersUnaffected(t *testing.T) {
 	t.Parallel()
-	app, srv := newServer(t, ssevents.Config{MaxQueueSize: 4, WriteTimeout: time.Second})
+	bothModes(t, testSlowConsumer)
+}
+
+func testSlowConsumer(t *testing.T, cfg ssevents.Config) {
+	cfg.MaxQueueSize, cfg.WriteTimeout = 4, time.Second
+	app, srv := newServer(t, cfg)
 	fast := subscribe(t, srv.URL+"/events?topic=a", nil)
 	// The slow client never reads its body.
 	slowResp := get(t, srv.URL+"/events?topic=a", nil)
@@ -332,4 +360,29 @@ func TestSlowConsumerIsDroppedAndOthersUnaffected(t *testing.T) {
 		t.Errorf("want exactly the stalled subscriber dropped: %+v", snap.Connections)
 	}
 	t.Logf("slowest of %d publishes with a stalled subscriber: %v; dropped %d", n, slowest, snap.Messages.Dropped)
+}
+
+func TestHeadersSetByWrappingMiddlewareReachTheClient(t *testing.T) {
+	t.Parallel()
+	bothModes(t, func(t *testing.T, cfg ssevents.Config) {
+		app, err := ssevents.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Access-Control-Allow-Origin", "https://app.example")
+			app.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		t.Cleanup(func() { app.Close() })
+		s := subscribe(t, srv.URL+"/events?topic=a", nil)
+		if got := s.resp.Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+			t.Errorf("Access-Control-Allow-Origin = %q", got)
+		}
+		waitFor(t, "subscription", time.Second, func() bool { return app.Events().Connections() == 1 })
+		id := publish(t, app, "a", "e", 1)
+		if ev := s.next(2 * time.Second); ev.ID != id {
+			t.Fatalf("got %+v", ev)
+		}
+	})
 }

@@ -1,0 +1,211 @@
+package ssevents
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ssevents/ssevents/internal/wire"
+)
+
+// stream writes one SSE response.
+//
+// Over HTTP/1.x it takes the connection over from net/http (Hijack) once
+// the stream is authorized and subscribed, and the request's handler
+// returns: net/http's per-connection buffers and goroutines are then freed,
+// and an idle stream costs two small goroutines (writer and close
+// detector) and its subscription, instead of net/http's ~20 KB. The
+// response is then delimited by the connection's end, as HTTP/1.1 allows.
+// Where the connection cannot be taken over (HTTP/2, a ResponseWriter
+// wrapper without Hijack, a recorder in tests) it writes through the
+// ResponseWriter, with one Flush per batch.
+type stream struct {
+	h      *Handler
+	sub    Subscription
+	cancel context.CancelFunc
+	topics []string
+	remote string
+
+	out         io.Writer
+	setDeadline func(time.Time) error
+	flusher     func() error
+	conn        net.Conn // set when hijacked
+
+	buf   []byte
+	batch []Event
+	last  time.Time // of the last write, for heartbeats
+}
+
+// hijack takes the connection over and writes the response head itself. It
+// reports false, having written nothing, when the connection cannot be
+// taken over.
+func (s *stream) hijack(w http.ResponseWriter, r *http.Request) bool {
+	if r.ProtoMajor != 1 || s.h.cfg.DisableHijack {
+		return false
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	_ = conn.SetDeadline(time.Time{}) // clear any server read or write timeout
+	hdr := w.Header()
+	hdr.Set("Connection", "close")
+	hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = hdr.Write(&head)
+	head.WriteString("\r\n")
+	s.buf = append(s.buf, head.Bytes()...)
+	_ = brw // its reader may hold a pipelined request, which a stream ignores; dropping it frees the buffers
+	s.conn, s.out, s.setDeadline = conn, conn, conn.SetWriteDeadline
+	s.h.wg.Add(1)
+	go s.watchClose()
+	return true
+}
+
+// watchClose cancels the stream when the client closes the connection. A
+// client sends nothing after its request, so any read result ends it.
+func (s *stream) watchClose() {
+	defer s.h.wg.Done()
+	var b [1]byte
+	for {
+		if _, err := s.conn.Read(b[:]); err != nil {
+			s.cancel()
+			return
+		}
+	}
+}
+
+// run writes the retry line, the backlog and the live events until the
+// client leaves, the subscription ends or the handler is closed; then it
+// releases the stream's slot.
+func (s *stream) run(ctx context.Context) {
+	h := s.h
+	defer func() {
+		s.sub.Close()
+		s.cancel()
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		h.conns.Add(-1)
+		h.metrics.connsCurrent.Add(-1)
+		h.wg.Done()
+	}()
+	s.buf = wire.AppendRetry(s.buf, h.cfg.Retry)
+	err := s.flush()
+	if err == nil {
+		err = s.backlog(s.sub.Backlog())
+	}
+	if err == nil {
+		err = s.live(ctx)
+	}
+	if errors.Is(err, ErrSlowConsumer) || errors.Is(err, os.ErrDeadlineExceeded) {
+		// Its queue overflowed, or one write took longer than WriteTimeout.
+		h.metrics.slowConsumers.Add(1)
+		h.cfg.Logger.Warn("slow subscriber disconnected", "topics", s.topics, "remote", s.remote)
+	}
+}
+
+// flush writes buf in one write, under a deadline, then flushes it.
+func (s *stream) flush() error {
+	if s.h.cfg.WriteTimeout > 0 {
+		_ = s.setDeadline(time.Now().Add(s.h.cfg.WriteTimeout)) // unsupported by some writers; then there is no deadline
+	}
+	_, err := s.out.Write(s.buf)
+	if err == nil && s.flusher != nil {
+		err = s.flusher()
+	}
+	s.buf = s.buf[:0]
+	if cap(s.buf) > 64<<10 {
+		s.buf = nil // after a large batch, give the memory back
+	}
+	s.last = time.Now()
+	return err
+}
+
+// resyncData is the data of a resync event.
+type resyncData struct {
+	Topics []string `json:"topics"`
+}
+
+func (s *stream) backlog(b Backlog) error {
+	if len(b.Resync) > 0 {
+		s.h.metrics.resyncs.Add(1)
+		data, _ := json.Marshal(resyncData{Topics: b.Resync})
+		s.buf = wire.AppendEvent(s.buf, b.Cursor, EventResync, data)
+	}
+	// Written in batches so that a long backlog is not one huge buffer.
+	const batchBytes = 32 << 10
+	for i, ev := range b.Events {
+		s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
+		if len(s.buf) >= batchBytes || i == len(b.Events)-1 {
+			if err := s.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	s.h.metrics.replayed.Add(int64(len(b.Events)))
+	if len(s.buf) > 0 {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *stream) live(ctx context.Context) error {
+	hb := time.NewTicker(s.h.cfg.HeartbeatInterval)
+	defer hb.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.h.ctx.Done():
+			return nil
+		case <-s.sub.Notify():
+			var err error
+			s.batch, err = s.sub.Drain(s.batch[:0])
+			if len(s.batch) > 0 {
+				for _, ev := range s.batch {
+					s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
+				}
+				if werr := s.flush(); werr != nil {
+					return werr
+				}
+				s.h.metrics.observeDelivered(s.batch, s.last)
+				clear(s.batch)
+				if cap(s.batch) > 64 {
+					s.batch = nil
+				}
+			}
+			if err != nil {
+				return err
+			}
+		case now := <-hb.C:
+			// Only an idle stream needs a heartbeat; allow for ticker jitter.
+			if now.Sub(s.last) < s.h.cfg.HeartbeatInterval*9/10 {
+				continue
+			}
+			if s.h.cfg.HeartbeatEvent {
+				s.buf = appendHeartbeatEvent(s.buf, now)
+			} else {
+				s.buf = wire.AppendComment(s.buf, "heartbeat")
+			}
+			if err := s.flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func appendHeartbeatEvent(dst []byte, now time.Time) []byte {
+	data := make([]byte, 0, 48)
+	data = append(data, `{"time":"`...)
+	data = now.UTC().AppendFormat(data, time.RFC3339)
+	data = append(data, `"}`...)
+	return wire.AppendEvent(dst, "", EventHeartbeat, data)
+}
