@@ -117,3 +117,9 @@ func ExampleTopic() {
 	// user:john
 	// workspace:acme:comments
 }
+
+func ExampleSplitTopics() {
+	fmt.Printf("%q\n", ssevents.SplitTopics(" comments, ,user:42,"))
+	// Output:
+	// ["comments" "user:42"]
+}

@@ -68,11 +68,7 @@ const maxLastEventIDLength = 256
 func ParseTopics(r *http.Request, max int) ([]string, error) {
 	var topics []string
 	for _, v := range r.URL.Query()["topic"] {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				topics = append(topics, t)
-			}
-		}
+		topics = append(topics, SplitTopics(v)...)
 	}
 	topics = dedupe(topics)
 	if len(topics) == 0 {

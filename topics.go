@@ -27,3 +27,15 @@ func TaskTopic(id string) string { return Topic("task", id) }
 
 // TicketTopic returns "ticket:<id>".
 func TicketTopic(id string) string { return Topic("ticket", id) }
+
+// SplitTopics splits a comma-separated list of topics (or topic patterns),
+// trimming blanks and dropping empty items: " a, ,b" is ["a" "b"].
+func SplitTopics(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

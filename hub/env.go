@@ -85,7 +85,7 @@ var Settings = []Setting{
 	{Name: "SSE_PUBLIC_TOPICS", Allowed: "comma-separated topic patterns (* matches any run of characters)", Default: "none",
 		Usage: "topics anyone may subscribe to without credentials",
 		set: func(c *Config, v string) error {
-			ps := splitList(v)
+			ps := ssevents.SplitTopics(v)
 			for _, p := range ps {
 				if err := validatePattern(p); err != nil {
 					return fmt.Errorf("%w: SSE_PUBLIC_TOPICS: %w", ssevents.ErrInvalidConfig, err)
@@ -97,7 +97,7 @@ var Settings = []Setting{
 	{Name: "SSE_CORS_ORIGINS", Allowed: "comma-separated origins (https://app.example.com) or *", Default: "none",
 		Usage: "origins allowed to make cross-origin requests",
 		set: func(c *Config, v string) error {
-			origins := splitList(v)
+			origins := ssevents.SplitTopics(v)
 			for _, o := range origins {
 				if err := validateOrigin(o); err != nil {
 					return fmt.Errorf("%w: SSE_CORS_ORIGINS: %w", ssevents.ErrInvalidConfig, err)

@@ -65,15 +65,3 @@ func validatePattern(p string) error {
 	}
 	return nil
 }
-
-// splitList splits a comma-separated list, trimming blanks and dropping
-// empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
+	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
 )
 
@@ -61,17 +61,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// splitTopics splits a comma-separated --topic value.
-func splitTopics(s string) []string {
-	var topics []string
-	for _, t := range strings.Split(s, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			topics = append(topics, t)
-		}
-	}
-	return topics
-}
-
 // runPublish publishes one event and prints its id.
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("publish", "publish --topic t[,t2] --event name --data '{...}' [--url URL] [--token T]", stderr)
@@ -83,7 +72,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	topics := splitTopics(*topic)
+	topics := ssevents.SplitTopics(*topic)
 	if len(topics) == 0 {
 		fs.Usage()
 		return errors.New("publish: --topic is required")

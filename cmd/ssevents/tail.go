@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
 )
 
@@ -39,7 +40,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	topics := splitTopics(*topic)
+	topics := ssevents.SplitTopics(*topic)
 	if len(topics) == 0 {
 		fs.Usage()
 		return errors.New("tail: --topic is required")

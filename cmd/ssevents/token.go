@@ -67,7 +67,7 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 		return fmt.Errorf("token: --ttl %v: want more than 0 and at most %v", *ttl, maxTokenTTL)
 	}
 	claims := hub.Claims{
-		SSE: hub.TopicClaims{Publish: splitPatterns(*publish), Subscribe: splitPatterns(*subscribe)},
+		SSE: hub.TopicClaims{Publish: ssevents.SplitTopics(*publish), Subscribe: ssevents.SplitTopics(*subscribe)},
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   *sub,
 			Issuer:    *iss,
@@ -92,15 +92,4 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
-}
-
-// splitPatterns splits a comma-separated list of patterns.
-func splitPatterns(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
