@@ -1,10 +1,13 @@
 package ssevents_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -385,4 +388,29 @@ func TestHeadersSetByWrappingMiddlewareReachTheClient(t *testing.T) {
 			t.Fatalf("got %+v", ev)
 		}
 	})
+}
+
+func TestClientThatSendsBytesAfterItsRequestIsDropped(t *testing.T) {
+	t.Parallel()
+	app, srv := newServer(t, ssevents.Config{})
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /events?topic=a HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(conn)
+	if line, _ := br.ReadString('\n'); !strings.HasPrefix(line, "HTTP/1.1 200") {
+		t.Fatalf("status line %q", line)
+	}
+	waitFor(t, "subscription", 2*time.Second, func() bool { return app.Events().Connections() == 1 })
+	conn.Write(bytes.Repeat([]byte("x"), 1<<16)) // garbage instead of silence
+	waitFor(t, "the stream to end", 2*time.Second, func() bool { return app.Events().Connections() == 0 })
+	// A well-behaved stream next to it is unaffected.
+	s := subscribe(t, srv.URL+"/events?topic=a", nil)
+	waitFor(t, "subscription", 2*time.Second, func() bool { return app.Events().Connections() == 1 })
+	id := publish(t, app, "a", "e", 1)
+	if ev := s.next(2 * time.Second); ev.ID != id {
+		t.Fatalf("got %+v", ev)
+	}
 }
