@@ -170,34 +170,52 @@ type Snapshot struct {
 
 // ConnectionStats is the "connections" part of a Snapshot.
 type ConnectionStats struct {
-	Current  int64 `json:"current"`
-	Total    int64 `json:"total"`
+	// Current is the number of open streams.
+	Current int64 `json:"current"`
+	// Total is the number of streams opened since start.
+	Total int64 `json:"total"`
+	// Rejected counts subscriptions refused before their stream started
+	// (connection limit, 401/403, 400).
 	Rejected int64 `json:"rejected"`
 	// RejectedMaxConnections counts 503s for the connection limit alone.
 	RejectedMaxConnections int64 `json:"rejected_max_connections"`
-	SlowDisconnected       int64 `json:"slow_disconnected"`
+	// SlowDisconnected counts streams ended because their client could not
+	// keep up (queue overflow or write timeout).
+	SlowDisconnected int64 `json:"slow_disconnected"`
 }
 
 // MessageStats is the "messages" part of a Snapshot.
 type MessageStats struct {
-	Published     int64 `json:"published"`
+	// Published counts events published through this instance.
+	Published int64 `json:"published"`
+	// PublishErrors counts publishes that failed (validation or broker).
 	PublishErrors int64 `json:"publish_errors"`
-	Delivered     int64 `json:"delivered"`
-	Dropped       int64 `json:"dropped"`
-	Replayed      int64 `json:"replayed"`
-	Resyncs       int64 `json:"resyncs"`
+	// Delivered counts events written to clients.
+	Delivered int64 `json:"delivered"`
+	// Dropped counts events lost to a subscriber's queue overflow.
+	Dropped int64 `json:"dropped"`
+	// Replayed counts events sent from history on resume.
+	Replayed int64 `json:"replayed"`
+	// Resyncs counts resync events sent.
+	Resyncs int64 `json:"resyncs"`
 }
 
 // LatencyStats is the "latency" part of a Snapshot, in milliseconds.
 type LatencyStats struct {
-	PublishAvgMs    float64 `json:"publish_avg_ms"`
+	// PublishAvgMs is the mean publish latency since start.
+	PublishAvgMs float64 `json:"publish_avg_ms"`
+	// PublishRecentMs is the moving average over the latest publishes
+	// (the value of sse_publish_latency_ms).
 	PublishRecentMs float64 `json:"publish_recent_ms"`
-	PublishCount    int64   `json:"publish_count"`
+	// PublishCount is the number of publishes measured.
+	PublishCount int64 `json:"publish_count"`
 }
 
 // BrokerStats is the "broker" part of a Snapshot.
 type BrokerStats struct {
-	Errors     int64 `json:"errors"`
+	// Errors counts broker backend errors.
+	Errors int64 `json:"errors"`
+	// Reconnects counts broker backend reconnections.
 	Reconnects int64 `json:"reconnects"`
 }
 

@@ -13,7 +13,9 @@ import (
 // ID is a parsed event id: a millisecond timestamp and a sequence number
 // within that millisecond. IDs order by (Ms, Seq).
 type ID struct {
-	Ms  uint64
+	// Ms is the timestamp part, in milliseconds since the Unix epoch.
+	Ms uint64
+	// Seq orders ids within one millisecond.
 	Seq uint64
 }
 
