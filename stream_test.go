@@ -17,10 +17,18 @@ import (
 // flushRecorder is a ResponseWriter whose body can be read while the
 // handler writes (httptest.ResponseRecorder cannot be read concurrently).
 type flushRecorder struct {
-	mu     sync.Mutex
-	header http.Header
-	body   bytes.Buffer
-	status int
+	mu      sync.Mutex
+	header  http.Header
+	body    bytes.Buffer
+	status  int
+	writes  int
+	flushes int
+	// When entered is set, each write is announced on it and then waits
+	// for a value on release (or for gone to close), like a write to a
+	// slow network.
+	entered chan string
+	release chan struct{}
+	gone    chan struct{}
 }
 
 func (f *flushRecorder) Header() http.Header { return f.header }
@@ -30,11 +38,31 @@ func (f *flushRecorder) WriteHeader(code int) {
 	f.status = code
 }
 func (f *flushRecorder) Write(b []byte) (int, error) {
+	if f.entered != nil {
+		select {
+		case f.entered <- string(b):
+			select {
+			case <-f.release:
+			case <-f.gone:
+			}
+		case <-f.gone:
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.writes++
 	return f.body.Write(b)
 }
-func (f *flushRecorder) Flush() {}
+func (f *flushRecorder) Flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushes++
+}
+func (f *flushRecorder) counts() (writes, flushes int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writes, f.flushes
+}
 func (f *flushRecorder) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -125,4 +153,52 @@ func TestNoHeartbeatOnBusyStream(t *testing.T) {
 			t.Fatalf("%d events, want 10", got)
 		}
 	})
+}
+
+func TestQueuedEventsGoOutInOneWriteAndOneFlush(t *testing.T) {
+	t.Parallel()
+	app, err := ssevents.New(ssevents.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &flushRecorder{header: http.Header{}, entered: make(chan string), release: make(chan struct{}), gone: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		app.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/events?topic=a", nil))
+		close(done)
+	}()
+	defer func() { close(rec.gone); cancel(); <-done }()
+	next := func() string {
+		t.Helper()
+		select {
+		case w := <-rec.entered:
+			return w
+		case <-time.After(5 * time.Second):
+			t.Fatal("no write")
+			return ""
+		}
+	}
+	if w := next(); w != "retry: 3000\n\n" {
+		t.Fatalf("first write %q", w)
+	}
+	rec.release <- struct{}{}
+	publish(t, app, "a", "e", 0)
+	first := next() // the stream is now stuck in this write, as on a slow network
+	// Nine more arrive while it is stuck: they wait in its queue and
+	// leave together, in one write and one flush.
+	for i := 1; i < 10; i++ {
+		publish(t, app, "a", "e", i)
+	}
+	rec.release <- struct{}{}
+	second := next()
+	rec.release <- struct{}{}
+	if n1, n2 := strings.Count(first, "event: e\n"), strings.Count(second, "event: e\n"); n1 != 1 || n2 != 9 {
+		t.Fatalf("writes held %d and %d events, want 1 and 9", n1, n2)
+	}
+	waitFor(t, "the flush", time.Second, func() bool { _, f := rec.counts(); return f == 3 })
+	if w, f := rec.counts(); w != 3 || f != 3 {
+		t.Fatalf("%d writes and %d flushes, want 3 and 3 (retry, 1 event, 9 events)", w, f)
+	}
 }
