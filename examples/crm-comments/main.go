@@ -10,13 +10,7 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
+	"net/http"
 
 	"github.com/ssevents/ssevents"
 	_ "github.com/ssevents/ssevents/broker/redis" // SSE_REDIS_URL=redis://... fans out between instances
@@ -24,27 +18,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", ":8000", "address to listen on")
-	flag.Parse()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *addr, logger)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "crm-comments:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, addr string, logger *slog.Logger) error {
-	sse, err := ssevents.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	sse.Logger = logger
-	h, cleanup, err := newServer(Config{SSE: sse})
-	if err != nil {
-		return err
-	}
-	return serve.Run(ctx, addr, h, cleanup, logger)
+	serve.Main("crm-comments", func(sse ssevents.Config) (http.Handler, func() error, error) {
+		return newServer(Config{SSE: sse})
+	})
 }

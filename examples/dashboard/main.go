@@ -10,13 +10,8 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
+	"net/http"
 
 	"github.com/ssevents/ssevents"
 	_ "github.com/ssevents/ssevents/broker/redis" // SSE_REDIS_URL=redis://... fans out between instances
@@ -24,29 +19,8 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", ":8000", "address to listen on")
 	interval := flag.Duration("interval", DefaultInterval, "time between samples")
-	flag.Parse()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *addr, Config{Interval: *interval}, logger)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dashboard:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, addr string, cfg Config, logger *slog.Logger) error {
-	sse, err := ssevents.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	sse.Logger = logger
-	cfg.SSE = sse
-	h, cleanup, err := newServer(cfg)
-	if err != nil {
-		return err
-	}
-	return serve.Run(ctx, addr, h, cleanup, logger)
+	serve.Main("dashboard", func(sse ssevents.Config) (http.Handler, func() error, error) {
+		return newServer(Config{SSE: sse, Interval: *interval})
+	})
 }

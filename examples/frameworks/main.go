@@ -9,14 +9,9 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ssevents/ssevents"
 	_ "github.com/ssevents/ssevents/broker/redis" // SSE_REDIS_URL=redis://... fans out between instances
@@ -31,31 +26,10 @@ var routers = map[string]func(*ssevents.App) http.Handler{
 }
 
 func main() {
-	addr := flag.String("addr", ":8000", "address to listen on")
 	framework := flag.String("framework", "chi", "router to mount ssevents in: chi, gin or echo")
-	flag.Parse()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *addr, *framework, logger)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "frameworks:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, addr, framework string, logger *slog.Logger) error {
-	sse, err := ssevents.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	sse.Logger = logger
-	h, cleanup, err := newServer(framework, sse)
-	if err != nil {
-		return err
-	}
-	logger.Info("router", "framework", framework)
-	return serve.Run(ctx, addr, h, cleanup, logger)
+	serve.Main("frameworks", func(sse ssevents.Config) (http.Handler, func() error, error) {
+		return newServer(*framework, sse)
+	})
 }
 
 // newServer returns the App mounted in the named router, and the App's

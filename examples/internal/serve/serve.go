@@ -7,11 +7,46 @@ package serve
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
+
+	"github.com/ssevents/ssevents"
 )
+
+// Main is an example's main: it parses --addr (default :8000) and any flag
+// the example defined on flag.CommandLine, reads the SSE_* variables, builds
+// the example's handler with build and serves it until SIGINT or SIGTERM.
+// On an error it prints it, prefixed with name, and exits 1.
+func Main(name string, build func(sse ssevents.Config) (http.Handler, func() error, error)) {
+	addr := flag.String("addr", ":8000", "address to listen on")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := func() error {
+		sse, err := ssevents.ConfigFromEnv()
+		if err != nil {
+			return err
+		}
+		sse.Logger = logger
+		h, cleanup, err := build(sse)
+		if err != nil {
+			return err
+		}
+		return Run(ctx, *addr, h, cleanup, logger)
+	}()
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
 
 // shutdownTimeout bounds the wait for in-flight REST requests at exit.
 const shutdownTimeout = 10 * time.Second
