@@ -8,25 +8,23 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/hub"
 )
 
-// exampleHub serves an ssevents app with a publish API, standing in for
-// `ssevents serve`.
-func exampleHub() (*ssevents.App, *httptest.Server) {
-	app, err := ssevents.New(ssevents.Config{})
+// exampleHub serves the hub that `ssevents serve` runs.
+func exampleHub() (*hub.Hub, *httptest.Server) {
+	h, err := hub.New(hub.Config{})
 	if err != nil {
 		panic(err)
 	}
-	publishRoute(app)
-	return app, httptest.NewServer(app)
+	return h, httptest.NewServer(h)
 }
 
 func ExampleClient_Events() {
-	app, srv := exampleHub()
+	h, srv := exampleHub()
 	defer srv.Close()
-	defer app.Close()
+	defer h.Close()
 
 	c, err := client.New(client.Config{URL: srv.URL})
 	if err != nil {
@@ -58,9 +56,9 @@ func ExampleClient_Events() {
 }
 
 func ExampleClient_Subscribe() {
-	app, srv := exampleHub()
+	h, srv := exampleHub()
 	defer srv.Close()
-	defer app.Close()
+	defer h.Close()
 
 	c, err := client.New(client.Config{URL: srv.URL, Token: "a-jwt-from-ssevents-token"})
 	if err != nil {
@@ -72,7 +70,7 @@ func ExampleClient_Subscribe() {
 		return done // returning an error ends the subscription
 	}, client.OnConnState(func(cs client.ConnState) {
 		if cs.Connected {
-			go app.Publish(context.Background(), "workspace:acme", "comment", "hello")
+			go h.App().Publish(context.Background(), "workspace:acme", "comment", "hello")
 		}
 	}))
 	fmt.Println(errors.Is(err, done))
@@ -82,9 +80,9 @@ func ExampleClient_Subscribe() {
 }
 
 func ExampleClient_Publish() {
-	app, srv := exampleHub()
+	h, srv := exampleHub()
 	defer srv.Close()
-	defer app.Close()
+	defer h.Close()
 
 	c, err := client.New(client.Config{URL: srv.URL})
 	if err != nil {

@@ -1,8 +1,6 @@
 package client_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,61 +9,34 @@ import (
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/hub"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// publishRoute adds the hub's POST /publish (JSON {"topic"|"topics",
-// "event", "data"} -> {"id"}) to app, for tests that run without the hub.
-func publishRoute(app *ssevents.App) {
-	app.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Topic  string          `json:"topic"`
-			Topics []string        `json:"topics"`
-			Event  string          `json:"event"`
-			Data   json.RawMessage `json:"data"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			ssevents.WriteError(w, r, nil, fmt.Errorf("%w: %v", ssevents.ErrInvalidRequest, err))
-			return
-		}
-		topics := body.Topics
-		if body.Topic != "" {
-			topics = append(topics, body.Topic)
-		}
-		id, err := app.PublishTopics(r.Context(), topics, body.Event, body.Data)
-		if err != nil {
-			ssevents.WriteError(w, r, nil, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
-	})
-}
-
-// newApp returns an app with the test publish route, closed when the test
-// ends.
-func newApp(t *testing.T, cfg ssevents.Config) *ssevents.App {
+// newHub returns the real hub (publish API included) for cfg, closed when
+// the test ends; anonymous subscribing and loopback publishing are allowed.
+func newHub(t *testing.T, cfg ssevents.Config) *hub.Hub {
 	t.Helper()
-	app, err := ssevents.New(cfg)
+	h, err := hub.New(hub.Config{Config: cfg})
 	if err != nil {
-		t.Fatalf("ssevents.New: %v", err)
+		t.Fatalf("hub.New: %v", err)
 	}
-	publishRoute(app)
-	return app
+	return h
 }
 
-// newServer serves a new app on a loopback httptest server. Cleanup closes
-// the app first, so that streams end and the server can close.
+// newServer serves a new hub on a loopback httptest server and returns its
+// app. Cleanup closes the hub first, so that streams end and the server
+// can close.
 func newServer(t *testing.T, cfg ssevents.Config) (*ssevents.App, *httptest.Server) {
 	t.Helper()
-	app := newApp(t, cfg)
-	srv := httptest.NewServer(app)
+	h := newHub(t, cfg)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { _ = app.Close() })
-	return app, srv
+	t.Cleanup(func() { _ = h.Close() })
+	return h.App(), srv
 }
 
 // newClient returns a client with a transport of its own, whose idle

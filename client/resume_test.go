@@ -11,6 +11,7 @@ import (
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/hub"
 )
 
 // restartable serves apps on one fixed loopback address, one after the
@@ -19,7 +20,7 @@ type restartable struct {
 	t      *testing.T
 	addr   string
 	broker ssevents.Broker
-	app    *ssevents.App
+	app    *hub.Hub
 	srv    *httptest.Server
 }
 
@@ -37,7 +38,7 @@ func (r *restartable) start() {
 		r.t.Fatalf("listen on %s again: %v", r.addr, err)
 	}
 	r.addr = ln.Addr().String()
-	r.app = newApp(r.t, ssevents.Config{Broker: r.broker, Retry: 20 * time.Millisecond})
+	r.app = newHub(r.t, ssevents.Config{Broker: r.broker, Retry: 20 * time.Millisecond})
 	r.srv = httptest.NewUnstartedServer(r.app)
 	r.srv.Listener = ln
 	r.srv.Start()

@@ -12,12 +12,13 @@ import (
 
 	"github.com/ssevents/ssevents"
 
+	"github.com/ssevents/ssevents/hub"
 	"github.com/ssevents/ssevents/internal/bench"
 )
 
 func TestBenchSmallRun(t *testing.T) {
 	t.Parallel()
-	_, srv := startCLITestHub(t)
+	_, srv := startCLITestHub(t, hub.Config{})
 	var stdout, stderr bytes.Buffer
 	err := runBench(t.Context(), []string{"--url", srv.URL, "--conns", "50", "--rate", "50", "--duration", "2s", "--topics", "3", "--json"}, &stdout, &stderr)
 	if err != nil {

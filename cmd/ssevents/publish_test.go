@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -13,49 +10,29 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/hub"
 )
 
-// startCLITestHub serves an ssevents app with a stand-in for the hub's
-// POST /publish, for the client commands' tests. Cleanup closes the app
-// first, so that streams end and the server can close.
-func startCLITestHub(t *testing.T) (*ssevents.App, *httptest.Server) {
+// startCLITestHub serves the real hub for the client commands' tests:
+// with cfg's zero value, anonymous subscribing and loopback publishing.
+// Cleanup closes the hub first, so that streams end and the server can
+// close.
+func startCLITestHub(t *testing.T, cfg hub.Config) (*ssevents.App, *httptest.Server) {
 	t.Helper()
-	app, err := ssevents.New(ssevents.Config{Retry: 50 * time.Millisecond})
+	cfg.Retry = 50 * time.Millisecond
+	h, err := hub.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Topic  string          `json:"topic"`
-			Topics []string        `json:"topics"`
-			Event  string          `json:"event"`
-			Data   json.RawMessage `json:"data"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			ssevents.WriteError(w, r, nil, fmt.Errorf("%w: %v", ssevents.ErrInvalidRequest, err))
-			return
-		}
-		if r.Header.Get("Authorization") == "Bearer wrong" {
-			ssevents.WriteError(w, r, nil, fmt.Errorf("%w: token rejected", ssevents.ErrUnauthorized))
-			return
-		}
-		topics := body.Topics
-		if body.Topic != "" {
-			topics = append(topics, body.Topic)
-		}
-		id, err := app.PublishTopics(r.Context(), topics, body.Event, body.Data)
-		if err != nil {
-			ssevents.WriteError(w, r, nil, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
-	})
-	srv := httptest.NewServer(app)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { _ = app.Close() })
-	return app, srv
+	t.Cleanup(func() { _ = h.Close() })
+	return h.App(), srv
 }
+
+// jwtHub is a hub configuration that requires tokens signed with a test
+// secret, so that a wrong token is answered 401.
+var jwtHub = hub.Config{JWTSecret: strings.Repeat("s", hub.MinJWTSecretLength)}
 
 // lockedBuffer is a bytes.Buffer safe to write from a command while the
 // test reads it.
@@ -78,7 +55,7 @@ func (l *lockedBuffer) String() string {
 
 func TestPublishPrintsID(t *testing.T) {
 	t.Parallel()
-	app, srv := startCLITestHub(t)
+	app, srv := startCLITestHub(t, hub.Config{})
 	// A stream resuming from before the publish sees the event, with the
 	// id that publish printed.
 	first, err := app.Publish(t.Context(), "other", "x", 0)
@@ -107,7 +84,8 @@ func TestPublishPrintsID(t *testing.T) {
 
 func TestPublishErrors(t *testing.T) {
 	t.Parallel()
-	_, srv := startCLITestHub(t)
+	_, srv := startCLITestHub(t, hub.Config{})
+	_, authSrv := startCLITestHub(t, jwtHub)
 	tests := []struct {
 		name string
 		args []string
@@ -117,7 +95,7 @@ func TestPublishErrors(t *testing.T) {
 		{"no topic", []string{"--data", "{}"}, "", "--topic is required"},
 		{"data not JSON", []string{"--topic", "t", "--data", "{nope"}, "", "not valid JSON"},
 		{"server refuses", []string{"--topic", "bad topic!"}, "", "400"},
-		{"token flag", []string{"--topic", "t", "--token", "wrong"}, "", "401"},
+		{"token flag", []string{"--url", authSrv.URL, "--topic", "t", "--token", "wrong"}, "", "401"},
 		{"stray argument", []string{"--topic", "t", "extra"}, "", "unexpected argument"},
 	}
 	for _, tt := range tests {
@@ -137,7 +115,7 @@ func TestPublishErrors(t *testing.T) {
 
 func TestPublishTokenFromEnv(t *testing.T) {
 	// Not parallel: it sets an environment variable.
-	_, srv := startCLITestHub(t)
+	_, srv := startCLITestHub(t, jwtHub)
 	t.Setenv("SSE_TOKEN", "wrong")
 	var stdout, stderr bytes.Buffer
 	err := runPublish(t.Context(), []string{"--url", srv.URL, "--topic", "t"}, &stdout, &stderr)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssevents/ssevents/hub"
 )
 
 // waitForOutput polls buf until it contains want, or fails the test.
@@ -26,7 +28,7 @@ func waitForOutput(t *testing.T, buf *lockedBuffer, want string) {
 
 func TestTailPrintsEventsUntilCancelled(t *testing.T) {
 	t.Parallel()
-	app, srv := startCLITestHub(t)
+	app, srv := startCLITestHub(t, hub.Config{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr lockedBuffer
@@ -60,7 +62,7 @@ func TestTailPrintsEventsUntilCancelled(t *testing.T) {
 
 func TestTailResumesAndCounts(t *testing.T) {
 	t.Parallel()
-	app, srv := startCLITestHub(t)
+	app, srv := startCLITestHub(t, hub.Config{})
 	first, err := app.Publish(t.Context(), "t", "one", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestTailResumesAndCounts(t *testing.T) {
 
 func TestTailRefusals(t *testing.T) {
 	t.Parallel()
-	_, srv := startCLITestHub(t)
+	_, srv := startCLITestHub(t, hub.Config{})
 	for _, args := range [][]string{
 		{"--url", srv.URL},
 		{"--url", srv.URL, "--topic", "bad topic!"},
