@@ -4,33 +4,19 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/leakcheck"
 	"github.com/ssevents/ssevents/internal/wire"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	// Keep-alive connections of the shared client are not leaks.
-	http.DefaultClient.CloseIdleConnections()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // newServer serves an App made from cfg on a loopback httptest server; both
 // are closed when the test ends (the app first, so streams end cleanly).
