@@ -18,19 +18,6 @@ import (
 // message is a line; more is not worth holding.
 const maxErrorBody = 16 << 10
 
-// publishRequest is the body of POST /publish.
-type publishRequest struct {
-	Topic  string          `json:"topic,omitempty"`
-	Topics []string        `json:"topics,omitempty"`
-	Event  string          `json:"event"`
-	Data   json.RawMessage `json:"data"`
-}
-
-// publishResponse is the success answer of POST /publish.
-type publishResponse struct {
-	ID string `json:"id"`
-}
-
 // Publish publishes event with data on topic through the hub's publish API
 // and returns the event's id. data is marshalled to JSON, except a
 // json.RawMessage, which is sent as it is. An error answer is a
@@ -55,7 +42,7 @@ func (c *Client) PublishTopics(ctx context.Context, topics []string, event strin
 	if !json.Valid(raw) {
 		return "", ssevents.ErrInvalidData
 	}
-	body := publishRequest{Event: event, Data: raw}
+	body := ssevents.PublishRequest{Event: event, Data: raw}
 	if len(topics) == 1 {
 		body.Topic = topics[0]
 	} else {
@@ -82,7 +69,7 @@ func (c *Client) PublishTopics(ctx context.Context, topics []string, event strin
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", readStatusError(resp)
 	}
-	var out publishResponse
+	var out ssevents.PublishResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&out); err != nil {
 		return "", fmt.Errorf("ssevents: publish: reading the answer: %w", err)
 	}

@@ -23,25 +23,6 @@ const envelopeSlack = 16 << 10
 // trickles a body cannot hold a connection.
 const publishReadTimeout = 30 * time.Second
 
-// PublishRequest is the JSON body of POST /publish.
-type PublishRequest struct {
-	// Topic is the one topic to publish to; use Topics for several.
-	Topic string `json:"topic,omitempty"`
-	// Topics are the topics to publish to; a subscriber of several
-	// receives the event once.
-	Topics []string `json:"topics,omitempty"`
-	// Event is the SSE event name.
-	Event string `json:"event"`
-	// Data is the event's JSON payload; null when absent.
-	Data json.RawMessage `json:"data,omitempty"`
-}
-
-// PublishResponse is the JSON body of a successful POST /publish.
-type PublishResponse struct {
-	// ID is the published event's id.
-	ID string `json:"id"`
-}
-
 // handlePublish publishes one event: 200 {"id"}, or a JSON error: 400 bad
 // request, 401/403 credentials, 413 too large, 503 broker down.
 func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +42,7 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	topics, err := req.topics(h.app.Config().MaxTopicsPerConnection)
+	topics, err := requestTopics(req, h.app.Config().MaxTopicsPerConnection)
 	if err != nil {
 		return err
 	}
@@ -79,13 +60,13 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, PublishResponse{ID: id})
+	writeJSON(w, http.StatusOK, ssevents.PublishResponse{ID: id})
 	return nil
 }
 
 // readPublishRequest decodes and checks the body of a publish.
-func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (PublishRequest, error) {
-	var req PublishRequest
+func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (ssevents.PublishRequest, error) {
+	var req ssevents.PublishRequest
 	// The body is read as JSON whatever its Content-Type says (curl -d
 	// sends a form type). Cross-site posts are stopped elsewhere: a JWT
 	// comes only in the Authorization header, which a page cannot set
@@ -123,8 +104,8 @@ func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (Publis
 	return req, nil
 }
 
-// topics returns the request's topics, checked and without repeats.
-func (req PublishRequest) topics(max int) ([]string, error) {
+// requestTopics returns the request's topics, checked and without repeats.
+func requestTopics(req ssevents.PublishRequest, max int) ([]string, error) {
 	var topics []string
 	switch {
 	case req.Topic != "" && len(req.Topics) > 0:
