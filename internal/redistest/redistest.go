@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -111,7 +112,12 @@ func (s *Server) run() {
 	s.mu.Unlock()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if _, err := s.Do("PING"); err == nil {
+		if info, err := s.Do("INFO", "server"); err == nil {
+			// The server that answers must be the one just started, not
+			// another process that took the port while it was free.
+			if !strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\r") && !strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\n") {
+				s.t.Fatalf("port %d is held by another process, not the redis-server just started (pid %d)", s.Port, cmd.Process.Pid)
+			}
 			return
 		}
 		select {
@@ -272,29 +278,37 @@ func (s *Server) logTail() string {
 	return string(b)
 }
 
+// Ports are drawn at random below the kernel's ephemeral range (32768 and
+// up on Linux), cluster bus ports (+10000) included: a port that a Server
+// gives up while it is stopped is then not handed to some other socket of
+// this or another test process, which asks the kernel for port 0, before
+// Restart takes it back.
+const (
+	minPort = 12000
+	maxPort = 22000 // exclusive; +10000 stays under 32768
+)
+
 // freePort returns a loopback TCP port that is free now. With bus set, port
 // + 10000 (the cluster bus port) is free too.
 func freePort(t testing.TB, bus bool) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 200 {
+		port := minPort + rand.IntN(maxPort-minPort)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
-			t.Fatalf("find a free port: %v", err)
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		if !bus {
 			l.Close()
 			return port
 		}
-		if port+10000 <= 65535 {
-			if l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000)); err == nil {
-				l2.Close()
-				l.Close()
-				return port
-			}
-		}
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
 		l.Close()
+		if err == nil {
+			l2.Close()
+			return port
+		}
 	}
-	t.Fatalf("no free port pair for a cluster node")
+	t.Fatalf("no free port between %d and %d", minPort, maxPort)
 	return 0
 }
