@@ -106,11 +106,23 @@ func (a *App) Events() *Handler { return a.events }
 // Config returns the app's configuration, with defaults filled in.
 func (a *App) Config() Config { return a.cfg }
 
-// Close ends every stream cleanly, then closes the broker if the app opened
-// it. Call it before (or from RegisterOnShutdown of) http.Server.Shutdown,
-// which otherwise waits for streams that never end on their own.
+// shutdownPublishWait bounds how long Close waits for publishes in flight:
+// longer than a broker's own publish timeout (2 s for Redis by default), so
+// each of them ends with its real outcome.
+const shutdownPublishWait = 5 * time.Second
+
+// Close shuts the app down in the order that loses nothing: first every
+// new publish is refused (ErrShuttingDown, 503) and the publishes in flight
+// are waited for, then every stream writes what is queued for it and ends
+// (its client reconnects, elsewhere or later, with Last-Event-ID), then the
+// broker is closed if the app opened it. Call it before (or from
+// RegisterOnShutdown of) http.Server.Shutdown, which otherwise waits for
+// streams that never end on their own.
 func (a *App) Close() error {
-	err := a.events.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownPublishWait)
+	err := a.Publisher.Stop(ctx)
+	cancel()
+	err = errors.Join(err, a.events.Close())
 	if a.ownsBroker {
 		err = errors.Join(err, a.broker.Close())
 	}

@@ -26,6 +26,9 @@ var (
 	// ErrInvalidRequest: a request body could not be read as the JSON
 	// document the endpoint expects.
 	ErrInvalidRequest = errors.New("ssevents: invalid request")
+	// ErrInvalidIdempotencyKey: an idempotency key is empty, too long or
+	// has a byte outside visible ASCII (see ValidateIdempotencyKey).
+	ErrInvalidIdempotencyKey = errors.New("ssevents: invalid idempotency key")
 	// ErrMessageTooLarge: event data is larger than Config.MaxMessageSize.
 	ErrMessageTooLarge = errors.New("ssevents: message too large")
 	// ErrTooManyConnections: the instance already serves
@@ -57,7 +60,8 @@ func HTTPStatus(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrNoTopic), errors.Is(err, ErrInvalidTopic),
 		errors.Is(err, ErrTooManyTopics), errors.Is(err, ErrInvalidEvent),
-		errors.Is(err, ErrInvalidData), errors.Is(err, ErrInvalidRequest):
+		errors.Is(err, ErrInvalidData), errors.Is(err, ErrInvalidRequest),
+		errors.Is(err, ErrInvalidIdempotencyKey):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized

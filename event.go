@@ -55,6 +55,35 @@ type Message struct {
 	Event string
 	// Data is the JSON payload.
 	Data json.RawMessage
+	// IdempotencyKey, when set, makes the publish safe to retry: a second
+	// publish with the same key and the same topics within the history age
+	// returns the first one's id and publishes nothing. 1 to
+	// MaxIdempotencyKeyLength visible ASCII bytes (see
+	// ValidateIdempotencyKey). The hub takes it from the Idempotency-Key
+	// header.
+	IdempotencyKey string
+}
+
+// MaxIdempotencyKeyLength is the longest idempotency key accepted, in
+// bytes.
+const MaxIdempotencyKeyLength = 200
+
+// ValidateIdempotencyKey checks an idempotency key: 1 to
+// MaxIdempotencyKeyLength bytes of visible ASCII (0x21 to 0x7E), so it is
+// safe in headers, Redis keys and logs.
+func ValidateIdempotencyKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty idempotency key", ErrInvalidIdempotencyKey)
+	}
+	if len(key) > MaxIdempotencyKeyLength {
+		return fmt.Errorf("%w: idempotency key is %d bytes long, the limit is %d", ErrInvalidIdempotencyKey, len(key), MaxIdempotencyKeyLength)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x21 || c > 0x7e {
+			return fmt.Errorf("%w: idempotency key has the byte 0x%02x; allowed are visible ASCII characters (0x21 to 0x7E)", ErrInvalidIdempotencyKey, c)
+		}
+	}
+	return nil
 }
 
 // Validate checks the message's topics, event name and data, and that the
@@ -79,6 +108,9 @@ func (m Message) Validate(maxSize int) error {
 	}
 	if len(m.Data) == 0 || !json.Valid(m.Data) {
 		return ErrInvalidData
+	}
+	if m.IdempotencyKey != "" {
+		return ValidateIdempotencyKey(m.IdempotencyKey)
 	}
 	return nil
 }

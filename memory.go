@@ -2,6 +2,8 @@ package ssevents
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,17 +25,24 @@ type MemoryBroker struct {
 
 	mu       sync.Mutex
 	closed   bool
-	first    streamid.ID // first id this broker issued; older ids are unknown
+	first    streamid.ID // first id this broker may issue; older ids are unknown
 	last     streamid.ID
 	topics   map[string]*memTopic
 	trimmed  streamid.ID // greatest id trimmed from a topic that was then forgotten
 	subCount int
+	idem     map[string]idemRecord // by idempotencyScope; kept HistoryAge
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
 var _ Broker = (*MemoryBroker)(nil)
+
+// idemRecord is the outcome of a publish made with an idempotency key.
+type idemRecord struct {
+	id string
+	at time.Time
+}
 
 type memTopic struct {
 	subs    map[*memSub]struct{}
@@ -50,9 +59,15 @@ const memJanitorInterval = 5 * time.Second
 // defaults (see BrokerOptions). Close it to stop its janitor goroutine.
 func NewMemoryBroker(opts BrokerOptions) *MemoryBroker {
 	b := &MemoryBroker{
-		opts:   opts.withDefaults(),
-		now:    time.Now,
+		opts: opts.withDefaults(),
+		now:  time.Now,
+		// Ids start at the millisecond the broker was made in, and Close
+		// returns only after the millisecond of the last id: no id of a
+		// previous broker (or process) is ever one of this broker's, and
+		// resuming from one yields a resync.
+		first:  streamid.ID{Ms: uint64(time.Now().UnixMilli())},
 		topics: make(map[string]*memTopic),
+		idem:   make(map[string]idemRecord),
 		stop:   make(chan struct{}),
 	}
 	b.wg.Add(1)
@@ -74,9 +89,16 @@ func (b *MemoryBroker) Publish(ctx context.Context, msg Message) (string, error)
 	if b.closed {
 		return "", ErrBrokerClosed
 	}
+	var scope string
+	if msg.IdempotencyKey != "" {
+		scope = idempotencyScope(msg)
+		if r, ok := b.idem[scope]; ok && now.Sub(r.at) < b.opts.HistoryAge {
+			return r.id, nil // a retry: published already
+		}
+	}
 	id := streamid.Next(b.last, uint64(now.UnixMilli()))
-	if b.first.IsZero() {
-		b.first = id
+	if id.Less(b.first) {
+		id = b.first
 	}
 	b.last = id
 	ev := Event{ID: id.String(), Name: msg.Event, Data: msg.Data, Time: now}
@@ -100,7 +122,21 @@ func (b *MemoryBroker) Publish(ctx context.Context, msg Message) (string, error)
 			s.q.Push(ev)
 		}
 	}
+	if scope != "" {
+		b.idem[scope] = idemRecord{id: ev.ID, at: now}
+	}
 	return ev.ID, nil
+}
+
+// idempotencyScope returns what identifies a publish for its idempotency
+// key: the key and the message's topics (in any order).
+func idempotencyScope(msg Message) string {
+	if len(msg.Topics) == 1 {
+		return msg.IdempotencyKey + "\x00" + msg.Topics[0]
+	}
+	topics := slices.Clone(msg.Topics)
+	slices.Sort(topics)
+	return msg.IdempotencyKey + "\x00" + strings.Join(slices.Compact(topics), "\x00")
 }
 
 // Subscribe implements Broker.
@@ -136,7 +172,7 @@ func (b *MemoryBroker) Subscribe(ctx context.Context, req SubscribeRequest) (Sub
 // b.mu is held.
 func (b *MemoryBroker) backlog(topics []string, lastID string, now time.Time) Backlog {
 	last, err := streamid.Parse(lastID)
-	if err != nil || last.Less(b.first) || b.last.Less(last) || b.first.IsZero() {
+	if err != nil || last.Less(b.first) || b.last.Less(last) {
 		// Not an id of ours: from another process or made up. Only a
 		// refetch is safe.
 		return Backlog{Resync: append([]string(nil), topics...), Cursor: b.cursor()}
@@ -265,6 +301,11 @@ func (b *MemoryBroker) janitor() {
 func (b *MemoryBroker) sweep(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for scope, r := range b.idem {
+		if now.Sub(r.at) >= b.opts.HistoryAge {
+			delete(b.idem, scope)
+		}
+	}
 	for name, t := range b.topics {
 		b.trim(t, now)
 		if len(t.history) == 0 && len(t.subs) == 0 {
@@ -294,6 +335,7 @@ func (b *MemoryBroker) Close() error {
 		return nil
 	}
 	b.closed = true
+	last := b.last
 	var subs []*memSub
 	for _, t := range b.topics {
 		for s := range t.subs {
@@ -306,6 +348,11 @@ func (b *MemoryBroker) Close() error {
 		s.end(ErrBrokerClosed)
 	}
 	b.wg.Wait()
+	// A broker made after Close returns starts its ids in a later
+	// millisecond than any of ours.
+	for uint64(time.Now().UnixMilli()) <= last.Ms {
+		time.Sleep(time.Until(time.UnixMilli(int64(last.Ms) + 1)))
+	}
 	return nil
 }
 

@@ -16,6 +16,7 @@ type Publisher struct {
 	maxSize int
 	metrics *Metrics
 	logger  *slog.Logger
+	gate    publishGate
 }
 
 // NewPublisher returns a publisher for b that refuses data over maxSize
@@ -50,17 +51,29 @@ func (p *Publisher) PublishTopics(ctx context.Context, topics []string, event st
 	return p.PublishMessage(ctx, Message{Topics: topics, Event: event, Data: raw})
 }
 
-// PublishMessage validates msg and publishes it.
+// PublishMessage validates msg and publishes it. After Stop it returns
+// ErrShuttingDown.
 func (p *Publisher) PublishMessage(ctx context.Context, msg Message) (string, error) {
 	if err := msg.Validate(p.maxSize); err != nil {
 		p.metrics.ObservePublishError()
 		return "", err
 	}
+	if !p.gate.enter() {
+		p.metrics.ObservePublishError()
+		return "", ErrShuttingDown
+	}
+	defer p.gate.leave()
 	start := time.Now()
 	id, err := p.broker.Publish(ctx, msg)
 	p.metrics.ObservePublish(time.Since(start), err)
 	return id, err
 }
+
+// Stop refuses every later publish with ErrShuttingDown (503 over HTTP)
+// and waits until the publishes in flight have returned, or ctx is done.
+// App.Close calls it first, so that no publish is acknowledged after the
+// streams that should receive it have ended.
+func (p *Publisher) Stop(ctx context.Context) error { return p.gate.close(ctx) }
 
 // Broker returns the broker the publisher sends through.
 func (p *Publisher) Broker() Broker { return p.broker }

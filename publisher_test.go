@@ -72,8 +72,9 @@ func TestPublishAfterCloseAndIDsOrdered(t *testing.T) {
 		prev = id
 	}
 	app.Close()
-	if _, err := app.Publish(ctx, "a", "e", 1); !errors.Is(err, ssevents.ErrBrokerClosed) {
-		t.Fatalf("after Close: %v, want ErrBrokerClosed", err)
+	// Close refuses publishes first (503), before it ends the streams.
+	if _, err := app.Publish(ctx, "a", "e", 1); !errors.Is(err, ssevents.ErrShuttingDown) || ssevents.HTTPStatus(err) != 503 {
+		t.Fatalf("after Close: %v, want ErrShuttingDown (503)", err)
 	}
 }
 

@@ -162,24 +162,14 @@ func (s *stream) live(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.h.ctx.Done():
+			// Shutting down: publishing has stopped; what is queued is
+			// written before the stream ends.
+			if err := s.writeQueued(); err != nil && !errors.Is(err, ErrBrokerClosed) {
+				return err
+			}
 			return nil
 		case <-s.sub.Notify():
-			var err error
-			s.batch, err = s.sub.Drain(s.batch[:0])
-			if len(s.batch) > 0 {
-				for _, ev := range s.batch {
-					s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
-				}
-				if werr := s.flush(); werr != nil {
-					return werr
-				}
-				s.h.metrics.observeDelivered(s.batch, s.last)
-				clear(s.batch)
-				if cap(s.batch) > 64 {
-					s.batch = nil
-				}
-			}
-			if err != nil {
+			if err := s.writeQueued(); err != nil {
 				return err
 			}
 		case now := <-hb.C:
@@ -197,6 +187,27 @@ func (s *stream) live(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// writeQueued writes the events waiting in the subscription in one batch,
+// then returns the error that ended the subscription, if it has ended.
+func (s *stream) writeQueued() error {
+	var err error
+	s.batch, err = s.sub.Drain(s.batch[:0])
+	if len(s.batch) > 0 {
+		for _, ev := range s.batch {
+			s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
+		}
+		if werr := s.flush(); werr != nil {
+			return werr
+		}
+		s.h.metrics.observeDelivered(s.batch, s.last)
+		clear(s.batch)
+		if cap(s.batch) > 64 {
+			s.batch = nil
+		}
+	}
+	return err
 }
 
 func appendHeartbeatEvent(dst []byte, now time.Time) []byte {

@@ -38,6 +38,10 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	req, err := h.readPublishRequest(w, r)
 	if err != nil {
 		return err
@@ -53,7 +57,7 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	id, err := h.app.PublishMessage(r.Context(), ssevents.Message{Topics: topics, Event: req.Event, Data: req.Data})
+	id, err := h.app.PublishMessage(r.Context(), ssevents.Message{Topics: topics, Event: req.Event, Data: req.Data, IdempotencyKey: key})
 	if err != nil {
 		if errors.Is(err, ssevents.ErrInvalidData) {
 			return fmt.Errorf("%w: data is not valid JSON", ssevents.ErrInvalidRequest)
@@ -62,6 +66,27 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, ssevents.PublishResponse{ID: id})
 	return nil
+}
+
+// IdempotencyKeyHeader is the request header that makes a publish safe to
+// retry: a retry with the same key and topics answers the first publish's
+// id and publishes nothing new.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// idempotencyKey returns the request's Idempotency-Key, "" when it has
+// none, or an error for an invalid or repeated one.
+func idempotencyKey(r *http.Request) (string, error) {
+	vals := r.Header.Values(IdempotencyKeyHeader)
+	switch len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+		if err := ssevents.ValidateIdempotencyKey(vals[0]); err != nil {
+			return "", fmt.Errorf("%w (header %s)", err, IdempotencyKeyHeader)
+		}
+		return vals[0], nil
+	}
+	return "", fmt.Errorf("%w: %d %s headers, give one", ssevents.ErrInvalidIdempotencyKey, len(vals), IdempotencyKeyHeader)
 }
 
 // readPublishRequest decodes and checks the body of a publish.

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) ssevents.Broker) {
 		{"MultiTopicOnce", testMultiTopicOnce},
 		{"ConcurrentOrder", testConcurrentOrder},
 		{"Validation", testValidation},
+		{"Idempotency", testIdempotency},
 		{"Ready", testReady},
 		{"Resume", testResume},
 		{"ResumeSeveralTopics", testResumeSeveralTopics},

@@ -3,10 +3,13 @@ package redis
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +30,8 @@ type Broker struct {
 	cfg     Config
 	client  rueidis.Client
 	log     *slog.Logger
-	counter string // id counter key (single node only)
+	counter string // the id record: newest id and dataset genesis (see publishScript)
+	clock   clock  // Redis's clock, for publish deadlines
 
 	ctx    context.Context // canceled by Close; ends the link goroutines
 	cancel context.CancelFunc
@@ -62,7 +66,7 @@ func New(ctx context.Context, cfg Config, opts ssevents.BrokerOptions) (*Broker,
 	}
 	b := &Broker{
 		opts: opts, cfg: cfg, client: client, log: opts.Logger,
-		counter:  "ssevents:lastid",
+		counter:  "ssevents:ids",
 		topics:   make(map[string]*topic),
 		channels: make(map[string]*topic),
 		links:    make(map[string]*link),
@@ -75,6 +79,13 @@ func New(ctx context.Context, cfg Config, opts ssevents.BrokerOptions) (*Broker,
 			client.Close()
 			return nil, fmt.Errorf("%w: read the cluster's slots: %v", ssevents.ErrUnavailable, err)
 		}
+	}
+	mctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	err = b.measureClock(mctx)
+	cancel()
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("%w: read the server's clock: %v", ssevents.ErrUnavailable, err)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	return b, nil
@@ -144,18 +155,28 @@ func (b *Broker) Publish(ctx context.Context, msg ssevents.Message) (string, err
 	if closed {
 		return "", ssevents.ErrBrokerClosed
 	}
-	rctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	giveUp := time.Now().Add(b.cfg.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(giveUp) {
+		giveUp = d
+	}
+	rctx, cancel := context.WithDeadline(ctx, giveUp)
 	defer cancel()
+	deadline := b.scriptDeadline(giveUp, b.cfg.Timeout)
 	var mid string
 	if len(msg.Topics) > 1 {
 		mid = rand.Text()[:16] // 80 random bits tell the copies of this event from any other
+	}
+	idem := "0"
+	if msg.IdempotencyKey != "" {
+		idem = "1"
 	}
 	head, tail := messageParts(msg, mid)
 	args := []string{strconv.Itoa(b.opts.HistorySize), strconv.FormatInt(b.opts.HistoryAge.Milliseconds(), 10),
 		msg.Event, string(msg.Data), head, tail, mid}
 	if !b.cfg.Cluster {
-		keys := make([]string, 0, len(msg.Topics)+1)
-		keys = append(keys, b.counter)
+		keys := make([]string, 0, len(msg.Topics)+2)
+		keys = append(keys, b.counter, b.idempotencyKey(msg, ""))
+		args = append(args, deadline, idem)
 		for _, t := range msg.Topics {
 			ch := b.channel(t)
 			keys = append(keys, streamKey(ch))
@@ -174,7 +195,9 @@ func (b *Broker) Publish(ctx context.Context, msg ssevents.Message) (string, err
 	var first string
 	for _, t := range msg.Topics {
 		ch := b.channel(t)
-		got, err := shardPublishScript.Exec(rctx, b.client, []string{streamKey(ch)}, append(args, ch, id)).ToString()
+		keys := []string{streamKey(ch), b.idempotencyKey(msg, ch)}
+		shardArgs := func(id string) []string { return append(args[:7:7], ch, id, deadline, idem) }
+		got, err := shardPublishScript.Exec(rctx, b.client, keys, shardArgs(id)).ToString()
 		for try := 0; err != nil && isIDTooSmall(err) && try < 3; try++ {
 			// A publisher that took a later id wrote to this stream first.
 			want := "*"
@@ -184,7 +207,7 @@ func (b *Broker) Publish(ctx context.Context, msg ssevents.Message) (string, err
 				}
 				want = id
 			}
-			got, err = shardPublishScript.Exec(rctx, b.client, []string{streamKey(ch)}, append(args, ch, want)).ToString()
+			got, err = shardPublishScript.Exec(rctx, b.client, keys, shardArgs(want)).ToString()
 		}
 		if err != nil {
 			return "", b.unavailable(ctx, "publish", err)
@@ -194,6 +217,33 @@ func (b *Broker) Publish(ctx context.Context, msg ssevents.Message) (string, err
 		}
 	}
 	return first, nil
+}
+
+// idempotencyKey returns the key that records a publish made with an
+// idempotency key: for the whole message on a single node; on a cluster,
+// per channel ch, in the channel's slot. Without an idempotency key it
+// returns a key the script does not touch.
+func (b *Broker) idempotencyKey(msg ssevents.Message, ch string) string {
+	if msg.IdempotencyKey == "" {
+		if ch != "" {
+			return streamKey(ch) // same slot as the stream
+		}
+		return b.counter
+	}
+	h := sha256.New()
+	h.Write([]byte(msg.IdempotencyKey))
+	if ch != "" {
+		h.Write([]byte{0})
+		h.Write([]byte(ch))
+		return "ssevents:{" + ch + "}:idem:" + hex.EncodeToString(h.Sum(nil)[:16])
+	}
+	topics := slices.Clone(msg.Topics)
+	slices.Sort(topics)
+	for _, t := range slices.Compact(topics) {
+		h.Write([]byte{0})
+		h.Write([]byte(b.channel(t)))
+	}
+	return b.counter + ":idem:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // nextID takes the next event id from the counter (cluster only).
@@ -245,11 +295,15 @@ func (b *Broker) Ready(ctx context.Context) error {
 				return b.unavailable(ctx, "ping "+addr, err)
 			}
 		}
+		_ = b.measureClock(rctx)
 		return nil
 	}
 	if err := b.client.Do(rctx, b.client.B().Ping().Build()).Error(); err != nil {
 		return b.unavailable(ctx, "ping", err)
 	}
+	// Readiness is polled: keep the clock offset fresh (drift, a
+	// failover to a server with another clock).
+	_ = b.measureClock(rctx)
 	return nil
 }
 

@@ -3,12 +3,10 @@ package redis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/redis/rueidis"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/streamid"
 )
 
@@ -263,64 +261,6 @@ func (l *link) reconcile(ctx context.Context, dc rueidis.DedicatedClient, have m
 			return err
 		}
 		have[t.channel] = t
-	}
-	return nil
-}
-
-// syncTopic catches t up after its channel was subscribed: from its
-// stream, every event after the last one delivered locally (none on the
-// first sync, which only learns where the stream is), then the live
-// events that arrived meanwhile.
-func (b *Broker) syncTopic(ctx context.Context, t *topic) error {
-	b.mu.Lock()
-	first, start := !t.isReady, "("+t.last.String()
-	b.mu.Unlock()
-	if first {
-		start = "+"
-	}
-	keys, single := []string{t.key}, "0"
-	if !b.cfg.Cluster {
-		keys, single = []string{b.counter, t.key}, "1"
-	}
-	st, err := parseState(stateScript.Exec(ctx, b.client, keys, []string{start, single}), []string{t.name})
-	if err != nil {
-		if m := b.opts.Metrics; m != nil {
-			m.ObserveBrokerError()
-		}
-		return fmt.Errorf("sync topic %q: %w", t.name, err)
-	}
-	ss := st.streams[0]
-	var lost []*subscription
-	defer func() {
-		for _, s := range lost {
-			s.end(fmt.Errorf("%w: events of topic %q were trimmed from history while Redis was unreachable", ssevents.ErrUnavailable, t.name))
-		}
-	}()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if first {
-		t.last = ss.last
-		if st.hasCtr && t.last.Less(st.counter) {
-			t.last = st.counter
-		}
-	} else if t.last.Less(ss.maxDeleted) {
-		// More was published while we were away than the history holds:
-		// end the subscriptions so clients resume and are told to resync.
-		b.log.Warn("redis history lost during an outage", "topic", t.name)
-		for s := range t.subs {
-			lost = append(lost, s)
-		}
-	}
-	for _, d := range ss.entries {
-		b.deliverLocked(t, d)
-	}
-	for _, d := range t.pending {
-		b.deliverLocked(t, d)
-	}
-	t.pending, t.synced = nil, true
-	if !t.isReady {
-		t.isReady = true
-		close(t.ready)
 	}
 	return nil
 }

@@ -1,17 +1,6 @@
 package redis
 
-import (
-	"bytes"
-	"encoding/json"
-	"strconv"
-	"strings"
-	"time"
-
-	"github.com/redis/rueidis"
-
-	"github.com/ssevents/ssevents"
-	"github.com/ssevents/ssevents/internal/streamid"
-)
+import "github.com/redis/rueidis"
 
 // luaTrim is the Lua helper both publish scripts share: trim(key, max,
 // minms, age, id) drops the entries past the count bound and those older
@@ -41,6 +30,17 @@ local function noteExpired(key)
     end
   end
 end
+-- nowms returns the server's time in milliseconds.
+local function nowms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- late reports whether a publish with the deadline dl (server ms, "0"
+-- for none) arrives after it: its publisher was already told it failed,
+-- so it must change nothing.
+local function late(dl, now)
+  return tonumber(dl) > 0 and now > tonumber(dl)
+end
 local function trim(key, maxlen, minms, age, id)
   local cut = nil
   local over = redis.call('XLEN', key) - tonumber(maxlen)
@@ -64,46 +64,60 @@ end
 `
 
 // publishScript publishes one event on a single Redis node, atomically:
-// it takes the next id from the counter KEYS[1] (so ids are ordered across
-// every topic of the node, and an event published to several topics has
-// one id), appends the event to each stream KEYS[2..] (trimmed by count and
-// age, expiring when idle) and PUBLISHes it on each channel ARGV[8..].
+// it takes the next id from the id record KEYS[1] (a hash: "last", the
+// newest id issued, so ids are ordered across every topic of the node and
+// an event published to several topics has one id; "genesis", the first id
+// this dataset issued, so that an id from a dataset that no longer exists
+// is told apart), appends the event to each stream KEYS[3..] (trimmed by
+// count and age, expiring when idle) and PUBLISHes it on each channel
+// ARGV[10..].
+//
+// It changes nothing and returns the error LATE when it runs after the
+// deadline ARGV[8] (server ms; "0" for none): its publisher has answered
+// an error by then. With ARGV[9] = "1", KEYS[2] records the id under the
+// publish's idempotency key for ARGV[2] ms, and a publish that finds it
+// returns that id and publishes nothing.
 //
 // ARGV: 1 history size, 2 history age in ms, 3 event name, 4 data,
 // 5 and 6 the message around the id, 7 the event's random multi-topic
-// id when published to several topics ("" otherwise), 8.. channels.
+// id when published to several topics ("" otherwise), 8 deadline,
+// 9 idempotent, 10.. channels.
 var publishScript = rueidis.NewLuaScript(luaTrim + `
-local t = redis.call('TIME')
-local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ms = nowms()
+if late(ARGV[8], ms) then
+  return redis.error_reply('LATE publish ran after its deadline')
+end
+if ARGV[9] == '1' then
+  local prev = redis.call('GET', KEYS[2])
+  if prev then return prev end
+end
 local seq = 0
-local last = redis.call('GET', KEYS[1])
+local last = redis.call('HGET', KEYS[1], 'last')
 if not last then
-  -- Counter lost (flushed, evicted): start after every stream's newest id.
+  -- Id record lost (flushed, evicted): start after every stream's newest id.
   last = '0-0'
-  for i = 2, #KEYS do
+  for i = 3, #KEYS do
     if redis.call('EXISTS', KEYS[i]) == 1 then
       local info = redis.call('XINFO', 'STREAM', KEYS[i])
       for j = 1, #info, 2 do
-        if info[j] == 'last-generated-id' then
-          local a, b = string.match(info[j+1], '^(%d+)-(%d+)$')
-          local c, d = string.match(last, '^(%d+)-(%d+)$')
-          if tonumber(a) > tonumber(c) or (tonumber(a) == tonumber(c) and tonumber(b) > tonumber(d)) then
-            last = info[j+1]
-          end
+        if info[j] == 'last-generated-id' and idless(last, info[j+1]) then
+          last = info[j+1]
         end
       end
     end
   end
 end
-local lms, lseq = string.match(last, '^(%d+)-(%d+)$')
-lms = tonumber(lms)
+local lms, lseq = parseid(last)
 if lms >= ms then
   ms = lms
-  seq = tonumber(lseq) + 1
+  seq = lseq + 1
 end
 local id = string.format('%.0f-%.0f', ms, seq)
-redis.call('SET', KEYS[1], id)
-for i = 2, #KEYS do
+redis.call('HSET', KEYS[1], 'last', id)
+if redis.call('HEXISTS', KEYS[1], 'genesis') == 0 then
+  redis.call('HSET', KEYS[1], 'genesis', id) -- a new dataset starts here
+end
+for i = 3, #KEYS do
   noteExpired(KEYS[i])
   if ARGV[7] ~= '' then
     redis.call('XADD', KEYS[i], id, 'e', ARGV[3], 'd', ARGV[4], 'm', ARGV[7])
@@ -112,8 +126,11 @@ for i = 2, #KEYS do
   end
   trim(KEYS[i], ARGV[1], ms - tonumber(ARGV[2]), ARGV[2], id)
 end
+if ARGV[9] == '1' then
+  redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
+end
 local msg = ARGV[5] .. id .. ARGV[6]
-for i = 8, #ARGV do
+for i = 10, #ARGV do
   redis.call('PUBLISH', ARGV[i], msg)
 end
 return id
@@ -121,9 +138,19 @@ return id
 
 // shardPublishScript publishes one event to one topic on a Redis Cluster:
 // XADD to the stream KEYS[1] with the id ARGV[9] ("*" for a new one),
-// trim and expire it, SPUBLISH on the channel ARGV[8] (same slot as the key).
-// ARGV 1 to 7 are those of publishScript.
+// trim and expire it, SPUBLISH on the channel ARGV[8] (same slot as the
+// key). ARGV 1 to 7 are those of publishScript; ARGV[10] is the deadline
+// and ARGV[11] "1" when KEYS[2] (same slot) records the idempotency key,
+// as in publishScript.
 var shardPublishScript = rueidis.NewLuaScript(luaTrim + `
+local ms = nowms()
+if late(ARGV[10], ms) then
+  return redis.error_reply('LATE publish ran after its deadline')
+end
+if ARGV[11] == '1' then
+  local prev = redis.call('GET', KEYS[2])
+  if prev then return prev end
+end
 local id
 noteExpired(KEYS[1])
 if ARGV[7] ~= '' then
@@ -131,21 +158,22 @@ if ARGV[7] ~= '' then
 else
   id = redis.call('XADD', KEYS[1], ARGV[9], 'e', ARGV[3], 'd', ARGV[4])
 end
-local t = redis.call('TIME')
-local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 trim(KEYS[1], ARGV[1], ms - tonumber(ARGV[2]), ARGV[2], id)
+if ARGV[11] == '1' then
+  redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
+end
 redis.call('SPUBLISH', ARGV[8], ARGV[5] .. id .. ARGV[6])
 return id
 `)
 
-// nextIDScript returns the next id of the counter KEYS[1] and stores it:
-// on a cluster, where no script sees every stream, it orders ids across
-// shards.
+// nextIDScript returns the next id of the id record KEYS[1] (see
+// publishScript) and stores it: on a cluster, where no script sees every
+// stream, it orders ids across shards.
 var nextIDScript = rueidis.NewLuaScript(`
 local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local seq = 0
-local last = redis.call('GET', KEYS[1])
+local last = redis.call('HGET', KEYS[1], 'last')
 if last then
   local lms, lseq = string.match(last, '^(%d+)-(%d+)$')
   if tonumber(lms) >= ms then
@@ -154,26 +182,61 @@ if last then
   end
 end
 local id = string.format('%.0f-%.0f', ms, seq)
-redis.call('SET', KEYS[1], id)
+redis.call('HSET', KEYS[1], 'last', id)
+if redis.call('HEXISTS', KEYS[1], 'genesis') == 0 then
+  redis.call('HSET', KEYS[1], 'genesis', id)
+end
+return id
+`)
+
+// newDatasetScript starts a new dataset identity in the id record KEYS[1]
+// when events this instance delivered are missing from Redis (a failover
+// to a replica that lost writes): "genesis" and "last" move past ARGV[1],
+// the newest id delivered, so that every id issued before is unknown and
+// resuming from one yields a resync. Returns the new genesis.
+var newDatasetScript = rueidis.NewLuaScript(`
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function later(a, b)
+  local x, y = string.match(a, '^(%d+)-(%d+)$')
+  local u, v = string.match(b, '^(%d+)-(%d+)$')
+  x, y, u, v = tonumber(x), tonumber(y), tonumber(u), tonumber(v)
+  if x > u or (x == u and y > v) then return a end
+  return b
+end
+local top = ARGV[1]
+local last = redis.call('HGET', KEYS[1], 'last')
+if last then top = later(last, top) end
+local tms, tseq = string.match(top, '^(%d+)-(%d+)$')
+local id
+if tonumber(tms) >= ms then
+  id = string.format('%.0f-%.0f', tonumber(tms), tonumber(tseq) + 1)
+else
+  id = string.format('%.0f-0', ms)
+end
+redis.call('HSET', KEYS[1], 'last', id, 'genesis', id)
 return id
 `)
 
 // stateScript reads, atomically, what resume and replay need: the server
-// time, the id counter (when ARGV[2] is "1", KEYS[1] is the counter) and,
-// for each stream, its last generated id, the greatest id trimmed from it
-// (recorded by trim; for a stream that expired, its last id) and its
-// entries from ARGV[1] ("(<id>" exclusive, or "+" for none).
-// Reply: {seconds, microseconds, counter, then per stream: last id,
+// time, the id record (when ARGV[2] is "1", KEYS[1] is the id record: its
+// "last" and "genesis") and, for each stream, its last generated id, the
+// greatest id trimmed from it (recorded by trim; for a stream that
+// expired, its last id) and its entries from ARGV[1] ("(<id>" exclusive,
+// or "+" for none).
+// Reply: {seconds, microseconds, last, genesis, then per stream: last id,
 // max deleted id, entries}; "" for what does not exist.
 var stateScript = rueidis.NewLuaScript(`
 local t = redis.call('TIME')
 local out = {t[1], t[2]}
 local first = 1
 if ARGV[2] == '1' then
-  out[3] = redis.call('GET', KEYS[1]) or ''
+  out[3] = redis.call('HGET', KEYS[1], 'last') or ''
+  out[4] = redis.call('HGET', KEYS[1], 'genesis') or ''
   first = 2
 else
   out[3] = ''
+  out[4] = ''
 end
 for i = first, #KEYS do
   local lg, md, entries = '', '', {}
@@ -194,159 +257,3 @@ for i = first, #KEYS do
 end
 return out
 `)
-
-// Our messages on a channel are JSON in the seed's envelope plus a marker,
-// so fastapi-sse-events subscribers can read them too:
-//
-//	{"ssevents":1,"id":"<ms>-<seq>","event":"<name>","data":<data>}
-//
-// When the event went to several topics, "mid":"<random>" follows the
-// marker: on a cluster the copies may get different ids, and subscribers
-// of several of the topics keep one copy by it.
-// A message without the marker is a seed envelope from another publisher.
-const msgHead = `{"ssevents":1,"id":"`
-
-// messageParts returns the message before and after the id; mid is the
-// multi-topic id or "".
-func messageParts(msg ssevents.Message, mid string) (head, tail string) {
-	name, _ := json.Marshal(msg.Event) // a string always marshals
-	head = msgHead
-	if mid != "" {
-		head = `{"ssevents":1,"mid":"` + mid + `","id":"`
-	}
-	var b strings.Builder
-	b.Grow(len(name) + len(msg.Data) + 20)
-	b.WriteString(`","event":`)
-	b.Write(name)
-	b.WriteString(`,"data":`)
-	b.Write(msg.Data)
-	b.WriteString(`}`)
-	return head, b.String()
-}
-
-// envelope is a message read from a channel.
-type envelope struct {
-	SSEvents int             `json:"ssevents"`
-	MID      string          `json:"mid"`
-	ID       string          `json:"id"`
-	Event    string          `json:"event"`
-	Data     json.RawMessage `json:"data"`
-}
-
-// delivery is one event read from a channel or a stream.
-type delivery struct {
-	ev    ssevents.Event
-	id    streamid.ID
-	hasID bool   // false for a foreign (seed) envelope, which has no place in history
-	mid   string // set when published to several topics: the copies share it
-}
-
-// sameEvent reports whether d and o are copies of one multi-topic event.
-func (d delivery) sameEvent(o delivery) bool {
-	return d.mid != "" && d.mid == o.mid
-}
-
-// decodeMessage reads a channel message: ours, or a seed envelope, which
-// is delivered with no id (so a client keeps its last ssevents id). The
-// caller sets the topic.
-func decodeMessage(payload string, now time.Time) (delivery, error) {
-	var env envelope
-	if err := json.Unmarshal([]byte(payload), &env); err != nil {
-		return delivery{}, err
-	}
-	if err := ssevents.ValidateEventName(env.Event); err != nil {
-		return delivery{}, err
-	}
-	data := env.Data
-	if len(data) == 0 {
-		data = json.RawMessage("null")
-	} else {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, data); err != nil {
-			return delivery{}, err
-		}
-		data = buf.Bytes()
-	}
-	d := delivery{ev: ssevents.Event{Name: env.Event, Data: data}}
-	if env.SSEvents != 1 {
-		if env.Event == ssevents.EventResync || env.Event == ssevents.EventHeartbeat {
-			return delivery{}, ssevents.ErrInvalidEvent
-		}
-		d.ev.Time = now
-		return d, nil
-	}
-	id, err := streamid.Parse(env.ID)
-	if err != nil {
-		return delivery{}, err
-	}
-	d.ev.ID, d.id, d.hasID, d.mid = env.ID, id, true, env.MID
-	d.ev.Time = time.UnixMilli(int64(id.Ms))
-	return d, nil
-}
-
-// entryDelivery turns a stream entry into a delivery.
-func entryDelivery(topic string, e rueidis.XRangeEntry) (delivery, bool) {
-	id, err := streamid.Parse(e.ID)
-	if err != nil {
-		return delivery{}, false
-	}
-	return delivery{
-		ev: ssevents.Event{ID: e.ID, Topic: topic, Name: e.FieldValues["e"],
-			Data: json.RawMessage(e.FieldValues["d"]), Time: time.UnixMilli(int64(id.Ms))},
-		id: id, hasID: true, mid: e.FieldValues["m"],
-	}, true
-}
-
-// streamState is one stream's part of a stateScript reply.
-type streamState struct {
-	exists     bool
-	last       streamid.ID // last generated id
-	maxDeleted streamid.ID
-	entries    []delivery
-}
-
-// state is a parsed stateScript reply.
-type state struct {
-	now     time.Time
-	counter streamid.ID
-	hasCtr  bool
-	streams []streamState
-}
-
-func parseState(res rueidis.RedisResult, topics []string) (state, error) {
-	arr, err := res.ToArray()
-	if err != nil {
-		return state{}, err
-	}
-	if len(arr) != 3+3*len(topics) {
-		return state{}, errShortReply
-	}
-	var st state
-	sec, _ := arr[0].ToString()
-	usec, _ := arr[1].ToString()
-	s, _ := strconv.ParseInt(sec, 10, 64)
-	u, _ := strconv.ParseInt(usec, 10, 64)
-	st.now = time.Unix(s, u*1000)
-	if c, _ := arr[2].ToString(); c != "" {
-		st.counter, _ = streamid.Parse(c)
-		st.hasCtr = true
-	}
-	for i, topic := range topics {
-		lg, _ := arr[3+3*i].ToString()
-		md, _ := arr[4+3*i].ToString()
-		ss := streamState{exists: lg != ""}
-		ss.last, _ = streamid.Parse(lg)
-		ss.maxDeleted, _ = streamid.Parse(md)
-		entries, err := arr[5+3*i].AsXRange()
-		if err != nil && !rueidis.IsRedisNil(err) {
-			return state{}, err
-		}
-		for _, e := range entries {
-			if d, ok := entryDelivery(topic, e); ok {
-				ss.entries = append(ss.entries, d)
-			}
-		}
-		st.streams = append(st.streams, ss)
-	}
-	return st, nil
-}

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/streamid"
 )
@@ -260,12 +258,21 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 			sts = append(sts, st)
 		}
 		// Read after the streams: every id in them is at or before it.
-		c, err := b.client.Do(ctx, b.client.B().Get().Key(b.counter).Build()).ToString()
-		if err != nil && !rueidis.IsRedisNil(err) {
+		rec, err := b.client.Do(ctx, b.client.B().Hmget().Key(b.counter).Field("last", "genesis").Build()).ToArray()
+		if err != nil || len(rec) != 2 {
+			if err == nil {
+				err = errShortReply
+			}
 			return ssevents.Backlog{}, nil, err
 		}
-		sts[0].counter, _ = streamid.Parse(c)
-		sts[0].hasCtr = err == nil
+		if c, err := rec[0].ToString(); err == nil {
+			sts[0].counter, _ = streamid.Parse(c)
+			sts[0].hasCtr = true
+		}
+		if g, err := rec[1].ToString(); err == nil {
+			sts[0].genesis, _ = streamid.Parse(g)
+			sts[0].hasGen = true
+		}
 	}
 	now := sts[0].now
 	var streams []streamState
@@ -290,8 +297,11 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 	}
 	nowMs := uint64(now.UnixMilli())
 	unknown := perr != nil || last.Ms > nowMs+uint64(time.Second.Milliseconds())
-	if !sts[0].hasCtr || sts[0].counter.Less(last) {
-		unknown = true // never issued here, or the server lost its data
+	if !sts[0].hasCtr || sts[0].counter.Less(last) || !sts[0].hasGen || last.Less(sts[0].genesis) {
+		// Not issued by this dataset: never issued here, or issued by a
+		// dataset that is gone (a restart without persistence, FLUSHALL,
+		// a failover that lost writes). Only a refetch is safe.
+		unknown = true
 	}
 	if unknown {
 		bl.Resync = slices.Clone(topics)

@@ -1,0 +1,60 @@
+package brokertest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+)
+
+// publishKey publishes event n on topics with an idempotency key.
+func publishKey(t *testing.T, b ssevents.Broker, key string, n int, topics ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	id, err := b.Publish(ctx, ssevents.Message{Topics: topics, Event: "test.event", Data: data(n), IdempotencyKey: key})
+	if err != nil {
+		t.Fatalf("Publish(%v, %d, key %q): %v", topics, n, key, err)
+	}
+	return id
+}
+
+// testIdempotency checks that a retry with the same key and topics returns
+// the first publish's id and publishes nothing, that another topic or key
+// publishes anew, and that the key is forgotten after HistoryAge.
+func testIdempotency(t *testing.T, b ssevents.Broker) {
+	topics := newTopics(t, 3)
+	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics})
+	start := time.Now()
+	id := publishKey(t, b, "retry-1", 1, topics[0])
+	for range 3 {
+		if again := publishKey(t, b, "retry-1", 2, topics[0]); again != id {
+			t.Fatalf("retry with the same key returned id %s, want the first publish's %s", again, id)
+		}
+	}
+	other := publishKey(t, b, "retry-1", 3, topics[1]) // same key, another topic
+	third := publishKey(t, b, "retry-2", 4, topics[0]) // another key
+	multi := publishKey(t, b, "retry-3", 5, topics[1], topics[2])
+	if again := publishKey(t, b, "retry-3", 6, topics[2], topics[1]); again != multi {
+		t.Fatalf("retry of a multi-topic publish (topics reordered) returned %s, want %s", again, multi)
+	}
+	got := receive(t, sub, 4)
+	if want := []int{1, 3, 4, 5}; !equalInts(seqs(t, got), want) {
+		t.Fatalf("received %v, want the events %v once each", describe(got), want)
+	}
+	if got[0].ID != id || got[1].ID != other || got[2].ID != third {
+		t.Fatalf("received %v, want ids %s %s %s first", describe(got), id, other, third)
+	}
+	expectQuiet(t, sub)
+
+	// After HistoryAge the key is forgotten: the same key publishes anew.
+	time.Sleep(time.Until(start.Add(HistoryAge + 200*time.Millisecond)))
+	if late := publishKey(t, b, "retry-1", 7, topics[0]); late == id {
+		t.Fatalf("key reused after HistoryAge returned the old id %s", id)
+	}
+	if got := receive(t, sub, 1); seqOf(t, got[0]) != 7 {
+		t.Fatalf("after HistoryAge received %v, want event 7", describe(got))
+	}
+	expectQuiet(t, sub)
+}

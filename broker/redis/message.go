@@ -1,0 +1,115 @@
+package redis
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/streamid"
+)
+
+// Our messages on a channel are JSON in the seed's envelope plus a marker,
+// so fastapi-sse-events subscribers can read them too:
+//
+//	{"ssevents":1,"id":"<ms>-<seq>","event":"<name>","data":<data>}
+//
+// When the event went to several topics, "mid":"<random>" follows the
+// marker: on a cluster the copies may get different ids, and subscribers
+// of several of the topics keep one copy by it.
+// A message without the marker is a seed envelope from another publisher.
+const msgHead = `{"ssevents":1,"id":"`
+
+// messageParts returns the message before and after the id; mid is the
+// multi-topic id or "".
+func messageParts(msg ssevents.Message, mid string) (head, tail string) {
+	name, _ := json.Marshal(msg.Event) // a string always marshals
+	head = msgHead
+	if mid != "" {
+		head = `{"ssevents":1,"mid":"` + mid + `","id":"`
+	}
+	var b strings.Builder
+	b.Grow(len(name) + len(msg.Data) + 20)
+	b.WriteString(`","event":`)
+	b.Write(name)
+	b.WriteString(`,"data":`)
+	b.Write(msg.Data)
+	b.WriteString(`}`)
+	return head, b.String()
+}
+
+// envelope is a message read from a channel.
+type envelope struct {
+	SSEvents int             `json:"ssevents"`
+	MID      string          `json:"mid"`
+	ID       string          `json:"id"`
+	Event    string          `json:"event"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// delivery is one event read from a channel or a stream.
+type delivery struct {
+	ev    ssevents.Event
+	id    streamid.ID
+	hasID bool   // false for a foreign (seed) envelope, which has no place in history
+	mid   string // set when published to several topics: the copies share it
+}
+
+// sameEvent reports whether d and o are copies of one multi-topic event.
+func (d delivery) sameEvent(o delivery) bool {
+	return d.mid != "" && d.mid == o.mid
+}
+
+// decodeMessage reads a channel message: ours, or a seed envelope, which
+// is delivered with no id (so a client keeps its last ssevents id). The
+// caller sets the topic.
+func decodeMessage(payload string, now time.Time) (delivery, error) {
+	var env envelope
+	if err := json.Unmarshal([]byte(payload), &env); err != nil {
+		return delivery{}, err
+	}
+	if err := ssevents.ValidateEventName(env.Event); err != nil {
+		return delivery{}, err
+	}
+	data := env.Data
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	} else {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, data); err != nil {
+			return delivery{}, err
+		}
+		data = buf.Bytes()
+	}
+	d := delivery{ev: ssevents.Event{Name: env.Event, Data: data}}
+	if env.SSEvents != 1 {
+		if env.Event == ssevents.EventResync || env.Event == ssevents.EventHeartbeat {
+			return delivery{}, ssevents.ErrInvalidEvent
+		}
+		d.ev.Time = now
+		return d, nil
+	}
+	id, err := streamid.Parse(env.ID)
+	if err != nil {
+		return delivery{}, err
+	}
+	d.ev.ID, d.id, d.hasID, d.mid = env.ID, id, true, env.MID
+	d.ev.Time = time.UnixMilli(int64(id.Ms))
+	return d, nil
+}
+
+// entryDelivery turns a stream entry into a delivery.
+func entryDelivery(topic string, e rueidis.XRangeEntry) (delivery, bool) {
+	id, err := streamid.Parse(e.ID)
+	if err != nil {
+		return delivery{}, false
+	}
+	return delivery{
+		ev: ssevents.Event{ID: e.ID, Topic: topic, Name: e.FieldValues["e"],
+			Data: json.RawMessage(e.FieldValues["d"]), Time: time.UnixMilli(int64(id.Ms))},
+		id: id, hasID: true, mid: e.FieldValues["m"],
+	}, true
+}

@@ -1,0 +1,44 @@
+package ssevents_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/ssevents/ssevents"
+)
+
+// An id issued by a previous embedded broker (a previous process) is never
+// taken for one of the new broker's, even when both issued ids in the same
+// millisecond: resuming from it yields a resync for every topic.
+func TestMemoryBrokerIDsOfAPreviousBroker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	msg := ssevents.Message{Topics: []string{"a"}, Event: "e", Data: json.RawMessage(`1`)}
+	for range 20 { // back to back: some rounds share a millisecond
+		old := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+		oldID, err := old.Publish(ctx, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+		newID, err := b.Publish(ctx, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := b.Subscribe(ctx, ssevents.SubscribeRequest{Topics: []string{"a", "b"}, LastEventID: oldID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl := sub.Backlog()
+		if !slices.Equal(bl.Resync, []string{"a", "b"}) || len(bl.Events) != 0 {
+			t.Fatalf("resume from the previous broker's id %s (new broker's first id %s): backlog %+v, want a resync of a and b, no events", oldID, newID, bl)
+		}
+		sub.Close()
+		b.Close()
+	}
+}
