@@ -16,6 +16,7 @@ type topic struct {
 	link               *link
 	subs               map[*subscription]struct{}
 	last               streamid.ID // newest event delivered locally
+	genesis            streamid.ID // the dataset's genesis when t was last synced
 	synced             bool        // subscribed on the current connection and caught up
 	pending            []delivery  // live events that arrived while syncing
 	ready              chan struct{}

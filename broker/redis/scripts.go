@@ -189,6 +189,27 @@ end
 return id
 `)
 
+// ensureDatasetScript returns the genesis of the id record KEYS[1],
+// starting a dataset (genesis and last at the server's time, after any
+// last id) when the record has none: a subscriber learns the identity of
+// the dataset it follows before anything is published.
+var ensureDatasetScript = rueidis.NewLuaScript(`
+local g = redis.call('HGET', KEYS[1], 'genesis')
+if g then return g end
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id = string.format('%.0f-0', ms)
+local last = redis.call('HGET', KEYS[1], 'last')
+if last then
+  local lms, lseq = string.match(last, '^(%d+)-(%d+)$')
+  if tonumber(lms) >= ms then
+    id = string.format('%.0f-%.0f', tonumber(lms), tonumber(lseq) + 1)
+  end
+end
+redis.call('HSET', KEYS[1], 'last', id, 'genesis', id)
+return id
+`)
+
 // newDatasetScript starts a new dataset identity in the id record KEYS[1]
 // when events this instance delivered are missing from Redis (a failover
 // to a replica that lost writes): "genesis" and "last" move past ARGV[1],

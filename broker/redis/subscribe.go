@@ -258,20 +258,8 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 			sts = append(sts, st)
 		}
 		// Read after the streams: every id in them is at or before it.
-		rec, err := b.client.Do(ctx, b.client.B().Hmget().Key(b.counter).Field("last", "genesis").Build()).ToArray()
-		if err != nil || len(rec) != 2 {
-			if err == nil {
-				err = errShortReply
-			}
+		if err := b.readRecord(ctx, &sts[0]); err != nil {
 			return ssevents.Backlog{}, nil, err
-		}
-		if c, err := rec[0].ToString(); err == nil {
-			sts[0].counter, _ = streamid.Parse(c)
-			sts[0].hasCtr = true
-		}
-		if g, err := rec[1].ToString(); err == nil {
-			sts[0].genesis, _ = streamid.Parse(g)
-			sts[0].hasGen = true
 		}
 	}
 	now := sts[0].now
