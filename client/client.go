@@ -32,6 +32,9 @@ const (
 	// DefaultMaxEventBytes bounds the data of one event; it matches the
 	// parser's default of 16 MiB.
 	DefaultMaxEventBytes = 16 << 20
+	// DefaultPublishRetries is how many times a publish is sent again
+	// after a 503 or a request with no answer.
+	DefaultPublishRetries = 3
 )
 
 // Errors returned by the package, checked with errors.Is.
@@ -91,6 +94,13 @@ type Config struct {
 	// subscription with wire's ErrEventTooLarge (reconnecting would replay
 	// the same event). Default DefaultMaxEventBytes (16 MiB).
 	MaxEventBytes int
+	// PublishRetries is how many times Publish, PublishTopics and
+	// PublishMessage send a request again, with the same Idempotency-Key,
+	// after a 503 answer or a request that got no answer (a refused or
+	// reset connection). The delays follow BackoffInitial and BackoffMax,
+	// and are at least the answer's Retry-After. Default
+	// DefaultPublishRetries (3); a negative value turns retrying off.
+	PublishRetries int
 }
 
 // Client subscribes to and publishes on one hub or application. It is safe
@@ -133,6 +143,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MissedHeartbeats == 0 {
 		cfg.MissedHeartbeats = DefaultMissedHeartbeats
+	}
+	if cfg.PublishRetries == 0 {
+		cfg.PublishRetries = DefaultPublishRetries
 	}
 	if cfg.MaxEventBytes == 0 {
 		cfg.MaxEventBytes = DefaultMaxEventBytes

@@ -22,6 +22,11 @@
 // subscription with a *StatusError carrying the HTTP status and the
 // server's JSON error message.
 //
+// Publishing (Client.Publish, PublishTopics, PublishMessage) sends an
+// Idempotency-Key with every request and retries the same request with the
+// same key after a 503 or a lost connection, up to Config.PublishRetries
+// times, so that a hub restart neither loses nor doubles the event.
+//
 // The package depends on the standard library and on ssevents' own
 // packages only.
 package client

@@ -3,9 +3,12 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,49 +21,206 @@ import (
 // message is a line; more is not worth holding.
 const maxErrorBody = 16 << 10
 
+// IdempotencyKeyHeader is the request header of POST /publish that makes a
+// retry safe: a hub that has seen the key for the topic answers with the
+// first publish's id and publishes nothing new.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// MaxIdempotencyKeyLen is the longest idempotency key the hub accepts.
+const MaxIdempotencyKeyLen = 200
+
+// ErrInvalidIdempotencyKey: a caller's idempotency key is empty, longer
+// than MaxIdempotencyKeyLen or has a byte outside visible ASCII (0x21-0x7E).
+var ErrInvalidIdempotencyKey = errors.New("ssevents: invalid idempotency key: want 1 to 200 visible ASCII characters")
+
+// errPublishRequest marks errors in making a publish request itself (a
+// failing TokenFunc), which retrying does not fix.
+var errPublishRequest = errors.New("ssevents: cannot make the publish request")
+
+// Message is one event to publish with PublishMessage.
+type Message struct {
+	// Topics to publish on (at least one); a subscriber of several
+	// receives the event once.
+	Topics []string
+	// Event is the event name.
+	Event string
+	// Data is marshalled to JSON, except a json.RawMessage, which is sent
+	// as it is.
+	Data any
+	// IdempotencyKey is sent as the Idempotency-Key header of every
+	// attempt. Empty: a random key of 26 characters is generated (see
+	// NewIdempotencyKey).
+	IdempotencyKey string
+	// OnAttempt, when set, is called after each attempt (on the calling
+	// goroutine) with its timing and outcome, for callers that audit
+	// retries.
+	OnAttempt func(PublishAttempt)
+}
+
+// PublishAttempt is the outcome of one request of a publish, reported to
+// Message.OnAttempt.
+type PublishAttempt struct {
+	// Key is the idempotency key the request carried.
+	Key string
+	// N numbers the attempts of one publish from 1.
+	N int
+	// Start and End bracket the request.
+	Start, End time.Time
+	// ID is the event id the hub answered, when Err is nil.
+	ID string
+	// Err is the attempt's error: a *StatusError for an error answer,
+	// another error for a request that got no (complete) answer.
+	Err error
+}
+
+// NewIdempotencyKey returns a random idempotency key: 26 characters of
+// base32 from crypto/rand (130 bits).
+func NewIdempotencyKey() string { return rand.Text() }
+
+// ValidIdempotencyKey reports whether key is 1 to MaxIdempotencyKeyLen
+// visible ASCII bytes (0x21-0x7E), the keys the hub accepts.
+func ValidIdempotencyKey(key string) bool {
+	if key == "" || len(key) > MaxIdempotencyKeyLen {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7E {
+			return false
+		}
+	}
+	return true
+}
+
 // Publish publishes event with data on topic through the hub's publish API
 // and returns the event's id. data is marshalled to JSON, except a
 // json.RawMessage, which is sent as it is. An error answer is a
 // *StatusError carrying the HTTP status and the server's message.
+//
+// Every call carries a generated Idempotency-Key, and retries as
+// PublishMessage does.
 func (c *Client) Publish(ctx context.Context, topic, event string, data any) (string, error) {
-	return c.PublishTopics(ctx, []string{topic}, event, data)
+	return c.PublishMessage(ctx, Message{Topics: []string{topic}, Event: event, Data: data})
 }
 
 // PublishTopics publishes one event on several topics; a subscriber of more
-// than one of them receives it once.
+// than one of them receives it once. It retries as PublishMessage does.
 func (c *Client) PublishTopics(ctx context.Context, topics []string, event string, data any) (string, error) {
-	if len(topics) == 0 {
+	return c.PublishMessage(ctx, Message{Topics: topics, Event: event, Data: data})
+}
+
+// PublishMessage publishes m and returns the event's id.
+//
+// Each request carries m.IdempotencyKey (or a generated key) as the
+// Idempotency-Key header, so that the same request can be sent again
+// without publishing twice: it is retried, with the same key, after a 503
+// answer or a request that got no answer (connection refused or reset,
+// which a restarting hub causes), up to Config.PublishRetries times. The
+// delay before retry n is a random share (full jitter) of
+// min(BackoffMax, BackoffInitial x 2^(n-1)), and at least the answer's
+// Retry-After. Other error answers (400, 401, 403, 413, ...) are returned
+// at once as a *StatusError; the last error is returned when the retries
+// or ctx run out.
+func (c *Client) PublishMessage(ctx context.Context, m Message) (string, error) {
+	if len(m.Topics) == 0 {
 		return "", ErrNoTopic
 	}
-	raw, ok := data.(json.RawMessage)
+	key := m.IdempotencyKey
+	if key == "" {
+		key = NewIdempotencyKey()
+	} else if !ValidIdempotencyKey(key) {
+		return "", ErrInvalidIdempotencyKey
+	}
+	body, err := publishBody(m)
+	if err != nil {
+		return "", err
+	}
+	for n := 1; ; n++ {
+		start := time.Now()
+		id, err := c.publishOnce(ctx, key, body)
+		if m.OnAttempt != nil {
+			m.OnAttempt(PublishAttempt{Key: key, N: n, Start: start, End: time.Now(), ID: id, Err: err})
+		}
+		if err == nil || n > c.cfg.PublishRetries || !retryablePublish(ctx, err) {
+			return id, err
+		}
+		delay := c.publishDelay(n)
+		var se *StatusError
+		if errors.As(err, &se) && se.RetryAfter > delay {
+			delay = se.RetryAfter
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", fmt.Errorf("%w; not retried: %w", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// publishBody validates m and encodes the JSON body of its request.
+func publishBody(m Message) ([]byte, error) {
+	raw, ok := m.Data.(json.RawMessage)
 	if !ok {
 		var err error
-		if raw, err = json.Marshal(data); err != nil {
-			return "", fmt.Errorf("%w: %w", ssevents.ErrInvalidData, err)
+		if raw, err = json.Marshal(m.Data); err != nil {
+			return nil, fmt.Errorf("%w: %w", ssevents.ErrInvalidData, err)
 		}
 	}
 	if !json.Valid(raw) {
-		return "", ssevents.ErrInvalidData
+		return nil, ssevents.ErrInvalidData
 	}
-	body := ssevents.PublishRequest{Event: event, Data: raw}
-	if len(topics) == 1 {
-		body.Topic = topics[0]
+	body := ssevents.PublishRequest{Event: m.Event, Data: raw}
+	if len(m.Topics) == 1 {
+		body.Topic = m.Topics[0]
 	} else {
-		body.Topics = topics
+		body.Topics = m.Topics
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ssevents.ErrInvalidData, err)
+		return nil, fmt.Errorf("%w: %w", ssevents.ErrInvalidData, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.publishURL, bytes.NewReader(b))
+	return b, nil
+}
+
+// retryablePublish reports whether a publish that failed with err may be
+// sent again with the same key: after a 503, or after a request that got
+// no complete answer while ctx is still live.
+func retryablePublish(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, errPublishRequest) {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode == http.StatusServiceUnavailable
+	}
+	return true
+}
+
+// publishDelay is the wait before retry n (from 1) of a publish.
+func (c *Client) publishDelay(n int) time.Duration {
+	ceiling := c.cfg.BackoffMax
+	if n <= 32 {
+		if d := c.cfg.BackoffInitial << (n - 1); d > 0 && d < ceiling {
+			ceiling = d
+		}
+	}
+	return mrand.N(ceiling + 1)
+}
+
+// publishOnce sends one publish request with key and returns the id the
+// hub answered.
+func (c *Client) publishOnce(ctx context.Context, key string, body []byte) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.publishURL, bytes.NewReader(body))
 	if err != nil {
-		return "", fmt.Errorf("ssevents: publish: %w", err)
+		return "", fmt.Errorf("%w: %w", errPublishRequest, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	if err := c.setHeaders(req); err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", errPublishRequest, err)
 	}
+	req.Header.Set(IdempotencyKeyHeader, key)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("ssevents: publish: %w", err)

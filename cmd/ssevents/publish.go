@@ -61,14 +61,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// runPublish publishes one event and prints its id.
+// runPublish publishes one event and prints its id. The request carries an
+// Idempotency-Key (--idempotency-key, or a generated one), so that the
+// client's retries after a 503 or a lost connection publish it once.
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("publish", "publish --topic t[,t2] --event name --data '{...}' [--url URL] [--token T]", stderr)
+	fs := newFlagSet("publish", "publish --topic t[,t2] --event name --data '{...}' [--idempotency-key K] [--url URL] [--token T]", stderr)
 	var cf clientFlags
 	cf.register(fs)
 	topic := fs.String("topic", "", "topic(s) to publish on, comma-separated (required)")
 	event := fs.String("event", "message", "event name")
 	data := fs.String("data", "{}", "event data, JSON")
+	key := fs.String("idempotency-key", "", "Idempotency-Key of the request, 1-200 visible ASCII characters (default: generated); retries and reruns with the same key publish once")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +79,9 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(topics) == 0 {
 		fs.Usage()
 		return errors.New("publish: --topic is required")
+	}
+	if *key != "" && !client.ValidIdempotencyKey(*key) {
+		return fmt.Errorf("publish: --idempotency-key %q: want 1 to %d visible ASCII characters", *key, client.MaxIdempotencyKeyLen)
 	}
 	if !json.Valid([]byte(*data)) {
 		return fmt.Errorf("publish: --data is not valid JSON: %q", *data)
@@ -85,7 +91,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("publish: %w", err)
 	}
 	defer c.CloseIdleConnections()
-	id, err := c.PublishTopics(ctx, topics, *event, json.RawMessage(*data))
+	id, err := c.PublishMessage(ctx, client.Message{Topics: topics, Event: *event, Data: json.RawMessage(*data), IdempotencyKey: *key})
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -96,6 +97,7 @@ func TestPublishErrors(t *testing.T) {
 		{"data not JSON", []string{"--topic", "t", "--data", "{nope"}, "", "not valid JSON"},
 		{"server refuses", []string{"--topic", "bad topic!"}, "", "400"},
 		{"token flag", []string{"--url", authSrv.URL, "--topic", "t", "--token", "wrong"}, "", "401"},
+		{"bad idempotency key", []string{"--topic", "t", "--idempotency-key", "a b"}, "", "--idempotency-key"},
 		{"stray argument", []string{"--topic", "t", "extra"}, "", "unexpected argument"},
 	}
 	for _, tt := range tests {
@@ -121,5 +123,51 @@ func TestPublishTokenFromEnv(t *testing.T) {
 	err := runPublish(t.Context(), []string{"--url", srv.URL, "--topic", "t"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("publish with SSE_TOKEN=wrong = %v, want the server's 401", err)
+	}
+}
+
+func TestPublishRetriesWithIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		wantKey string // "": any generated key
+	}{
+		{"given key", []string{"--idempotency-key", "order-7:paid"}, "order-7:paid"},
+		{"generated key", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var keys []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				keys = append(keys, r.Header.Get("Idempotency-Key"))
+				n := len(keys)
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				if n == 1 {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					_, _ = w.Write([]byte(`{"error":"broker unavailable"}`))
+					return
+				}
+				_, _ = w.Write([]byte(`{"id":"9-1"}`))
+			}))
+			t.Cleanup(srv.Close)
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--url", srv.URL, "--topic", "t"}, tt.args...)
+			if err := runPublish(t.Context(), args, &stdout, &stderr); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			if got := strings.TrimSpace(stdout.String()); got != "9-1" {
+				t.Errorf("printed %q, want the id of the retry, 9-1", got)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(keys) != 2 || keys[0] != keys[1] || keys[0] == "" || (tt.wantKey != "" && keys[0] != tt.wantKey) {
+				t.Errorf("Idempotency-Keys sent = %q, want the same key (%q) twice", keys, tt.wantKey)
+			}
+		})
 	}
 }

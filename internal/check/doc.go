@@ -1,0 +1,23 @@
+// Package check is a Jepsen-style checker of ssevents' delivery promise,
+// meant to be pointed at a real deployment while it is being broken
+// (restarted, partitioned, its Redis killed).
+//
+// The promise: a subscriber receives every event published with a 2xx
+// answer on its topics, once and in order, or it receives a `resync` event
+// naming the topics it must refetch. Run opens reconnecting subscribers
+// with the Go client, publishes events that carry their own identity with
+// idempotency keys and retries, records everything (each delivery, each
+// resync, each publish attempt), and then judges the history:
+//
+//   - lost: an acknowledged event a stream should have received (it was
+//     open before the publish started) but neither received nor was told
+//     to resync;
+//   - phantom: a delivered event whose publish was never acknowledged, or
+//     whose id differs from the acknowledged one (it executed twice);
+//   - duplicate: the same event twice on one stream;
+//   - reordered: on one stream and topic, an event older than one before it;
+//   - resyncs, and whether the history size justifies each.
+//
+// The package depends on the standard library and ssevents' client and
+// streamid packages only.
+package check

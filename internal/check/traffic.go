@@ -1,0 +1,138 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ssevents/ssevents/client"
+)
+
+// eventName is the name of the events a run publishes.
+const eventName = "check"
+
+// payload is the data of a published event: the publish's identity, so
+// that a delivery can be traced to its publish.
+type payload struct {
+	Check string `json:"check"`
+	Topic string `json:"topic"`
+	Key   string `json:"key"`
+	Seq   int    `json:"seq"`
+}
+
+// subscribe runs stream s until ctx ends, recording what it receives.
+func (r *run) subscribe(ctx context.Context, s *streamLog) {
+	c := r.subs[s.index%len(r.subs)]
+	onState := client.OnConnState(func(cs client.ConnState) {
+		if cs.Connected {
+			s.connected(time.Now())
+		} else if cs.Err != nil && ctx.Err() == nil {
+			r.cfg.Logger.Debug("check: stream disconnected", "stream", s.index, "url", s.url, "err", cs.Err)
+		}
+	})
+	for ev, err := range c.Events(ctx, s.topics, onState) {
+		now := time.Now()
+		if err != nil {
+			if ctx.Err() == nil {
+				r.cfg.Logger.Warn("check: stream ended", "stream", s.index, "url", s.url, "err", err)
+				s.ended(err)
+			}
+			return
+		}
+		if ev.Kind == client.KindResync {
+			s.resynced(ev.Topics, now)
+			continue
+		}
+		var p payload
+		if json.Unmarshal(ev.Data, &p) != nil || p.Check != r.id {
+			p = payload{Topic: ev.Topic}
+		}
+		s.deliver(delivery{id: ev.ID, topic: p.Topic, key: p.Key, at: now})
+	}
+}
+
+// publishAll publishes Rate events a second for Duration, round-robin
+// over the topics and URLs, with at most Publishers in flight. Event i is
+// due at start + i/Rate; a slow hub delays the events behind it, and
+// whatever is not sent by the end of Duration is not sent.
+func (r *run) publishAll(ctx context.Context) {
+	start := time.Now()
+	end := start.Add(r.cfg.Duration)
+	schedule, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range r.cfg.Publishers {
+		wg.Go(func() {
+			for i := range jobs {
+				r.publish(ctx, i)
+			}
+		})
+	}
+	interval := time.Second / time.Duration(r.cfg.Rate)
+	total := int(int64(r.cfg.Rate) * int64(r.cfg.Duration) / int64(time.Second))
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+loop:
+	for i := range max(total, 1) {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-schedule.Done():
+				break loop
+			}
+		}
+		select {
+		case jobs <- i:
+		case <-schedule.Done():
+			break loop
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// publish publishes event i with its idempotency key, recording every
+// attempt.
+func (r *run) publish(ctx context.Context, i int) {
+	topic := r.topics[i%len(r.topics)]
+	p := &publishLog{key: fmt.Sprintf("check-%s-%d", r.id, i), topic: topic, seq: i}
+	data, _ := json.Marshal(payload{Check: r.id, Topic: topic, Key: p.key, Seq: i})
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	c := r.pubs[i%len(r.pubs)]
+	id, err := c.PublishMessage(ctx, client.Message{
+		Topics: []string{topic}, Event: eventName, Data: json.RawMessage(data), IdempotencyKey: p.key,
+		OnAttempt: func(a client.PublishAttempt) {
+			at := attempt{start: a.Start, end: a.End, id: a.ID}
+			if a.Err != nil {
+				at.err, at.status = a.Err.Error(), statusOf(a.Err)
+			}
+			p.attempts = append(p.attempts, at)
+		},
+	})
+	if err != nil {
+		p.finalErr, p.finalStatus = err.Error(), statusOf(err)
+		if len(p.attempts) == 0 {
+			p.attempts = append(p.attempts, attempt{start: time.Now(), end: time.Now(), err: err.Error()})
+		}
+		r.cfg.Logger.Debug("check: publish failed", "key", p.key, "err", err)
+	} else {
+		p.acked, p.id = true, id
+	}
+	r.book.add(p)
+}
+
+// statusOf returns the HTTP status of an error answer, 0 for an error
+// without one.
+func statusOf(err error) int {
+	var se *client.StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode
+	}
+	return 0
+}
