@@ -2,6 +2,12 @@ package ssevents
 
 import "encoding/json"
 
+// IdempotencyKeyHeader is the request header of the hub's POST /publish
+// that makes a retry safe: a retry with the same key and topics within the
+// history age answers the first publish's id and publishes nothing new
+// (see Message.IdempotencyKey).
+const IdempotencyKeyHeader = "Idempotency-Key"
+
 // PublishRequest is the JSON body of the hub's POST /publish (package hub),
 // which client.Publish sends.
 type PublishRequest struct {

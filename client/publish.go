@@ -21,18 +21,6 @@ import (
 // message is a line; more is not worth holding.
 const maxErrorBody = 16 << 10
 
-// IdempotencyKeyHeader is the request header of POST /publish that makes a
-// retry safe: a hub that has seen the key for the topic answers with the
-// first publish's id and publishes nothing new.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
-// MaxIdempotencyKeyLen is the longest idempotency key the hub accepts.
-const MaxIdempotencyKeyLen = 200
-
-// ErrInvalidIdempotencyKey: a caller's idempotency key is empty, longer
-// than MaxIdempotencyKeyLen or has a byte outside visible ASCII (0x21-0x7E).
-var ErrInvalidIdempotencyKey = errors.New("ssevents: invalid idempotency key: want 1 to 200 visible ASCII characters")
-
 // errPublishRequest marks errors in making a publish request itself (a
 // failing TokenFunc), which retrying does not fix.
 var errPublishRequest = errors.New("ssevents: cannot make the publish request")
@@ -77,20 +65,6 @@ type PublishAttempt struct {
 // base32 from crypto/rand (130 bits).
 func NewIdempotencyKey() string { return rand.Text() }
 
-// ValidIdempotencyKey reports whether key is 1 to MaxIdempotencyKeyLen
-// visible ASCII bytes (0x21-0x7E), the keys the hub accepts.
-func ValidIdempotencyKey(key string) bool {
-	if key == "" || len(key) > MaxIdempotencyKeyLen {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x21 || key[i] > 0x7E {
-			return false
-		}
-	}
-	return true
-}
-
 // Publish publishes event with data on topic through the hub's publish API
 // and returns the event's id. data is marshalled to JSON, except a
 // json.RawMessage, which is sent as it is. An error answer is a
@@ -127,8 +101,8 @@ func (c *Client) PublishMessage(ctx context.Context, m Message) (string, error) 
 	key := m.IdempotencyKey
 	if key == "" {
 		key = NewIdempotencyKey()
-	} else if !ValidIdempotencyKey(key) {
-		return "", ErrInvalidIdempotencyKey
+	} else if err := ssevents.ValidateIdempotencyKey(key); err != nil {
+		return "", err
 	}
 	body, err := publishBody(m)
 	if err != nil {
@@ -220,7 +194,7 @@ func (c *Client) publishOnce(ctx context.Context, key string, body []byte) (stri
 	if err := c.setHeaders(req); err != nil {
 		return "", fmt.Errorf("%w: %w", errPublishRequest, err)
 	}
-	req.Header.Set(IdempotencyKeyHeader, key)
+	req.Header.Set(ssevents.IdempotencyKeyHeader, key)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("ssevents: publish: %w", err)

@@ -26,7 +26,7 @@ type scriptedPublish struct {
 func (s *scriptedPublish) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	n := len(s.keys)
-	s.keys = append(s.keys, r.Header.Get(client.IdempotencyKeyHeader))
+	s.keys = append(s.keys, r.Header.Get(ssevents.IdempotencyKeyHeader))
 	s.mu.Unlock()
 	status := s.script[min(n, len(s.script)-1)]
 	switch status {
@@ -97,7 +97,7 @@ func TestClientPublishRetriesWithSameKey(t *testing.T) {
 				t.Fatalf("%d requests, %d attempts reported; want %d", len(keys), len(attempts), tt.wantTries)
 			}
 			for i, k := range keys {
-				if k != keys[0] || !client.ValidIdempotencyKey(k) || (tt.key == "" && len(k) < 22) || attempts[i].Key != k || attempts[i].N != i+1 {
+				if k != keys[0] || ssevents.ValidateIdempotencyKey(k) != nil || (tt.key == "" && len(k) < 22) || attempts[i].Key != k || attempts[i].N != i+1 {
 					t.Errorf("request %d: key %q (reported %q, attempt %d), want one valid key (22+ characters if generated) for all (first %q)", i, k, attempts[i].Key, attempts[i].N, keys[0])
 				}
 			}
@@ -132,7 +132,7 @@ func TestClientPublishRefusesInvalidKey(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c := newClient(t, client.Config{URL: srv.URL})
 	for _, key := range []string{"with space", "tab\t", string(make([]byte, 201)), "é"} {
-		if _, err := c.PublishMessage(t.Context(), client.Message{Topics: []string{"t"}, Event: "e", Data: 1, IdempotencyKey: key}); !errors.Is(err, client.ErrInvalidIdempotencyKey) {
+		if _, err := c.PublishMessage(t.Context(), client.Message{Topics: []string{"t"}, Event: "e", Data: 1, IdempotencyKey: key}); !errors.Is(err, ssevents.ErrInvalidIdempotencyKey) {
 			t.Errorf("key %q: %v, want ErrInvalidIdempotencyKey", key, err)
 		}
 	}

@@ -68,25 +68,20 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// IdempotencyKeyHeader is the request header that makes a publish safe to
-// retry: a retry with the same key and topics answers the first publish's
-// id and publishes nothing new.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
 // idempotencyKey returns the request's Idempotency-Key, "" when it has
 // none, or an error for an invalid or repeated one.
 func idempotencyKey(r *http.Request) (string, error) {
-	vals := r.Header.Values(IdempotencyKeyHeader)
+	vals := r.Header.Values(ssevents.IdempotencyKeyHeader)
 	switch len(vals) {
 	case 0:
 		return "", nil
 	case 1:
 		if err := ssevents.ValidateIdempotencyKey(vals[0]); err != nil {
-			return "", fmt.Errorf("%w (header %s)", err, IdempotencyKeyHeader)
+			return "", fmt.Errorf("%w (header %s)", err, ssevents.IdempotencyKeyHeader)
 		}
 		return vals[0], nil
 	}
-	return "", fmt.Errorf("%w: %d %s headers, give one", ssevents.ErrInvalidIdempotencyKey, len(vals), IdempotencyKeyHeader)
+	return "", fmt.Errorf("%w: %d %s headers, give one", ssevents.ErrInvalidIdempotencyKey, len(vals), ssevents.IdempotencyKeyHeader)
 }
 
 // readPublishRequest decodes and checks the body of a publish.

@@ -80,8 +80,8 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errors.New("publish: --topic is required")
 	}
-	if *key != "" && !client.ValidIdempotencyKey(*key) {
-		return fmt.Errorf("publish: --idempotency-key %q: want 1 to %d visible ASCII characters", *key, client.MaxIdempotencyKeyLen)
+	if *key != "" && ssevents.ValidateIdempotencyKey(*key) != nil {
+		return fmt.Errorf("publish: --idempotency-key %q: want 1 to %d visible ASCII characters", *key, ssevents.MaxIdempotencyKeyLength)
 	}
 	if !json.Valid([]byte(*data)) {
 		return fmt.Errorf("publish: --data is not valid JSON: %q", *data)

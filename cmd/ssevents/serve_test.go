@@ -108,6 +108,8 @@ func TestServe_publishErrors(t *testing.T) {
 	}
 }
 
+// After the hub's Close, publishes are refused first (503, "shutting
+// down"), then the streams end.
 func TestServe_publishWhenBrokerClosed(t *testing.T) {
 	t.Parallel()
 	m := startHub(t)
@@ -115,7 +117,7 @@ func TestServe_publishWhenBrokerClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp := request(t, http.MethodPost, m.URL()+"/publish", `{"topic": "a", "event": "e"}`, http.Header{"Content-Type": {"application/json"}})
-	wantError(t, resp, http.StatusServiceUnavailable, "broker closed")
+	wantError(t, resp, http.StatusServiceUnavailable, "shutting down")
 	resp = request(t, http.MethodGet, eventsURL(m, "a"), "", nil)
 	wantError(t, resp, http.StatusServiceUnavailable, "shutting down")
 }
