@@ -2,7 +2,8 @@
 # Runs every test of ssevents with the race detector: the core module (unit
 # tests, real redis-server processes, end-to-end hub tests) and the examples
 # module (headless Chromium browser tests, the local multi-instance
-# deployment behind nginx). Installs what the tests need when it is missing.
+# deployment behind nginx) and the faults module (network faults injected
+# by an in-process TCP proxy). Installs what the tests need when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +32,8 @@ if [ -f examples/go.mod ]; then
   echo "== examples module: go test -race ./... (browser and deployment tests)"
   # One package at a time: each browser test runs its own Chromium.
   (cd examples && go vet ./... && go test -race -count=1 -p 1 -timeout 20m ./...)
+fi
+if [ -f faults/go.mod ]; then
+  echo "== faults module: go test -race ./... (fault proxy in front of real redis-server processes)"
+  (cd faults && go vet ./... && go test -race -count=1 -timeout 15m ./...)
 fi

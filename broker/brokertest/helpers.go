@@ -42,7 +42,7 @@ const quietPeriod = 150 * time.Millisecond
 
 // newTopics returns n topic names unique to this test run, so that
 // subtests sharing one backend never see each other's events.
-func newTopics(t *testing.T, n int) []string {
+func newTopics(t testing.TB, n int) []string {
 	t.Helper()
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -61,7 +61,7 @@ func newTopics(t *testing.T, n int) []string {
 func data(n int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"n":%d}`, n)) }
 
 // seqOf returns the n of a payload made by data.
-func seqOf(t *testing.T, ev ssevents.Event) int {
+func seqOf(t testing.TB, ev ssevents.Event) int {
 	t.Helper()
 	var v struct{ N int }
 	if err := json.Unmarshal(ev.Data, &v); err != nil {
@@ -70,7 +70,7 @@ func seqOf(t *testing.T, ev ssevents.Event) int {
 	return v.N
 }
 
-func publish(t *testing.T, b ssevents.Broker, n int, topics ...string) string {
+func publish(t testing.TB, b ssevents.Broker, n int, topics ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -84,7 +84,7 @@ func publish(t *testing.T, b ssevents.Broker, n int, topics ...string) string {
 	return id
 }
 
-func subscribe(t *testing.T, b ssevents.Broker, req ssevents.SubscribeRequest) ssevents.Subscription {
+func subscribe(t testing.TB, b ssevents.Broker, req ssevents.SubscribeRequest) ssevents.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(t.Context(), req)
 	if err != nil {
@@ -94,9 +94,12 @@ func subscribe(t *testing.T, b ssevents.Broker, req ssevents.SubscribeRequest) s
 	return sub
 }
 
-// receive waits until sub has delivered n events and returns them. It fails
-// the test if the subscription ends or the events do not come in time.
-func receive(t *testing.T, sub ssevents.Subscription, n int) []ssevents.Event {
+// receive waits until sub has delivered n events and returns them. It
+// fails the test if the subscription ends, the events do not come in time,
+// more than n arrive, an event arrives twice (same topic and id), or any
+// further event arrives within quietPeriod after the n-th: a broker that
+// delivers an event twice fails every test that receives.
+func receive(t testing.TB, sub ssevents.Subscription, n int) []ssevents.Event {
 	t.Helper()
 	var got []ssevents.Event
 	deadline := time.NewTimer(waitTimeout)
@@ -116,11 +119,29 @@ func receive(t *testing.T, sub ssevents.Subscription, n int) []ssevents.Event {
 			t.Fatalf("received %d of %d events within %v: %v", len(got), n, waitTimeout, describe(got))
 		}
 	}
+	if len(got) > n {
+		t.Fatalf("received %d events, want %d: %v", len(got), n, describe(got))
+	}
+	checkOnce(t, got)
+	expectQuiet(t, sub)
 	return got
 }
 
+// checkOnce fails if two of evs are the same event: same topic and id.
+func checkOnce(t testing.TB, evs []ssevents.Event) {
+	t.Helper()
+	seen := make(map[string]bool, len(evs))
+	for _, ev := range evs {
+		k := ev.Topic + " " + ev.ID
+		if seen[k] {
+			t.Fatalf("event %s on %s delivered twice: %v", ev.ID, ev.Topic, describe(evs))
+		}
+		seen[k] = true
+	}
+}
+
 // expectQuiet fails the test if sub delivers any event within quietPeriod.
-func expectQuiet(t *testing.T, sub ssevents.Subscription) {
+func expectQuiet(t testing.TB, sub ssevents.Subscription) {
 	t.Helper()
 	timer := time.NewTimer(quietPeriod)
 	defer timer.Stop()
@@ -141,7 +162,7 @@ func expectQuiet(t *testing.T, sub ssevents.Subscription) {
 }
 
 // waitEnd waits until sub ends and returns the error that ended it.
-func waitEnd(t *testing.T, sub ssevents.Subscription) error {
+func waitEnd(t testing.TB, sub ssevents.Subscription) error {
 	t.Helper()
 	deadline := time.NewTimer(waitTimeout)
 	defer deadline.Stop()
@@ -158,7 +179,7 @@ func waitEnd(t *testing.T, sub ssevents.Subscription) error {
 }
 
 // checkIncreasing fails unless the ids of evs increase strictly.
-func checkIncreasing(t *testing.T, evs []ssevents.Event) {
+func checkIncreasing(t testing.TB, evs []ssevents.Event) {
 	t.Helper()
 	var prev streamid.ID
 	for i, ev := range evs {
@@ -176,7 +197,7 @@ func checkIncreasing(t *testing.T, evs []ssevents.Event) {
 // checkOrdered fails unless the ids of evs, events of several topics, do
 // not decrease. (Distinct events of different topics may share an id when
 // their topics live on different shards of a cluster.)
-func checkOrdered(t *testing.T, evs []ssevents.Event) {
+func checkOrdered(t testing.TB, evs []ssevents.Event) {
 	t.Helper()
 	var prev streamid.ID
 	for i, ev := range evs {
@@ -192,7 +213,7 @@ func checkOrdered(t *testing.T, evs []ssevents.Event) {
 }
 
 // seqs returns the payload numbers of evs.
-func seqs(t *testing.T, evs []ssevents.Event) []int {
+func seqs(t testing.TB, evs []ssevents.Event) []int {
 	t.Helper()
 	out := make([]int, len(evs))
 	for i, ev := range evs {

@@ -9,7 +9,7 @@ import (
 )
 
 // publishKey publishes event n on topics with an idempotency key.
-func publishKey(t *testing.T, b ssevents.Broker, key string, n int, topics ...string) string {
+func publishKey(t testing.TB, b ssevents.Broker, key string, n int, topics ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -23,7 +23,7 @@ func publishKey(t *testing.T, b ssevents.Broker, key string, n int, topics ...st
 // testIdempotency checks that a retry with the same key and topics returns
 // the first publish's id and publishes nothing, that another topic or key
 // publishes anew, and that the key is forgotten after HistoryAge.
-func testIdempotency(t *testing.T, b ssevents.Broker) {
+func testIdempotency(t testing.TB, b ssevents.Broker) {
 	topics := newTopics(t, 3)
 	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics})
 	start := time.Now()

@@ -13,7 +13,7 @@ import (
 // stuck: Publish must never wait for subscribers.
 const publishBound = 2 * time.Second
 
-func testSlowConsumer(t *testing.T, b ssevents.Broker) {
+func testSlowConsumer(t testing.TB, b ssevents.Broker) {
 	const slowQueue, n = 4, 20
 	topic := newTopics(t, 1)
 	var dropped atomic.Int64
@@ -48,7 +48,7 @@ func testSlowConsumer(t *testing.T, b ssevents.Broker) {
 	}
 }
 
-func testContextCancel(t *testing.T, b ssevents.Broker) {
+func testContextCancel(t testing.TB, b ssevents.Broker) {
 	topic := newTopics(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

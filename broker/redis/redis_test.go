@@ -131,7 +131,9 @@ func TestResumeOnOtherInstance(t *testing.T) {
 
 // TestRedisRestart kills Redis mid-stream: subscriptions stay open,
 // Publish and Ready fail with ErrUnavailable while it is down, and after
-// the restart every event Redis accepted reaches the subscriber.
+// the restart every event Redis accepted reaches the subscriber. Its
+// events after the restart may all arrive through the stream replay:
+// TestResubscribe checks that live delivery resumes.
 func TestRedisRestart(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)

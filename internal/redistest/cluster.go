@@ -2,15 +2,24 @@ package redistest
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// Cluster is a Redis Cluster of master-only nodes started by StartCluster.
+// Cluster is a Redis Cluster started by StartCluster (three masters) or
+// StartReplicatedCluster (three masters with a replica each).
 type Cluster struct {
-	// Nodes are the cluster's masters, each owning a third of the slots.
+	// Nodes are the cluster's masters as created, each owning a third of
+	// the slots.
 	Nodes []*Server
+	// Replicas are the cluster's replicas as created; none for
+	// StartCluster.
+	Replicas []*Server
+
+	t   testing.TB
+	ids map[*Server]string // CLUSTER MYID of each node
 }
 
 // StartCluster starts a three-master Redis Cluster (no replicas) with
@@ -19,7 +28,7 @@ type Cluster struct {
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
 	const masters = 3
-	c := &Cluster{}
+	c := &Cluster{t: t, ids: map[*Server]string{}}
 	for range masters {
 		c.Nodes = append(c.Nodes, start(t, freePort(t, true),
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
@@ -45,20 +54,23 @@ func StartCluster(t testing.TB) *Cluster {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		c.ids[n] = n.MustDo("CLUSTER", "MYID")
 	}
 	return c
 }
 
-// Addrs returns the nodes' addresses, "127.0.0.1:<port>".
+// Addrs returns the addresses of the masters, then of the replicas, as
+// created: "127.0.0.1:<port>".
 func (c *Cluster) Addrs() []string {
-	out := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
-		out[i] = n.Addr()
+	out := make([]string, 0, len(c.Nodes)+len(c.Replicas))
+	for _, n := range append(slices.Clone(c.Nodes), c.Replicas...) {
+		out = append(out, n.Addr())
 	}
 	return out
 }
 
-// URL returns "redis+cluster://<addr>,<addr>,<addr>".
+// URL returns "redis+cluster://<addr>,<addr>,..." with the addresses of
+// Addrs.
 func (c *Cluster) URL() string { return "redis+cluster://" + strings.Join(c.Addrs(), ",") }
 
 // NodeFor returns the node that owns key's slot, by asking a node

@@ -1,9 +1,15 @@
 // Package redistest starts real redis-server processes for tests: single
-// servers on free loopback ports, which a test can stop, kill and restart on
-// the same port, and three-master Redis Clusters. Every process lives in a
-// t.TempDir and is killed when the test ends. Nothing is persisted
-// (--save "" --appendonly no), so a restart starts empty, like a crashed
-// cache.
+// servers on free loopback ports, which a test can stop, kill, pause and
+// restart on the same port, three-master Redis Clusters, and Redis Clusters
+// of three masters with one replica each, for failover tests. Every process
+// lives in a t.TempDir of its own and is killed when the test ends (a paused
+// one included).
+//
+// A server started by Start persists nothing (--save "" --appendonly no),
+// so Restart brings it back empty, like a crashed cache. A server started
+// by StartPersistent writes an append-only file synced on every write
+// (--appendonly yes --appendfsync always) in its directory, so Restart
+// brings it back with every write it acknowledged, even after Kill.
 //
 // A missing redis-server fails the test (it never skips): CI must run the
 // Redis tests. Run .ci/run, which installs the redis-server package, or
@@ -23,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -42,10 +49,11 @@ type Server struct {
 	args []string
 	tls  *tls.Config // set when the server speaks only TLS
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	runs int
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has exited
+	runs   int
+	paused bool // SIGSTOPped by Pause and not yet continued
 }
 
 // Start starts a redis-server on a free port with extra arguments added to
@@ -53,6 +61,14 @@ type Server struct {
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	return start(t, freePort(t, false), extra...)
+}
+
+// StartPersistent is Start for a server that keeps its data across Kill
+// and Restart: an append-only file, fsynced before every write is
+// acknowledged, in the server's own directory.
+func StartPersistent(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	return start(t, freePort(t, false), append([]string{"--appendonly", "yes", "--appendfsync", "always"}, extra...)...)
 }
 
 func start(t testing.TB, port int, extra ...string) *Server {
@@ -153,13 +169,18 @@ func (s *Server) Kill() { s.signal(os.Kill) }
 
 func (s *Server) signal(sig os.Signal) {
 	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
+	cmd, done, paused := s.cmd, s.done, s.paused
+	s.cmd, s.paused = nil, false
 	s.mu.Unlock()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Signal(sig)
+	if paused {
+		// A stopped process acts on SIGTERM only once it runs again
+		// (SIGKILL needs no help).
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+	}
 	select {
 	case <-done:
 	case <-time.After(startTimeout):
@@ -168,8 +189,46 @@ func (s *Server) signal(sig os.Signal) {
 	}
 }
 
-// Restart starts the server again on the same port (after Stop or Kill;
-// it kills a running server first). The new server starts empty.
+// Pause freezes the server (SIGSTOP), as a stalled host or a long GC pause
+// would: its connections stay open, nothing answers on them, and new
+// connections are accepted by the kernel but never served. It returns once
+// the process is stopped. Continue resumes it; Stop, Kill and the end of
+// the test end it paused or not. Pause does nothing if the server is not
+// running.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.paused {
+		return
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatalf("pause redis-server on port %d: %v", s.Port, err)
+	}
+	s.paused = true
+	waitStopped(s.cmd.Process.Pid)
+}
+
+// Continue resumes a server frozen by Pause (SIGCONT). It does nothing if
+// the server is not paused.
+func (s *Server) Continue() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || !s.paused {
+		return
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		s.t.Fatalf("continue redis-server on port %d: %v", s.Port, err)
+	}
+	s.paused = false
+}
+
+// Restart starts the server again on the same port, with the same
+// arguments and directory (after Stop or Kill; it kills a running or paused
+// server first). A server from Start comes back empty; one from
+// StartPersistent comes back with its data, replayed from its append-only
+// file.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()

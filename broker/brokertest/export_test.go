@@ -1,0 +1,17 @@
+package brokertest
+
+import (
+	"testing"
+
+	"github.com/ssevents/ssevents"
+)
+
+// SuiteTests returns the conformance tests by name, for this package's
+// tests, which run them against broken brokers.
+func SuiteTests() map[string]func(testing.TB, ssevents.Broker) {
+	out := make(map[string]func(testing.TB, ssevents.Broker), len(suite))
+	for _, tt := range suite {
+		out[tt.name] = tt.fn
+	}
+	return out
+}
