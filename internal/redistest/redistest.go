@@ -29,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -179,7 +178,7 @@ func (s *Server) signal(sig os.Signal) {
 	if paused {
 		// A stopped process acts on SIGTERM only once it runs again
 		// (SIGKILL needs no help).
-		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Signal(sigCont)
 	}
 	select {
 	case <-done:
@@ -202,7 +201,7 @@ func (s *Server) Pause() {
 	if s.cmd == nil || s.paused {
 		return
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := s.cmd.Process.Signal(sigStop); err != nil {
 		s.t.Fatalf("pause redis-server on port %d: %v", s.Port, err)
 	}
 	s.paused = true
@@ -218,7 +217,7 @@ func (s *Server) Continue() {
 	if s.cmd == nil || !s.paused {
 		return
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := s.cmd.Process.Signal(sigCont); err != nil {
 		s.t.Fatalf("continue redis-server on port %d: %v", s.Port, err)
 	}
 	s.paused = false
