@@ -157,6 +157,12 @@ func ParseURL(raw string) (Config, error) {
 	return cfg, nil
 }
 
+// pingGap is how long a Redis connection may be idle before it is PINGed:
+// short enough that a cut subscriber connection is noticed in seconds (its
+// events are replayed from history after the reconnect, so the cost of a
+// silent cut is delay, and this bounds it), long enough to cost nothing.
+const pingGap = 5 * time.Second
+
 // clientOption returns the rueidis options for cfg.
 func (cfg Config) clientOption() rueidis.ClientOption {
 	opt := rueidis.ClientOption{
@@ -166,8 +172,12 @@ func (cfg Config) clientOption() rueidis.ClientOption {
 		SelectDB:     cfg.DB,
 		TLSConfig:    cfg.TLS,
 		DisableCache: true, // no client-side caching: we read streams, never cached keys
-		// A dead server must fail fast: dial and write bounded by the timeout.
-		Dialer:           net.Dialer{Timeout: cfg.Timeout, KeepAlive: 15 * time.Second},
+		// A dead server must fail fast: dial and write bounded by the
+		// timeout. KeepAlive is also how long a connection may be idle
+		// before rueidis PINGs it (answer within the timeout or the
+		// connection is dropped): a subscriber connection that a network
+		// partition silently cut is found within pingGap + Timeout.
+		Dialer:           net.Dialer{Timeout: cfg.Timeout, KeepAlive: pingGap},
 		ConnWriteTimeout: cfg.Timeout,
 	}
 	if cfg.SentinelMaster != "" {
