@@ -49,6 +49,27 @@ func TestServe_publishSubscribeWithoutAuth(t *testing.T) {
 	}
 }
 
+// A retry of POST /publish with the same Idempotency-Key and topics
+// answers the first id and publishes nothing new; another topic or key
+// publishes anew.
+func TestServe_publishIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	m := startHub(t)
+	s := subscribe(t, eventsURL(m, "a,b"), nil)
+	key := http.Header{"Idempotency-Key": {"order-42/attempt"}}
+	first := mustPublish(t, m, `{"topic": "a", "event": "created", "data": 1}`, key)
+	if again := mustPublish(t, m, `{"topic": "a", "event": "created", "data": 1}`, key); again != first {
+		t.Fatalf("retry answered id %s, want the first publish's %s", again, first)
+	}
+	other := mustPublish(t, m, `{"topic": "b", "event": "created", "data": 2}`, key)
+	fresh := mustPublish(t, m, `{"topic": "a", "event": "created", "data": 3}`, http.Header{"Idempotency-Key": {"order-43"}})
+	for _, w := range []sseEvent{{first, "created", "1"}, {other, "created", "2"}, {fresh, "created", "3"}} {
+		if got := s.next(); got != w {
+			t.Fatalf("event %+v, want %+v (the retry must publish nothing)", got, w)
+		}
+	}
+}
+
 func TestServe_resumeWithLastEventID(t *testing.T) {
 	t.Parallel()
 	m := startHub(t)
@@ -94,6 +115,10 @@ func TestServe_publishErrors(t *testing.T) {
 		{"through a proxy", `{"topic": "a", "event": "e"}`, http.Header{"X-Forwarded-For": {"203.0.113.9"}}, 403, "only from loopback"},
 		{"forwarded", `{"topic": "a", "event": "e"}`, http.Header{"Forwarded": {"for=203.0.113.9"}}, 403, "only from loopback"},
 		{"page of another site", `{"topic": "a", "event": "e"}`, http.Header{"Origin": {"http://rebound.example:8000"}}, 403, "only from a localhost page"},
+		{"empty idempotency key", `{"topic": "a", "event": "e"}`, http.Header{"Idempotency-Key": {""}}, 400, "empty idempotency key"},
+		{"idempotency key with a space", `{"topic": "a", "event": "e"}`, http.Header{"Idempotency-Key": {"a b"}}, 400, "invalid idempotency key: idempotency key has the byte 0x20"},
+		{"idempotency key too long", `{"topic": "a", "event": "e"}`, http.Header{"Idempotency-Key": {strings.Repeat("k", 201)}}, 400, "201 bytes long, the limit is 200"},
+		{"two idempotency keys", `{"topic": "a", "event": "e"}`, http.Header{"Idempotency-Key": {"k1", "k2"}}, 400, "2 Idempotency-Key headers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

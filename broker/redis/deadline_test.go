@@ -1,0 +1,82 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/redistest"
+)
+
+// TestFailedPublishNeverDelivered pauses Redis (SIGSTOP) while publishes
+// are in flight: each is answered ErrUnavailable when its timeout passes,
+// with its command already queued in Redis's socket. When Redis resumes
+// and runs them, they must change nothing: a publish answered with an
+// error is never delivered, not even later, and never enters history.
+// Publishes with an idempotency key, retried after Redis is back, publish
+// once.
+func TestFailedPublishNeverDelivered(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	url := srv.URL() + "?timeout=500ms"
+	pub := open(t, url, ssevents.BrokerOptions{})
+	recv := open(t, url, ssevents.BrokerOptions{})
+	const topic = "paused"
+	sub := subscribe(t, recv, ssevents.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
+	publish(t, pub, 0, topic)
+	if got := receiveOnly(t, sub, 1); seq(t, got[0]) != 0 {
+		t.Fatalf("got %v, want event 0", seqs(t, got))
+	}
+
+	srv.Pause()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			msg := ssevents.Message{Topics: []string{topic}, Event: "test.event", Data: data(1 + i)}
+			if i%2 == 1 {
+				msg.IdempotencyKey = "retry-" + string(rune('a'+i))
+			}
+			_, errs[i] = pub.Publish(context.Background(), msg)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, ssevents.ErrUnavailable) {
+			t.Fatalf("publish %d with Redis paused: %v, want ErrUnavailable", 1+i, err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // well past every deadline
+	srv.Continue()
+
+	eventually(t, "Ready after SIGCONT", func() bool { return pub.Ready(context.Background()) == nil })
+	// The retries of the keyed publishes: published now, once.
+	var want []int
+	for i := range errs {
+		if i%2 == 1 {
+			eventually(t, "a retry is accepted", func() bool {
+				_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{topic}, Event: "test.event",
+					Data: data(1 + i), IdempotencyKey: "retry-" + string(rune('a'+i))})
+				return err == nil
+			})
+			want = append(want, 1+i)
+		}
+	}
+	publish(t, pub, 9, topic)
+	want = append(want, 9)
+	got := seqs(t, receiveOnly(t, sub, len(want)))
+	if len(got) != len(want) {
+		t.Fatalf("after SIGCONT received %v, want %v: the publishes answered with an error must stay unpublished", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("after SIGCONT received %v, want %v: the publishes answered with an error must stay unpublished", got, want)
+		}
+	}
+	if n := srv.MustDo("XLEN", "ssevents:{"+topic+"}"); n != "4" {
+		t.Fatalf("the stream holds %s entries, want 4 (events 0, 2, 4, 9)", n)
+	}
+}
