@@ -25,6 +25,7 @@ type publishing struct {
 	ok        []atomic.Int64 // per topic, for the progress line and drain
 	maybe     []atomic.Int64 // per topic: unanswered, perhaps published
 	errs      atomic.Int64
+	answered  Histogram      // time to a POST /publish answer, of the accepted ones
 	lastError atomic.Value   // string
 	status    []atomic.Int32 // per event: notSent, sentOK, refused or unknown
 }
@@ -103,7 +104,8 @@ func (p *publishing) publish(ctx context.Context, i int) {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	p.sent.Add(1)
-	if _, err := p.c.Publish(ctx, p.topics[topic], "bench", json.RawMessage(payload(seq, time.Now()))); err != nil {
+	start := time.Now()
+	if _, err := p.c.Publish(ctx, p.topics[topic], "bench", json.RawMessage(payload(seq, start))); err != nil {
 		p.errs.Add(1)
 		p.lastError.Store(err.Error())
 		var se *client.StatusError
@@ -115,6 +117,7 @@ func (p *publishing) publish(ctx context.Context, i int) {
 		}
 		return
 	}
+	p.answered.Record(time.Since(start))
 	p.ok[topic].Add(1)
 	p.status[i].Store(sentOK)
 }

@@ -39,6 +39,10 @@ type Report struct {
 	PublishErrors int64   `json:"publish_errors"`
 	PublishRate   float64 `json:"publish_rate"`
 	LastError     string  `json:"last_publish_error,omitempty"`
+	// PublishP50Ms and PublishP99Ms: the time from sending a POST
+	// /publish to its 2xx answer, retries included.
+	PublishP50Ms float64 `json:"publish_p50_ms"`
+	PublishP99Ms float64 `json:"publish_p99_ms"`
 
 	// Expected deliveries (each published event times the open
 	// subscriptions of its topic), Received unique ones, Lost: expected
@@ -127,6 +131,7 @@ func (r *Report) fill(results []WorkerResult, p *publishing, elapsed time.Durati
 	if d := p.cfg.Duration.Seconds(); d > 0 {
 		r.PublishRate = float64(r.Published) / d
 	}
+	r.PublishP50Ms, r.PublishP99Ms = ms(p.answered.Quantile(0.5)), ms(p.answered.Quantile(0.99))
 	if elapsed > 0 {
 		r.DeliveriesPerSec = float64(r.Received) / elapsed.Seconds()
 	}
@@ -141,7 +146,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "load         %d conns, %d topics, %d events/s for %s\n", r.Conns, r.Topics, r.Rate, r.Duration)
 	fmt.Fprintf(&b, "connect      %d open, %d failed in %.0f ms (per conn p50 %.1f ms, p99 %.1f ms, max %.1f ms)\n",
 		r.Connected, r.ConnectFailed, r.ConnectWallMs, r.ConnectP50Ms, r.ConnectP99Ms, r.ConnectMaxMs)
-	fmt.Fprintf(&b, "published    %d of %d planned (%d errors), %.1f/s\n", r.Published, r.Planned, r.PublishErrors, r.PublishRate)
+	fmt.Fprintf(&b, "published    %d of %d planned (%d errors), %.1f/s; answered in p50 %.2f ms, p99 %.2f ms\n",
+		r.Published, r.Planned, r.PublishErrors, r.PublishRate, r.PublishP50Ms, r.PublishP99Ms)
 	if r.LastError != "" {
 		fmt.Fprintf(&b, "last error   %s\n", r.LastError)
 	}

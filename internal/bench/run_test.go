@@ -75,6 +75,9 @@ func TestRunAcrossWorkers(t *testing.T) {
 	if rep.Received == 0 || rep.Received != rep.Expected || rep.Lost != 0 || rep.Duplicates != 0 {
 		t.Errorf("received %d of %d expected (lost %d, duplicates %d), want all once", rep.Received, rep.Expected, rep.Lost, rep.Duplicates)
 	}
+	if rep.Published > 0 && (rep.PublishP50Ms <= 0 || rep.PublishP99Ms < rep.PublishP50Ms) {
+		t.Errorf("publish answer latency p50 %.3f ms, p99 %.3f ms: want measured, p99 >= p50", rep.PublishP50Ms, rep.PublishP99Ms)
+	}
 	// 100 events over 4 topics of 13, 13, 12 and 12 subscriptions.
 	if want := uint64(25 * (13 + 13 + 12 + 12)); rep.Published == 100 && rep.Expected != want {
 		t.Errorf("expected %d deliveries, want %d", rep.Expected, want)
