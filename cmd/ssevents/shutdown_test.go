@@ -21,6 +21,11 @@ const (
 	// termLimit is the default SSE_SHUTDOWN_TIMEOUT_SECONDS: the hub
 	// must be gone within it.
 	termLimit = 10 * time.Second
+	// restartGap is how long the port stays closed between the old hub's
+	// exit and the new hub's start: long enough that publishes at
+	// termRate meet it (a dozen or more, so the retries the test asserts
+	// never depend on luck), far shorter than the client's retry budget.
+	restartGap = 300 * time.Millisecond
 )
 
 // TestShutdown_SIGTERMUnderLoad: a hub process gets SIGTERM while 1,000
@@ -74,12 +79,14 @@ func TestShutdown_SIGTERMUnderLoad(t *testing.T) {
 			time.Sleep(termAfter)
 			victim := hubs[0]
 			took := victim.terminate(t, termLimit)
+			time.Sleep(restartGap)
 			restartAt := time.Now()
 			restarted := startHubProc(t, bin, victim.addr, env...)
 			t.Logf("streams open after %v; SIGTERM to exit 0 took %v; the new hub was ready after %v",
 				opened.Round(time.Millisecond), took.Round(time.Millisecond), time.Since(restartAt).Round(time.Millisecond))
 
 			res := <-done
+			t.Logf("old hub log:\n%s", victim.log)
 			t.Logf("checker ran %v\n%s", time.Since(start).Round(time.Millisecond), res.rep.String())
 			if res.err != nil {
 				t.Fatalf("check: %v", res.err)
