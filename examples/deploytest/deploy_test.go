@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +89,7 @@ func down(t *testing.T, root, state string) {
 		t.Errorf("down.sh: %v\n%s", err, out)
 	}
 	for _, pid := range pids {
-		if _, err := os.Stat("/proc/" + pid); err == nil {
+		if n, err := strconv.Atoi(pid); err == nil && running(n) {
 			t.Errorf("down.sh left pid %s running", pid)
 		}
 	}
