@@ -87,8 +87,10 @@ func (c *Client) PublishTopics(ctx context.Context, topics []string, event strin
 // Each request carries m.IdempotencyKey (or a generated key) as the
 // Idempotency-Key header, so that the same request can be sent again
 // without publishing twice: it is retried, with the same key, after a 503
-// answer or a request that got no answer (connection refused or reset,
-// which a restarting hub causes), up to Config.PublishRetries times. The
+// answer, a 502 or 504 (a proxy that lost or gave up on the hub, which
+// may or may not have published), or a request that got no answer
+// (connection refused or reset, which a restarting hub causes), up to
+// Config.PublishRetries times. The
 // delay before retry n is a random share (full jitter) of
 // min(BackoffMax, BackoffInitial x 2^(n-1)), and at least the answer's
 // Retry-After. Other error answers (400, 401, 403, 413, ...) are returned
@@ -158,15 +160,20 @@ func publishBody(m Message) ([]byte, error) {
 }
 
 // retryablePublish reports whether a publish that failed with err may be
-// sent again with the same key: after a 503, or after a request that got
-// no complete answer while ctx is still live.
+// sent again with the same key: after a 502, 503 or 504 (the hub, or the
+// proxy in front of it, could not answer), or after a request that got no
+// complete answer while ctx is still live.
 func retryablePublish(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, errPublishRequest) {
 		return false
 	}
 	var se *StatusError
 	if errors.As(err, &se) {
-		return se.StatusCode == http.StatusServiceUnavailable
+		switch se.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
 	}
 	return true
 }

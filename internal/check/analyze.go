@@ -114,7 +114,7 @@ func judgeLost(r *Report, s *streamLog, byTopic map[string][]*publishLog) {
 				continue
 			}
 			r.Expected++
-			if got[t+"\x00"+p.id] || excused(s.resyncs, t, p.started()) {
+			if got[t+"\x00"+p.id] || excused(s.resyncs, t, p) {
 				continue
 			}
 			r.Lost++
@@ -123,12 +123,21 @@ func judgeLost(r *Report, s *streamLog, byTopic map[string][]*publishLog) {
 	}
 }
 
-// excused reports whether a resync naming topic arrived at or after from.
-func excused(resyncs []resync, topic string, from time.Time) bool {
+// excused reports whether a resync covers p, an event of topic the stream
+// never received: a resync naming topic that arrived at or after p's
+// publish started, while the stream's last event of topic before the
+// resync preceded p. An event older than one the stream did receive on its
+// topic is a gap in the middle, which no later resync excuses.
+func excused(resyncs []resync, topic string, p *publishLog) bool {
+	id, idErr := streamid.Parse(p.id)
 	for _, rs := range resyncs {
-		if !rs.at.Before(from) && slices.Contains(rs.topics, topic) {
-			return true
+		if rs.at.Before(p.started()) || !slices.Contains(rs.topics, topic) {
+			continue
 		}
+		if pos, err := streamid.Parse(rs.lastID[topic]); err == nil && idErr == nil && !pos.Less(id) {
+			continue
+		}
+		return true
 	}
 	return false
 }

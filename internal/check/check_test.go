@@ -94,6 +94,7 @@ func TestRunDetectsViolations(t *testing.T) {
 		{phantom, check.Report{Phantom: 1}},
 		{reorder, check.Report{Reordered: 1}},
 		{dropSync, check.Report{Resyncs: 1}},
+		{gapSync, check.Report{Lost: 1, Resyncs: 1}},
 	}
 	for _, tt := range tests {
 		t.Run("mode="+tt.mode, func(t *testing.T) {

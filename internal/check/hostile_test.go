@@ -17,6 +17,7 @@ const (
 	duplicate = "duplicate" // delivered twice
 	drop      = "drop"      // acknowledged, never delivered
 	dropSync  = "resync"    // acknowledged, not delivered, then a resync of its topic
+	gapSync   = "gap"       // acknowledged, not delivered, the next delivered, then a resync: too late to excuse it
 	phantom   = "phantom"   // delivered, but every attempt answered 503
 	reorder   = "reorder"   // delivered after the third
 )
@@ -119,6 +120,10 @@ func (h *hostileHub) misbehave(frame, topic string) {
 		h.broadcastLocked(frame, h.held)
 		return
 	}
+	if h.mode == gapSync && h.n == 4 {
+		h.broadcastLocked(fmt.Sprintf("event: resync\ndata: {\"topics\":[%q]}\n\n", topic), frame)
+		return
+	}
 	if h.n != 2 {
 		h.broadcastLocked(frame)
 		return
@@ -126,7 +131,7 @@ func (h *hostileHub) misbehave(frame, topic string) {
 	switch h.mode {
 	case duplicate:
 		h.broadcastLocked(frame, frame)
-	case drop:
+	case drop, gapSync:
 	case dropSync:
 		h.broadcastLocked(fmt.Sprintf("event: resync\ndata: {\"topics\":[%q]}\n\n", topic))
 	case reorder:
