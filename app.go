@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	_ "github.com/ssevents/ssevents/broker/memory" // the default broker, "memory://"
+
+	"github.com/ssevents/ssevents/sse"
 )
 
 // App is the one-call setup (the seed's SSEApp): a broker, the SSE endpoint,
@@ -20,7 +24,7 @@ import (
 type App struct {
 	*Publisher
 	cfg        Config
-	broker     Broker
+	broker     sse.Broker
 	ownsBroker bool
 	metrics    *Metrics
 	events     *Handler
@@ -38,7 +42,7 @@ func New(cfg Config) (*App, error) {
 	m := NewMetrics()
 	a := &App{cfg: cfg, metrics: m, broker: cfg.Broker, mux: http.NewServeMux()}
 	if a.broker == nil {
-		b, err := OpenBroker(context.Background(), cfg.RedisURL, cfg.brokerOptions(m))
+		b, err := sse.OpenBroker(context.Background(), cfg.RedisURL, cfg.brokerOptions(m))
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +99,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Broker returns the app's broker.
-func (a *App) Broker() Broker { return a.broker }
+func (a *App) Broker() sse.Broker { return a.broker }
 
 // Metrics returns the app's metrics.
 func (a *App) Metrics() *Metrics { return a.metrics }

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func TestHealthEndpoints(t *testing.T) {
 	t.Parallel()
-	broker := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker := memory.New(sse.BrokerOptions{})
 	_, srv := newServer(t, ssevents.Config{Broker: broker})
 	check := func(path string, status int, want string) {
 		t.Helper()

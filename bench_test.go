@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // BenchmarkPublishFanout publishes one event to n local subscribers of one
@@ -17,11 +19,11 @@ func BenchmarkPublishFanout(b *testing.B) {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			broker := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+			broker := memory.New(sse.BrokerOptions{})
 			defer broker.Close()
-			subs := make([]ssevents.Subscription, n)
+			subs := make([]sse.Subscription, n)
 			for i := range subs {
-				s, err := broker.Subscribe(ctx, ssevents.SubscribeRequest{Topics: []string{"ticket:42"}})
+				s, err := broker.Subscribe(ctx, sse.SubscribeRequest{Topics: []string{"ticket:42"}})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -29,7 +31,7 @@ func BenchmarkPublishFanout(b *testing.B) {
 			}
 			pub := ssevents.NewPublisher(broker, 0, nil)
 			data := json.RawMessage(`{"id":42,"status":"closed","by":"user:7"}`)
-			buf := make([]ssevents.Event, 0, 64)
+			buf := make([]sse.Event, 0, 64)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
@@ -50,7 +52,7 @@ func BenchmarkPublishFanout(b *testing.B) {
 // BenchmarkPublishParallel measures publishes from many goroutines to
 // distinct topics with one subscriber each.
 func BenchmarkPublishParallel(b *testing.B) {
-	broker := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker := memory.New(sse.BrokerOptions{})
 	defer broker.Close()
 	pub := ssevents.NewPublisher(broker, 0, nil)
 	data := json.RawMessage(`{"id":42}`)

@@ -8,15 +8,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Defaults for the zero fields of Config and BrokerOptions.
 const (
-	// DefaultPath is where the SSE endpoint is mounted.
-	DefaultPath = "/events"
+	// DefaultPath is where the SSE endpoint is mounted (sse.DefaultPath).
+	DefaultPath = sse.DefaultPath
 	// DefaultHeartbeatInterval is how often an idle stream gets a comment
-	// line, well under the 60 s idle timeout of common proxies.
-	DefaultHeartbeatInterval = 15 * time.Second
+	// line (sse.DefaultHeartbeatInterval).
+	DefaultHeartbeatInterval = sse.DefaultHeartbeatInterval
 	// MinHeartbeatInterval and MaxHeartbeatInterval bound HeartbeatInterval.
 	MinHeartbeatInterval = 5 * time.Second
 	// MaxHeartbeatInterval is the longest heartbeat interval accepted.
@@ -29,15 +31,15 @@ const (
 	// network is in flight; a reader that stays further behind is
 	// disconnected and resumes from history. The queue grows on demand, so
 	// an idle connection holds no buffer.
-	DefaultMaxQueueSize = 128
+	DefaultMaxQueueSize = sse.DefaultQueueSize
 	// DefaultMaxMessageSize is the largest event data accepted, in bytes.
 	DefaultMaxMessageSize = 64 << 10
 	// DefaultMaxTopicsPerConnection caps the topics of one stream.
 	DefaultMaxTopicsPerConnection = 32
 	// DefaultHistorySize is the number of events kept per topic for resume.
-	DefaultHistorySize = 100
+	DefaultHistorySize = sse.DefaultHistorySize
 	// DefaultHistoryAge is how long events are kept for resume.
-	DefaultHistoryAge = 5 * time.Minute
+	DefaultHistoryAge = sse.DefaultHistoryAge
 	// DefaultRetry is the reconnection delay sent to browsers (`retry:`).
 	DefaultRetry = 3 * time.Second
 	// DefaultWriteTimeout bounds one write of a batch of events to a
@@ -64,7 +66,7 @@ type Config struct {
 	RedisURL string
 	// Broker, when set, is used instead of opening RedisURL. The App does
 	// not close a broker it was given.
-	Broker Broker
+	Broker sse.Broker
 	// TopicPrefix namespaces topics in Redis ("prefix:topic").
 	// Env: SSE_TOPIC_PREFIX.
 	TopicPrefix string
@@ -154,7 +156,7 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	bad := func(field, allowed string, v any) error {
-		return fmt.Errorf("%w: %s is %v, allowed: %s", ErrInvalidConfig, field, v, allowed)
+		return fmt.Errorf("%w: %s is %v, allowed: %s", sse.ErrInvalidConfig, field, v, allowed)
 	}
 	switch {
 	case !strings.HasPrefix(c.Path, "/"):
@@ -179,21 +181,21 @@ func (c Config) Validate() error {
 		return bad("WriteTimeout", "0 or more", c.WriteTimeout)
 	}
 	if c.TopicPrefix != "" {
-		if err := ValidateTopic(c.TopicPrefix); err != nil {
-			return fmt.Errorf("%w: TopicPrefix: %w", ErrInvalidConfig, err)
+		if err := sse.ValidateTopic(c.TopicPrefix); err != nil {
+			return fmt.Errorf("%w: TopicPrefix: %w", sse.ErrInvalidConfig, err)
 		}
 	}
 	return nil
 }
 
 // brokerOptions derives the broker's settings from c.
-func (c Config) brokerOptions(m *Metrics) BrokerOptions {
-	return BrokerOptions{
+func (c Config) brokerOptions(m *Metrics) sse.BrokerOptions {
+	return sse.BrokerOptions{
 		HistorySize: c.HistorySize,
 		HistoryAge:  c.HistoryAge,
 		TopicPrefix: c.TopicPrefix,
 		Logger:      c.Logger,
-		Metrics:     m,
+		Observer:    m,
 	}
 }
 
@@ -213,7 +215,7 @@ func intVar(name string, lo, hi int, usage string, f func(*Config) *int) EnvVar 
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil || n < lo || n > hi {
-				return fmt.Errorf("%w: %s=%q: want an integer from %d to %d", ErrInvalidConfig, name, v, lo, hi)
+				return fmt.Errorf("%w: %s=%q: want an integer from %d to %d", sse.ErrInvalidConfig, name, v, lo, hi)
 			}
 			*f(c) = n
 			return nil
@@ -225,7 +227,7 @@ func secondsVar(name string, lo, hi int, unit time.Duration, usage string, f fun
 	v.set = func(c *Config, s string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < lo || n > hi {
-			return fmt.Errorf("%w: %s=%q: want an integer from %d to %d", ErrInvalidConfig, name, s, lo, hi)
+			return fmt.Errorf("%w: %s=%q: want an integer from %d to %d", sse.ErrInvalidConfig, name, s, lo, hi)
 		}
 		*f(c) = time.Duration(n) * unit
 		return nil
@@ -240,15 +242,15 @@ var EnvVars = []EnvVar{
 	{Name: "SSE_PATH", Allowed: "a path starting with /", Usage: "path of the SSE endpoint",
 		set: func(c *Config, v string) error {
 			if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " {}") {
-				return fmt.Errorf("%w: SSE_PATH=%q: want a path starting with /", ErrInvalidConfig, v)
+				return fmt.Errorf("%w: SSE_PATH=%q: want a path starting with /", sse.ErrInvalidConfig, v)
 			}
 			c.Path = v
 			return nil
 		}},
 	{Name: "SSE_TOPIC_PREFIX", Allowed: "a topic name (letters, digits, _ - . : @ / = +)", Usage: "namespace for topics in Redis",
 		set: func(c *Config, v string) error {
-			if err := ValidateTopic(v); err != nil {
-				return fmt.Errorf("%w: SSE_TOPIC_PREFIX=%q: %w", ErrInvalidConfig, v, err)
+			if err := sse.ValidateTopic(v); err != nil {
+				return fmt.Errorf("%w: SSE_TOPIC_PREFIX=%q: %w", sse.ErrInvalidConfig, v, err)
 			}
 			c.TopicPrefix = v
 			return nil
@@ -258,7 +260,7 @@ var EnvVars = []EnvVar{
 		set: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
-				return fmt.Errorf("%w: SSE_HEARTBEAT_EVENT=%q: want true or false", ErrInvalidConfig, v)
+				return fmt.Errorf("%w: SSE_HEARTBEAT_EVENT=%q: want true or false", sse.ErrInvalidConfig, v)
 			}
 			c.HeartbeatEvent = b
 			return nil

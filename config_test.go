@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -66,7 +67,7 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 				}
 				return "", false
 			})
-			if !errors.Is(err, ssevents.ErrInvalidConfig) {
+			if !errors.Is(err, sse.ErrInvalidConfig) {
 				t.Fatalf("err = %v, want ErrInvalidConfig", err)
 			}
 			if !strings.Contains(err.Error(), tc.name) || !strings.Contains(err.Error(), tc.want) {
@@ -110,7 +111,7 @@ func TestConfigValidateAndDefaults(t *testing.T) {
 	c := app.Config()
 	if c.Path != "/events" || c.HeartbeatInterval != 15*time.Second || c.MaxConnections != ssevents.DefaultMaxConnections ||
 		c.MaxQueueSize != ssevents.DefaultMaxQueueSize || c.MaxMessageSize != ssevents.DefaultMaxMessageSize ||
-		c.HistorySize != ssevents.DefaultHistorySize || c.HistoryAge != ssevents.DefaultHistoryAge {
+		c.HistorySize != sse.DefaultHistorySize || c.HistoryAge != sse.DefaultHistoryAge {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }

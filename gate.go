@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/ssevents/ssevents/sse"
 )
 
 // ErrShuttingDown reports a publish refused because the app is shutting
 // down. It wraps ErrUnavailable (HTTP 503): the publisher should retry on
 // another instance, with the same idempotency key.
-var ErrShuttingDown = fmt.Errorf("%w: the server is shutting down", ErrUnavailable)
+var ErrShuttingDown = fmt.Errorf("%w: the server is shutting down", sse.ErrUnavailable)
 
 // publishGate admits publishes until it is closed, and lets Close wait for
 // those in flight, so that no publish is acknowledged after the streams

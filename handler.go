@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/internal/wire"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Handler serves the SSE endpoint: GET ?topic=a,b (or repeated topic=)
@@ -22,7 +23,7 @@ import (
 // another client. Handler is safe for concurrent use.
 type Handler struct {
 	cfg     Config
-	broker  Broker
+	broker  sse.Broker
 	metrics *Metrics
 
 	conns atomic.Int64
@@ -34,7 +35,7 @@ type Handler struct {
 
 // NewHandler returns a handler that streams from b. Zero fields of cfg take
 // their defaults; m may be nil.
-func NewHandler(cfg Config, b Broker, m *Metrics) *Handler {
+func NewHandler(cfg Config, b sse.Broker, m *Metrics) *Handler {
 	if m == nil {
 		m = NewMetrics()
 	}
@@ -70,15 +71,15 @@ func ParseTopics(r *http.Request, max int) ([]string, error) {
 	for _, v := range r.URL.Query()["topic"] {
 		topics = append(topics, SplitTopics(v)...)
 	}
-	topics = dedupe(topics)
+	topics = sse.UniqueTopics(topics)
 	if len(topics) == 0 {
-		return nil, fmt.Errorf("%w: pass ?topic=name (several: ?topic=a,b or repeated topic=)", ErrNoTopic)
+		return nil, fmt.Errorf("%w: pass ?topic=name (several: ?topic=a,b or repeated topic=)", sse.ErrNoTopic)
 	}
 	if max > 0 && len(topics) > max {
-		return nil, fmt.Errorf("%w: %d topics requested, the limit is %d per connection", ErrTooManyTopics, len(topics), max)
+		return nil, fmt.Errorf("%w: %d topics requested, the limit is %d per connection", sse.ErrTooManyTopics, len(topics), max)
 	}
 	for _, t := range topics {
-		if err := ValidateTopic(t); err != nil {
+		if err := sse.ValidateTopic(t); err != nil {
 			return nil, err
 		}
 	}
@@ -106,12 +107,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.conns.Add(-1)
 		h.metrics.rejectedFull.Add(1)
 		w.Header().Set("Retry-After", retryAfterSeconds)
-		WriteError(w, r, h.cfg.Logger, fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", ErrTooManyConnections, h.cfg.MaxConnections))
+		WriteError(w, r, h.cfg.Logger, fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", sse.ErrTooManyConnections, h.cfg.MaxConnections))
 		return
 	}
 	if err := h.authorize(r, topics); err != nil {
 		h.conns.Add(-1)
-		if HTTPStatus(err) != http.StatusInternalServerError {
+		if sse.HTTPStatus(err) != http.StatusInternalServerError {
 			h.metrics.rejectedAuth.Add(1)
 		}
 		WriteError(w, r, h.cfg.Logger, err)
@@ -120,7 +121,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The subscription's context is the stream's own: a hijacked stream
 	// outlives the request's.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	sub, err := h.broker.Subscribe(ctx, SubscribeRequest{
+	sub, err := h.broker.Subscribe(ctx, sse.SubscribeRequest{
 		Topics:      topics,
 		LastEventID: lastEventID(r),
 		QueueSize:   h.cfg.MaxQueueSize,
@@ -163,13 +164,13 @@ func (h *Handler) authorize(r *http.Request, topics []string) error {
 	for _, t := range topics {
 		ok, err := h.cfg.Authorize(r, t)
 		if err != nil {
-			if st := HTTPStatus(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
-				return err // the authorizer's own verdict, e.g. ErrUnauthorized for a missing token
+			if st := sse.HTTPStatus(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
+				return err // the authorizer's own verdict, e.g. sse.ErrUnauthorized for a missing token
 			}
 			return fmt.Errorf("ssevents: authorizer failed for topic %q: %w", t, err)
 		}
 		if !ok {
-			return fmt.Errorf("%w: not allowed to subscribe to topic %q", ErrForbidden, t)
+			return fmt.Errorf("%w: not allowed to subscribe to topic %q", sse.ErrForbidden, t)
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // bothModes runs f with streams taken over from net/http (the default
@@ -116,7 +117,7 @@ func TestMultiLineJSONArrivesIntact(t *testing.T) {
 func TestSubscribeBadRequests(t *testing.T) {
 	t.Parallel()
 	_, srv := newServer(t, ssevents.Config{MaxTopicsPerConnection: 3})
-	long := strings.Repeat("x", ssevents.MaxTopicLength+1)
+	long := strings.Repeat("x", sse.MaxTopicLength+1)
 	for _, tc := range []struct {
 		query, want string
 		status      int
@@ -305,7 +306,7 @@ func TestResyncWhenHistoryCannotCover(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := subscribe(t, srv.URL+"/events?topic=a,b", http.Header{"Last-Event-Id": {tc.lastID}})
 			ev := r.next(2 * time.Second)
-			if ev.Name != ssevents.EventResync {
+			if ev.Name != sse.EventResync {
 				t.Fatalf("first event %+v, want resync", ev)
 			}
 			var data struct{ Topics []string }

@@ -14,6 +14,7 @@ import (
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/leakcheck"
 	"github.com/ssevents/ssevents/internal/wire"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -139,7 +140,7 @@ func errorBody(t *testing.T, resp *http.Response) string {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("error Content-Type = %q, want application/json", ct)
 	}
-	var body ssevents.ErrorBody
+	var body sse.ErrorBody
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("error body is not JSON {\"error\": ...}: %v", err)
 	}

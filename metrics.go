@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Metrics counts what an instance does: connections, messages, drops,
@@ -108,8 +109,8 @@ func (m *Metrics) PrometheusHandler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// ObservePublish records one publish and how long it took.
-func (m *Metrics) ObservePublish(d time.Duration, err error) {
+// observePublish records one publish and how long it took.
+func (m *Metrics) observePublish(d time.Duration, err error) {
 	if err != nil {
 		m.publishErrors.Add(1)
 		return
@@ -128,17 +129,20 @@ func (m *Metrics) ObservePublish(d time.Duration, err error) {
 	m.latMu.Unlock()
 }
 
-// ObservePublishError counts a publish that failed outside Publish (for
+// observePublishError counts a publish that failed outside Publish (for
 // example in the publish middleware).
-func (m *Metrics) ObservePublishError() { m.publishErrors.Add(1) }
+func (m *Metrics) observePublishError() { m.publishErrors.Add(1) }
 
-// ObserveBrokerError counts a broker backend error.
-func (m *Metrics) ObserveBrokerError() { m.brokerErrors.Add(1) }
+// BrokerError implements sse.Observer: it counts a broker backend error.
+func (m *Metrics) BrokerError() { m.brokerErrors.Add(1) }
 
-// ObserveReconnect counts a broker backend reconnection.
-func (m *Metrics) ObserveReconnect() { m.reconnects.Add(1) }
+// BrokerReconnect implements sse.Observer: it counts a broker backend
+// reconnection.
+func (m *Metrics) BrokerReconnect() { m.reconnects.Add(1) }
 
-func (m *Metrics) observeDelivered(evs []Event, now time.Time) {
+var _ sse.Observer = (*Metrics)(nil)
+
+func (m *Metrics) observeDelivered(evs []sse.Event, now time.Time) {
 	m.delivered.Add(int64(len(evs)))
 	for i := range evs {
 		if !evs[i].Time.IsZero() {

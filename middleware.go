@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ssevents/ssevents/sse"
 )
 
 // middlewarePublishTimeout bounds the publish the middleware makes after a
@@ -49,18 +51,18 @@ func (p *Publisher) publishEvent(topic, event string, next http.Handler) http.Ha
 		}
 		fail := func(err error, counted bool) {
 			if !counted {
-				p.metrics.ObservePublishError()
+				p.metrics.observePublishError()
 			}
 			p.logger.WarnContext(r.Context(), "publish after response failed",
 				"method", r.Method, "path", r.URL.Path, "topic", topic, "event", event, "error", err)
 		}
 		if cw.over {
-			fail(fmt.Errorf("%w: response body is over %d bytes", ErrMessageTooLarge, p.maxSize), false)
+			fail(fmt.Errorf("%w: response body is over %d bytes", sse.ErrMessageTooLarge, p.maxSize), false)
 			return
 		}
 		body := bytes.TrimSpace(cw.body.Bytes())
 		if len(body) == 0 || !json.Valid(body) {
-			fail(fmt.Errorf("%w: response body is not JSON", ErrInvalidData), false)
+			fail(fmt.Errorf("%w: response body is not JSON", sse.ErrInvalidData), false)
 			return
 		}
 		topics := make([]string, 0, len(templates))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func TestPublishMiddleware(t *testing.T) {
@@ -84,7 +86,7 @@ func TestPublishMiddleware(t *testing.T) {
 
 func TestPublishMiddlewareBrokerDown(t *testing.T) {
 	t.Parallel()
-	broker := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker := memory.New(sse.BrokerOptions{})
 	app, srv := newServer(t, ssevents.Config{Broker: broker})
 	app.Handle("POST /x", app.PublishEvent("x", "created", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Publisher validates events and publishes them through a Broker, counting
 // them in Metrics. App embeds one, so app.Publish works; handlers reach it
 // with PublisherFrom(r.Context()). Safe for concurrent use.
 type Publisher struct {
-	broker  Broker
+	broker  sse.Broker
 	maxSize int
 	metrics *Metrics
 	logger  *slog.Logger
@@ -21,7 +23,7 @@ type Publisher struct {
 
 // NewPublisher returns a publisher for b that refuses data over maxSize
 // bytes (DefaultMaxMessageSize when 0). m may be nil.
-func NewPublisher(b Broker, maxSize int, m *Metrics) *Publisher {
+func NewPublisher(b sse.Broker, maxSize int, m *Metrics) *Publisher {
 	if maxSize == 0 {
 		maxSize = DefaultMaxMessageSize
 	}
@@ -45,27 +47,27 @@ func (p *Publisher) Publish(ctx context.Context, topic, event string, data any) 
 func (p *Publisher) PublishTopics(ctx context.Context, topics []string, event string, data any) (string, error) {
 	raw, err := marshalData(data)
 	if err != nil {
-		p.metrics.ObservePublishError()
+		p.metrics.observePublishError()
 		return "", err
 	}
-	return p.PublishMessage(ctx, Message{Topics: topics, Event: event, Data: raw})
+	return p.PublishMessage(ctx, sse.Message{Topics: topics, Event: event, Data: raw})
 }
 
 // PublishMessage validates msg and publishes it. After Stop it returns
 // ErrShuttingDown.
-func (p *Publisher) PublishMessage(ctx context.Context, msg Message) (string, error) {
+func (p *Publisher) PublishMessage(ctx context.Context, msg sse.Message) (string, error) {
 	if err := msg.Validate(p.maxSize); err != nil {
-		p.metrics.ObservePublishError()
+		p.metrics.observePublishError()
 		return "", err
 	}
 	if !p.gate.enter() {
-		p.metrics.ObservePublishError()
+		p.metrics.observePublishError()
 		return "", ErrShuttingDown
 	}
 	defer p.gate.leave()
 	start := time.Now()
 	id, err := p.broker.Publish(ctx, msg)
-	p.metrics.ObservePublish(time.Since(start), err)
+	p.metrics.observePublish(time.Since(start), err)
 	return id, err
 }
 
@@ -76,7 +78,7 @@ func (p *Publisher) PublishMessage(ctx context.Context, msg Message) (string, er
 func (p *Publisher) Stop(ctx context.Context) error { return p.gate.close(ctx) }
 
 // Broker returns the broker the publisher sends through.
-func (p *Publisher) Broker() Broker { return p.broker }
+func (p *Publisher) Broker() sse.Broker { return p.broker }
 
 // MaxMessageSize returns the largest data the publisher accepts, in bytes.
 func (p *Publisher) MaxMessageSize() int { return p.maxSize }
@@ -90,7 +92,7 @@ func marshalData(data any) (json.RawMessage, error) {
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidData, err)
+		return nil, fmt.Errorf("%w: %w", sse.ErrInvalidData, err)
 	}
 	return raw, nil
 }

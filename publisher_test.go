@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func TestPublishErrors(t *testing.T) {
@@ -21,21 +22,21 @@ func TestPublishErrors(t *testing.T) {
 		data   any
 		want   error
 	}{
-		{"no topic", nil, "e", 1, ssevents.ErrNoTopic},
-		{"empty topic", []string{""}, "e", 1, ssevents.ErrInvalidTopic},
-		{"topic with space", []string{"a b"}, "e", 1, ssevents.ErrInvalidTopic},
-		{"topic with newline", []string{"a\nb"}, "e", 1, ssevents.ErrInvalidTopic},
-		{"one bad topic of two", []string{"ok", "n*o"}, "e", 1, ssevents.ErrInvalidTopic},
-		{"empty event", []string{"a"}, "", 1, ssevents.ErrInvalidEvent},
-		{"event with CR", []string{"a"}, "a\rb", 1, ssevents.ErrInvalidEvent},
-		{"event with LF", []string{"a"}, "a\nevent: x", 1, ssevents.ErrInvalidEvent},
-		{"event with NUL", []string{"a"}, "a\x00", 1, ssevents.ErrInvalidEvent},
-		{"event too long", []string{"a"}, strings.Repeat("e", ssevents.MaxEventNameLength+1), 1, ssevents.ErrInvalidEvent},
-		{"reserved resync", []string{"a"}, "resync", 1, ssevents.ErrInvalidEvent},
-		{"reserved heartbeat", []string{"a"}, "heartbeat", 1, ssevents.ErrInvalidEvent},
-		{"too large", []string{"a"}, "e", strings.Repeat("x", 101), ssevents.ErrMessageTooLarge},
-		{"raw invalid JSON", []string{"a"}, "e", json.RawMessage(`{"a":`), ssevents.ErrInvalidData},
-		{"unmarshalable", []string{"a"}, "e", func() {}, ssevents.ErrInvalidData},
+		{"no topic", nil, "e", 1, sse.ErrNoTopic},
+		{"empty topic", []string{""}, "e", 1, sse.ErrInvalidTopic},
+		{"topic with space", []string{"a b"}, "e", 1, sse.ErrInvalidTopic},
+		{"topic with newline", []string{"a\nb"}, "e", 1, sse.ErrInvalidTopic},
+		{"one bad topic of two", []string{"ok", "n*o"}, "e", 1, sse.ErrInvalidTopic},
+		{"empty event", []string{"a"}, "", 1, sse.ErrInvalidEvent},
+		{"event with CR", []string{"a"}, "a\rb", 1, sse.ErrInvalidEvent},
+		{"event with LF", []string{"a"}, "a\nevent: x", 1, sse.ErrInvalidEvent},
+		{"event with NUL", []string{"a"}, "a\x00", 1, sse.ErrInvalidEvent},
+		{"event too long", []string{"a"}, strings.Repeat("e", sse.MaxEventNameLength+1), 1, sse.ErrInvalidEvent},
+		{"reserved resync", []string{"a"}, "resync", 1, sse.ErrInvalidEvent},
+		{"reserved heartbeat", []string{"a"}, "heartbeat", 1, sse.ErrInvalidEvent},
+		{"too large", []string{"a"}, "e", strings.Repeat("x", 101), sse.ErrMessageTooLarge},
+		{"raw invalid JSON", []string{"a"}, "e", json.RawMessage(`{"a":`), sse.ErrInvalidData},
+		{"unmarshalable", []string{"a"}, "e", func() {}, sse.ErrInvalidData},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -46,8 +47,8 @@ func TestPublishErrors(t *testing.T) {
 			if id != "" {
 				t.Errorf("id %q returned with an error", id)
 			}
-			if ssevents.HTTPStatus(err)/100 != 4 {
-				t.Errorf("HTTPStatus(%v) = %d, want a 4xx", err, ssevents.HTTPStatus(err))
+			if sse.HTTPStatus(err)/100 != 4 {
+				t.Errorf("HTTPStatus(%v) = %d, want a 4xx", err, sse.HTTPStatus(err))
 			}
 		})
 	}
@@ -73,7 +74,7 @@ func TestPublishAfterCloseAndIDsOrdered(t *testing.T) {
 	}
 	app.Close()
 	// Close refuses publishes first (503), before it ends the streams.
-	if _, err := app.Publish(ctx, "a", "e", 1); !errors.Is(err, ssevents.ErrShuttingDown) || ssevents.HTTPStatus(err) != 503 {
+	if _, err := app.Publish(ctx, "a", "e", 1); !errors.Is(err, ssevents.ErrShuttingDown) || sse.HTTPStatus(err) != 503 {
 		t.Fatalf("after Close: %v, want ErrShuttingDown (503)", err)
 	}
 }
@@ -94,20 +95,20 @@ func idLess(a, b string) bool {
 func TestHTTPStatusTable(t *testing.T) {
 	t.Parallel()
 	for err, want := range map[error]int{
-		nil:                            200,
-		ssevents.ErrNoTopic:            400,
-		ssevents.ErrTooManyTopics:      400,
-		ssevents.ErrInvalidRequest:     400,
-		ssevents.ErrUnauthorized:       401,
-		ssevents.ErrForbidden:          403,
-		ssevents.ErrMessageTooLarge:    413,
-		ssevents.ErrTooManyConnections: 503,
-		ssevents.ErrUnavailable:        503,
-		ssevents.ErrBrokerClosed:       503,
-		errors.New("anything else"):    500,
-		ssevents.ErrSlowConsumer:       500,
+		nil:                         200,
+		sse.ErrNoTopic:              400,
+		sse.ErrTooManyTopics:        400,
+		sse.ErrInvalidRequest:       400,
+		sse.ErrUnauthorized:         401,
+		sse.ErrForbidden:            403,
+		sse.ErrMessageTooLarge:      413,
+		sse.ErrTooManyConnections:   503,
+		sse.ErrUnavailable:          503,
+		sse.ErrBrokerClosed:         503,
+		errors.New("anything else"): 500,
+		sse.ErrSlowConsumer:         500,
 	} {
-		if got := ssevents.HTTPStatus(err); got != want {
+		if got := sse.HTTPStatus(err); got != want {
 			t.Errorf("HTTPStatus(%v) = %d, want %d", err, got, want)
 		}
 	}
@@ -128,7 +129,7 @@ func TestTopicHelpers(t *testing.T) {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
-		if err := ssevents.ValidateTopic(got); err != nil {
+		if err := sse.ValidateTopic(got); err != nil {
 			t.Errorf("%q: %v", got, err)
 		}
 	}

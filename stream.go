@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/internal/wire"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // stream writes one SSE response.
@@ -27,7 +28,7 @@ import (
 // ResponseWriter, with one Flush per batch.
 type stream struct {
 	h      *Handler
-	sub    Subscription
+	sub    sse.Subscription
 	cancel context.CancelFunc
 	topics []string
 	remote string
@@ -38,7 +39,7 @@ type stream struct {
 	conn        net.Conn // set when hijacked
 
 	buf   []byte
-	batch []Event
+	batch []sse.Event
 	last  time.Time // of the last write, for heartbeats
 }
 
@@ -102,7 +103,7 @@ func (s *stream) run(ctx context.Context) {
 	if err == nil {
 		err = s.live(ctx)
 	}
-	if errors.Is(err, ErrSlowConsumer) || errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.Is(err, sse.ErrSlowConsumer) || errors.Is(err, os.ErrDeadlineExceeded) {
 		// Its queue overflowed, or one write took longer than WriteTimeout.
 		h.metrics.slowConsumers.Add(1)
 		h.cfg.Logger.Warn("slow subscriber disconnected", "topics", s.topics, "remote", s.remote)
@@ -131,11 +132,11 @@ type resyncData struct {
 	Topics []string `json:"topics"`
 }
 
-func (s *stream) backlog(b Backlog) error {
+func (s *stream) backlog(b sse.Backlog) error {
 	if len(b.Resync) > 0 {
 		s.h.metrics.resyncs.Add(1)
 		data, _ := json.Marshal(resyncData{Topics: b.Resync})
-		s.buf = wire.AppendEvent(s.buf, b.Cursor, EventResync, data)
+		s.buf = wire.AppendEvent(s.buf, b.Cursor, sse.EventResync, data)
 	}
 	// Written in batches so that a long backlog is not one huge buffer.
 	const batchBytes = 32 << 10
@@ -164,7 +165,7 @@ func (s *stream) live(ctx context.Context) error {
 		case <-s.h.ctx.Done():
 			// Shutting down: publishing has stopped; what is queued is
 			// written before the stream ends.
-			if err := s.writeQueued(); err != nil && !errors.Is(err, ErrBrokerClosed) {
+			if err := s.writeQueued(); err != nil && !errors.Is(err, sse.ErrBrokerClosed) {
 				return err
 			}
 			return nil
@@ -215,5 +216,5 @@ func appendHeartbeatEvent(dst []byte, now time.Time) []byte {
 	data = append(data, `{"time":"`...)
 	data = now.UTC().AppendFormat(data, time.RFC3339)
 	data = append(data, `"}`...)
-	return wire.AppendEvent(dst, "", EventHeartbeat, data)
+	return wire.AppendEvent(dst, "", sse.EventHeartbeat, data)
 }

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Defaults for the zero fields of Config.
 const (
 	// DefaultEventsPath is the path of the SSE endpoint under Config.URL.
-	DefaultEventsPath = ssevents.DefaultPath
+	DefaultEventsPath = sse.DefaultPath
 	// DefaultPublishPath is the path of the hub's publish API.
 	DefaultPublishPath = "/publish"
 	// DefaultBackoffInitial is the ceiling of the first jittered
@@ -24,8 +24,8 @@ const (
 	// DefaultBackoffMax caps the jittered part of the reconnection delay.
 	DefaultBackoffMax = 30 * time.Second
 	// DefaultHeartbeatInterval is the server's heartbeat interval the
-	// client expects: ssevents.DefaultHeartbeatInterval (15 s).
-	DefaultHeartbeatInterval = ssevents.DefaultHeartbeatInterval
+	// client expects: sse.DefaultHeartbeatInterval (15 s).
+	DefaultHeartbeatInterval = sse.DefaultHeartbeatInterval
 	// DefaultMissedHeartbeats is how many heartbeat intervals may pass
 	// without a byte before the connection is presumed dead.
 	DefaultMissedHeartbeats = 3
@@ -48,7 +48,7 @@ var (
 	// it.
 	ErrNotEventStream = errors.New("ssevents: response is not text/event-stream")
 	// ErrNoTopic: Subscribe or Publish was called without a topic.
-	ErrNoTopic = ssevents.ErrNoTopic
+	ErrNoTopic = sse.ErrNoTopic
 )
 
 // Config configures a Client. Every zero field means the default named in
@@ -118,13 +118,13 @@ type Client struct {
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: client URL %q: want http://host[:port][/prefix]", ssevents.ErrInvalidConfig, cfg.URL)
+		return nil, fmt.Errorf("%w: client URL %q: want http://host[:port][/prefix]", sse.ErrInvalidConfig, cfg.URL)
 	}
 	switch {
 	case cfg.BackoffInitial < 0, cfg.BackoffMax < 0, cfg.HeartbeatInterval < 0, cfg.MaxEventBytes < 0:
-		return nil, fmt.Errorf("%w: client durations and sizes must not be negative", ssevents.ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: client durations and sizes must not be negative", sse.ErrInvalidConfig)
 	case cfg.HTTPClient != nil && cfg.HTTPClient.Timeout != 0:
-		return nil, fmt.Errorf("%w: HTTPClient.Timeout must be 0, or it cuts streams; use contexts", ssevents.ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: HTTPClient.Timeout must be 0, or it cuts streams; use contexts", sse.ErrInvalidConfig)
 	}
 	if cfg.EventsPath == "" {
 		cfg.EventsPath = DefaultEventsPath
@@ -189,7 +189,7 @@ func (c *Client) setHeaders(req *http.Request) error {
 
 // StatusError is an error answer of the server: its HTTP status and the
 // message of its JSON body {"error": "..."} (or the start of a non-JSON
-// body). It wraps ssevents.ErrUnauthorized for 401, ErrForbidden for 403,
+// body). It wraps sse.ErrUnauthorized for 401, ErrForbidden for 403,
 // ErrMessageTooLarge for 413 and ErrTooManyConnections or ErrUnavailable
 // for 503, so errors.Is works across client and server.
 type StatusError struct {
@@ -214,16 +214,16 @@ func (e *StatusError) Error() string {
 func (e *StatusError) Unwrap() error {
 	switch e.StatusCode {
 	case http.StatusUnauthorized:
-		return ssevents.ErrUnauthorized
+		return sse.ErrUnauthorized
 	case http.StatusForbidden:
-		return ssevents.ErrForbidden
+		return sse.ErrForbidden
 	case http.StatusRequestEntityTooLarge:
-		return ssevents.ErrMessageTooLarge
+		return sse.ErrMessageTooLarge
 	case http.StatusServiceUnavailable:
 		if strings.Contains(e.Message, "too many connections") {
-			return ssevents.ErrTooManyConnections
+			return sse.ErrTooManyConnections
 		}
-		return ssevents.ErrUnavailable
+		return sse.ErrUnavailable
 	}
 	return nil
 }

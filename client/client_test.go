@@ -16,6 +16,7 @@ import (
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // waitFor receives from ch or fails the test after d.
@@ -138,7 +139,7 @@ func TestClientSurfacesResync(t *testing.T) {
 	}()
 	waitFor(t, up, 5*time.Second, "connection")
 	ev := waitFor(t, events, 5*time.Second, "the resync")
-	if ev.Kind != client.KindResync || ev.Name != ssevents.EventResync || !slices.Equal(ev.Topics, []string{"a", "b"}) {
+	if ev.Kind != client.KindResync || ev.Name != sse.EventResync || !slices.Equal(ev.Topics, []string{"a", "b"}) {
 		t.Fatalf("first event = %+v, want a resync of [a b]", ev)
 	}
 	id, err := app.Publish(t.Context(), "b", "new", 1)
@@ -165,7 +166,7 @@ func TestClientPublishErrors(t *testing.T) {
 	}{
 		{"invalid topic", "", "bad topic!", "e", 1, 400, "invalid topic", nil},
 		{"reserved event", "", "t", "resync", 1, 400, "reserved", nil},
-		{"too large", "", "t", "e", strings.Repeat("x", 100), 413, "too large", ssevents.ErrMessageTooLarge},
+		{"too large", "", "t", "e", strings.Repeat("x", 100), 413, "too large", sse.ErrMessageTooLarge},
 		{"no such route", "/nope", "t", "e", 1, 404, "404 page not found", nil},
 	}
 	for _, tt := range tests {
@@ -188,7 +189,7 @@ func TestClientPublishErrors(t *testing.T) {
 	t.Run("data not JSON", func(t *testing.T) {
 		t.Parallel()
 		c := newClient(t, client.Config{URL: srv.URL})
-		if _, err := c.Publish(t.Context(), "t", "e", json.RawMessage("{nope")); !errors.Is(err, ssevents.ErrInvalidData) {
+		if _, err := c.Publish(t.Context(), "t", "e", json.RawMessage("{nope")); !errors.Is(err, sse.ErrInvalidData) {
 			t.Errorf("Publish = %v, want ErrInvalidData before any request", err)
 		}
 	})
@@ -200,7 +201,7 @@ func TestClientAuthAndRefusals(t *testing.T) {
 	_, srv := newServer(t, ssevents.Config{Authorize: func(r *http.Request, topic string) (bool, error) {
 		requests.Add(1)
 		if r.Header.Get("Authorization") != "Bearer good" {
-			return false, fmt.Errorf("%w: bad token", ssevents.ErrUnauthorized)
+			return false, fmt.Errorf("%w: bad token", sse.ErrUnauthorized)
 		}
 		return r.Header.Get("X-Tenant") == "acme" && topic != "secret", nil
 	}})
@@ -211,8 +212,8 @@ func TestClientAuthAndRefusals(t *testing.T) {
 		wantStatus int
 		wantIs     error
 	}{
-		{"no token", client.Config{}, "t", 401, ssevents.ErrUnauthorized},
-		{"forbidden topic", client.Config{Token: "good", Header: http.Header{"X-Tenant": {"acme"}}}, "secret", 403, ssevents.ErrForbidden},
+		{"no token", client.Config{}, "t", 401, sse.ErrUnauthorized},
+		{"forbidden topic", client.Config{Token: "good", Header: http.Header{"X-Tenant": {"acme"}}}, "secret", 403, sse.ErrForbidden},
 		{"token func", client.Config{TokenFunc: func(context.Context) (string, error) { return "good", nil },
 			Header: http.Header{"X-Tenant": {"acme"}}}, "t", 0, nil},
 	}
@@ -309,7 +310,7 @@ func TestClientNew(t *testing.T) {
 		{URL: "http://h", BackoffMax: -1},
 		{URL: "http://h", HTTPClient: &http.Client{Timeout: time.Second}},
 	} {
-		if _, err := client.New(cfg); !errors.Is(err, ssevents.ErrInvalidConfig) {
+		if _, err := client.New(cfg); !errors.Is(err, sse.ErrInvalidConfig) {
 			t.Errorf("New(%+v) = %v, want ErrInvalidConfig", cfg, err)
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // maxErrorBody bounds how much of an error answer is read: a JSON error
@@ -103,7 +103,7 @@ func (c *Client) PublishMessage(ctx context.Context, m Message) (string, error) 
 	key := m.IdempotencyKey
 	if key == "" {
 		key = NewIdempotencyKey()
-	} else if err := ssevents.ValidateIdempotencyKey(key); err != nil {
+	} else if err := sse.ValidateIdempotencyKey(key); err != nil {
 		return "", err
 	}
 	body, err := publishBody(m)
@@ -140,13 +140,13 @@ func publishBody(m Message) ([]byte, error) {
 	if !ok {
 		var err error
 		if raw, err = json.Marshal(m.Data); err != nil {
-			return nil, fmt.Errorf("%w: %w", ssevents.ErrInvalidData, err)
+			return nil, fmt.Errorf("%w: %w", sse.ErrInvalidData, err)
 		}
 	}
 	if !json.Valid(raw) {
-		return nil, ssevents.ErrInvalidData
+		return nil, sse.ErrInvalidData
 	}
-	body := ssevents.PublishRequest{Event: m.Event, Data: raw}
+	body := sse.PublishRequest{Event: m.Event, Data: raw}
 	if len(m.Topics) == 1 {
 		body.Topic = m.Topics[0]
 	} else {
@@ -154,7 +154,7 @@ func publishBody(m Message) ([]byte, error) {
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ssevents.ErrInvalidData, err)
+		return nil, fmt.Errorf("%w: %w", sse.ErrInvalidData, err)
 	}
 	return b, nil
 }
@@ -201,7 +201,7 @@ func (c *Client) publishOnce(ctx context.Context, key string, body []byte) (stri
 	if err := c.setHeaders(req); err != nil {
 		return "", fmt.Errorf("%w: %w", errPublishRequest, err)
 	}
-	req.Header.Set(ssevents.IdempotencyKeyHeader, key)
+	req.Header.Set(sse.IdempotencyKeyHeader, key)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("ssevents: publish: %w", err)
@@ -210,7 +210,7 @@ func (c *Client) publishOnce(ctx context.Context, key string, body []byte) (stri
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", readStatusError(resp)
 	}
-	var out ssevents.PublishResponse
+	var out sse.PublishResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&out); err != nil {
 		return "", fmt.Errorf("ssevents: publish: reading the answer: %w", err)
 	}
@@ -226,7 +226,7 @@ func readStatusError(resp *http.Response) *StatusError {
 		e.RetryAfter = time.Duration(s) * time.Second
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	var body ssevents.ErrorBody
+	var body sse.ErrorBody
 	if json.Unmarshal(b, &body) == nil && body.Error != "" {
 		e.Message = body.Error
 		return e

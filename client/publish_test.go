@@ -12,6 +12,7 @@ import (
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // scriptedPublish answers POST /publish with the statuses of script in
@@ -26,7 +27,7 @@ type scriptedPublish struct {
 func (s *scriptedPublish) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	n := len(s.keys)
-	s.keys = append(s.keys, r.Header.Get(ssevents.IdempotencyKeyHeader))
+	s.keys = append(s.keys, r.Header.Get(sse.IdempotencyKeyHeader))
 	s.mu.Unlock()
 	status := s.script[min(n, len(s.script)-1)]
 	switch status {
@@ -99,7 +100,7 @@ func TestClientPublishRetriesWithSameKey(t *testing.T) {
 				t.Fatalf("%d requests, %d attempts reported; want %d", len(keys), len(attempts), tt.wantTries)
 			}
 			for i, k := range keys {
-				if k != keys[0] || ssevents.ValidateIdempotencyKey(k) != nil || (tt.key == "" && len(k) < 22) || attempts[i].Key != k || attempts[i].N != i+1 {
+				if k != keys[0] || sse.ValidateIdempotencyKey(k) != nil || (tt.key == "" && len(k) < 22) || attempts[i].Key != k || attempts[i].N != i+1 {
 					t.Errorf("request %d: key %q (reported %q, attempt %d), want one valid key (22+ characters if generated) for all (first %q)", i, k, attempts[i].Key, attempts[i].N, keys[0])
 				}
 			}
@@ -134,7 +135,7 @@ func TestClientPublishRefusesInvalidKey(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c := newClient(t, client.Config{URL: srv.URL})
 	for _, key := range []string{"with space", "tab\t", string(make([]byte, 201)), "é"} {
-		if _, err := c.PublishMessage(t.Context(), client.Message{Topics: []string{"t"}, Event: "e", Data: 1, IdempotencyKey: key}); !errors.Is(err, ssevents.ErrInvalidIdempotencyKey) {
+		if _, err := c.PublishMessage(t.Context(), client.Message{Topics: []string{"t"}, Event: "e", Data: 1, IdempotencyKey: key}); !errors.Is(err, sse.ErrInvalidIdempotencyKey) {
 			t.Errorf("key %q: %v, want ErrInvalidIdempotencyKey", key, err)
 		}
 	}
@@ -151,7 +152,7 @@ func TestClientPublishHonoursRetryAfter(t *testing.T) {
 			calls++
 			if calls == 1 {
 				w.Header().Set("Retry-After", "2")
-				ssevents.WriteError(w, r, nil, ssevents.ErrUnavailable)
+				ssevents.WriteError(w, r, nil, sse.ErrUnavailable)
 				return
 			}
 			w.Header().Set("Content-Type", "application/json")
@@ -172,14 +173,14 @@ func TestClientPublishStopsRetryingWhenCtxEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "60")
-			ssevents.WriteError(w, r, nil, ssevents.ErrUnavailable)
+			ssevents.WriteError(w, r, nil, sse.ErrUnavailable)
 		})
 		c := pipeClient(t, h, client.Config{})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
 		_, err := c.Publish(ctx, "t", "e", 1)
-		if !errors.Is(err, ssevents.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, sse.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Publish = %v, want the 503 and the context's deadline", err)
 		}
 		if d := time.Since(start); d > time.Second {

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
 	"github.com/ssevents/ssevents/client"
 	"github.com/ssevents/ssevents/hub"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // restartable serves apps on one fixed loopback address, one after the
@@ -19,7 +21,7 @@ import (
 type restartable struct {
 	t      *testing.T
 	addr   string
-	broker ssevents.Broker
+	broker sse.Broker
 	app    *hub.Hub
 	srv    *httptest.Server
 }
@@ -52,7 +54,7 @@ func (r *restartable) stop() {
 
 func TestClientResumesAfterServerRestart(t *testing.T) {
 	t.Parallel()
-	b := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	b := memory.New(sse.BrokerOptions{})
 	t.Cleanup(func() { _ = b.Close() })
 	r := &restartable{t: t, addr: "127.0.0.1:0", broker: b}
 	r.start()

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/wire"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Kind tells the events an application published from the notices
@@ -116,7 +116,7 @@ func (c *Client) Subscribe(ctx context.Context, topics []string, handle func(Eve
 		return ErrNoTopic
 	}
 	if handle == nil {
-		return fmt.Errorf("%w: Subscribe needs a handle function", ssevents.ErrInvalidConfig)
+		return fmt.Errorf("%w: Subscribe needs a handle function", sse.ErrInvalidConfig)
 	}
 	u := *c.eventsURL
 	u.RawQuery = url.Values{"topic": {strings.Join(topics, ",")}}.Encode()
@@ -300,12 +300,12 @@ func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, 
 			return healthy, cause(err)
 		}
 		s.update(p)
-		if ev.Name == ssevents.EventHeartbeat {
+		if ev.Name == sse.EventHeartbeat {
 			continue
 		}
 		healthy = true
 		out := Event{ID: ev.ID, Name: ev.Name, Topic: s.topic, Data: json.RawMessage(ev.Data)}
-		if ev.Name == ssevents.EventResync {
+		if ev.Name == sse.EventResync {
 			out.Kind = KindResync
 			var body struct {
 				Topics []string `json:"topics"`

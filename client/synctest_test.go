@@ -13,6 +13,7 @@ import (
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
 	"github.com/ssevents/ssevents/internal/wire"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // pipeTransport serves requests with a handler over an io.Pipe, inside the
@@ -142,7 +143,7 @@ func TestClientBackoffGrowsOnErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log requestLog
 		h := log.wrap(func(w http.ResponseWriter, r *http.Request) {
-			ssevents.WriteError(w, r, nil, ssevents.ErrUnavailable)
+			ssevents.WriteError(w, r, nil, sse.ErrUnavailable)
 		})
 		initial, maxB := 100*time.Millisecond, 3*time.Second
 		c := pipeClient(t, h, client.Config{BackoffInitial: initial, BackoffMax: maxB})
@@ -176,7 +177,7 @@ func TestClientHonoursRetryAfter(t *testing.T) {
 		var log requestLog
 		h := log.wrap(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "5")
-			ssevents.WriteError(w, r, nil, ssevents.ErrTooManyConnections)
+			ssevents.WriteError(w, r, nil, sse.ErrTooManyConnections)
 		})
 		c := pipeClient(t, h, client.Config{BackoffInitial: 10 * time.Millisecond})
 		_ = runFor(c, 12*time.Second)

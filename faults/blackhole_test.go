@@ -14,6 +14,7 @@ import (
 	_ "github.com/ssevents/ssevents/broker/redis" // redis:// brokers
 	"github.com/ssevents/ssevents/faults/faultproxy"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // waitTimeout bounds every wait for Redis, a reconnect or an event.
@@ -35,10 +36,10 @@ func TestSubscriberBlackhole(t *testing.T) {
 	srv := redistest.Start(t)
 	p := faultproxy.Start(t, srv.Addr())
 	metrics := ssevents.NewMetrics()
-	opts := ssevents.BrokerOptions{HistorySize: 1000, Metrics: metrics}
+	opts := sse.BrokerOptions{HistorySize: 1000, Observer: metrics}
 	recv := open(t, "redis://"+p.Addr()+"/0?timeout=500ms", opts)
-	pub := open(t, srv.URL(), ssevents.BrokerOptions{HistorySize: 1000})
-	sub := subscribe(t, recv, ssevents.SubscribeRequest{Topics: []string{topic}, QueueSize: 1000})
+	pub := open(t, srv.URL(), sse.BrokerOptions{HistorySize: 1000})
+	sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 1000})
 
 	n := 0
 	var want []int // payloads of the events Redis accepted, in publish order
@@ -46,9 +47,9 @@ func TestSubscriberBlackhole(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		if _, err := pub.Publish(ctx, ssevents.Message{Topics: []string{topic}, Event: "test.event", Data: data(n)}); err == nil {
+		if _, err := pub.Publish(ctx, sse.Message{Topics: []string{topic}, Event: "test.event", Data: data(n)}); err == nil {
 			want = append(want, n)
-		} else if !errors.Is(err, ssevents.ErrUnavailable) {
+		} else if !errors.Is(err, sse.ErrUnavailable) {
 			t.Fatalf("Publish %d: %v", n, err)
 		}
 		n++
@@ -90,9 +91,9 @@ func TestSubscriberBlackhole(t *testing.T) {
 // last event read, as an SSE client would.
 type collector struct {
 	t       *testing.T
-	b       ssevents.Broker
+	b       sse.Broker
 	topic   string
-	sub     ssevents.Subscription
+	sub     sse.Subscription
 	got     []int
 	lastID  string
 	resyncs int // resumes told to resync: events may be missing before them
@@ -122,7 +123,7 @@ func (c *collector) wait(want []int) {
 	}
 }
 
-func (c *collector) add(evs []ssevents.Event) {
+func (c *collector) add(evs []sse.Event) {
 	c.t.Helper()
 	for _, ev := range evs {
 		var v struct{ N int }
@@ -137,14 +138,14 @@ func (c *collector) add(evs []ssevents.Event) {
 // resume opens the subscription again after it ended with err.
 func (c *collector) resume(err error) {
 	c.t.Helper()
-	if !errors.Is(err, ssevents.ErrUnavailable) {
+	if !errors.Is(err, sse.ErrUnavailable) {
 		c.t.Fatalf("subscription ended with %v, want ErrUnavailable", err)
 	}
 	c.t.Logf("subscription ended (%v); resuming from %s", err, c.lastID)
-	var sub ssevents.Subscription
+	var sub sse.Subscription
 	eventually(c.t, "resume", func() bool {
 		var err error
-		sub, err = c.b.Subscribe(c.t.Context(), ssevents.SubscribeRequest{Topics: []string{c.topic}, LastEventID: c.lastID, QueueSize: 1000})
+		sub, err = c.b.Subscribe(c.t.Context(), sse.SubscribeRequest{Topics: []string{c.topic}, LastEventID: c.lastID, QueueSize: 1000})
 		return err == nil
 	})
 	c.t.Cleanup(func() { _ = sub.Close() })
@@ -178,9 +179,9 @@ func (c *collector) check(want []int) {
 	}
 }
 
-func open(t *testing.T, rawURL string, opts ssevents.BrokerOptions) ssevents.Broker {
+func open(t *testing.T, rawURL string, opts sse.BrokerOptions) sse.Broker {
 	t.Helper()
-	b, err := ssevents.OpenBroker(context.Background(), rawURL, opts)
+	b, err := sse.OpenBroker(context.Background(), rawURL, opts)
 	if err != nil {
 		t.Fatalf("OpenBroker(%q): %v", rawURL, err)
 	}
@@ -188,7 +189,7 @@ func open(t *testing.T, rawURL string, opts ssevents.BrokerOptions) ssevents.Bro
 	return b
 }
 
-func subscribe(t *testing.T, b ssevents.Broker, req ssevents.SubscribeRequest) ssevents.Subscription {
+func subscribe(t *testing.T, b sse.Broker, req sse.SubscribeRequest) sse.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(t.Context(), req)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Where a subscriber's token may come from. Browsers' EventSource cannot
@@ -47,18 +48,18 @@ type TopicClaims struct {
 func (h *Hub) authenticatePublisher(r *http.Request) (*Claims, error) {
 	if h.auth == nil {
 		if !isLoopback(r) {
-			return nil, fmt.Errorf("%w: publishing is accepted only from loopback until authentication is configured (SSE_JWT_SECRET, SSE_JWT_PUBLIC_KEY_FILE or SSE_JWT_JWKS_FILE)", ssevents.ErrForbidden)
+			return nil, fmt.Errorf("%w: publishing is accepted only from loopback until authentication is configured (SSE_JWT_SECRET, SSE_JWT_PUBLIC_KEY_FILE or SSE_JWT_JWKS_FILE)", sse.ErrForbidden)
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !isLoopbackOrigin(origin) {
 			// A browser on this machine, running a page of another site
 			// (perhaps one whose DNS name was rebound to 127.0.0.1).
-			return nil, fmt.Errorf("%w: publishing from a web page is accepted only from a localhost page until authentication is configured", ssevents.ErrForbidden)
+			return nil, fmt.Errorf("%w: publishing from a web page is accepted only from a localhost page until authentication is configured", sse.ErrForbidden)
 		}
 		return nil, nil
 	}
 	tok, ok := bearerToken(r)
 	if !ok {
-		return nil, fmt.Errorf("%w: missing token: send Authorization: Bearer <token>", ssevents.ErrUnauthorized)
+		return nil, fmt.Errorf("%w: missing token: send Authorization: Bearer <token>", sse.ErrUnauthorized)
 	}
 	return h.auth.verify(tok)
 }
@@ -199,9 +200,9 @@ func (h *Hub) authorizeSubscribe(r *http.Request, topic string) (bool, error) {
 		return st.hook.allows(topic), nil
 	}
 	if !st.hasToken {
-		return false, fmt.Errorf("%w: missing token: send Authorization: Bearer <token>, the cookie %s or the query parameter %s", ssevents.ErrUnauthorized, TokenCookie, TokenQueryParam)
+		return false, fmt.Errorf("%w: missing token: send Authorization: Bearer <token>, the cookie %s or the query parameter %s", sse.ErrUnauthorized, TokenCookie, TokenQueryParam)
 	}
-	return false, fmt.Errorf("%w: the token may not subscribe to topic %q", ssevents.ErrForbidden, topic)
+	return false, fmt.Errorf("%w: the token may not subscribe to topic %q", sse.ErrForbidden, topic)
 }
 
 // authenticator verifies tokens with the configured keys.
@@ -221,14 +222,14 @@ func newAuthenticator(cfg Config) (*authenticator, error) {
 	if cfg.JWTPublicKeyFile != "" {
 		k, err := loadPEMFile(cfg.JWTPublicKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: SSE_JWT_PUBLIC_KEY_FILE: %w", ssevents.ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: SSE_JWT_PUBLIC_KEY_FILE: %w", sse.ErrInvalidConfig, err)
 		}
 		a.keys = append(a.keys, k)
 	}
 	if cfg.JWTJWKSFile != "" {
 		ks, err := loadJWKSFile(cfg.JWTJWKSFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: SSE_JWT_JWKS_FILE: %w", ssevents.ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: SSE_JWT_JWKS_FILE: %w", sse.ErrInvalidConfig, err)
 		}
 		a.keys = append(a.keys, ks...)
 	}
@@ -260,11 +261,11 @@ func newAuthenticator(cfg Config) (*authenticator, error) {
 }
 
 // verify parses and checks tok. Every failure wraps
-// ssevents.ErrUnauthorized with a reason fit for the client.
+// sse.ErrUnauthorized with a reason fit for the client.
 func (a *authenticator) verify(tok string) (*Claims, error) {
 	var c Claims
 	if _, err := a.parser.ParseWithClaims(tok, &c, a.keyFor); err != nil {
-		return nil, fmt.Errorf("%w: %s", ssevents.ErrUnauthorized, tokenErrorText(err))
+		return nil, fmt.Errorf("%w: %s", sse.ErrUnauthorized, tokenErrorText(err))
 	}
 	return &c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // corsMaxAge is how long a browser may reuse a preflight answer, in
@@ -65,7 +66,7 @@ func (c *cors) wrap(next http.Handler) http.Handler {
 		w.Header().Add("Vary", "Access-Control-Request-Method")
 		w.Header().Add("Vary", "Access-Control-Request-Headers")
 		if !allowed {
-			ssevents.WriteError(w, r, nil, fmt.Errorf("%w: origin %q is not allowed (SSE_CORS_ORIGINS)", ssevents.ErrForbidden, origin))
+			ssevents.WriteError(w, r, nil, fmt.Errorf("%w: origin %q is not allowed (SSE_CORS_ORIGINS)", sse.ErrForbidden, origin))
 			return
 		}
 		h := w.Header()

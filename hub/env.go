@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Setting describes one SSE_* environment variable of the hub (beyond the
@@ -33,7 +34,7 @@ func intSetting(name string, lo, hi int, def, usage string, set func(*Config, in
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil || n < lo || n > hi {
-				return fmt.Errorf("%w: %s=%q: want an integer from %d to %d", ssevents.ErrInvalidConfig, name, v, lo, hi)
+				return fmt.Errorf("%w: %s=%q: want an integer from %d to %d", sse.ErrInvalidConfig, name, v, lo, hi)
 			}
 			set(c, n)
 			return nil
@@ -48,7 +49,7 @@ var Settings = []Setting{
 		Usage: "HS256 secret that verifies tokens",
 		set: func(c *Config, v string) error {
 			if len(v) < MinJWTSecretLength {
-				return fmt.Errorf("%w: SSE_JWT_SECRET is %d bytes: want at least %d (RFC 7518)", ssevents.ErrInvalidConfig, len(v), MinJWTSecretLength)
+				return fmt.Errorf("%w: SSE_JWT_SECRET is %d bytes: want at least %d (RFC 7518)", sse.ErrInvalidConfig, len(v), MinJWTSecretLength)
 			}
 			c.JWTSecret = v
 			return nil
@@ -66,7 +67,7 @@ var Settings = []Setting{
 		set: func(c *Config, v string) error {
 			v = strings.TrimSpace(v)
 			if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
-				return fmt.Errorf("%w: SSE_AUTHORIZE_URL=%q: want an http:// or https:// URL", ssevents.ErrInvalidConfig, v)
+				return fmt.Errorf("%w: SSE_AUTHORIZE_URL=%q: want an http:// or https:// URL", sse.ErrInvalidConfig, v)
 			}
 			c.AuthorizeURL = v
 			return nil
@@ -88,7 +89,7 @@ var Settings = []Setting{
 			ps := ssevents.SplitTopics(v)
 			for _, p := range ps {
 				if err := validatePattern(p); err != nil {
-					return fmt.Errorf("%w: SSE_PUBLIC_TOPICS: %w", ssevents.ErrInvalidConfig, err)
+					return fmt.Errorf("%w: SSE_PUBLIC_TOPICS: %w", sse.ErrInvalidConfig, err)
 				}
 			}
 			c.PublicTopics = ps
@@ -100,7 +101,7 @@ var Settings = []Setting{
 			origins := ssevents.SplitTopics(v)
 			for _, o := range origins {
 				if err := validateOrigin(o); err != nil {
-					return fmt.Errorf("%w: SSE_CORS_ORIGINS: %w", ssevents.ErrInvalidConfig, err)
+					return fmt.Errorf("%w: SSE_CORS_ORIGINS: %w", sse.ErrInvalidConfig, err)
 				}
 			}
 			c.CORSOrigins = origins
@@ -110,7 +111,7 @@ var Settings = []Setting{
 		set: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
-				return fmt.Errorf("%w: SSE_DEMO=%q: want true or false", ssevents.ErrInvalidConfig, v)
+				return fmt.Errorf("%w: SSE_DEMO=%q: want true or false", sse.ErrInvalidConfig, v)
 			}
 			c.DisableDemo = !b
 			return nil

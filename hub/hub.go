@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Defaults for the zero fields of Config.
@@ -101,13 +102,13 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports the first setting of c that is invalid, as an error
-// wrapping ssevents.ErrInvalidConfig. It does not read key files.
+// wrapping sse.ErrInvalidConfig. It does not read key files.
 func (c Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ssevents.ErrInvalidConfig, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s", sse.ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
 	switch p := strings.TrimSuffix(c.Path, "/"); {
 	case c.Path == "/", p == "/publish", p == "/demo", strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
@@ -129,12 +130,12 @@ func (c Config) Validate() error {
 	}
 	for _, p := range c.PublicTopics {
 		if err := validatePattern(p); err != nil {
-			return fmt.Errorf("%w: PublicTopics: %w", ssevents.ErrInvalidConfig, err)
+			return fmt.Errorf("%w: PublicTopics: %w", sse.ErrInvalidConfig, err)
 		}
 	}
 	for _, o := range c.CORSOrigins {
 		if err := validateOrigin(o); err != nil {
-			return fmt.Errorf("%w: CORSOrigins: %w", ssevents.ErrInvalidConfig, err)
+			return fmt.Errorf("%w: CORSOrigins: %w", sse.ErrInvalidConfig, err)
 		}
 	}
 	return nil

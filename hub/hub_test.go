@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/hub"
+	"github.com/ssevents/ssevents/sse"
 	"go.uber.org/goleak"
 )
 
@@ -100,7 +101,7 @@ func TestNew_invalidConfig(t *testing.T) {
 				h.Close()
 				t.Fatal("no error")
 			}
-			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), ssevents.ErrInvalidConfig.Error()) {
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), sse.ErrInvalidConfig.Error()) {
 				t.Fatalf("error %q, want ErrInvalidConfig naming %s", err, tt.want)
 			}
 		})

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // MatchTopic reports whether topic matches pattern: an exact topic name,
@@ -60,7 +60,7 @@ func validatePattern(p string) error {
 	if p == "*" {
 		return nil
 	}
-	if err := ssevents.ValidateTopic(strings.ReplaceAll(p, "*", "x")); err != nil {
+	if err := sse.ValidateTopic(strings.ReplaceAll(p, "*", "x")); err != nil {
 		return fmt.Errorf("topic pattern %q: %w", p, err)
 	}
 	return nil

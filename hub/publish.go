@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // envelopeSlack is what a publish body may hold beyond the event data:
@@ -53,40 +54,40 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 	if claims != nil {
 		for _, t := range topics {
 			if !matchAny(claims.SSE.Publish, t) {
-				return fmt.Errorf("%w: the token may not publish to topic %q", ssevents.ErrForbidden, t)
+				return fmt.Errorf("%w: the token may not publish to topic %q", sse.ErrForbidden, t)
 			}
 		}
 	}
-	id, err := h.app.PublishMessage(r.Context(), ssevents.Message{Topics: topics, Event: req.Event, Data: req.Data, IdempotencyKey: key})
+	id, err := h.app.PublishMessage(r.Context(), sse.Message{Topics: topics, Event: req.Event, Data: req.Data, IdempotencyKey: key})
 	if err != nil {
-		if errors.Is(err, ssevents.ErrInvalidData) {
-			return fmt.Errorf("%w: data is not valid JSON", ssevents.ErrInvalidRequest)
+		if errors.Is(err, sse.ErrInvalidData) {
+			return fmt.Errorf("%w: data is not valid JSON", sse.ErrInvalidRequest)
 		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, ssevents.PublishResponse{ID: id})
+	writeJSON(w, http.StatusOK, sse.PublishResponse{ID: id})
 	return nil
 }
 
 // idempotencyKey returns the request's Idempotency-Key, "" when it has
 // none, or an error for an invalid or repeated one.
 func idempotencyKey(r *http.Request) (string, error) {
-	vals := r.Header.Values(ssevents.IdempotencyKeyHeader)
+	vals := r.Header.Values(sse.IdempotencyKeyHeader)
 	switch len(vals) {
 	case 0:
 		return "", nil
 	case 1:
-		if err := ssevents.ValidateIdempotencyKey(vals[0]); err != nil {
-			return "", fmt.Errorf("%w (header %s)", err, ssevents.IdempotencyKeyHeader)
+		if err := sse.ValidateIdempotencyKey(vals[0]); err != nil {
+			return "", fmt.Errorf("%w (header %s)", err, sse.IdempotencyKeyHeader)
 		}
 		return vals[0], nil
 	}
-	return "", fmt.Errorf("%w: %d %s headers, give one", ssevents.ErrInvalidIdempotencyKey, len(vals), ssevents.IdempotencyKeyHeader)
+	return "", fmt.Errorf("%w: %d %s headers, give one", sse.ErrInvalidIdempotencyKey, len(vals), sse.IdempotencyKeyHeader)
 }
 
 // readPublishRequest decodes and checks the body of a publish.
-func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (ssevents.PublishRequest, error) {
-	var req ssevents.PublishRequest
+func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (sse.PublishRequest, error) {
+	var req sse.PublishRequest
 	// The body is read as JSON whatever its Content-Type says (curl -d
 	// sends a form type). Cross-site posts are stopped elsewhere: a JWT
 	// comes only in the Authorization header, which a page cannot set
@@ -103,33 +104,33 @@ func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (sseven
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return req, fmt.Errorf("%w: the body is over %d bytes; event data may be at most %d bytes", ssevents.ErrMessageTooLarge, tooLarge.Limit, maxData)
+		return req, fmt.Errorf("%w: the body is over %d bytes; event data may be at most %d bytes", sse.ErrMessageTooLarge, tooLarge.Limit, maxData)
 	case errors.Is(err, io.EOF):
-		return req, fmt.Errorf("%w: empty body; send {\"topic\": \"name\", \"event\": \"name\", \"data\": ...}", ssevents.ErrInvalidRequest)
+		return req, fmt.Errorf("%w: empty body; send {\"topic\": \"name\", \"event\": \"name\", \"data\": ...}", sse.ErrInvalidRequest)
 	case err != nil:
-		return req, fmt.Errorf("%w: body is not a valid publish request: %s", ssevents.ErrInvalidRequest, jsonErrorText(err))
+		return req, fmt.Errorf("%w: body is not a valid publish request: %s", sse.ErrInvalidRequest, jsonErrorText(err))
 	}
 	if len(req.Data) == 0 {
 		req.Data = json.RawMessage("null")
 	} else {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, req.Data); err != nil {
-			return req, fmt.Errorf("%w: data is not valid JSON", ssevents.ErrInvalidRequest)
+			return req, fmt.Errorf("%w: data is not valid JSON", sse.ErrInvalidRequest)
 		}
 		req.Data = buf.Bytes()
 	}
 	if req.Event == "" {
-		return req, fmt.Errorf("%w: the event field is missing", ssevents.ErrInvalidEvent)
+		return req, fmt.Errorf("%w: the event field is missing", sse.ErrInvalidEvent)
 	}
 	return req, nil
 }
 
 // requestTopics returns the request's topics, checked and without repeats.
-func requestTopics(req ssevents.PublishRequest, max int) ([]string, error) {
+func requestTopics(req sse.PublishRequest, max int) ([]string, error) {
 	var topics []string
 	switch {
 	case req.Topic != "" && len(req.Topics) > 0:
-		return nil, fmt.Errorf("%w: give either topic or topics, not both", ssevents.ErrInvalidRequest)
+		return nil, fmt.Errorf("%w: give either topic or topics, not both", sse.ErrInvalidRequest)
 	case req.Topic != "":
 		topics = []string{req.Topic}
 	case len(req.Topics) > 0:
@@ -141,13 +142,13 @@ func requestTopics(req ssevents.PublishRequest, max int) ([]string, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("%w: the topic (or topics) field is missing", ssevents.ErrNoTopic)
+		return nil, fmt.Errorf("%w: the topic (or topics) field is missing", sse.ErrNoTopic)
 	}
 	if max > 0 && len(topics) > max {
-		return nil, fmt.Errorf("%w: %d topics, the limit is %d per publish", ssevents.ErrTooManyTopics, len(topics), max)
+		return nil, fmt.Errorf("%w: %d topics, the limit is %d per publish", sse.ErrTooManyTopics, len(topics), max)
 	}
 	for _, t := range topics {
-		if err := ssevents.ValidateTopic(t); err != nil {
+		if err := sse.ValidateTopic(t); err != nil {
 			return nil, err
 		}
 	}
@@ -182,7 +183,7 @@ func expectedType(field string) string {
 // writeError answers err as JSON with the status of the core's error table,
 // adding the Bearer challenge of RFC 6750 to a 401.
 func (h *Hub) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if ssevents.HTTPStatus(err) == http.StatusUnauthorized {
+	if sse.HTTPStatus(err) == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssevents"`)
 	}
 	ssevents.WriteError(w, r, h.logger, err)

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // The webhook protocol is described in the package documentation.
@@ -111,7 +111,7 @@ func (h *webhook) authorize(r *http.Request, topics []string) (webhookAnswer, er
 		case <-f.done:
 			return f.answer, f.err
 		case <-r.Context().Done():
-			return webhookAnswer{}, fmt.Errorf("%w: the request ended while waiting for the authorization service", ssevents.ErrForbidden)
+			return webhookAnswer{}, fmt.Errorf("%w: the request ended while waiting for the authorization service", sse.ErrForbidden)
 		}
 	}
 	f := &flight{done: make(chan struct{})}
@@ -195,7 +195,7 @@ func (h *webhook) call(r *http.Request, authz, cookie string, topics []string) (
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return webhookAnswer{}, true, fmt.Errorf("%w: the application did not recognize the credentials", ssevents.ErrUnauthorized)
+		return webhookAnswer{}, true, fmt.Errorf("%w: the application did not recognize the credentials", sse.ErrUnauthorized)
 	case resp.StatusCode == http.StatusForbidden:
 		return webhookAnswer{}, true, nil
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
@@ -220,5 +220,5 @@ func (h *webhook) call(r *http.Request, authz, cookie string, topics []string) (
 // fail logs a webhook failure and denies.
 func (h *webhook) fail(r *http.Request, err error) (webhookAnswer, bool, error) {
 	h.logger.WarnContext(r.Context(), "authorization webhook failed; denying", "url", h.url, "error", err)
-	return webhookAnswer{}, false, fmt.Errorf("%w: the authorization service did not answer", ssevents.ErrForbidden)
+	return webhookAnswer{}, false, fmt.Errorf("%w: the authorization service did not answer", sse.ErrForbidden)
 }

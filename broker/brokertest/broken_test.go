@@ -8,8 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/broker/brokertest"
+	"github.com/ssevents/ssevents/broker/memory"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // TestSuiteFailsBrokenBrokers runs the conformance tests that receive
@@ -23,15 +24,15 @@ func TestSuiteFailsBrokenBrokers(t *testing.T) {
 		"SlowConsumer", "ContextCancel", "SubscriptionClose"}
 	tests := []struct {
 		name     string
-		wrap     func(ssevents.Broker) ssevents.Broker
+		wrap     func(sse.Broker) sse.Broker
 		mustFail []string // the others must pass
 	}{
-		{"Healthy", func(b ssevents.Broker) ssevents.Broker { return b }, nil},
-		{"TwiceInOneDrain", func(b ssevents.Broker) ssevents.Broker { return &dupBroker{Broker: b} }, receiving},
-		{"AgainInTheNextDrain", func(b ssevents.Broker) ssevents.Broker { return &dupBroker{Broker: b, later: true} }, receiving},
+		{"Healthy", func(b sse.Broker) sse.Broker { return b }, nil},
+		{"TwiceInOneDrain", func(b sse.Broker) sse.Broker { return &dupBroker{Broker: b} }, receiving},
+		{"AgainInTheNextDrain", func(b sse.Broker) sse.Broker { return &dupBroker{Broker: b, later: true} }, receiving},
 		// One subscription per topic: an event published to two
 		// subscribed topics arrives once on each.
-		{"OncePerTopic", func(b ssevents.Broker) ssevents.Broker { return &perTopicBroker{Broker: b} },
+		{"OncePerTopic", func(b sse.Broker) sse.Broker { return &perTopicBroker{Broker: b} },
 			[]string{"MultiTopicOnce", "ResumeSeveralTopics"}},
 	}
 	suite := brokertest.SuiteTests()
@@ -39,7 +40,7 @@ func TestSuiteFailsBrokenBrokers(t *testing.T) {
 		for _, name := range receiving {
 			t.Run(tt.name+"/"+name, func(t *testing.T) {
 				t.Parallel()
-				b := tt.wrap(ssevents.NewMemoryBroker(brokertest.Options()))
+				b := tt.wrap(memory.New(brokertest.Options()))
 				t.Cleanup(func() { _ = b.Close() })
 				rec := run(t, suite[name], b)
 				switch want := slices.Contains(tt.mustFail, name); {
@@ -90,7 +91,7 @@ func (r *recorder) Failed() bool         { r.mu.Lock(); defer r.mu.Unlock(); ret
 
 // run runs fn against b on a goroutine of its own with a recorder, and
 // returns the recorder once fn has returned or called Fatal.
-func run(t *testing.T, fn func(testing.TB, ssevents.Broker), b ssevents.Broker) *recorder {
+func run(t *testing.T, fn func(testing.TB, sse.Broker), b sse.Broker) *recorder {
 	t.Helper()
 	rec := &recorder{TB: t}
 	done := make(chan struct{})
@@ -105,11 +106,11 @@ func run(t *testing.T, fn func(testing.TB, ssevents.Broker), b ssevents.Broker) 
 // dupBroker delivers every live event twice: in the same Drain, or (later)
 // once more in the Drain that follows.
 type dupBroker struct {
-	ssevents.Broker
+	sse.Broker
 	later bool
 }
 
-func (b *dupBroker) Subscribe(ctx context.Context, req ssevents.SubscribeRequest) (ssevents.Subscription, error) {
+func (b *dupBroker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.Subscription, error) {
 	sub, err := b.Broker.Subscribe(ctx, req)
 	if err != nil {
 		return nil, err
@@ -118,14 +119,14 @@ func (b *dupBroker) Subscribe(ctx context.Context, req ssevents.SubscribeRequest
 }
 
 type dupSub struct {
-	ssevents.Subscription
+	sse.Subscription
 	later bool
 
 	mu    sync.Mutex
-	again []ssevents.Event // delivered by the last Drain, to deliver again
+	again []sse.Event // delivered by the last Drain, to deliver again
 }
 
-func (s *dupSub) Drain(dst []ssevents.Event) ([]ssevents.Event, error) {
+func (s *dupSub) Drain(dst []sse.Event) ([]sse.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dst = append(dst, s.again...)
@@ -142,9 +143,9 @@ func (s *dupSub) Drain(dst []ssevents.Event) ([]ssevents.Event, error) {
 
 // perTopicBroker subscribes to each topic of a request separately and
 // merges the subscriptions, so an event of two topics arrives twice.
-type perTopicBroker struct{ ssevents.Broker }
+type perTopicBroker struct{ sse.Broker }
 
-func (b *perTopicBroker) Subscribe(ctx context.Context, req ssevents.SubscribeRequest) (ssevents.Subscription, error) {
+func (b *perTopicBroker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.Subscription, error) {
 	if len(req.Topics) < 2 {
 		return b.Broker.Subscribe(ctx, req)
 	}
@@ -176,15 +177,15 @@ func (b *perTopicBroker) Subscribe(ctx context.Context, req ssevents.SubscribeRe
 }
 
 type mergedSub struct {
-	subs   []ssevents.Subscription
+	subs   []sse.Subscription
 	notify chan struct{} // capacity 1: one pending wake-up is enough
 	stop   chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
 }
 
-func (m *mergedSub) Backlog() ssevents.Backlog {
-	var bl ssevents.Backlog
+func (m *mergedSub) Backlog() sse.Backlog {
+	var bl sse.Backlog
 	for _, s := range m.subs {
 		one := s.Backlog()
 		bl.Events = append(bl.Events, one.Events...)
@@ -196,7 +197,7 @@ func (m *mergedSub) Backlog() ssevents.Backlog {
 
 func (m *mergedSub) Notify() <-chan struct{} { return m.notify }
 
-func (m *mergedSub) Drain(dst []ssevents.Event) ([]ssevents.Event, error) {
+func (m *mergedSub) Drain(dst []sse.Event) ([]sse.Event, error) {
 	var first error
 	for _, s := range m.subs {
 		var err error

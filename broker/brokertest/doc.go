@@ -1,4 +1,4 @@
-// Package brokertest is the conformance suite every ssevents.Broker must
+// Package brokertest is the conformance suite every sse.Broker must
 // pass: the embedded broker and the Redis broker run the same tests, so a
 // subscriber cannot tell which one it is talking to.
 //
@@ -6,8 +6,8 @@
 // configured with Options():
 //
 //	func TestConformance(t *testing.T) {
-//		brokertest.Run(t, func(t *testing.T) ssevents.Broker {
-//			return ssevents.NewMemoryBroker(brokertest.Options())
+//		brokertest.Run(t, func(t *testing.T) sse.Broker {
+//			return memory.New(brokertest.Options())
 //		})
 //	}
 //

@@ -3,13 +3,13 @@ package brokertest
 import (
 	"testing"
 
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // SuiteTests returns the conformance tests by name, for this package's
 // tests, which run them against broken brokers.
-func SuiteTests() map[string]func(testing.TB, ssevents.Broker) {
-	out := make(map[string]func(testing.TB, ssevents.Broker), len(suite))
+func SuiteTests() map[string]func(testing.TB, sse.Broker) {
+	out := make(map[string]func(testing.TB, sse.Broker), len(suite))
 	for _, tt := range suite {
 		out[tt.name] = tt.fn
 	}

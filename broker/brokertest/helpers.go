@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Settings the broker under test must be opened with (see Options).
@@ -28,8 +28,8 @@ const (
 
 // Options returns the BrokerOptions the broker under test must be opened
 // with: HistorySize and HistoryAge as the suite expects them.
-func Options() ssevents.BrokerOptions {
-	return ssevents.BrokerOptions{HistorySize: HistorySize, HistoryAge: HistoryAge}
+func Options() sse.BrokerOptions {
+	return sse.BrokerOptions{HistorySize: HistorySize, HistoryAge: HistoryAge}
 }
 
 // waitTimeout bounds every wait for an event or an end of subscription: far
@@ -61,7 +61,7 @@ func newTopics(t testing.TB, n int) []string {
 func data(n int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"n":%d}`, n)) }
 
 // seqOf returns the n of a payload made by data.
-func seqOf(t testing.TB, ev ssevents.Event) int {
+func seqOf(t testing.TB, ev sse.Event) int {
 	t.Helper()
 	var v struct{ N int }
 	if err := json.Unmarshal(ev.Data, &v); err != nil {
@@ -70,11 +70,11 @@ func seqOf(t testing.TB, ev ssevents.Event) int {
 	return v.N
 }
 
-func publish(t testing.TB, b ssevents.Broker, n int, topics ...string) string {
+func publish(t testing.TB, b sse.Broker, n int, topics ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	id, err := b.Publish(ctx, ssevents.Message{Topics: topics, Event: "test.event", Data: data(n)})
+	id, err := b.Publish(ctx, sse.Message{Topics: topics, Event: "test.event", Data: data(n)})
 	if err != nil {
 		t.Fatalf("Publish(%v, %d): %v", topics, n, err)
 	}
@@ -84,7 +84,7 @@ func publish(t testing.TB, b ssevents.Broker, n int, topics ...string) string {
 	return id
 }
 
-func subscribe(t testing.TB, b ssevents.Broker, req ssevents.SubscribeRequest) ssevents.Subscription {
+func subscribe(t testing.TB, b sse.Broker, req sse.SubscribeRequest) sse.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(t.Context(), req)
 	if err != nil {
@@ -99,9 +99,9 @@ func subscribe(t testing.TB, b ssevents.Broker, req ssevents.SubscribeRequest) s
 // more than n arrive, an event arrives twice (same topic and id), or any
 // further event arrives within quietPeriod after the n-th: a broker that
 // delivers an event twice fails every test that receives.
-func receive(t testing.TB, sub ssevents.Subscription, n int) []ssevents.Event {
+func receive(t testing.TB, sub sse.Subscription, n int) []sse.Event {
 	t.Helper()
-	var got []ssevents.Event
+	var got []sse.Event
 	deadline := time.NewTimer(waitTimeout)
 	defer deadline.Stop()
 	for len(got) < n {
@@ -128,7 +128,7 @@ func receive(t testing.TB, sub ssevents.Subscription, n int) []ssevents.Event {
 }
 
 // checkOnce fails if two of evs are the same event: same topic and id.
-func checkOnce(t testing.TB, evs []ssevents.Event) {
+func checkOnce(t testing.TB, evs []sse.Event) {
 	t.Helper()
 	seen := make(map[string]bool, len(evs))
 	for _, ev := range evs {
@@ -141,7 +141,7 @@ func checkOnce(t testing.TB, evs []ssevents.Event) {
 }
 
 // expectQuiet fails the test if sub delivers any event within quietPeriod.
-func expectQuiet(t testing.TB, sub ssevents.Subscription) {
+func expectQuiet(t testing.TB, sub sse.Subscription) {
 	t.Helper()
 	timer := time.NewTimer(quietPeriod)
 	defer timer.Stop()
@@ -162,7 +162,7 @@ func expectQuiet(t testing.TB, sub ssevents.Subscription) {
 }
 
 // waitEnd waits until sub ends and returns the error that ended it.
-func waitEnd(t testing.TB, sub ssevents.Subscription) error {
+func waitEnd(t testing.TB, sub sse.Subscription) error {
 	t.Helper()
 	deadline := time.NewTimer(waitTimeout)
 	defer deadline.Stop()
@@ -179,7 +179,7 @@ func waitEnd(t testing.TB, sub ssevents.Subscription) error {
 }
 
 // checkIncreasing fails unless the ids of evs increase strictly.
-func checkIncreasing(t testing.TB, evs []ssevents.Event) {
+func checkIncreasing(t testing.TB, evs []sse.Event) {
 	t.Helper()
 	var prev streamid.ID
 	for i, ev := range evs {
@@ -197,7 +197,7 @@ func checkIncreasing(t testing.TB, evs []ssevents.Event) {
 // checkOrdered fails unless the ids of evs, events of several topics, do
 // not decrease. (Distinct events of different topics may share an id when
 // their topics live on different shards of a cluster.)
-func checkOrdered(t testing.TB, evs []ssevents.Event) {
+func checkOrdered(t testing.TB, evs []sse.Event) {
 	t.Helper()
 	var prev streamid.ID
 	for i, ev := range evs {
@@ -213,7 +213,7 @@ func checkOrdered(t testing.TB, evs []ssevents.Event) {
 }
 
 // seqs returns the payload numbers of evs.
-func seqs(t testing.TB, evs []ssevents.Event) []int {
+func seqs(t testing.TB, evs []sse.Event) []int {
 	t.Helper()
 	out := make([]int, len(evs))
 	for i, ev := range evs {
@@ -234,7 +234,7 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-func describe(evs []ssevents.Event) string {
+func describe(evs []sse.Event) string {
 	parts := make([]string, len(evs))
 	for i, ev := range evs {
 		parts[i] = fmt.Sprintf("%s@%s:%s", ev.ID, ev.Topic, ev.Data)

@@ -5,15 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // publishKey publishes event n on topics with an idempotency key.
-func publishKey(t testing.TB, b ssevents.Broker, key string, n int, topics ...string) string {
+func publishKey(t testing.TB, b sse.Broker, key string, n int, topics ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	id, err := b.Publish(ctx, ssevents.Message{Topics: topics, Event: "test.event", Data: data(n), IdempotencyKey: key})
+	id, err := b.Publish(ctx, sse.Message{Topics: topics, Event: "test.event", Data: data(n), IdempotencyKey: key})
 	if err != nil {
 		t.Fatalf("Publish(%v, %d, key %q): %v", topics, n, key, err)
 	}
@@ -23,9 +23,9 @@ func publishKey(t testing.TB, b ssevents.Broker, key string, n int, topics ...st
 // testIdempotency checks that a retry with the same key and topics returns
 // the first publish's id and publishes nothing, that another topic or key
 // publishes anew, and that the key is forgotten after HistoryAge.
-func testIdempotency(t testing.TB, b ssevents.Broker) {
+func testIdempotency(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 3)
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics})
 	start := time.Now()
 	id := publishKey(t, b, "retry-1", 1, topics[0])
 	for range 3 {

@@ -6,23 +6,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // publishBound is how long one Publish may take while a subscriber is
 // stuck: Publish must never wait for subscribers.
 const publishBound = 2 * time.Second
 
-func testSlowConsumer(t testing.TB, b ssevents.Broker) {
+func testSlowConsumer(t testing.TB, b sse.Broker) {
 	const slowQueue, n = 4, 20
 	topic := newTopics(t, 1)
 	var dropped atomic.Int64
-	slow := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, QueueSize: slowQueue,
+	slow := subscribe(t, b, sse.SubscribeRequest{Topics: topic, QueueSize: slowQueue,
 		OnDrop: func(k int) { dropped.Add(int64(k)) }})
-	fast := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, QueueSize: n})
+	fast := subscribe(t, b, sse.SubscribeRequest{Topics: topic, QueueSize: n})
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), publishBound)
-		_, err := b.Publish(ctx, ssevents.Message{Topics: topic, Event: "test.event", Data: data(i)})
+		_, err := b.Publish(ctx, sse.Message{Topics: topic, Event: "test.event", Data: data(i)})
 		cancel()
 		if err != nil {
 			t.Fatalf("Publish %d with a stuck subscriber: %v", i, err)
@@ -31,7 +31,7 @@ func testSlowConsumer(t testing.TB, b ssevents.Broker) {
 	if got := seqs(t, receive(t, fast, n)); len(got) != n || got[0] != 0 || got[n-1] != n-1 {
 		t.Fatalf("fast subscriber got %v", got)
 	}
-	if err := waitEnd(t, slow); !isEnd(err, ssevents.ErrSlowConsumer) {
+	if err := waitEnd(t, slow); !isEnd(err, sse.ErrSlowConsumer) {
 		t.Fatalf("slow subscription ended with %v, want ErrSlowConsumer", err)
 	}
 	deadline := time.Now().Add(waitTimeout)
@@ -48,16 +48,16 @@ func testSlowConsumer(t testing.TB, b ssevents.Broker) {
 	}
 }
 
-func testContextCancel(t testing.TB, b ssevents.Broker) {
+func testContextCancel(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sub, err := b.Subscribe(ctx, ssevents.SubscribeRequest{Topics: topic})
+	sub, err := b.Subscribe(ctx, sse.SubscribeRequest{Topics: topic})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	other := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic})
+	other := subscribe(t, b, sse.SubscribeRequest{Topics: topic})
 	publish(t, b, 0, topic...)
 	receive(t, sub, 1)
 	cancel()

@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/sse"
 )
 
-func testResume(t testing.TB, b ssevents.Broker) {
+func testResume(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
 	var ids []string
 	for i := range 5 {
 		ids = append(ids, publish(t, b, i, topic...))
 	}
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: ids[1]})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[1]})
 	bl := sub.Backlog()
 	if len(bl.Resync) != 0 {
 		t.Fatalf("Resync = %v for an id inside the history", bl.Resync)
@@ -40,7 +40,7 @@ func testResume(t testing.TB, b ssevents.Broker) {
 }
 
 // checkCursor fails unless bl.Cursor is an id at or after newest.
-func checkCursor(t testing.TB, bl ssevents.Backlog, newest string) {
+func checkCursor(t testing.TB, bl sse.Backlog, newest string) {
 	t.Helper()
 	c, err := streamid.Parse(bl.Cursor)
 	if err != nil {
@@ -51,7 +51,7 @@ func checkCursor(t testing.TB, bl ssevents.Backlog, newest string) {
 	}
 }
 
-func testResumeSeveralTopics(t testing.TB, b ssevents.Broker) {
+func testResumeSeveralTopics(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 3)
 	a, bb, c := topics[0], topics[1], topics[2]
 	first := publish(t, b, 0, a)
@@ -60,7 +60,7 @@ func testResumeSeveralTopics(t testing.TB, b ssevents.Broker) {
 	publish(t, b, 3, c)
 	publish(t, b, 4, bb)
 	publish(t, b, 5, a)
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{a, bb}, LastEventID: first})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{a, bb}, LastEventID: first})
 	bl := sub.Backlog()
 	if len(bl.Resync) != 0 {
 		t.Fatalf("Resync = %v", bl.Resync)
@@ -88,7 +88,7 @@ func testResumeSeveralTopics(t testing.TB, b ssevents.Broker) {
 // testResumeUnderLoad resumes while a publisher keeps publishing: the
 // backlog and the live events together must be exactly the events after
 // the resume point, with no gap and no duplicate where they meet.
-func testResumeUnderLoad(t testing.TB, b ssevents.Broker) {
+func testResumeUnderLoad(t testing.TB, b sse.Broker) {
 	const total = 60
 	topic := newTopics(t, 1)
 	var mu sync.Mutex
@@ -99,7 +99,7 @@ func testResumeUnderLoad(t testing.TB, b ssevents.Broker) {
 	go func() {
 		defer close(done)
 		for i := range total {
-			id, err := b.Publish(context.Background(), ssevents.Message{Topics: topic, Event: "test.event", Data: data(i)})
+			id, err := b.Publish(context.Background(), sse.Message{Topics: topic, Event: "test.event", Data: data(i)})
 			if err != nil {
 				pubErr = err
 				return
@@ -124,7 +124,7 @@ func testResumeUnderLoad(t testing.TB, b ssevents.Broker) {
 	k := len(ids) - 1
 	last := ids[k]
 	mu.Unlock()
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: last, QueueSize: total})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: last, QueueSize: total})
 	<-done
 	if pubErr != nil {
 		t.Fatalf("Publish: %v", pubErr)
@@ -145,11 +145,11 @@ func testResumeUnderLoad(t testing.TB, b ssevents.Broker) {
 	checkIncreasing(t, all)
 }
 
-func testResumeUnknownID(t testing.TB, b ssevents.Broker) {
+func testResumeUnknownID(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 2)
 	publish(t, b, 0, topics[0])
 	for _, id := range []string{"garbage", "12-x", "-", "99999999999999-0"} {
-		sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics, LastEventID: id})
+		sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: id})
 		bl := sub.Backlog()
 		resync := slices.Sorted(slices.Values(bl.Resync))
 		if !slices.Equal(resync, topics) || len(bl.Events) != 0 {
@@ -160,25 +160,25 @@ func testResumeUnknownID(t testing.TB, b ssevents.Broker) {
 		}
 		_ = sub.Close()
 	}
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics, LastEventID: "garbage"})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: "garbage"})
 	publish(t, b, 1, topics[1])
 	if got := receive(t, sub, 1); seqOf(t, got[0]) != 1 {
 		t.Fatalf("live after resync: %v", describe(got))
 	}
 }
 
-func testResumeFromCursor(t testing.TB, b ssevents.Broker) {
+func testResumeFromCursor(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
 	publish(t, b, 0, topic...)
 	publish(t, b, 1, topic...)
-	first := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: "garbage"})
+	first := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: "garbage"})
 	cursor := first.Backlog().Cursor
-	second := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: cursor})
+	second := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: cursor})
 	if bl := second.Backlog(); len(bl.Resync) != 0 || len(bl.Events) != 0 {
 		t.Fatalf("resume from Cursor %q: Backlog = %+v, want nothing", cursor, bl)
 	}
 	publish(t, b, 2, topic...)
-	for _, sub := range []ssevents.Subscription{first, second} {
+	for _, sub := range []sse.Subscription{first, second} {
 		if got := receive(t, sub, 1); seqOf(t, got[0]) != 2 {
 			t.Fatalf("live %v, want event 2", describe(got))
 		}
@@ -187,14 +187,14 @@ func testResumeFromCursor(t testing.TB, b ssevents.Broker) {
 
 // testHistoryCount resumes from ids that the count bound has pushed out of
 // the history, and from one still inside it.
-func testHistoryCount(t testing.TB, b ssevents.Broker) {
+func testHistoryCount(t testing.TB, b sse.Broker) {
 	const n = 3 * HistorySize
 	topic := newTopics(t, 1)
 	ids := make([]string, n)
 	for i := range n {
 		ids[i] = publish(t, b, i, topic...)
 	}
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: ids[0]})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[0]})
 	bl := sub.Backlog()
 	if !slices.Equal(bl.Resync, topic) {
 		t.Fatalf("resume from the oldest id: Resync = %v, want %v", bl.Resync, topic)
@@ -209,28 +209,28 @@ func testHistoryCount(t testing.TB, b ssevents.Broker) {
 		}
 	}
 	inside := n - HistorySize/2
-	sub = subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: ids[inside]})
+	sub = subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[inside]})
 	if bl := sub.Backlog(); len(bl.Resync) != 0 || len(bl.Events) != n-1-inside {
 		t.Fatalf("resume inside the history: Backlog = %v Resync %v, want %d events", describe(bl.Events), bl.Resync, n-1-inside)
 	}
 }
 
 // testHistoryAge resumes from ids older than HistoryAge.
-func testHistoryAge(t testing.TB, b ssevents.Broker) {
+func testHistoryAge(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
 	id0 := publish(t, b, 0, topic...)
 	publish(t, b, 1, topic...)
 	time.Sleep(HistoryAge + 300*time.Millisecond) // age is the point of this test
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: id0})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id0})
 	if bl := sub.Backlog(); !slices.Equal(bl.Resync, topic) || len(bl.Events) != 0 {
 		t.Fatalf("resume after expiry: Backlog = %v Resync %v, want resync and no events", describe(bl.Events), bl.Resync)
 	}
 	id2 := publish(t, b, 2, topic...)
-	sub = subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: id0})
+	sub = subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id0})
 	if bl := sub.Backlog(); !slices.Equal(bl.Resync, topic) || !equalInts(seqs(t, bl.Events), []int{2}) {
 		t.Fatalf("resume after expiry and a publish: Backlog = %v Resync %v, want resync and event 2", describe(bl.Events), bl.Resync)
 	}
-	sub = subscribe(t, b, ssevents.SubscribeRequest{Topics: topic, LastEventID: id2})
+	sub = subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id2})
 	if bl := sub.Backlog(); len(bl.Resync) != 0 || len(bl.Events) != 0 {
 		t.Fatalf("resume from the newest id: Backlog = %v Resync %v, want nothing", describe(bl.Events), bl.Resync)
 	}

@@ -7,14 +7,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Run runs the conformance suite. open must return a new broker opened
 // with Options(); Run closes it when the subtest ends (so Close must be
 // idempotent). Subtests run in parallel.
-func Run(t *testing.T, open func(t *testing.T) ssevents.Broker) {
+func Run(t *testing.T, open func(t *testing.T) sse.Broker) {
 	t.Helper()
 	for _, tt := range suite {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,7 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) ssevents.Broker) {
 // fail for a broken broker.
 var suite = []struct {
 	name string
-	fn   func(t testing.TB, b ssevents.Broker)
+	fn   func(t testing.TB, b sse.Broker)
 }{
 	{"PublishSubscribe", testPublishSubscribe},
 	{"SeveralTopics", testSeveralTopics},
@@ -57,9 +57,9 @@ var suite = []struct {
 	{"BrokerClose", testBrokerClose},
 }
 
-func testPublishSubscribe(t testing.TB, b ssevents.Broker) {
+func testPublishSubscribe(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)[0]
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{topic}})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}})
 	if bl := sub.Backlog(); len(bl.Events) != 0 || len(bl.Resync) != 0 {
 		t.Fatalf("Backlog without LastEventID = %+v, want empty", bl)
 	}
@@ -79,9 +79,9 @@ func testPublishSubscribe(t testing.TB, b ssevents.Broker) {
 	checkIncreasing(t, got)
 }
 
-func testSeveralTopics(t testing.TB, b ssevents.Broker) {
+func testSeveralTopics(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 3)
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics[:2]})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics[:2]})
 	publish(t, b, 0, topics[0])
 	publish(t, b, 1, topics[1])
 	publish(t, b, 2, topics[2]) // not subscribed
@@ -97,20 +97,20 @@ func testSeveralTopics(t testing.TB, b ssevents.Broker) {
 	}
 }
 
-func testMultiTopicOnce(t testing.TB, b ssevents.Broker) {
+func testMultiTopicOnce(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 3)
-	both := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics[:2]})
-	second := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics[1:2]})
+	both := subscribe(t, b, sse.SubscribeRequest{Topics: topics[:2]})
+	second := subscribe(t, b, sse.SubscribeRequest{Topics: topics[1:2]})
 	publish(t, b, 7, topics[0], topics[1], topics[2])
 	// receive fails on a second copy, whichever topic it names.
 	for _, ev := range receive(t, both, 1) {
 		if seqOf(t, ev) != 7 || !slices.Contains(topics[:2], ev.Topic) {
-			t.Fatalf("got %v, want event 7 once on one of %v", describe([]ssevents.Event{ev}), topics[:2])
+			t.Fatalf("got %v, want event 7 once on one of %v", describe([]sse.Event{ev}), topics[:2])
 		}
 	}
 	for _, ev := range receive(t, second, 1) {
 		if seqOf(t, ev) != 7 || ev.Topic != topics[1] {
-			t.Fatalf("got %v, want event 7 once on %s", describe([]ssevents.Event{ev}), topics[1])
+			t.Fatalf("got %v, want event 7 once on %s", describe([]sse.Event{ev}), topics[1])
 		}
 	}
 }
@@ -118,16 +118,16 @@ func testMultiTopicOnce(t testing.TB, b ssevents.Broker) {
 // testConcurrentOrder publishes from several goroutines to two topics and
 // checks that every event arrives once, ids increase within each topic, and
 // each publisher's events keep their order.
-func testConcurrentOrder(t testing.TB, b ssevents.Broker) {
+func testConcurrentOrder(t testing.TB, b sse.Broker) {
 	const publishers, each = 4, 25
 	topics := newTopics(t, 2)
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics, QueueSize: publishers * each})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics, QueueSize: publishers * each})
 	var wg sync.WaitGroup
 	errs := make(chan error, publishers)
 	for p := range publishers {
 		wg.Go(func() {
 			for i := range each {
-				msg := ssevents.Message{Topics: topics[p%2 : p%2+1], Event: "test.event", Data: data(p*1000 + i)}
+				msg := sse.Message{Topics: topics[p%2 : p%2+1], Event: "test.event", Data: data(p*1000 + i)}
 				if _, err := b.Publish(context.Background(), msg); err != nil {
 					errs <- err
 					return
@@ -168,39 +168,39 @@ func testConcurrentOrder(t testing.TB, b ssevents.Broker) {
 	}
 }
 
-func testValidation(t testing.TB, b ssevents.Broker) {
+func testValidation(t testing.TB, b sse.Broker) {
 	ctx := context.Background()
-	if _, err := b.Publish(ctx, ssevents.Message{Event: "x", Data: data(1)}); !errors.Is(err, ssevents.ErrNoTopic) {
+	if _, err := b.Publish(ctx, sse.Message{Event: "x", Data: data(1)}); !errors.Is(err, sse.ErrNoTopic) {
 		t.Errorf("Publish without topics: %v, want ErrNoTopic", err)
 	}
-	if _, err := b.Subscribe(ctx, ssevents.SubscribeRequest{}); !errors.Is(err, ssevents.ErrNoTopic) {
+	if _, err := b.Subscribe(ctx, sse.SubscribeRequest{}); !errors.Is(err, sse.ErrNoTopic) {
 		t.Errorf("Subscribe without topics: %v, want ErrNoTopic", err)
 	}
 	done, cancel := context.WithCancel(ctx)
 	cancel()
 	topic := newTopics(t, 1)
-	if sub, err := b.Subscribe(done, ssevents.SubscribeRequest{Topics: topic}); err == nil {
+	if sub, err := b.Subscribe(done, sse.SubscribeRequest{Topics: topic}); err == nil {
 		_ = sub.Close()
 		t.Errorf("Subscribe with a canceled context succeeded")
 	}
-	if _, err := b.Publish(done, ssevents.Message{Topics: topic, Event: "x", Data: data(1)}); err == nil {
+	if _, err := b.Publish(done, sse.Message{Topics: topic, Event: "x", Data: data(1)}); err == nil {
 		t.Errorf("Publish with a canceled context succeeded")
 	}
 }
 
-func testReady(t testing.TB, b ssevents.Broker) {
+func testReady(t testing.TB, b sse.Broker) {
 	if err := b.Ready(t.Context()); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}
 }
 
-func testSubscriptionClose(t testing.TB, b ssevents.Broker) {
+func testSubscriptionClose(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
-	sub, err := b.Subscribe(t.Context(), ssevents.SubscribeRequest{Topics: topic})
+	sub, err := b.Subscribe(t.Context(), sse.SubscribeRequest{Topics: topic})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic})
+	other := subscribe(t, b, sse.SubscribeRequest{Topics: topic})
 	if err := sub.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -219,20 +219,20 @@ func testSubscriptionClose(t testing.TB, b ssevents.Broker) {
 	}
 }
 
-func testBrokerClose(t testing.TB, b ssevents.Broker) {
+func testBrokerClose(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topic})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic})
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := waitEnd(t, sub); !isEnd(err, ssevents.ErrBrokerClosed) {
+	if err := waitEnd(t, sub); !isEnd(err, sse.ErrBrokerClosed) {
 		t.Fatalf("subscription ended with %v, want ErrBrokerClosed", err)
 	}
 	ctx := context.Background()
-	if _, err := b.Publish(ctx, ssevents.Message{Topics: topic, Event: "x", Data: data(1)}); !errors.Is(err, ssevents.ErrBrokerClosed) {
+	if _, err := b.Publish(ctx, sse.Message{Topics: topic, Event: "x", Data: data(1)}); !errors.Is(err, sse.ErrBrokerClosed) {
 		t.Errorf("Publish after Close: %v, want ErrBrokerClosed", err)
 	}
-	if s, err := b.Subscribe(ctx, ssevents.SubscribeRequest{Topics: topic}); !errors.Is(err, ssevents.ErrBrokerClosed) {
+	if s, err := b.Subscribe(ctx, sse.SubscribeRequest{Topics: topic}); !errors.Is(err, sse.ErrBrokerClosed) {
 		if s != nil {
 			_ = s.Close()
 		}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // BenchmarkPublish measures publish throughput through Redis from one
@@ -20,7 +20,7 @@ import (
 //	go test -run '^$' -bench Publish -benchtime 20000x ./broker/redis/
 func BenchmarkPublish(b *testing.B) {
 	srv := redistest.Start(b)
-	br, err := ssevents.OpenBroker(context.Background(), srv.URL(), ssevents.BrokerOptions{})
+	br, err := sse.OpenBroker(context.Background(), srv.URL(), sse.BrokerOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func BenchmarkPublish(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			msg := ssevents.Message{Topics: []string{"bench:" + strconv.FormatInt(i%16, 10)}, Event: "ticket_updated", Data: payload}
+			msg := sse.Message{Topics: []string{"bench:" + strconv.FormatInt(i%16, 10)}, Event: "ticket_updated", Data: payload}
 			if _, err := br.Publish(context.Background(), msg); err != nil {
 				b.Error(err)
 				return
@@ -51,17 +51,17 @@ func BenchmarkPublish(b *testing.B) {
 func BenchmarkLatency(b *testing.B) {
 	srv := redistest.Start(b)
 	ctx := context.Background()
-	pub, err := ssevents.OpenBroker(ctx, srv.URL(), ssevents.BrokerOptions{})
+	pub, err := sse.OpenBroker(ctx, srv.URL(), sse.BrokerOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer pub.Close()
-	recv, err := ssevents.OpenBroker(ctx, srv.URL(), ssevents.BrokerOptions{})
+	recv, err := sse.OpenBroker(ctx, srv.URL(), sse.BrokerOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer recv.Close()
-	sub, err := recv.Subscribe(ctx, ssevents.SubscribeRequest{Topics: []string{"lat"}, QueueSize: 10000})
+	sub, err := recv.Subscribe(ctx, sse.SubscribeRequest{Topics: []string{"lat"}, QueueSize: 10000})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func BenchmarkLatency(b *testing.B) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		var evs []ssevents.Event
+		var evs []sse.Event
 		for len(lat) < b.N {
 			<-sub.Notify()
 			var err error
@@ -92,7 +92,7 @@ func BenchmarkLatency(b *testing.B) {
 	for range b.N {
 		<-tick.C
 		data := json.RawMessage(`{"t":` + strconv.FormatInt(time.Now().UnixNano(), 10) + `}`)
-		if _, err := pub.Publish(ctx, ssevents.Message{Topics: []string{"lat"}, Event: "tick", Data: data}); err != nil {
+		if _, err := pub.Publish(ctx, sse.Message{Topics: []string{"lat"}, Event: "tick", Data: data}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -16,17 +16,16 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Broker is the Redis broker. It is safe for concurrent use; after Close,
-// Publish and Subscribe return ssevents.ErrBrokerClosed and every
+// Publish and Subscribe return sse.ErrBrokerClosed and every
 // subscription ends with it. While Redis is unreachable, subscriptions stay
 // open, and Publish, Subscribe and Ready return errors wrapping
-// ssevents.ErrUnavailable.
+// sse.ErrUnavailable.
 type Broker struct {
-	opts    ssevents.BrokerOptions
+	opts    sse.BrokerOptions
 	cfg     Config
 	client  rueidis.Client
 	log     *slog.Logger
@@ -45,24 +44,24 @@ type Broker struct {
 	slots    []string          // cluster: the address of each slot's master
 }
 
-var _ ssevents.Broker = (*Broker)(nil)
+var _ sse.Broker = (*Broker)(nil)
 
 var errShortReply = errors.New("ssevents/redis: unexpected reply")
 
 // New connects to Redis as cfg says and returns a broker. Zero fields of
-// opts take their defaults (see ssevents.BrokerOptions). It returns an
-// error wrapping ssevents.ErrUnavailable when Redis cannot be reached.
-func New(ctx context.Context, cfg Config, opts ssevents.BrokerOptions) (*Broker, error) {
+// opts take their defaults (see sse.BrokerOptions). It returns an
+// error wrapping sse.ErrUnavailable when Redis cannot be reached.
+func New(ctx context.Context, cfg Config, opts sse.BrokerOptions) (*Broker, error) {
 	opts = opts.WithDefaults()
 	if strings.ContainsAny(opts.TopicPrefix, "{}") {
-		return nil, fmt.Errorf("%w: topic prefix %q must not contain braces", ssevents.ErrInvalidConfig, opts.TopicPrefix)
+		return nil, fmt.Errorf("%w: topic prefix %q must not contain braces", sse.ErrInvalidConfig, opts.TopicPrefix)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
 	client, err := rueidis.NewClient(cfg.clientOption())
 	if err != nil {
-		return nil, fmt.Errorf("%w: connect to redis: %v", ssevents.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: connect to redis: %v", sse.ErrUnavailable, err)
 	}
 	b := &Broker{
 		opts: opts, cfg: cfg, client: client, log: opts.Logger,
@@ -77,7 +76,7 @@ func New(ctx context.Context, cfg Config, opts ssevents.BrokerOptions) (*Broker,
 	if cfg.Cluster {
 		if b.slots, err = b.loadSlots(ctx); err != nil {
 			client.Close()
-			return nil, fmt.Errorf("%w: read the cluster's slots: %v", ssevents.ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: read the cluster's slots: %v", sse.ErrUnavailable, err)
 		}
 	}
 	mctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -85,7 +84,7 @@ func New(ctx context.Context, cfg Config, opts ssevents.BrokerOptions) (*Broker,
 	cancel()
 	if err != nil {
 		client.Close()
-		return nil, fmt.Errorf("%w: read the server's clock: %v", ssevents.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: read the server's clock: %v", sse.ErrUnavailable, err)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	return b, nil
@@ -135,25 +134,25 @@ func (b *Broker) channel(topic string) string {
 // puts it in the channel's cluster slot.
 func streamKey(channel string) string { return "ssevents:{" + channel + "}" }
 
-// Publish implements ssevents.Broker. On a single node (or Sentinel) one
+// Publish implements sse.Broker. On a single node (or Sentinel) one
 // Lua script stores the event in every topic's stream and publishes it,
 // atomically, with one id. On a cluster the id comes first from the
 // counter key's shard (so ids are ordered across shards), then each topic's
 // shard stores and publishes its copy: a publisher racing for the same
 // stream may make a copy take a later id, and a failure part way leaves
 // the event published to the topics before the failure.
-func (b *Broker) Publish(ctx context.Context, msg ssevents.Message) (string, error) {
+func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
 	if len(msg.Topics) == 0 {
-		return "", ssevents.ErrNoTopic
+		return "", sse.ErrNoTopic
 	}
 	b.mu.Lock()
 	closed := b.closed
 	b.mu.Unlock()
 	if closed {
-		return "", ssevents.ErrBrokerClosed
+		return "", sse.ErrBrokerClosed
 	}
 	giveUp := time.Now().Add(b.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(giveUp) {
@@ -223,7 +222,7 @@ func (b *Broker) Publish(ctx context.Context, msg ssevents.Message) (string, err
 // idempotency key: for the whole message on a single node; on a cluster,
 // per channel ch, in the channel's slot. Without an idempotency key it
 // returns a key the script does not touch.
-func (b *Broker) idempotencyKey(msg ssevents.Message, ch string) string {
+func (b *Broker) idempotencyKey(msg sse.Message, ch string) string {
 	if msg.IdempotencyKey == "" {
 		if ch != "" {
 			return streamKey(ch) // same slot as the stream
@@ -259,31 +258,29 @@ func (b *Broker) unavailable(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if m := b.opts.Metrics; m != nil {
-		m.ObserveBrokerError()
-	}
+	b.opts.Observer.BrokerError()
 	b.mu.Lock()
 	closed := b.closed
 	b.mu.Unlock()
 	if closed {
-		return ssevents.ErrBrokerClosed
+		return sse.ErrBrokerClosed
 	}
-	return fmt.Errorf("%w: redis %s: %v", ssevents.ErrUnavailable, op, err)
+	return fmt.Errorf("%w: redis %s: %v", sse.ErrUnavailable, op, err)
 }
 
-// Ready implements ssevents.Broker: nil when Redis answers PING within the
+// Ready implements sse.Broker: nil when Redis answers PING within the
 // timeout and every subscriber connection is up.
 func (b *Broker) Ready(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return ssevents.ErrBrokerClosed
+		return sse.ErrBrokerClosed
 	}
 	for _, l := range b.links {
 		if !l.up && l.err != nil && len(l.want) > 0 {
 			err := l.err
 			b.mu.Unlock()
-			return fmt.Errorf("%w: redis subscriber connection: %v", ssevents.ErrUnavailable, err)
+			return fmt.Errorf("%w: redis subscriber connection: %v", sse.ErrUnavailable, err)
 		}
 	}
 	b.mu.Unlock()
@@ -314,8 +311,8 @@ func (b *Broker) TopicCount() int {
 	return len(b.topics)
 }
 
-// Close implements ssevents.Broker: it ends every subscription with
-// ssevents.ErrBrokerClosed, stops the subscriber connections, waits for
+// Close implements sse.Broker: it ends every subscription with
+// sse.ErrBrokerClosed, stops the subscriber connections, waits for
 // their goroutines and closes the Redis client. It is idempotent.
 func (b *Broker) Close() error {
 	b.mu.Lock()
@@ -333,7 +330,7 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	b.cancel()
 	for _, s := range subs {
-		s.end(ssevents.ErrBrokerClosed)
+		s.end(sse.ErrBrokerClosed)
 	}
 	b.wg.Wait()
 	b.client.Close()

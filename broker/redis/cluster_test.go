@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // TestCluster spreads topics over all three shards, publishes from one
@@ -15,8 +15,8 @@ import (
 func TestCluster(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t)
-	a := open(t, "redis://"+strings.Join(c.Addrs(), ",")+"/0", ssevents.BrokerOptions{})
-	b := open(t, c.URL(), ssevents.BrokerOptions{})
+	a := open(t, "redis://"+strings.Join(c.Addrs(), ",")+"/0", sse.BrokerOptions{})
+	b := open(t, c.URL(), sse.BrokerOptions{})
 	owner := map[string]*redistest.Server{}
 	var topics []string
 	shards := map[string]bool{}
@@ -27,7 +27,7 @@ func TestCluster(t *testing.T) {
 		shards[n.Addr()] = true
 		topics = append(topics, topic)
 	}
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics, QueueSize: 100})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics, QueueSize: 100})
 	for _, topic := range topics {
 		if n := numsub(t, owner[topic], true, topic); n != 1 {
 			t.Fatalf("SHARDNUMSUB %s on its shard = %d, want 1", topic, n)
@@ -57,10 +57,10 @@ func TestCluster(t *testing.T) {
 func TestClusterReshard(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t)
-	a := open(t, c.URL(), ssevents.BrokerOptions{})
-	b := open(t, c.URL(), ssevents.BrokerOptions{})
+	a := open(t, c.URL(), sse.BrokerOptions{})
+	b := open(t, c.URL(), sse.BrokerOptions{})
 	const topic = "moving"
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{topic}})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}})
 	publish(t, a, 0, topic)
 	receive(t, sub, 1)
 
@@ -91,9 +91,9 @@ func TestClusterReshard(t *testing.T) {
 		t.Fatalf("slot %s did not move", slot)
 	}
 	n := 1
-	var got []ssevents.Event
+	var got []sse.Event
 	eventually(t, "events published after the move arrive", func() bool {
-		if _, err := a.Publish(t.Context(), ssevents.Message{Topics: []string{topic}, Event: "test.event", Data: data(n)}); err == nil {
+		if _, err := a.Publish(t.Context(), sse.Message{Topics: []string{topic}, Event: "test.event", Data: data(n)}); err == nil {
 			n++
 		}
 		got, _ = sub.Drain(got)

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // TestFailedPublishNeverDelivered pauses Redis (SIGSTOP) while publishes
@@ -22,10 +22,10 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	url := srv.URL() + "?timeout=500ms"
-	pub := open(t, url, ssevents.BrokerOptions{})
-	recv := open(t, url, ssevents.BrokerOptions{})
+	pub := open(t, url, sse.BrokerOptions{})
+	recv := open(t, url, sse.BrokerOptions{})
 	const topic = "paused"
-	sub := subscribe(t, recv, ssevents.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
+	sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
 	publish(t, pub, 0, topic)
 	if got := receiveOnly(t, sub, 1); seq(t, got[0]) != 0 {
 		t.Fatalf("got %v, want event 0", seqs(t, got))
@@ -36,7 +36,7 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			msg := ssevents.Message{Topics: []string{topic}, Event: "test.event", Data: data(1 + i)}
+			msg := sse.Message{Topics: []string{topic}, Event: "test.event", Data: data(1 + i)}
 			if i%2 == 1 {
 				msg.IdempotencyKey = "retry-" + string(rune('a'+i))
 			}
@@ -45,7 +45,7 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if !errors.Is(err, ssevents.ErrUnavailable) {
+		if !errors.Is(err, sse.ErrUnavailable) {
 			t.Fatalf("publish %d with Redis paused: %v, want ErrUnavailable", 1+i, err)
 		}
 	}
@@ -58,7 +58,7 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	for i := range errs {
 		if i%2 == 1 {
 			eventually(t, "a retry is accepted", func() bool {
-				_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{topic}, Event: "test.event",
+				_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{topic}, Event: "test.event",
 					Data: data(1 + i), IdempotencyKey: "retry-" + string(rune('a'+i))})
 				return err == nil
 			})

@@ -3,7 +3,7 @@
 // Stream per topic, Redis Cluster with sharded Pub/Sub, and survival of
 // Redis outages. Import it for its side effect to make the redis://,
 // rediss://, redis+cluster:// and redis+sentinel:// URL schemes available
-// to ssevents.OpenBroker:
+// to sse.OpenBroker:
 //
 //	import _ "github.com/ssevents/ssevents/broker/redis"
 //

@@ -124,9 +124,7 @@ func (l *link) run() {
 			t.pending = nil
 		}
 		l.b.mu.Unlock()
-		if m := l.b.opts.Metrics; m != nil {
-			m.ObserveBrokerError()
-		}
+		l.b.opts.Observer.BrokerError()
 		if wasUp {
 			l.b.log.Warn("redis subscriber connection lost; reconnecting", "addr", l.addr, "error", err)
 		}
@@ -191,9 +189,7 @@ func (l *link) session(ctx context.Context) (bool, error) {
 	}
 	l.b.mu.Lock()
 	if l.everUp {
-		if m := l.b.opts.Metrics; m != nil {
-			m.ObserveReconnect()
-		}
+		l.b.opts.Observer.BrokerReconnect()
 		l.b.log.Info("redis subscriber connection restored", "addr", l.addr)
 	}
 	l.up, l.everUp, l.err = true, true, nil
@@ -271,9 +267,7 @@ func (l *link) reconcile(ctx context.Context, dc rueidis.DedicatedClient, have m
 func (b *Broker) onMessage(channel, payload string) {
 	d, err := decodeMessage(payload, time.Now())
 	if err != nil {
-		if m := b.opts.Metrics; m != nil {
-			m.ObserveBrokerError()
-		}
+		b.opts.Observer.BrokerError()
 		b.log.Warn("dropped an unreadable message", "channel", channel, "error", err)
 		return
 	}

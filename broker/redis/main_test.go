@@ -2,14 +2,15 @@ package redis_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/goleak"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/broker/redis"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func TestMain(m *testing.M) {
@@ -23,9 +24,9 @@ func TestMain(m *testing.M) {
 }
 
 // open opens a Redis broker for rawURL and closes it when the test ends.
-func open(t *testing.T, rawURL string, opts ssevents.BrokerOptions) *redis.Broker {
+func open(t *testing.T, rawURL string, opts sse.BrokerOptions) *redis.Broker {
 	t.Helper()
-	b, err := ssevents.OpenBroker(context.Background(), rawURL, opts)
+	b, err := sse.OpenBroker(context.Background(), rawURL, opts)
 	if err != nil {
 		t.Fatalf("OpenBroker(%q): %v", rawURL, err)
 	}
@@ -41,7 +42,7 @@ const testTimeout = "5s"
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	brokertest.Run(t, func(t *testing.T) ssevents.Broker {
+	brokertest.Run(t, func(t *testing.T) sse.Broker {
 		return open(t, srv.URL()+"?timeout="+testTimeout, brokertest.Options())
 	})
 }
@@ -49,7 +50,13 @@ func TestConformance(t *testing.T) {
 func TestClusterConformance(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t)
-	brokertest.Run(t, func(t *testing.T) ssevents.Broker {
+	brokertest.Run(t, func(t *testing.T) sse.Broker {
 		return open(t, c.URL()+"?timeout="+testTimeout, brokertest.Options())
 	})
 }
+
+// observer counts what a broker reports (sse.Observer).
+type observer struct{ errors, reconnects atomic.Int64 }
+
+func (o *observer) BrokerError()     { o.errors.Add(1) }
+func (o *observer) BrokerReconnect() { o.reconnects.Add(1) }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Our messages on a channel are JSON in the seed's envelope plus a marker,
@@ -25,7 +25,7 @@ const msgHead = `{"ssevents":1,"id":"`
 
 // messageParts returns the message before and after the id; mid is the
 // multi-topic id or "".
-func messageParts(msg ssevents.Message, mid string) (head, tail string) {
+func messageParts(msg sse.Message, mid string) (head, tail string) {
 	name, _ := json.Marshal(msg.Event) // a string always marshals
 	head = msgHead
 	if mid != "" {
@@ -52,7 +52,7 @@ type envelope struct {
 
 // delivery is one event read from a channel or a stream.
 type delivery struct {
-	ev    ssevents.Event
+	ev    sse.Event
 	id    streamid.ID
 	hasID bool   // false for a foreign (seed) envelope, which has no place in history
 	mid   string // set when published to several topics: the copies share it
@@ -71,7 +71,7 @@ func decodeMessage(payload string, now time.Time) (delivery, error) {
 	if err := json.Unmarshal([]byte(payload), &env); err != nil {
 		return delivery{}, err
 	}
-	if err := ssevents.ValidateEventName(env.Event); err != nil {
+	if err := sse.ValidateEventName(env.Event); err != nil {
 		return delivery{}, err
 	}
 	data := env.Data
@@ -84,10 +84,10 @@ func decodeMessage(payload string, now time.Time) (delivery, error) {
 		}
 		data = buf.Bytes()
 	}
-	d := delivery{ev: ssevents.Event{Name: env.Event, Data: data}}
+	d := delivery{ev: sse.Event{Name: env.Event, Data: data}}
 	if env.SSEvents != 1 {
-		if env.Event == ssevents.EventResync || env.Event == ssevents.EventHeartbeat {
-			return delivery{}, ssevents.ErrInvalidEvent
+		if env.Event == sse.EventResync || env.Event == sse.EventHeartbeat {
+			return delivery{}, sse.ErrInvalidEvent
 		}
 		d.ev.Time = now
 		return d, nil
@@ -108,7 +108,7 @@ func entryDelivery(topic string, e rueidis.XRangeEntry) (delivery, bool) {
 		return delivery{}, false
 	}
 	return delivery{
-		ev: ssevents.Event{ID: e.ID, Topic: topic, Name: e.FieldValues["e"],
+		ev: sse.Event{ID: e.ID, Topic: topic, Name: e.FieldValues["e"],
 			Data: json.RawMessage(e.FieldValues["d"]), Time: time.UnixMilli(int64(id.Ms))},
 		id: id, hasID: true, mid: e.FieldValues["m"],
 	}, true

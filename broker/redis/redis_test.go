@@ -9,16 +9,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // waitTimeout bounds every wait for Redis or for an event.
 const waitTimeout = 10 * time.Second
 
-func publish(t *testing.T, b ssevents.Broker, n int, topics ...string) string {
+func publish(t *testing.T, b sse.Broker, n int, topics ...string) string {
 	t.Helper()
-	id, err := b.Publish(context.Background(), ssevents.Message{Topics: topics, Event: "test.event", Data: data(n)})
+	id, err := b.Publish(context.Background(), sse.Message{Topics: topics, Event: "test.event", Data: data(n)})
 	if err != nil {
 		t.Fatalf("Publish %d: %v", n, err)
 	}
@@ -27,7 +27,7 @@ func publish(t *testing.T, b ssevents.Broker, n int, topics ...string) string {
 
 func data(n int) json.RawMessage { return json.RawMessage(`{"n":` + strconv.Itoa(n) + `}`) }
 
-func seq(t *testing.T, ev ssevents.Event) int {
+func seq(t *testing.T, ev sse.Event) int {
 	t.Helper()
 	var v struct{ N int }
 	if err := json.Unmarshal(ev.Data, &v); err != nil {
@@ -36,7 +36,7 @@ func seq(t *testing.T, ev ssevents.Event) int {
 	return v.N
 }
 
-func subscribe(t *testing.T, b ssevents.Broker, req ssevents.SubscribeRequest) ssevents.Subscription {
+func subscribe(t *testing.T, b sse.Broker, req sse.SubscribeRequest) sse.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(t.Context(), req)
 	if err != nil {
@@ -47,9 +47,9 @@ func subscribe(t *testing.T, b ssevents.Broker, req ssevents.SubscribeRequest) s
 }
 
 // receive waits for n events on sub.
-func receive(t *testing.T, sub ssevents.Subscription, n int) []ssevents.Event {
+func receive(t *testing.T, sub sse.Subscription, n int) []sse.Event {
 	t.Helper()
-	var got []ssevents.Event
+	var got []sse.Event
 	deadline := time.After(waitTimeout)
 	for len(got) < n {
 		var err error
@@ -83,14 +83,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestTwoInstances(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := open(t, srv.URL(), ssevents.BrokerOptions{})
-	b := open(t, srv.URL(), ssevents.BrokerOptions{})
-	onB := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{"ticket:1"}})
-	onA := subscribe(t, a, ssevents.SubscribeRequest{Topics: []string{"ticket:1"}})
+	a := open(t, srv.URL(), sse.BrokerOptions{})
+	b := open(t, srv.URL(), sse.BrokerOptions{})
+	onB := subscribe(t, b, sse.SubscribeRequest{Topics: []string{"ticket:1"}})
+	onA := subscribe(t, a, sse.SubscribeRequest{Topics: []string{"ticket:1"}})
 	for i := range 3 {
 		publish(t, a, i, "ticket:1")
 	}
-	for name, sub := range map[string]ssevents.Subscription{"A": onA, "B": onB} {
+	for name, sub := range map[string]sse.Subscription{"A": onA, "B": onB} {
 		got := receive(t, sub, 3)
 		for i, ev := range got {
 			if seq(t, ev) != i || ev.Topic != "ticket:1" {
@@ -105,9 +105,9 @@ func TestTwoInstances(t *testing.T) {
 func TestResumeOnOtherInstance(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := open(t, srv.URL(), ssevents.BrokerOptions{})
-	b := open(t, srv.URL(), ssevents.BrokerOptions{})
-	onA, err := a.Subscribe(context.Background(), ssevents.SubscribeRequest{Topics: []string{"doc:7"}})
+	a := open(t, srv.URL(), sse.BrokerOptions{})
+	b := open(t, srv.URL(), sse.BrokerOptions{})
+	onA, err := a.Subscribe(context.Background(), sse.SubscribeRequest{Topics: []string{"doc:7"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestResumeOnOtherInstance(t *testing.T) {
 	_ = onA.Close()
 	publish(t, a, 3, "doc:7")
 	publish(t, b, 4, "doc:7")
-	onB := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{"doc:7"}, LastEventID: last})
+	onB := subscribe(t, b, sse.SubscribeRequest{Topics: []string{"doc:7"}, LastEventID: last})
 	bl := onB.Backlog()
 	if len(bl.Resync) != 0 || len(bl.Events) != 2 || seq(t, bl.Events[0]) != 3 || seq(t, bl.Events[1]) != 4 {
 		t.Fatalf("Backlog on B = %+v, want events 3 and 4", bl)
@@ -137,19 +137,19 @@ func TestResumeOnOtherInstance(t *testing.T) {
 func TestRedisRestart(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	metrics := ssevents.NewMetrics()
+	metrics := &observer{}
 	url := srv.URL() + "?timeout=500ms"
-	pub := open(t, url, ssevents.BrokerOptions{Metrics: metrics})
-	recv := open(t, url, ssevents.BrokerOptions{Metrics: metrics})
-	sub := subscribe(t, recv, ssevents.SubscribeRequest{Topics: []string{"orders"}, QueueSize: 1000})
+	pub := open(t, url, sse.BrokerOptions{Observer: metrics})
+	recv := open(t, url, sse.BrokerOptions{Observer: metrics})
+	sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{"orders"}, QueueSize: 1000})
 	var accepted []int
 	n := 0
 	// Each pooled connection may fail once more after the restart: a
 	// failed publish was not accepted, and is not expected.
 	for range 5 {
 		eventually(t, "Publish after the restart", func() bool {
-			_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
-			if err != nil && !errors.Is(err, ssevents.ErrUnavailable) {
+			_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
+			if err != nil && !errors.Is(err, sse.ErrUnavailable) {
 				t.Fatalf("Publish after the restart: %v", err)
 			}
 			return err == nil
@@ -161,25 +161,25 @@ func TestRedisRestart(t *testing.T) {
 
 	srv.Kill()
 	start := time.Now()
-	_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(-1)})
-	if !errors.Is(err, ssevents.ErrUnavailable) {
+	_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(-1)})
+	if !errors.Is(err, sse.ErrUnavailable) {
 		t.Fatalf("Publish with Redis down: %v, want ErrUnavailable", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Publish with Redis down took %v", d)
 	}
-	if ssevents.HTTPStatus(err) != 503 {
-		t.Fatalf("HTTPStatus(%v) = %d, want 503", err, ssevents.HTTPStatus(err))
+	if sse.HTTPStatus(err) != 503 {
+		t.Fatalf("HTTPStatus(%v) = %d, want 503", err, sse.HTTPStatus(err))
 	}
 	eventually(t, "Ready reports ErrUnavailable", func() bool {
-		return errors.Is(recv.Ready(context.Background()), ssevents.ErrUnavailable)
+		return errors.Is(recv.Ready(context.Background()), sse.ErrUnavailable)
 	})
 	if _, err := sub.Drain(nil); err != nil {
 		t.Fatalf("subscription ended while Redis was down: %v", err)
 	}
 	start = time.Now()
-	for _, req := range []ssevents.SubscribeRequest{{Topics: []string{"other"}}, {Topics: []string{"orders"}, LastEventID: "1-0"}} {
-		if s, err := recv.Subscribe(context.Background(), req); !errors.Is(err, ssevents.ErrUnavailable) {
+	for _, req := range []sse.SubscribeRequest{{Topics: []string{"other"}}, {Topics: []string{"orders"}, LastEventID: "1-0"}} {
+		if s, err := recv.Subscribe(context.Background(), req); !errors.Is(err, sse.ErrUnavailable) {
 			if s != nil {
 				_ = s.Close()
 			}
@@ -194,13 +194,13 @@ func TestRedisRestart(t *testing.T) {
 	// Publish as soon as Redis takes it: some of these land before the
 	// subscriber has reconnected and must be replayed from the stream.
 	eventually(t, "Publish succeeds after the restart", func() bool {
-		_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
+		_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
 		if err == nil {
 			accepted = append(accepted, n)
 			n++
 			return true
 		}
-		if !errors.Is(err, ssevents.ErrUnavailable) {
+		if !errors.Is(err, sse.ErrUnavailable) {
 			t.Fatalf("Publish during the restart: %v", err)
 		}
 		return false
@@ -209,8 +209,8 @@ func TestRedisRestart(t *testing.T) {
 	// failed publish was not accepted, and is not expected.
 	for range 5 {
 		eventually(t, "Publish after the restart", func() bool {
-			_, err := pub.Publish(context.Background(), ssevents.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
-			if err != nil && !errors.Is(err, ssevents.ErrUnavailable) {
+			_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
+			if err != nil && !errors.Is(err, sse.ErrUnavailable) {
 				t.Fatalf("Publish after the restart: %v", err)
 			}
 			return err == nil
@@ -229,7 +229,7 @@ func TestRedisRestart(t *testing.T) {
 			t.Fatalf("the subscription of the lost dataset received %v", seqs(t, extra))
 		}
 		if err != nil {
-			if !errors.Is(err, ssevents.ErrUnavailable) {
+			if !errors.Is(err, sse.ErrUnavailable) {
 				t.Fatalf("subscription ended with %v, want ErrUnavailable", err)
 			}
 			break
@@ -241,7 +241,7 @@ func TestRedisRestart(t *testing.T) {
 		}
 	}
 	eventually(t, "Ready after the restart", func() bool { return recv.Ready(context.Background()) == nil })
-	resumed := subscribe(t, recv, ssevents.SubscribeRequest{Topics: []string{"orders"}, LastEventID: before[len(before)-1].ID, QueueSize: 1000})
+	resumed := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{"orders"}, LastEventID: before[len(before)-1].ID, QueueSize: 1000})
 	if bl := resumed.Backlog(); len(bl.Resync) != 1 || bl.Resync[0] != "orders" || len(bl.Events) != 0 {
 		t.Fatalf("resume from %s after the dataset was lost: backlog %+v, want a resync of orders", before[len(before)-1].ID, bl)
 	}
@@ -254,13 +254,12 @@ func TestRedisRestart(t *testing.T) {
 	if got := seqs(t, receive(t, resumed, 3)); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after the resync got %v, want %v", got, want)
 	}
-	snap := metrics.Snapshot()
-	if snap.Broker.Errors == 0 || snap.Broker.Reconnects == 0 {
-		t.Fatalf("metrics = %+v, want broker errors and reconnects counted", snap.Broker)
+	if metrics.errors.Load() == 0 || metrics.reconnects.Load() == 0 {
+		t.Fatalf("observed %d broker errors and %d reconnects, want both counted", metrics.errors.Load(), metrics.reconnects.Load())
 	}
 }
 
-func seqs(t *testing.T, evs []ssevents.Event) []int {
+func seqs(t *testing.T, evs []sse.Event) []int {
 	out := make([]int, len(evs))
 	for i, ev := range evs {
 		out[i] = seq(t, ev)
@@ -273,8 +272,8 @@ func seqs(t *testing.T, evs []ssevents.Event) []int {
 func TestSeedEnvelope(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	b := open(t, srv.URL(), ssevents.BrokerOptions{TopicPrefix: "app"})
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{"comments"}})
+	b := open(t, srv.URL(), sse.BrokerOptions{TopicPrefix: "app"})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{"comments"}})
 	for _, bad := range []string{`not json`, `{"event":"bad\nname","data":{}}`, `{"event":"resync","data":{}}`} {
 		srv.MustDo("PUBLISH", "app:comments", bad)
 	}

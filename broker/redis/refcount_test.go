@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // dialLines connects to addr and returns the connection and its reply
@@ -76,13 +76,13 @@ func clients(t *testing.T, srv *redistest.Server) (all, subscribers int) {
 func TestSubscriberRefCount(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	b := open(t, srv.URL(), ssevents.BrokerOptions{})
+	b := open(t, srv.URL(), sse.BrokerOptions{})
 	topics := []string{"t:0", "t:1", "t:2", "t:3", "t:4"}
-	first := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics[:1]})
+	first := subscribe(t, b, sse.SubscribeRequest{Topics: topics[:1]})
 	base, _ := clients(t, srv)
-	var subs []ssevents.Subscription
+	var subs []sse.Subscription
 	for i := range 50 {
-		s, err := b.Subscribe(t.Context(), ssevents.SubscribeRequest{Topics: []string{topics[i%5], topics[(i+1)%5]}})
+		s, err := b.Subscribe(t.Context(), sse.SubscribeRequest{Topics: []string{topics[i%5], topics[(i+1)%5]}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestSubscriberRefCount(t *testing.T) {
 		t.Fatalf("TopicCount = %d after every subscription ended", n)
 	}
 	// A topic subscribed again after its UNSUBSCRIBE works.
-	again := subscribe(t, b, ssevents.SubscribeRequest{Topics: topics[:1]})
+	again := subscribe(t, b, sse.SubscribeRequest{Topics: topics[:1]})
 	publish(t, b, 2, topics[0])
 	if got := receive(t, again, 1); seq(t, got[0]) != 2 {
 		t.Fatalf("got %+v", got)

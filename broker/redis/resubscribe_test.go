@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // quietPeriod is how long a test waits to see that no further (duplicate)
@@ -49,21 +49,21 @@ func TestResubscribe(t *testing.T) {
 			t.Parallel()
 			url, node, shard := tt.start(t)
 			url += "?timeout=500ms"
-			metrics := ssevents.NewMetrics()
-			recv := open(t, url, ssevents.BrokerOptions{Metrics: metrics})
-			sub := subscribe(t, recv, ssevents.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
-			before := open(t, url, ssevents.BrokerOptions{})
+			metrics := &observer{}
+			recv := open(t, url, sse.BrokerOptions{Observer: metrics})
+			sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
+			before := open(t, url, sse.BrokerOptions{})
 			for i := range 3 {
 				publish(t, before, i, topic)
 			}
 			got := receiveOnly(t, sub, 3)
 			checkSeqs(t, got, 0, 3)
-			reconnects := metrics.Snapshot().Broker.Reconnects
+			reconnects := metrics.reconnects.Load()
 
 			tt.fault(t, node)
 
 			eventually(t, "the subscriber reconnected", func() bool {
-				return metrics.Snapshot().Broker.Reconnects > reconnects
+				return metrics.reconnects.Load() > reconnects
 			})
 			eventually(t, "Ready after the fault", func() bool { return recv.Ready(context.Background()) == nil })
 			if tt.lost {
@@ -74,7 +74,7 @@ func TestResubscribe(t *testing.T) {
 				t.Fatalf("before any new publish: %d events, err %v", len(got), err)
 			}
 			// Another hub publishes, on connections of its own.
-			after := open(t, url, ssevents.BrokerOptions{})
+			after := open(t, url, sse.BrokerOptions{})
 			for i := 3; i < 8; i++ {
 				publish(t, after, i, topic)
 			}
@@ -86,7 +86,7 @@ func TestResubscribe(t *testing.T) {
 // resumeAfterLoss waits until sub, whose dataset Redis lost, ends with
 // ErrUnavailable without a further event, then resumes from lastID and
 // requires a resync of topic.
-func resumeAfterLoss(t *testing.T, b ssevents.Broker, sub ssevents.Subscription, lastID, topic string) ssevents.Subscription {
+func resumeAfterLoss(t *testing.T, b sse.Broker, sub sse.Subscription, lastID, topic string) sse.Subscription {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
@@ -95,7 +95,7 @@ func resumeAfterLoss(t *testing.T, b ssevents.Broker, sub ssevents.Subscription,
 			t.Fatalf("the subscription of the lost dataset received %v", seqs(t, got))
 		}
 		if err != nil {
-			if !errors.Is(err, ssevents.ErrUnavailable) {
+			if !errors.Is(err, sse.ErrUnavailable) {
 				t.Fatalf("subscription ended with %v, want ErrUnavailable", err)
 			}
 			break
@@ -106,7 +106,7 @@ func resumeAfterLoss(t *testing.T, b ssevents.Broker, sub ssevents.Subscription,
 			t.Fatal("the subscription of a lost dataset is still open")
 		}
 	}
-	resumed := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{topic}, LastEventID: lastID, QueueSize: 100})
+	resumed := subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}, LastEventID: lastID, QueueSize: 100})
 	if bl := resumed.Backlog(); !slices.Equal(bl.Resync, []string{topic}) || len(bl.Events) != 0 {
 		t.Fatalf("resume from %s after the dataset was lost: backlog %+v, want a resync of %s", lastID, bl, topic)
 	}
@@ -139,7 +139,7 @@ func clientKill(t *testing.T, srv *redistest.Server) {
 
 // receiveOnly waits for n events on sub and fails if more arrive, in the
 // same Drain or within quietPeriod after.
-func receiveOnly(t *testing.T, sub ssevents.Subscription, n int) []ssevents.Event {
+func receiveOnly(t *testing.T, sub sse.Subscription, n int) []sse.Event {
 	t.Helper()
 	got := receive(t, sub, n)
 	if len(got) > n {
@@ -154,7 +154,7 @@ func receiveOnly(t *testing.T, sub ssevents.Subscription, n int) []ssevents.Even
 
 // checkSeqs fails unless evs carry the payloads from, from+1, ... to-1, in
 // this order.
-func checkSeqs(t *testing.T, evs []ssevents.Event, from, to int) {
+func checkSeqs(t *testing.T, evs []sse.Event, from, to int) {
 	t.Helper()
 	got := seqs(t, evs)
 	want := make([]int, 0, to-from)

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // recentMulti is how many ids of events published to several topics a
@@ -22,12 +22,12 @@ const recentMulti = 32
 // reconnection takes when Redis is there.
 const downFor = 4 * minBackoff
 
-// subscription implements ssevents.Subscription on the shared topics.
+// subscription implements sse.Subscription on the shared topics.
 type subscription struct {
 	b       *Broker
-	q       *ssevents.Queue
+	q       *sse.Queue
 	topics  []string
-	backlog ssevents.Backlog
+	backlog sse.Backlog
 	once    sync.Once
 
 	// Guarded by b.mu.
@@ -38,13 +38,13 @@ type subscription struct {
 	stop     func() bool
 }
 
-var _ ssevents.Subscription = (*subscription)(nil)
+var _ sse.Subscription = (*subscription)(nil)
 
-func (s *subscription) Backlog() ssevents.Backlog                            { return s.backlog }
-func (s *subscription) Notify() <-chan struct{}                              { return s.q.Notify() }
-func (s *subscription) Drain(dst []ssevents.Event) ([]ssevents.Event, error) { return s.q.Drain(dst) }
+func (s *subscription) Backlog() sse.Backlog                       { return s.backlog }
+func (s *subscription) Notify() <-chan struct{}                    { return s.q.Notify() }
+func (s *subscription) Drain(dst []sse.Event) ([]sse.Event, error) { return s.q.Drain(dst) }
 
-// Close implements ssevents.Subscription.
+// Close implements sse.Subscription.
 func (s *subscription) Close() error {
 	s.end(context.Canceled)
 	return nil
@@ -111,18 +111,18 @@ func (s *subscription) end(err error) {
 	})
 }
 
-// Subscribe implements ssevents.Broker. It returns once every topic is
+// Subscribe implements sse.Broker. It returns once every topic is
 // subscribed in Redis, so an event published after it returns is
 // delivered. While Redis is unreachable it returns an error wrapping
-// ssevents.ErrUnavailable within the timeout.
-func (b *Broker) Subscribe(ctx context.Context, req ssevents.SubscribeRequest) (ssevents.Subscription, error) {
+// sse.ErrUnavailable within the timeout.
+func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.Subscription, error) {
 	if len(req.Topics) == 0 {
-		return nil, ssevents.ErrNoTopic
+		return nil, sse.ErrNoTopic
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s := &subscription{b: b, q: ssevents.NewQueue(req.QueueSize), topics: dedupe(req.Topics)}
+	s := &subscription{b: b, q: sse.NewQueue(req.QueueSize), topics: dedupe(req.Topics)}
 	s.q.OnDrop = req.OnDrop
 	s.starting = req.LastEventID != ""
 	var readies []chan struct{}
@@ -131,7 +131,7 @@ func (b *Broker) Subscribe(ctx context.Context, req ssevents.SubscribeRequest) (
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, ssevents.ErrBrokerClosed
+		return nil, sse.ErrBrokerClosed
 	}
 	for _, name := range s.topics {
 		t := b.topics[name]
@@ -155,7 +155,7 @@ func (b *Broker) Subscribe(ctx context.Context, req ssevents.SubscribeRequest) (
 		l.poke()
 	}
 	if down != nil {
-		s.end(ssevents.ErrUnavailable)
+		s.end(sse.ErrUnavailable)
 		return nil, b.unavailable(ctx, "subscribe", down)
 	}
 	if err := b.waitReady(ctx, readies); err != nil {
@@ -194,7 +194,7 @@ func (b *Broker) waitReady(ctx context.Context, readies []chan struct{}) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-b.ctx.Done():
-			return ssevents.ErrBrokerClosed
+			return sse.ErrBrokerClosed
 		case <-timer.C:
 			return b.unavailable(ctx, "subscribe", fmt.Errorf("not subscribed within %v", b.cfg.Timeout))
 		}
@@ -212,7 +212,7 @@ func (b *Broker) newTopicLocked(name string) (*topic, error) {
 		addr = b.slots[slot(ch)]
 		node, ok := b.client.Nodes()[addr]
 		if !ok {
-			return nil, fmt.Errorf("%w: no cluster node serves the slot of topic %q", ssevents.ErrUnavailable, name)
+			return nil, fmt.Errorf("%w: no cluster node serves the slot of topic %q", sse.ErrUnavailable, name)
 		}
 		client = node
 	}
@@ -231,7 +231,7 @@ func (b *Broker) newTopicLocked(name string) (*topic, error) {
 
 // readBacklog reads the events after lastID on topics and where each
 // topic's live events begin (the floors), atomically on a single node.
-func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string) (ssevents.Backlog, map[string]streamid.ID, error) {
+func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string) (sse.Backlog, map[string]streamid.ID, error) {
 	last, perr := streamid.Parse(lastID)
 	start := "(" + last.String()
 	if perr != nil {
@@ -246,20 +246,20 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 		}
 		st, err := parseState(stateScript.Exec(ctx, b.client, keys, []string{start, "1"}), topics)
 		if err != nil {
-			return ssevents.Backlog{}, nil, err
+			return sse.Backlog{}, nil, err
 		}
 		sts = append(sts, st)
 	} else {
 		for _, t := range topics {
 			st, err := parseState(stateScript.Exec(ctx, b.client, []string{streamKey(b.channel(t))}, []string{start, "0"}), []string{t})
 			if err != nil {
-				return ssevents.Backlog{}, nil, err
+				return sse.Backlog{}, nil, err
 			}
 			sts = append(sts, st)
 		}
 		// Read after the streams: every id in them is at or before it.
 		if err := b.readRecord(ctx, &sts[0]); err != nil {
-			return ssevents.Backlog{}, nil, err
+			return sse.Backlog{}, nil, err
 		}
 	}
 	now := sts[0].now
@@ -279,7 +279,7 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 			cursor = f
 		}
 	}
-	var bl ssevents.Backlog
+	var bl sse.Backlog
 	if !cursor.IsZero() {
 		bl.Cursor = cursor.String()
 	}
@@ -336,8 +336,8 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 // keeping one copy of an event published to several of the topics (told
 // by its mid: on a cluster the copies may have different ids, and distinct
 // events on different shards may share one).
-func merge(lists [][]delivery) []ssevents.Event {
-	var out []ssevents.Event
+func merge(lists [][]delivery) []sse.Event {
+	var out []sse.Event
 	seen := map[string]bool{} // mids of the multi-topic events kept
 	for {
 		best := -1

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // syncTopic catches t up after its channel was subscribed: from its
@@ -28,9 +28,7 @@ func (b *Broker) syncTopic(ctx context.Context, t *topic) error {
 	}
 	st, err := b.readState(ctx, t, start)
 	if err != nil {
-		if m := b.opts.Metrics; m != nil {
-			m.ObserveBrokerError()
-		}
+		b.opts.Observer.BrokerError()
 		return fmt.Errorf("sync topic %q: %w", t.name, err)
 	}
 	ss := st.streams[0]
@@ -56,7 +54,7 @@ func (b *Broker) syncTopic(ctx context.Context, t *topic) error {
 		changed = true
 		b.log.Warn("redis holds another dataset than before (restart without data, flush or failover); clients will resync", "topic", t.name)
 	}
-	endErr := fmt.Errorf("%w: events of topic %q may have been lost by Redis or trimmed from history while it was unreachable", ssevents.ErrUnavailable, t.name)
+	endErr := fmt.Errorf("%w: events of topic %q may have been lost by Redis or trimmed from history while it was unreachable", sse.ErrUnavailable, t.name)
 	var ended []*subscription
 	defer func() {
 		for _, s := range ended {

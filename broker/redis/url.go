@@ -11,17 +11,16 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func init() {
 	for _, scheme := range []string{"redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel"} {
-		ssevents.RegisterBroker(scheme, open)
+		sse.RegisterBroker(scheme, open)
 	}
 }
 
-func open(ctx context.Context, u *url.URL, opts ssevents.BrokerOptions) (ssevents.Broker, error) {
+func open(ctx context.Context, u *url.URL, opts sse.BrokerOptions) (sse.Broker, error) {
 	cfg, err := ParseURL(u.String())
 	if err != nil {
 		return nil, err
@@ -70,10 +69,10 @@ type Config struct {
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Config{}, fmt.Errorf("%w: redis URL: %v", ssevents.ErrInvalidConfig, err)
+		return Config{}, fmt.Errorf("%w: redis URL: %v", sse.ErrInvalidConfig, err)
 	}
 	bad := func(format string, a ...any) (Config, error) {
-		return Config{}, fmt.Errorf("%w: redis URL %s: %s", ssevents.ErrInvalidConfig, u.Redacted(), fmt.Sprintf(format, a...))
+		return Config{}, fmt.Errorf("%w: redis URL %s: %s", sse.ErrInvalidConfig, u.Redacted(), fmt.Sprintf(format, a...))
 	}
 	var cfg Config
 	scheme, kind, _ := strings.Cut(strings.ToLower(u.Scheme), "+")

@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/broker/redis"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func TestParseURL(t *testing.T) {
@@ -58,9 +58,9 @@ func TestSentinel(t *testing.T) {
 	master := redistest.Start(t)
 	sentinel := redistest.StartSentinel(t, master, "mymaster")
 	url := "redis+sentinel://" + sentinel.Addr() + "/mymaster/0"
-	a := open(t, url, ssevents.BrokerOptions{})
-	b := open(t, master.URL(), ssevents.BrokerOptions{})
-	sub := subscribe(t, a, ssevents.SubscribeRequest{Topics: []string{"s"}})
+	a := open(t, url, sse.BrokerOptions{})
+	b := open(t, master.URL(), sse.BrokerOptions{})
+	sub := subscribe(t, a, sse.SubscribeRequest{Topics: []string{"s"}})
 	publish(t, b, 1, "s")
 	if got := receive(t, sub, 1); seq(t, got[0]) != 1 {
 		t.Fatalf("got %+v", got)
@@ -74,13 +74,13 @@ func TestSentinel(t *testing.T) {
 func TestTLS(t *testing.T) {
 	t.Parallel()
 	srv, _ := redistest.StartTLS(t)
-	b := open(t, "rediss://"+srv.Addr()+"/0?skip_verify=true", ssevents.BrokerOptions{})
-	sub := subscribe(t, b, ssevents.SubscribeRequest{Topics: []string{"tls"}})
+	b := open(t, "rediss://"+srv.Addr()+"/0?skip_verify=true", sse.BrokerOptions{})
+	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{"tls"}})
 	publish(t, b, 1, "tls")
 	if got := receive(t, sub, 1); seq(t, got[0]) != 1 {
 		t.Fatalf("got %+v", got)
 	}
-	if _, err := ssevents.OpenBroker(t.Context(), "redis://"+srv.Addr()+"/0?timeout=300ms", ssevents.BrokerOptions{}); err == nil {
+	if _, err := sse.OpenBroker(t.Context(), "redis://"+srv.Addr()+"/0?timeout=300ms", sse.BrokerOptions{}); err == nil {
 		t.Fatal("plain redis:// to a TLS-only server succeeded")
 	}
 }

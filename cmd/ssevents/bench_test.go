@@ -14,6 +14,7 @@ import (
 
 	"github.com/ssevents/ssevents/hub"
 	"github.com/ssevents/ssevents/internal/bench"
+	"github.com/ssevents/ssevents/sse"
 )
 
 func TestBenchSmallRun(t *testing.T) {
@@ -50,7 +51,7 @@ func TestBenchSmallRun(t *testing.T) {
 func TestBenchFailsFastWhenRefused(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ssevents.WriteError(w, r, nil, fmt.Errorf("%w: token required", ssevents.ErrUnauthorized))
+		ssevents.WriteError(w, r, nil, fmt.Errorf("%w: token required", sse.ErrUnauthorized))
 	}))
 	t.Cleanup(srv.Close)
 	var stdout, stderr bytes.Buffer

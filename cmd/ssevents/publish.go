@@ -11,6 +11,7 @@ import (
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // defaultHubURL is where the client commands look for a hub.
@@ -80,8 +81,8 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errors.New("publish: --topic is required")
 	}
-	if *key != "" && ssevents.ValidateIdempotencyKey(*key) != nil {
-		return fmt.Errorf("publish: --idempotency-key %q: want 1 to %d visible ASCII characters", *key, ssevents.MaxIdempotencyKeyLength)
+	if *key != "" && sse.ValidateIdempotencyKey(*key) != nil {
+		return fmt.Errorf("publish: --idempotency-key %q: want 1 to %d visible ASCII characters", *key, sse.MaxIdempotencyKeyLength)
 	}
 	if !json.Valid([]byte(*data)) {
 		return fmt.Errorf("publish: --data is not valid JSON: %q", *data)

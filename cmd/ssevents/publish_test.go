@@ -12,6 +12,7 @@ import (
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/hub"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // startCLITestHub serves the real hub for the client commands' tests:
@@ -72,7 +73,7 @@ func TestPublishPrintsID(t *testing.T) {
 	if id == "" || strings.Contains(id, "\n") {
 		t.Fatalf("publish printed %q, want one id", stdout.String())
 	}
-	sub, err := app.Broker().Subscribe(t.Context(), ssevents.SubscribeRequest{Topics: []string{"invoices"}, LastEventID: first})
+	sub, err := app.Broker().Subscribe(t.Context(), sse.SubscribeRequest{Topics: []string{"invoices"}, LastEventID: first})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ssevents/ssevents"
 	_ "github.com/ssevents/ssevents/broker/redis" // redis://, rediss://, redis+sentinel://, redis+cluster:// for SSE_REDIS_URL
 	"github.com/ssevents/ssevents/hub"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Defaults of the serve command's own settings.
@@ -197,8 +198,8 @@ var coreDefaults = map[string]string{
 	"SSE_MAX_QUEUE_SIZE":        strconv.Itoa(ssevents.DefaultMaxQueueSize),
 	"SSE_MAX_MESSAGE_SIZE":      strconv.Itoa(ssevents.DefaultMaxMessageSize),
 	"SSE_MAX_TOPICS":            strconv.Itoa(ssevents.DefaultMaxTopicsPerConnection),
-	"SSE_HISTORY_SIZE":          strconv.Itoa(ssevents.DefaultHistorySize),
-	"SSE_HISTORY_SECONDS":       strconv.Itoa(int(ssevents.DefaultHistoryAge / time.Second)),
+	"SSE_HISTORY_SIZE":          strconv.Itoa(sse.DefaultHistorySize),
+	"SSE_HISTORY_SECONDS":       strconv.Itoa(int(sse.DefaultHistoryAge / time.Second)),
 	"SSE_RETRY_MS":              strconv.Itoa(int(ssevents.DefaultRetry / time.Millisecond)),
 	"SSE_WRITE_TIMEOUT_SECONDS": strconv.Itoa(int(ssevents.DefaultWriteTimeout / time.Second)),
 }
@@ -263,7 +264,7 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool), std
 	if v, ok := get("SSE_SHUTDOWN_TIMEOUT_SECONDS"); ok && v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 600 {
-			return fmt.Errorf("%w: SSE_SHUTDOWN_TIMEOUT_SECONDS=%q: want an integer from 1 to 600", ssevents.ErrInvalidConfig, v)
+			return fmt.Errorf("%w: SSE_SHUTDOWN_TIMEOUT_SECONDS=%q: want an integer from 1 to 600", sse.ErrInvalidConfig, v)
 		}
 		m.ShutdownTimeout = time.Duration(n) * time.Second
 	}
@@ -280,7 +281,7 @@ func newLogger(get func(string) (string, bool), w io.Writer) (*slog.Logger, erro
 	var level slog.Level
 	if v, ok := get("SSE_LOG_LEVEL"); ok && v != "" {
 		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return nil, fmt.Errorf("%w: SSE_LOG_LEVEL=%q: want debug, info, warn or error", ssevents.ErrInvalidConfig, v)
+			return nil, fmt.Errorf("%w: SSE_LOG_LEVEL=%q: want debug, info, warn or error", sse.ErrInvalidConfig, v)
 		}
 	}
 	opts := &slog.HandlerOptions{Level: level}
@@ -290,7 +291,7 @@ func newLogger(get func(string) (string, bool), w io.Writer) (*slog.Logger, erro
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	default:
-		return nil, fmt.Errorf("%w: SSE_LOG_FORMAT=%q: want text or json", ssevents.ErrInvalidConfig, v)
+		return nil, fmt.Errorf("%w: SSE_LOG_FORMAT=%q: want text or json", sse.ErrInvalidConfig, v)
 	}
 }
 

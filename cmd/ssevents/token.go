@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/hub"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // maxTokenTTL bounds --ttl: a development token should not live forever.
@@ -79,7 +80,7 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 		claims.Audience = jwt.ClaimStrings{*aud}
 	}
 	for _, p := range append(append([]string(nil), claims.SSE.Publish...), claims.SSE.Subscribe...) {
-		if err := ssevents.ValidateTopic(strings.ReplaceAll(p, "*", "x")); p != "*" && err != nil {
+		if err := sse.ValidateTopic(strings.ReplaceAll(p, "*", "x")); p != "*" && err != nil {
 			return fmt.Errorf("token: topic pattern %q: %w", p, err)
 		}
 	}

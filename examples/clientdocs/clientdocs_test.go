@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
 	"github.com/ssevents/ssevents/examples/internal/browsertest"
 	"github.com/ssevents/ssevents/examples/internal/testserver"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // docScript returns the code block that follows the marker line
@@ -76,7 +78,7 @@ type server struct {
 	queries []string // RawQuery of every /events request
 }
 
-func (s *server) handler(t *testing.T, broker ssevents.Broker) (http.Handler, func() error) {
+func (s *server) handler(t *testing.T, broker sse.Broker) (http.Handler, func() error) {
 	app, err := ssevents.New(ssevents.Config{
 		Broker: broker, Retry: 200 * time.Millisecond,
 		HeartbeatEvent: true, HeartbeatInterval: ssevents.MinHeartbeatInterval,
@@ -117,7 +119,7 @@ func gotEvents(p *browsertest.Page) []received { return browsertest.Eval[[]recei
 func TestDocumentedClient(t *testing.T) {
 	t.Parallel()
 	s := &server{page: harness, script: docScript(t, "subscribe.js", "js")}
-	broker := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker := memory.New(sse.BrokerOptions{})
 	t.Cleanup(func() { broker.Close() })
 	h, cleanup := s.handler(t, broker)
 	srv := testserver.Start(t, h, cleanup)
@@ -157,7 +159,7 @@ func TestDocumentedClient(t *testing.T) {
 	// The server restarts with a new embedded broker: the page's id is
 	// unknown there, so the stream starts with resync for both topics.
 	srv.Stop()
-	broker2 := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker2 := memory.New(sse.BrokerOptions{})
 	t.Cleanup(func() { broker2.Close() })
 	h, cleanup = s.handler(t, broker2)
 	srv.Restart(h, cleanup)
@@ -252,7 +254,7 @@ func hookScript(t *testing.T) string {
 func TestDocumentedReactHook(t *testing.T) {
 	t.Parallel()
 	s := &server{page: reactHarness, script: hookScript(t)}
-	broker := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker := memory.New(sse.BrokerOptions{})
 	t.Cleanup(func() { broker.Close() })
 	h, cleanup := s.handler(t, broker)
 	srv := testserver.Start(t, h, cleanup)
@@ -274,7 +276,7 @@ func TestDocumentedReactHook(t *testing.T) {
 
 	srv.Stop()
 	page.WaitFor("the component shows offline", `document.getElementById('status').textContent === 'offline'`, 5*time.Second)
-	broker2 := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker2 := memory.New(sse.BrokerOptions{})
 	t.Cleanup(func() { broker2.Close() })
 	h, cleanup = s.handler(t, broker2)
 	srv.Restart(h, cleanup)

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
 	"github.com/ssevents/ssevents/examples/internal/browsertest"
 	"github.com/ssevents/ssevents/examples/internal/ssetest"
 	"github.com/ssevents/ssevents/examples/internal/testserver"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // testRetry is the reconnection delay the test servers send, so that a
@@ -125,7 +127,7 @@ func TestPageCatchesUpAfterRestart(t *testing.T) {
 	t.Parallel()
 	// The broker outlives the HTTP server, as Redis does in production:
 	// the embedded broker's history would die with its process.
-	broker := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker := memory.New(sse.BrokerOptions{})
 	t.Cleanup(func() { broker.Close() })
 	store := NewStore()
 	cfg := Config{SSE: ssevents.Config{Broker: broker}, Store: store}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 //go:embed index.html
@@ -254,5 +255,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, ssevents.ErrorBody{Error: msg})
+	writeJSON(w, status, sse.ErrorBody{Error: msg})
 }

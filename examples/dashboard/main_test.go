@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
 	"github.com/ssevents/ssevents/examples/internal/browsertest"
 	"github.com/ssevents/ssevents/examples/internal/ssetest"
 	"github.com/ssevents/ssevents/examples/internal/testserver"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // testInterval makes the chart move fast enough for a test.
@@ -35,7 +37,7 @@ func start(t *testing.T, cfg Config) *testserver.Server {
 // other within a second.
 func TestChartIsFedBySSE(t *testing.T) {
 	t.Parallel()
-	broker := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+	broker := memory.New(sse.BrokerOptions{})
 	t.Cleanup(func() { broker.Close() })
 	srv := start(t, Config{SSE: ssevents.Config{Broker: broker}})
 

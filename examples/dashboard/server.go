@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 //go:embed index.html
@@ -173,7 +174,7 @@ func (s *server) handleSetLoad(w http.ResponseWriter, r *http.Request) {
 		Level int `json:"level"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&in); err != nil || in.Level < 1 || in.Level > 10 {
-		writeJSON(w, http.StatusBadRequest, ssevents.ErrorBody{Error: `body must be JSON {"level": 1 to 10}`})
+		writeJSON(w, http.StatusBadRequest, sse.ErrorBody{Error: `body must be JSON {"level": 1 to 10}`})
 		return
 	}
 	s.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // echoRouter mounts the App in echo with echo.WrapHandler. The message
@@ -25,11 +26,11 @@ func echoRouter(app *ssevents.App) http.Handler {
 	e.POST("/rooms/:room/messages", func(c echo.Context) error {
 		var in MessageInput
 		if err := c.Bind(&in); err != nil {
-			return c.JSON(http.StatusBadRequest, ssevents.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
+			return c.JSON(http.StatusBadRequest, sse.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
 		}
 		msg, err := newMessage(c.Param("room"), in)
 		if err != nil {
-			return c.JSON(http.StatusBadRequest, ssevents.ErrorBody{Error: err.Error()})
+			return c.JSON(http.StatusBadRequest, sse.ErrorBody{Error: err.Error()})
 		}
 		if _, err := app.Publish(c.Request().Context(), roomTopic(msg.Room), eventMessage, msg); err != nil {
 			ssevents.WriteError(c.Response(), c.Request(), nil, err)

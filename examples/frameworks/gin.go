@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // ginRouter mounts the App in gin with gin.WrapH. The message handler is
@@ -23,12 +24,12 @@ func ginRouter(app *ssevents.App) http.Handler {
 	r.POST("/rooms/:room/messages", func(c *gin.Context) {
 		var in MessageInput
 		if err := c.ShouldBindJSON(&in); err != nil {
-			c.JSON(http.StatusBadRequest, ssevents.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
+			c.JSON(http.StatusBadRequest, sse.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
 			return
 		}
 		msg, err := newMessage(c.Param("room"), in)
 		if err != nil {
-			c.JSON(http.StatusBadRequest, ssevents.ErrorBody{Error: err.Error()})
+			c.JSON(http.StatusBadRequest, sse.ErrorBody{Error: err.Error()})
 			return
 		}
 		if _, err := app.Publish(c.Request.Context(), roomTopic(msg.Room), eventMessage, msg); err != nil {

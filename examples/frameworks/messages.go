@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 //go:embed index.html
@@ -62,12 +63,12 @@ var appPaths = []string{"/events", "/health", "/health/live", "/health/ready", "
 func postMessage(w http.ResponseWriter, r *http.Request) {
 	var in MessageInput
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10)).Decode(&in); err != nil {
-		writeJSON(w, http.StatusBadRequest, ssevents.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
+		writeJSON(w, http.StatusBadRequest, sse.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
 		return
 	}
 	msg, err := newMessage(r.PathValue("room"), in)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, ssevents.ErrorBody{Error: err.Error()})
+		writeJSON(w, http.StatusBadRequest, sse.ErrorBody{Error: err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusCreated, msg)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 //go:embed index.html
@@ -81,7 +82,7 @@ func (s *server) currentUser(r *http.Request) (User, bool) {
 func (s *server) authorize(r *http.Request, topic string) (bool, error) {
 	u, ok := s.currentUser(r)
 	if !ok {
-		return false, ssevents.ErrUnauthorized // 401, not 403: log in first
+		return false, sse.ErrUnauthorized // 401, not 403: log in first
 	}
 	kind, id, _ := strings.Cut(topic, ":")
 	switch kind {
@@ -225,5 +226,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, ssevents.ErrorBody{Error: msg})
+	writeJSON(w, status, sse.ErrorBody{Error: msg})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // startHub serves an ssevents app with a stand-in for the hub's POST
@@ -28,7 +29,7 @@ func startHub(t *testing.T) *httptest.Server {
 			Data  json.RawMessage `json:"data"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			ssevents.WriteError(w, r, nil, ssevents.ErrInvalidRequest)
+			ssevents.WriteError(w, r, nil, sse.ErrInvalidRequest)
 			return
 		}
 		id, err := app.Publish(r.Context(), body.Topic, body.Event, body.Data)

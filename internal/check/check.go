@@ -27,7 +27,7 @@ const (
 	// publish answer.
 	DefaultDrain = 10 * time.Second
 	// DefaultHistorySize is the hub's per-topic history size, as
-	// ssevents.DefaultHistorySize.
+	// sse.DefaultHistorySize.
 	DefaultHistorySize = 100
 	// DefaultPublishers is how many publishes may be in flight at once.
 	DefaultPublishers = 4

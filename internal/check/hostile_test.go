@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Misbehaviours of hostileHub, each applied to the second publish.
@@ -89,9 +90,9 @@ func (h *hostileHub) broadcastLocked(frames ...string) {
 }
 
 func (h *hostileHub) publish(w http.ResponseWriter, r *http.Request) {
-	var req ssevents.PublishRequest
+	var req sse.PublishRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		ssevents.WriteError(w, r, nil, ssevents.ErrInvalidRequest)
+		ssevents.WriteError(w, r, nil, sse.ErrInvalidRequest)
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
@@ -106,11 +107,11 @@ func (h *hostileHub) publish(w http.ResponseWriter, r *http.Request) {
 		h.misbehave(frame, req.Topic)
 	}
 	if h.mode == phantom && id == "1000-2" {
-		ssevents.WriteError(w, r, nil, ssevents.ErrUnavailable)
+		ssevents.WriteError(w, r, nil, sse.ErrUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(ssevents.PublishResponse{ID: id})
+	_ = json.NewEncoder(w).Encode(sse.PublishResponse{ID: id})
 }
 
 // misbehave delivers the frame of publish h.n as h.mode says; h.mu

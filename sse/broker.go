@@ -1,11 +1,10 @@
-package ssevents
+package sse
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -44,7 +43,7 @@ type SubscribeRequest struct {
 	// "" to receive only new events.
 	LastEventID string
 	// QueueSize bounds the events waiting for the subscriber; 0 means
-	// DefaultMaxQueueSize. When it overflows, the subscription ends with
+	// DefaultQueueSize. When it overflows, the subscription ends with
 	// ErrSlowConsumer.
 	QueueSize int
 	// OnDrop, when set, is called with the number of events dropped when
@@ -100,9 +99,38 @@ type BrokerOptions struct {
 	TopicPrefix string
 	// Logger receives the broker's logs; nil means slog.Default().
 	Logger *slog.Logger
-	// Metrics, when not nil, counts the broker's errors and reconnects.
-	Metrics *Metrics
+	// Observer is told of the broker's errors and reconnections (the
+	// server counts them in its metrics); nil means none.
+	Observer Observer
 }
+
+// Observer receives what a broker reports for metrics. Its methods are
+// safe for concurrent use and return at once.
+type Observer interface {
+	// BrokerError is called for every failed operation against the
+	// backend (a publish, a subscribe, a lost connection).
+	BrokerError()
+	// BrokerReconnect is called when a lost backend connection is back.
+	BrokerReconnect()
+}
+
+// nopObserver is the Observer of brokers opened without one.
+type nopObserver struct{}
+
+func (nopObserver) BrokerError()     {}
+func (nopObserver) BrokerReconnect() {}
+
+// Defaults of BrokerOptions and SubscribeRequest.
+const (
+	// DefaultHistorySize is the number of events kept per topic.
+	DefaultHistorySize = 100
+	// DefaultHistoryAge is how long events are kept for resume.
+	DefaultHistoryAge = 5 * time.Minute
+	// DefaultQueueSize bounds the events waiting for one subscriber: a
+	// burst of a hundred events fits, and a client that falls further
+	// behind is better off resuming from history.
+	DefaultQueueSize = 128
+)
 
 func (o BrokerOptions) withDefaults() BrokerOptions {
 	if o.HistorySize == 0 {
@@ -114,10 +142,14 @@ func (o BrokerOptions) withDefaults() BrokerOptions {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
 	return o
 }
 
-// WithDefaults returns o with every zero field set to its default.
+// WithDefaults returns o with every zero field set to its default (a nil
+// Observer becomes one that does nothing). Brokers call it when opened.
 func (o BrokerOptions) WithDefaults() BrokerOptions { return o.withDefaults() }
 
 // OpenFunc opens a broker for a URL of the scheme it was registered for.
@@ -135,30 +167,19 @@ func RegisterBroker(scheme string, open OpenFunc) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[scheme]; dup {
-		panic("ssevents: RegisterBroker called twice for scheme " + scheme)
+		panic("sse: RegisterBroker called twice for scheme " + scheme)
 	}
 	registry[scheme] = open
 }
 
-// Schemes returns the registered broker URL schemes, sorted.
-func Schemes() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	s := make([]string, 0, len(registry))
-	for k := range registry {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
-
-// OpenBroker opens the broker for rawURL. An empty URL or "memory://"
-// opens the embedded broker; other schemes need their package imported
-// (for Redis: import _ "github.com/ssevents/ssevents/broker/redis").
+// OpenBroker opens the broker for rawURL, by its scheme. An empty URL
+// means "memory://", the embedded broker (package broker/memory, which the
+// ssevents server package imports); other schemes need their package
+// imported (for Redis: import _ "github.com/ssevents/ssevents/broker/redis").
 func OpenBroker(ctx context.Context, rawURL string, opts BrokerOptions) (Broker, error) {
 	opts = opts.withDefaults()
-	if rawURL == "" || rawURL == "memory://" || rawURL == "memory:" {
-		return NewMemoryBroker(opts), nil
+	if rawURL == "" {
+		rawURL = "memory://"
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
@@ -169,8 +190,11 @@ func OpenBroker(ctx context.Context, rawURL string, opts BrokerOptions) (Broker,
 	registryMu.RUnlock()
 	if !ok {
 		hint := ""
-		if strings.HasPrefix(u.Scheme, "redis") {
+		switch {
+		case strings.HasPrefix(u.Scheme, "redis"):
 			hint = ` (add import _ "github.com/ssevents/ssevents/broker/redis")`
+		case u.Scheme == "memory":
+			hint = ` (add import _ "github.com/ssevents/ssevents/broker/memory")`
 		}
 		return nil, fmt.Errorf("%w %q%s", ErrUnknownBroker, u.Scheme, hint)
 	}

@@ -1,4 +1,4 @@
-package ssevents_test
+package memory_test
 
 import (
 	"context"
@@ -6,18 +6,19 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // An id issued by a previous embedded broker (a previous process) is never
 // taken for one of the new broker's, even when both issued ids in the same
 // millisecond: resuming from it yields a resync for every topic.
-func TestMemoryBrokerIDsOfAPreviousBroker(t *testing.T) {
+func TestIDsOfAPreviousBroker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	msg := ssevents.Message{Topics: []string{"a"}, Event: "e", Data: json.RawMessage(`1`)}
+	msg := sse.Message{Topics: []string{"a"}, Event: "e", Data: json.RawMessage(`1`)}
 	for range 20 { // back to back: some rounds share a millisecond
-		old := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+		old := memory.New(sse.BrokerOptions{})
 		oldID, err := old.Publish(ctx, msg)
 		if err != nil {
 			t.Fatal(err)
@@ -25,12 +26,12 @@ func TestMemoryBrokerIDsOfAPreviousBroker(t *testing.T) {
 		if err := old.Close(); err != nil {
 			t.Fatal(err)
 		}
-		b := ssevents.NewMemoryBroker(ssevents.BrokerOptions{})
+		b := memory.New(sse.BrokerOptions{})
 		newID, err := b.Publish(ctx, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sub, err := b.Subscribe(ctx, ssevents.SubscribeRequest{Topics: []string{"a", "b"}, LastEventID: oldID})
+		sub, err := b.Subscribe(ctx, sse.SubscribeRequest{Topics: []string{"a", "b"}, LastEventID: oldID})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,9 @@
-package ssevents
+package sse
 
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -162,4 +163,26 @@ func topicChar(c byte) bool {
 		return true
 	}
 	return alnum(c)
+}
+
+// UniqueTopics returns topics without repeats, in first-seen order. It
+// runs in linear time, so a long list costs no more than reading it.
+func UniqueTopics(topics []string) []string {
+	out := make([]string, 0, len(topics))
+	if len(topics) <= 8 {
+		for _, t := range topics {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	seen := make(map[string]struct{}, len(topics))
+	for _, t := range topics {
+		if _, dup := seen[t]; !dup {
+			seen[t] = struct{}{}
+			out = append(out, t)
+		}
+	}
+	return out
 }

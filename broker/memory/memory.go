@@ -1,4 +1,4 @@
-package ssevents
+package memory
 
 import (
 	"context"
@@ -8,35 +8,36 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/sse"
 )
 
-// MemoryBroker is the embedded broker: fan-out inside one process, with a
+// Broker is the embedded broker: fan-out inside one process, with a
 // bounded history per topic (count and age) for Last-Event-ID resume. It
-// needs no external service and is what an empty Config.RedisURL selects.
+// needs no external service and is what the URL "memory://" (or an empty
+// broker URL) selects.
 // Use the Redis broker to fan out across instances.
 //
 // Ids have the form "<ms>-<seq>" and are ordered across all topics of the
 // broker. Ids issued before the broker started are unknown to it: resuming
 // from one yields a resync for every topic, since events may have been lost
 // with the previous process.
-type MemoryBroker struct {
-	opts BrokerOptions
+type Broker struct {
+	opts sse.BrokerOptions
 	now  func() time.Time
 
-	mu       sync.Mutex
-	closed   bool
-	first    streamid.ID // first id this broker may issue; older ids are unknown
-	last     streamid.ID
-	topics   map[string]*memTopic
-	trimmed  streamid.ID // greatest id trimmed from a topic that was then forgotten
-	subCount int
-	idem     map[string]idemRecord // by idempotencyScope; kept HistoryAge
+	mu      sync.Mutex
+	closed  bool
+	first   streamid.ID // first id this broker may issue; older ids are unknown
+	last    streamid.ID
+	topics  map[string]*memTopic
+	trimmed streamid.ID           // greatest id trimmed from a topic that was then forgotten
+	idem    map[string]idemRecord // by idempotencyScope; kept HistoryAge
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
-var _ Broker = (*MemoryBroker)(nil)
+var _ sse.Broker = (*Broker)(nil)
 
 // idemRecord is the outcome of a publish made with an idempotency key.
 type idemRecord struct {
@@ -46,7 +47,7 @@ type idemRecord struct {
 
 type memTopic struct {
 	subs    map[*memSub]struct{}
-	history []Event       // oldest first; bounded by HistorySize
+	history []sse.Event   // oldest first; bounded by HistorySize
 	ids     []streamid.ID // parsed ids of history, same indexes
 	trimmed streamid.ID   // greatest id dropped from history
 }
@@ -55,11 +56,11 @@ type memTopic struct {
 // to bound memory, rarely enough to cost nothing.
 const memJanitorInterval = 5 * time.Second
 
-// NewMemoryBroker returns an embedded broker. Zero fields of opts take their
-// defaults (see BrokerOptions). Close it to stop its janitor goroutine.
-func NewMemoryBroker(opts BrokerOptions) *MemoryBroker {
-	b := &MemoryBroker{
-		opts: opts.withDefaults(),
+// New returns an embedded broker. Zero fields of opts take their
+// defaults (see sse.BrokerOptions). Close it to stop its janitor goroutine.
+func New(opts sse.BrokerOptions) *Broker {
+	b := &Broker{
+		opts: opts.WithDefaults(),
 		now:  time.Now,
 		// Ids start at the millisecond the broker was made in, and Close
 		// returns only after the millisecond of the last id: no id of a
@@ -75,19 +76,19 @@ func NewMemoryBroker(opts BrokerOptions) *MemoryBroker {
 	return b
 }
 
-// Publish implements Broker.
-func (b *MemoryBroker) Publish(ctx context.Context, msg Message) (string, error) {
+// Publish implements sse.Broker.
+func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
 	if len(msg.Topics) == 0 {
-		return "", ErrNoTopic
+		return "", sse.ErrNoTopic
 	}
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return "", ErrBrokerClosed
+		return "", sse.ErrBrokerClosed
 	}
 	var scope string
 	if msg.IdempotencyKey != "" {
@@ -101,7 +102,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, msg Message) (string, error)
 		id = b.first
 	}
 	b.last = id
-	ev := Event{ID: id.String(), Name: msg.Event, Data: msg.Data, Time: now}
+	ev := sse.Event{ID: id.String(), Name: msg.Event, Data: msg.Data, Time: now}
 	var seen map[*memSub]struct{} // only needed when one event goes to several topics
 	if len(msg.Topics) > 1 {
 		seen = make(map[*memSub]struct{})
@@ -130,7 +131,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, msg Message) (string, error)
 
 // idempotencyScope returns what identifies a publish for its idempotency
 // key: the key and the message's topics (in any order).
-func idempotencyScope(msg Message) string {
+func idempotencyScope(msg sse.Message) string {
 	if len(msg.Topics) == 1 {
 		return msg.IdempotencyKey + "\x00" + msg.Topics[0]
 	}
@@ -139,21 +140,21 @@ func idempotencyScope(msg Message) string {
 	return msg.IdempotencyKey + "\x00" + strings.Join(slices.Compact(topics), "\x00")
 }
 
-// Subscribe implements Broker.
-func (b *MemoryBroker) Subscribe(ctx context.Context, req SubscribeRequest) (Subscription, error) {
+// Subscribe implements sse.Broker.
+func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.Subscription, error) {
 	if len(req.Topics) == 0 {
-		return nil, ErrNoTopic
+		return nil, sse.ErrNoTopic
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s := &memSub{b: b, q: NewQueue(req.QueueSize), topics: dedupe(req.Topics)}
+	s := &memSub{b: b, q: sse.NewQueue(req.QueueSize), topics: sse.UniqueTopics(req.Topics)}
 	s.q.OnDrop = req.OnDrop
 	now := b.now()
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, ErrBrokerClosed
+		return nil, sse.ErrBrokerClosed
 	}
 	if req.LastEventID != "" {
 		s.backlog = b.backlog(s.topics, req.LastEventID, now)
@@ -161,7 +162,6 @@ func (b *MemoryBroker) Subscribe(ctx context.Context, req SubscribeRequest) (Sub
 	for _, topic := range s.topics {
 		b.topic(topic).subs[s] = struct{}{}
 	}
-	b.subCount++
 	// Registered under b.mu so that end, which takes b.mu, sees s.stop.
 	s.stop = context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) })
 	b.mu.Unlock()
@@ -170,15 +170,15 @@ func (b *MemoryBroker) Subscribe(ctx context.Context, req SubscribeRequest) (Sub
 
 // backlog collects the events after lastID on topics, merged in id order.
 // b.mu is held.
-func (b *MemoryBroker) backlog(topics []string, lastID string, now time.Time) Backlog {
+func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Backlog {
 	last, err := streamid.Parse(lastID)
 	if err != nil || last.Less(b.first) || b.last.Less(last) {
 		// Not an id of ours: from another process or made up. Only a
 		// refetch is safe.
-		return Backlog{Resync: append([]string(nil), topics...), Cursor: b.cursor()}
+		return sse.Backlog{Resync: append([]string(nil), topics...), Cursor: b.cursor()}
 	}
-	out := Backlog{Cursor: b.cursor()}
-	var lists [][]Event
+	out := sse.Backlog{Cursor: b.cursor()}
+	var lists [][]sse.Event
 	var idLists [][]streamid.ID
 	for _, topic := range topics {
 		t, ok := b.topics[topic]
@@ -203,7 +203,7 @@ func (b *MemoryBroker) backlog(topics []string, lastID string, now time.Time) Ba
 }
 
 // cursor returns the newest id issued, "" before the first. b.mu is held.
-func (b *MemoryBroker) cursor() string {
+func (b *Broker) cursor() string {
 	if b.last.IsZero() {
 		return ""
 	}
@@ -226,8 +226,8 @@ func searchAfter(ids []streamid.ID, last streamid.ID) int {
 
 // mergeByID merges per-topic lists sorted by id into one list in id order,
 // keeping one copy of an event published to several of the topics.
-func mergeByID(lists [][]Event, ids [][]streamid.ID) []Event {
-	var out []Event
+func mergeByID(lists [][]sse.Event, ids [][]streamid.ID) []sse.Event {
+	var out []sse.Event
 	var prev streamid.ID
 	for {
 		best := -1
@@ -252,7 +252,7 @@ func mergeByID(lists [][]Event, ids [][]streamid.ID) []Event {
 }
 
 // topic returns the state of topic, creating it. b.mu is held.
-func (b *MemoryBroker) topic(name string) *memTopic {
+func (b *Broker) topic(name string) *memTopic {
 	t, ok := b.topics[name]
 	if !ok {
 		t = &memTopic{subs: make(map[*memSub]struct{})}
@@ -262,7 +262,7 @@ func (b *MemoryBroker) topic(name string) *memTopic {
 }
 
 // trim drops history past the count and age bounds. b.mu is held.
-func (b *MemoryBroker) trim(t *memTopic, now time.Time) {
+func (b *Broker) trim(t *memTopic, now time.Time) {
 	n := 0
 	if over := len(t.history) - b.opts.HistorySize; over > 0 {
 		n = over
@@ -283,7 +283,7 @@ func (b *MemoryBroker) trim(t *memTopic, now time.Time) {
 	}
 }
 
-func (b *MemoryBroker) janitor() {
+func (b *Broker) janitor() {
 	defer b.wg.Done()
 	tick := time.NewTicker(memJanitorInterval)
 	defer tick.Stop()
@@ -298,7 +298,7 @@ func (b *MemoryBroker) janitor() {
 }
 
 // sweep drops expired history and forgets idle topics.
-func (b *MemoryBroker) sweep(now time.Time) {
+func (b *Broker) sweep(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for scope, r := range b.idem {
@@ -317,18 +317,18 @@ func (b *MemoryBroker) sweep(now time.Time) {
 	}
 }
 
-// Ready implements Broker: the embedded broker is ready until closed.
-func (b *MemoryBroker) Ready(context.Context) error {
+// Ready implements sse.Broker: the embedded broker is ready until closed.
+func (b *Broker) Ready(context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return ErrBrokerClosed
+		return sse.ErrBrokerClosed
 	}
 	return nil
 }
 
-// Close implements Broker.
-func (b *MemoryBroker) Close() error {
+// Close implements sse.Broker.
+func (b *Broker) Close() error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -345,7 +345,7 @@ func (b *MemoryBroker) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	for _, s := range subs {
-		s.end(ErrBrokerClosed)
+		s.end(sse.ErrBrokerClosed)
 	}
 	b.wg.Wait()
 	// A broker made after Close returns starts its ids in a later
@@ -357,31 +357,24 @@ func (b *MemoryBroker) Close() error {
 }
 
 // TopicCount returns the number of topics with subscribers or history.
-func (b *MemoryBroker) TopicCount() int {
+func (b *Broker) TopicCount() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.topics)
 }
 
-// SubscriptionCount returns the number of open subscriptions.
-func (b *MemoryBroker) SubscriptionCount() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.subCount
-}
-
 type memSub struct {
-	b       *MemoryBroker
-	q       *Queue
+	b       *Broker
+	q       *sse.Queue
 	topics  []string
-	backlog Backlog
+	backlog sse.Backlog
 	once    sync.Once
 	stop    func() bool
 }
 
-func (s *memSub) Backlog() Backlog                   { return s.backlog }
-func (s *memSub) Notify() <-chan struct{}            { return s.q.Notify() }
-func (s *memSub) Drain(dst []Event) ([]Event, error) { return s.q.Drain(dst) }
+func (s *memSub) Backlog() sse.Backlog                       { return s.backlog }
+func (s *memSub) Notify() <-chan struct{}                    { return s.q.Notify() }
+func (s *memSub) Drain(dst []sse.Event) ([]sse.Event, error) { return s.q.Drain(dst) }
 func (s *memSub) Close() error {
 	s.end(context.Canceled)
 	return nil
@@ -406,26 +399,7 @@ func (s *memSub) end(err error) {
 				}
 			}
 		}
-		b.subCount--
 		b.mu.Unlock()
 		s.q.Fail(err)
 	})
-}
-
-// dedupe returns topics without repeats, in first-seen order.
-func dedupe(topics []string) []string {
-	out := make([]string, 0, len(topics))
-	for _, t := range topics {
-		dup := false
-		for _, o := range out {
-			if o == t {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, t)
-		}
-	}
-	return out
 }

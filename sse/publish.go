@@ -1,6 +1,20 @@
-package ssevents
+package sse
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
+
+// Defaults of the protocol between the hub and its clients.
+const (
+	// DefaultPath is where a hub serves its SSE endpoint.
+	DefaultPath = "/events"
+	// DefaultHeartbeatInterval is how often a hub writes a heartbeat to an
+	// idle stream, well under the 60 s idle timeout of common proxies; a
+	// client that hears nothing for a few of them takes the connection for
+	// dead.
+	DefaultHeartbeatInterval = 15 * time.Second
+)
 
 // IdempotencyKeyHeader is the request header of the hub's POST /publish
 // that makes a retry safe: a retry with the same key and topics within the

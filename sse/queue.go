@@ -1,4 +1,4 @@
-package ssevents
+package sse
 
 import (
 	"sync"
@@ -26,11 +26,11 @@ type Queue struct {
 // one that had a burst gives it back (32 events are about 3 KB).
 const queueRetainCap = 32
 
-// NewQueue returns a queue that holds at most max events (DefaultMaxQueueSize
+// NewQueue returns a queue that holds at most max events (DefaultQueueSize
 // when max <= 0).
 func NewQueue(max int) *Queue {
 	if max <= 0 {
-		max = DefaultMaxQueueSize
+		max = DefaultQueueSize
 	}
 	return &Queue{max: max, notify: make(chan struct{}, 1)}
 }

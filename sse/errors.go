@@ -1,0 +1,81 @@
+package sse
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Errors returned by the package. Check them with errors.Is: they are often
+// wrapped with details (the offending topic, the limit that was passed).
+var (
+	// ErrNoTopic: a subscription or publish named no topic at all.
+	ErrNoTopic = errors.New("ssevents: no topic given")
+	// ErrInvalidTopic: a topic name is empty, too long or has a character
+	// outside the allowed set (see ValidateTopic).
+	ErrInvalidTopic = errors.New("ssevents: invalid topic")
+	// ErrTooManyTopics: a subscription asked for more topics than
+	// Config.MaxTopicsPerConnection allows.
+	ErrTooManyTopics = errors.New("ssevents: too many topics")
+	// ErrInvalidEvent: an event name is empty, too long, has a character
+	// outside the allowed set or is reserved (see ValidateEventName).
+	ErrInvalidEvent = errors.New("ssevents: invalid event name")
+	// ErrInvalidData: event data is not valid JSON.
+	ErrInvalidData = errors.New("ssevents: event data is not valid JSON")
+	// ErrInvalidRequest: a request body could not be read as the JSON
+	// document the endpoint expects.
+	ErrInvalidRequest = errors.New("ssevents: invalid request")
+	// ErrInvalidIdempotencyKey: an idempotency key is empty, too long or
+	// has a byte outside visible ASCII (see ValidateIdempotencyKey).
+	ErrInvalidIdempotencyKey = errors.New("ssevents: invalid idempotency key")
+	// ErrMessageTooLarge: event data is larger than Config.MaxMessageSize.
+	ErrMessageTooLarge = errors.New("ssevents: message too large")
+	// ErrTooManyConnections: the instance already serves
+	// Config.MaxConnections streams.
+	ErrTooManyConnections = errors.New("ssevents: too many connections")
+	// ErrForbidden: the authorizer denied a topic.
+	ErrForbidden = errors.New("ssevents: forbidden")
+	// ErrUnauthorized: the request carries no valid credentials.
+	ErrUnauthorized = errors.New("ssevents: unauthorized")
+	// ErrSlowConsumer: a subscriber's queue overflowed because it read
+	// slower than events arrived; the subscription was ended so that it
+	// can resume from history.
+	ErrSlowConsumer = errors.New("ssevents: subscriber too slow, queue overflowed")
+	// ErrBrokerClosed: the broker was closed.
+	ErrBrokerClosed = errors.New("ssevents: broker closed")
+	// ErrUnavailable: the broker's backend (Redis) cannot be reached now.
+	ErrUnavailable = errors.New("ssevents: broker unavailable")
+	// ErrUnknownBroker: no broker is registered for a URL's scheme.
+	ErrUnknownBroker = errors.New("ssevents: no broker registered for URL scheme")
+	// ErrInvalidConfig: a configuration value is out of its allowed range.
+	ErrInvalidConfig = errors.New("ssevents: invalid configuration")
+)
+
+// HTTPStatus maps an error to the HTTP status a client should see: the one
+// table of error kinds to statuses. Unknown errors map to 500.
+func HTTPStatus(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrNoTopic), errors.Is(err, ErrInvalidTopic),
+		errors.Is(err, ErrTooManyTopics), errors.Is(err, ErrInvalidEvent),
+		errors.Is(err, ErrInvalidData), errors.Is(err, ErrInvalidRequest),
+		errors.Is(err, ErrInvalidIdempotencyKey):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrMessageTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrTooManyConnections), errors.Is(err, ErrUnavailable),
+		errors.Is(err, ErrBrokerClosed):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the JSON body of every error response: {"error": "..."}.
+type ErrorBody struct {
+	// Error says what was wrong, in words meant for the client's developer.
+	Error string `json:"error"`
+}
