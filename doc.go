@@ -3,23 +3,28 @@
 // EventSource, the API publishes a small event when data changes, and
 // clients refetch through the REST API (notify-then-fetch).
 //
-// The root package holds the contracts and the pieces every deployment
-// uses:
+// This package is the server that applications import:
 //
-//   - Event, Message and topic/event-name validation;
-//   - Broker and Subscription, the contract every broker implements, with
-//     a registry by URL scheme (RegisterBroker, OpenBroker), and Queue, the
-//     bounded per-subscriber queue brokers deliver into;
-//   - MemoryBroker, the embedded broker with per-topic history, selected
-//     by an empty Config.RedisURL (the Redis broker lives in broker/redis
-//     and registers redis://, rediss://, redis+sentinel://, redis+cluster://);
 //   - Handler, the SSE endpoint: several topics per connection,
-//     Last-Event-ID resume, resync, heartbeats, limits;
+//     Last-Event-ID resume, resync, heartbeats, limits, slow-client
+//     isolation;
 //   - Publisher and its middleware PublishEvent, which publishes a
 //     handler's JSON answer;
-//   - App, the one-call setup with health and metrics endpoints, and
-//     Config, filled from SSE_* environment variables by ConfigFromEnv;
-//   - Metrics, exposed as JSON and in the Prometheus format.
+//   - App, the one-call setup (New) with health and metrics endpoints,
+//     and Config, filled from SSE_* environment variables by ConfigFromEnv;
+//   - Metrics, exposed as JSON and in the Prometheus format, and the
+//     sse.Observer brokers report to.
+//
+// The contracts it serves (Event, Message, Broker, the errors and their
+// HTTP statuses) live in package sse, which imports only the standard
+// library; Event, Message and Broker have aliases here. Brokers are
+// packages of their own, registered by URL scheme: broker/memory, the
+// embedded default (memory://, or an empty URL), which this package
+// imports, and broker/redis (redis://, rediss://, redis+sentinel://,
+// redis+cluster://), which an application imports when it wants it.
+//
+// It imports sse, broker/memory, internal/wire and the Prometheus client;
+// no broker, client or contract package imports it.
 //
 // # Delivery guarantees
 //
@@ -38,8 +43,4 @@
 // README's "Delivery guarantees" section has the fault table, and
 // `ssevents bench --check` checks all of this against a running
 // deployment.
-//
-// The embedded broker lives in this package so that the zero Config works
-// with no import and no external service; every other implementation is a
-// subpackage that depends on this one and never on its siblings.
 package ssevents

@@ -29,4 +29,7 @@
 //
 // The package depends on the standard library and on ssevents' own
 // packages only.
+//
+// It imports the contracts (package sse) and internal/wire, and the
+// standard library; never the server or Prometheus.
 package client

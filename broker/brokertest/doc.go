@@ -13,4 +13,6 @@
 //
 // Every subtest uses topics of its own, so brokers opened by one open
 // function may share a backend (one Redis for the whole suite).
+//
+// It imports the contracts (package sse) and internal/streamid only.
 package brokertest

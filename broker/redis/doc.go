@@ -31,4 +31,7 @@
 //
 // See README.md for the URL forms, the guarantees under faults and on a
 // cluster, and the migration path for mixed Python/Go fleets.
+//
+// It imports the contracts (package sse), internal/streamid and rueidis;
+// never the server package or another broker.
 package redis

@@ -9,4 +9,6 @@
 // worker measures latency on receipt against the same clock and counts
 // duplicates; lost events are the deliveries expected from what was
 // published minus those received.
+//
+// It imports client and the standard library.
 package bench

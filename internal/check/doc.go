@@ -20,4 +20,6 @@
 //
 // The package depends on the standard library and ssevents' client and
 // streamid packages only.
+//
+// It imports client and internal/streamid, and the standard library.
 package check

@@ -15,4 +15,6 @@
 // and on the data of one event.
 //
 // The package depends on the standard library only.
+//
+// It imports the standard library only.
 package wire
