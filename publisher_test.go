@@ -92,28 +92,6 @@ func idLess(a, b string) bool {
 	return am < bm || am == bm && as < bs
 }
 
-func TestHTTPStatusTable(t *testing.T) {
-	t.Parallel()
-	for err, want := range map[error]int{
-		nil:                         200,
-		sse.ErrNoTopic:              400,
-		sse.ErrTooManyTopics:        400,
-		sse.ErrInvalidRequest:       400,
-		sse.ErrUnauthorized:         401,
-		sse.ErrForbidden:            403,
-		sse.ErrMessageTooLarge:      413,
-		sse.ErrTooManyConnections:   503,
-		sse.ErrUnavailable:          503,
-		sse.ErrBrokerClosed:         503,
-		errors.New("anything else"): 500,
-		sse.ErrSlowConsumer:         500,
-	} {
-		if got := sse.HTTPStatus(err); got != want {
-			t.Errorf("HTTPStatus(%v) = %d, want %d", err, got, want)
-		}
-	}
-}
-
 func TestTopicHelpers(t *testing.T) {
 	t.Parallel()
 	for got, want := range map[string]string{
