@@ -154,13 +154,18 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if closed {
 		return "", sse.ErrBrokerClosed
 	}
-	giveUp := time.Now().Add(b.cfg.Timeout)
+	now := time.Now()
+	giveUp := now.Add(b.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(giveUp) {
 		giveUp = d
 	}
-	rctx, cancel := context.WithDeadline(ctx, giveUp)
+	// Once sent, a publish is waited for until its answer or giveUp even
+	// if ctx is canceled meanwhile: the script may still run until its
+	// deadline, and an error returned before that could be a publish that
+	// happens after all.
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), giveUp)
 	defer cancel()
-	deadline := b.scriptDeadline(giveUp, b.cfg.Timeout)
+	deadline := b.scriptDeadline(giveUp, giveUp.Sub(now))
 	var mid string
 	if len(msg.Topics) > 1 {
 		mid = rand.Text()[:16] // 80 random bits tell the copies of this event from any other

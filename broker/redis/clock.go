@@ -22,8 +22,8 @@ import (
 // deadlineMargin is how long before the publisher gives up the script's
 // deadline falls: enough for the answer of a script that just made it to
 // come back over a healthy connection, and to absorb the clock drift
-// between two offset measurements; a quarter of the timeout at most, so
-// short timeouts keep most of their time.
+// between two offset measurements; a quarter of the time the publisher
+// waits at most, so short waits keep most of their time.
 const deadlineMargin = 250 * time.Millisecond
 
 // clockSamples is how many TIME round trips a measurement takes; the one
@@ -73,15 +73,16 @@ func (b *Broker) measureClock(ctx context.Context) error {
 }
 
 // scriptDeadline returns the deadline, in Redis milliseconds, to give a
-// publish whose publisher gives up at giveUp; "0" (none) before the clock
+// publish whose publisher gives up at giveUp, the span from now; "0"
+// (none) before the clock
 // was measured.
-func (b *Broker) scriptDeadline(giveUp time.Time, timeout time.Duration) string {
+func (b *Broker) scriptDeadline(giveUp time.Time, span time.Duration) string {
 	b.clock.mu.Lock()
 	offset, unc, ok := b.clock.offset, b.clock.uncertainty, b.clock.measured
 	b.clock.mu.Unlock()
 	if !ok {
 		return "0"
 	}
-	margin := min(deadlineMargin, timeout/4) + unc
+	margin := min(deadlineMargin, span/4) + unc
 	return strconv.FormatInt(giveUp.Add(offset-margin).UnixMilli(), 10)
 }

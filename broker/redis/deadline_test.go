@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -78,5 +79,39 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	}
 	if n := srv.MustDo("XLEN", "ssevents:{"+topic+"}"); n != "4" {
 		t.Fatalf("the stream holds %s entries, want 4 (events 0, 2, 4, 9)", n)
+	}
+}
+
+// TestCanceledPublishTellsTheTruth cancels a publish's context while Redis
+// is paused with the publish queued, then resumes Redis before the
+// script's deadline: Publish must either return the id of an event that
+// is delivered, or an error for an event that never is.
+func TestCanceledPublishTellsTheTruth(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	url := srv.URL() + "?timeout=1s"
+	pub := open(t, url, sse.BrokerOptions{})
+	recv := open(t, url, sse.BrokerOptions{})
+	const topic = "canceled"
+	sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
+	publish(t, pub, 0, topic) // loads the script: the paused one runs by its hash
+	receiveOnly(t, sub, 1)
+	srv.Pause()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	time.AfterFunc(200*time.Millisecond, srv.Continue)
+	id, err := pub.Publish(ctx, sse.Message{Topics: []string{topic}, Event: "test.event", Data: data(1)})
+	eventually(t, "Ready after SIGCONT", func() bool { return pub.Ready(context.Background()) == nil })
+	publish(t, pub, 2, topic)
+	t.Logf("Publish answered (%q, %v)", id, err)
+	var want []int
+	if err == nil {
+		want = []int{1, 2}
+	} else {
+		want = []int{2}
+	}
+	got := seqs(t, receiveOnly(t, sub, len(want)))
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Publish answered (%q, %v); subscribers got %v, want %v", id, err, got, want)
 	}
 }

@@ -48,7 +48,7 @@ func TestBenchCheck(t *testing.T) {
 		wantLines []string
 	}{
 		{"text, two URLs", []string{m.URL(), m.URL()}, false, "",
-			[]string{"lost        0", "phantom     0", "duplicate   0", "reordered   0", "resyncs     0 (justified 0)", "published   50 acked 50 failed 0 retries 0"}},
+			[]string{"lost        0", "phantom     0", "duplicate   0", "reordered   0", "resyncs     0 (justified 0)", "published   50 acked 50 failed 0 retries 0 resolved 0"}},
 		{"json", []string{m.URL()}, true, "", nil},
 		// Each of the 4 streams follows both topics: 4 x 50 events lost.
 		{"events lost", []string{silentHub(t)}, false, "lost 200",

@@ -25,6 +25,9 @@ func judge(streams []streamLog, pubs []*publishLog, historySize int) Report {
 		r.Published++
 		r.Retries += max(len(p.attempts)-1, 0)
 		pubLat = append(pubLat, p.answered().Sub(p.started()))
+		if p.resolved {
+			r.Resolved++
+		}
 		if p.acked {
 			r.Acked++
 			byTopic[p.topic] = append(byTopic[p.topic], p)

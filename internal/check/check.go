@@ -45,9 +45,10 @@ const (
 	topicsPerStream = 2
 	// publishTimeout bounds one publish, its retries included.
 	publishTimeout = 10 * time.Second
-	// publishRetries: enough retries to ride out a hub restart of a few
-	// seconds with the backoff below.
-	publishRetries = 8
+	// PublishRetries is how many times a publish is sent again, with its
+	// idempotency key, after a 502, 503, 504 or no answer: enough to ride
+	// out a hub restart of a few seconds with the backoff below.
+	PublishRetries = 8
 	// pollInterval is how often the drain looks for missing deliveries.
 	pollInterval = 50 * time.Millisecond
 )
@@ -185,6 +186,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	cfg.Logger.Info("check: publishing", "run", r.id, "rate", cfg.Rate, "duration", cfg.Duration)
 	r.publishAll(ctx)
+	r.resolveUnanswered(ctx)
 	r.drain(ctx)
 	rep := judge(stop(), r.book.snapshot(), cfg.HistorySize)
 	rep.RunID = r.id
@@ -213,7 +215,7 @@ func newRun(cfg Config) (*run, func(), error) {
 			return nil, nil, err
 		}
 		pc, _ := client.New(client.Config{URL: u, Token: cfg.Token, HTTPClient: &http.Client{Transport: pubT},
-			BackoffInitial: 50 * time.Millisecond, BackoffMax: time.Second, PublishRetries: publishRetries})
+			BackoffInitial: 50 * time.Millisecond, BackoffMax: time.Second, PublishRetries: PublishRetries})
 		r.subs, r.pubs = append(r.subs, sc), append(r.pubs, pc)
 	}
 	for i := range cfg.Streams {

@@ -95,6 +95,7 @@ func TestRunDetectsViolations(t *testing.T) {
 		{reorder, check.Report{Reordered: 1}},
 		{dropSync, check.Report{Resyncs: 1}},
 		{gapSync, check.Report{Lost: 1, Resyncs: 1}},
+		{unanswered, check.Report{Resolved: 1}},
 	}
 	for _, tt := range tests {
 		t.Run("mode="+tt.mode, func(t *testing.T) {
@@ -111,6 +112,9 @@ func TestRunDetectsViolations(t *testing.T) {
 			}
 			if rep.Published != 6 {
 				t.Errorf("published %d, want 6", rep.Published)
+			}
+			if rep.Resolved != tt.want.Resolved || (tt.mode == unanswered && rep.Acked != 6) {
+				t.Errorf("resolved %d and acked %d, want %d resolved and, for %q, all 6 acked", rep.Resolved, rep.Acked, tt.want.Resolved, tt.mode)
 			}
 			for _, name := range []string{"lost", "phantom", "duplicate", "reordered"} {
 				if n := len(rep.Examples[name]); (n > 0) != strings.Contains(rep.Violations(), name) {
@@ -160,7 +164,7 @@ func TestReportString(t *testing.T) {
 		{check.Report{}, []string{"lost        0", "phantom     0", "duplicate   0", "reordered   0", "resyncs     0 (justified 0)"}},
 		{check.Report{Lost: 2, Resyncs: 3, ResyncsJustified: 1, Published: 5, Acked: 4, Failed: 1, FailedByStatus: map[string]int{"503": 1},
 			Examples: map[string][]string{"lost": {"stream 1: event 1-1"}}},
-			[]string{"lost        2", "  stream 1: event 1-1", "resyncs     3 (justified 1)", "published   5 acked 4 failed 1 (503: 1) retries 0"}},
+			[]string{"lost        2", "  stream 1: event 1-1", "resyncs     3 (justified 1)", "published   5 acked 4 failed 1 (503: 1) retries 0 resolved 0"}},
 	}
 	for _, tt := range tests {
 		lines := strings.Split(tt.rep.String(), "\n")

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/check"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -21,6 +22,10 @@ const (
 	gapSync   = "gap"       // acknowledged, not delivered, the next delivered, then a resync: too late to excuse it
 	phantom   = "phantom"   // delivered, but every attempt answered 503
 	reorder   = "reorder"   // delivered after the third
+	// unanswered: published and delivered at once, but no attempt during
+	// the run gets an answer (the connection is cut); the retry after the
+	// run answers its id.
+	unanswered = "unanswered"
 )
 
 // hostileHub speaks SSE and POST /publish by hand, like a hub, and breaks
@@ -33,6 +38,7 @@ type hostileHub struct {
 	ids   map[string]string // idempotency key -> id answered
 	n     int
 	held  string
+	cuts  int // attempts cut without an answer (mode unanswered)
 	done  chan struct{}
 	close sync.Once
 }
@@ -105,6 +111,18 @@ func (h *hostileHub) publish(w http.ResponseWriter, r *http.Request) {
 		h.ids[key] = id
 		frame := fmt.Sprintf("id: %s\nevent: %s\ndata: %s\n\n", id, req.Event, req.Data)
 		h.misbehave(frame, req.Topic)
+	}
+	if h.mode == unanswered && id == "1000-2" && h.cuts < 1+check.PublishRetries {
+		// The answer is cut off after its first bytes: no complete
+		// answer, and (unlike a connection closed before any answer)
+		// not one the HTTP transport would resend by itself.
+		h.cuts++
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"id":"1000-`))
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
 	}
 	if h.mode == phantom && id == "1000-2" {
 		ssevents.WriteError(w, r, nil, sse.ErrUnavailable)

@@ -122,6 +122,20 @@ type publishLog struct {
 	// transport error or a success.
 	finalStatus int
 	finalErr    string
+	// resolved is true when the publish was acknowledged only by the
+	// retry after the run (see run.resolveUnanswered).
+	resolved bool
+}
+
+// unanswered reports whether an attempt of p got no answer at all, so its
+// outcome is unknown.
+func (p *publishLog) unanswered() bool {
+	for _, a := range p.attempts {
+		if a.err != "" && a.status == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // started is when the first attempt started.

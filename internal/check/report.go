@@ -48,6 +48,11 @@ type Report struct {
 	Failed         int            `json:"failed"`
 	FailedByStatus map[string]int `json:"failed_by_status,omitempty"`
 	Retries        int            `json:"retries"`
+	// Resolved publishes had an attempt that got no answer and no 2xx
+	// during the run; the retry with the same key after it acknowledged
+	// them (with the id of the attempt that took effect, if one did).
+	// They count in Acked.
+	Resolved int `json:"resolved"`
 
 	// Expected deliveries (acknowledged events times the streams that
 	// were open when they were published and subscribe to their topic),
@@ -107,7 +112,7 @@ func (r Report) String() string {
 	line("duplicate", "%d", r.Duplicate)
 	line("reordered", "%d", r.Reordered)
 	line("resyncs", "%d (justified %d)", r.Resyncs, r.ResyncsJustified)
-	fmt.Fprintf(&b, "%-11s %d acked %d failed %d%s retries %d\n", "published", r.Published, r.Acked, r.Failed, r.failures(), r.Retries)
+	fmt.Fprintf(&b, "%-11s %d acked %d failed %d%s retries %d resolved %d\n", "published", r.Published, r.Acked, r.Failed, r.failures(), r.Retries, r.Resolved)
 	fmt.Fprintf(&b, "%-11s %d of %d expected  reconnects %d  streams %d (opened %d)\n", "deliveries", r.Deliveries, r.Expected, r.Reconnects, r.Streams, r.StreamsOpened)
 	fmt.Fprintf(&b, "%-11s p50 %.1fms p99 %.1fms\n", "publish", r.PublishP50Ms, r.PublishP99Ms)
 	fmt.Fprintf(&b, "%-11s p50 %.1fms p99 %.1fms\n", "delivery", r.DeliveryP50Ms, r.DeliveryP99Ms)

@@ -101,10 +101,36 @@ loop:
 func (r *run) publish(ctx context.Context, i int) {
 	topic := r.topics[i%len(r.topics)]
 	p := &publishLog{key: fmt.Sprintf("check-%s-%d", r.id, i), topic: topic, seq: i}
-	data, _ := json.Marshal(payload{Check: r.id, Topic: topic, Key: p.key, Seq: i})
+	r.send(ctx, p, r.pubs[i%len(r.pubs)])
+	r.book.add(p)
+}
+
+// resolveUnanswered sends once more, with the same idempotency key, every
+// publish that is not acknowledged and had an attempt that got no answer:
+// that attempt may have published (a hub killed after storing the event,
+// a request timed out while Redis ran it). The hub answers the id of that
+// publish if it took effect, or publishes the event now, so every event
+// that may be delivered ends with a known outcome. Publishes answered only
+// with errors are not sent again: they must never be delivered.
+func (r *run) resolveUnanswered(ctx context.Context) {
+	for _, p := range r.book.snapshot() {
+		if p.acked || !p.unanswered() {
+			continue
+		}
+		r.send(ctx, p, r.pubs[p.seq%len(r.pubs)])
+		if p.acked {
+			p.resolved = true
+		}
+	}
+}
+
+// send makes the requests of one publish through c, recording each
+// attempt in p and the outcome.
+func (r *run) send(ctx context.Context, p *publishLog, c *client.Client) {
+	topic := p.topic
+	data, _ := json.Marshal(payload{Check: r.id, Topic: topic, Key: p.key, Seq: p.seq})
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	c := r.pubs[i%len(r.pubs)]
 	id, err := c.PublishMessage(ctx, client.Message{
 		Topics: []string{topic}, Event: eventName, Data: json.RawMessage(data), IdempotencyKey: p.key,
 		OnAttempt: func(a client.PublishAttempt) {
@@ -123,8 +149,8 @@ func (r *run) publish(ctx context.Context, i int) {
 		r.cfg.Logger.Debug("check: publish failed", "key", p.key, "err", err)
 	} else {
 		p.acked, p.id = true, id
+		p.finalErr, p.finalStatus = "", 0
 	}
-	r.book.add(p)
 }
 
 // statusOf returns the HTTP status of an error answer, 0 for an error
