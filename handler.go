@@ -110,6 +110,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.cfg.Logger, fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", sse.ErrTooManyConnections, h.cfg.MaxConnections))
 		return
 	}
+	// The slot is reserved before Authorize is asked: a full instance
+	// answers 503 without asking, and at most MaxConnections
+	// authorizations (webhook calls, database lookups) run at once.
 	if err := h.authorize(w, r, topics); err != nil {
 		h.conns.Add(-1)
 		if sse.HTTPStatus(err) != http.StatusInternalServerError {
