@@ -3,7 +3,6 @@ package ssevents
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -46,13 +45,6 @@ const (
 	// client; a client that cannot take it in that time is disconnected.
 	DefaultWriteTimeout = 10 * time.Second
 )
-
-// AuthorizeFunc decides whether the request may subscribe to topic. It is
-// called once per requested topic before the stream starts. Returning false
-// answers 403 naming the topic. An error wrapping ErrUnauthorized answers
-// 401 and one wrapping ErrForbidden 403, with the error's message; any other
-// error answers 500 (the error is logged, never shown to the client).
-type AuthorizeFunc func(r *http.Request, topic string) (bool, error)
 
 // Config configures an App or a Handler. Every zero field means the default
 // named in its comment. ConfigFromEnv fills it from SSE_* variables.
@@ -106,9 +98,10 @@ type Config struct {
 	// them over cuts an idle stream's memory by about two thirds; keep it
 	// unless a wrapper must see every byte of the stream. Default false.
 	DisableHijack bool
-	// Authorize, when set, is asked about every requested topic. Default:
-	// every topic is allowed.
-	Authorize AuthorizeFunc
+	// Authorize, when set, is asked once per subscribe request about all
+	// its topics (see Authorizer; AuthorizeEachTopic adapts a per-topic
+	// rule). Default: every topic is allowed.
+	Authorize Authorizer
 	// Logger receives logs; default slog.Default().
 	Logger *slog.Logger
 }

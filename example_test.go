@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // The one-call app: an SSE endpoint, health and metrics, and your own
@@ -77,12 +78,46 @@ func ExamplePublisher_Publish() {
 	// ssevents: invalid topic: "bad topic" has the character ' '; allowed are letters, digits and _ - . : @ / = +
 }
 
-// An authorizer decides per topic; a denial is a 403 naming the topic.
-func ExampleConfig_authorize() {
+// An authorizer is asked once per request about all its topics; a denial
+// is a 403 naming the topic.
+func ExampleAuthorizer() {
 	app, _ := ssevents.New(ssevents.Config{
-		Authorize: func(r *http.Request, topic string) (bool, error) {
-			return topic == "user:"+r.Header.Get("X-User"), nil
+		Authorize: func(r *http.Request, topics []string) error {
+			if r.Header.Get("X-User") == "" {
+				return fmt.Errorf("%w: log in first", sse.ErrUnauthorized) // 401
+			}
+			for _, t := range topics {
+				if strings.HasPrefix(t, "admin:") {
+					return ssevents.Forbidden(t) // 403 naming t
+				}
+			}
+			return nil
 		},
+	})
+	defer app.Close()
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+
+	for _, user := range []string{"", "42"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/events?topic=news,admin:audit", nil)
+		req.Header.Set("X-User", user)
+		resp, _ := http.DefaultClient.Do(req)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	// Output:
+	// 401 {"error":"ssevents: unauthorized: log in first"}
+	// 403 {"error":"ssevents: forbidden: not allowed to subscribe to topic \"admin:audit\""}
+}
+
+// A rule about one topic stays one line with AuthorizeEachTopic: false is a
+// 403 naming the topic.
+func ExampleAuthorizeEachTopic() {
+	app, _ := ssevents.New(ssevents.Config{
+		Authorize: ssevents.AuthorizeEachTopic(func(r *http.Request, topic string) (bool, error) {
+			return topic == "user:"+r.Header.Get("X-User"), nil
+		}),
 	})
 	defer app.Close()
 	srv := httptest.NewServer(app)

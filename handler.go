@@ -63,10 +63,10 @@ const retryAfterSeconds = "5"
 // treated as unknown (resync).
 const maxLastEventIDLength = 256
 
-// ParseTopics returns the topics of a subscription request: every topic=
+// parseTopics returns the topics of a subscription request: every topic=
 // parameter, each split on commas, blanks trimmed, repeats removed. It checks
-// the count against max and each name with ValidateTopic.
-func ParseTopics(r *http.Request, max int) ([]string, error) {
+// the count against max and each name with sse.ValidateTopic.
+func parseTopics(r *http.Request, max int) ([]string, error) {
 	var topics []string
 	for _, v := range r.URL.Query()["topic"] {
 		topics = append(topics, SplitTopics(v)...)
@@ -97,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, "ssevents: server is shutting down")
 		return
 	}
-	topics, err := ParseTopics(r, h.cfg.MaxTopicsPerConnection)
+	topics, err := parseTopics(r, h.cfg.MaxTopicsPerConnection)
 	if err != nil {
 		h.metrics.rejectedBad.Add(1)
 		WriteError(w, r, h.cfg.Logger, err)
@@ -110,7 +110,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.cfg.Logger, fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", sse.ErrTooManyConnections, h.cfg.MaxConnections))
 		return
 	}
-	if err := h.authorize(r, topics); err != nil {
+	// The slot is reserved before Authorize is asked: a full instance
+	// answers 503 without asking, and at most MaxConnections
+	// authorizations (webhook calls, database lookups) run at once.
+	if err := h.authorize(w, r, topics); err != nil {
 		h.conns.Add(-1)
 		if sse.HTTPStatus(err) != http.StatusInternalServerError {
 			h.metrics.rejectedAuth.Add(1)
@@ -154,26 +157,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	s.out, s.setDeadline, s.flusher = w, rc.SetWriteDeadline, rc.Flush
 	s.run(ctx)
-}
-
-// authorize asks Config.Authorize about each topic.
-func (h *Handler) authorize(r *http.Request, topics []string) error {
-	if h.cfg.Authorize == nil {
-		return nil
-	}
-	for _, t := range topics {
-		ok, err := h.cfg.Authorize(r, t)
-		if err != nil {
-			if st := sse.HTTPStatus(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
-				return err // the authorizer's own verdict, e.g. sse.ErrUnauthorized for a missing token
-			}
-			return fmt.Errorf("ssevents: authorizer failed for topic %q: %w", t, err)
-		}
-		if !ok {
-			return fmt.Errorf("%w: not allowed to subscribe to topic %q", sse.ErrForbidden, t)
-		}
-	}
-	return nil
 }
 
 // lastEventID returns the id to resume from: the Last-Event-ID header (sent

@@ -198,13 +198,13 @@ func TestClientPublishErrors(t *testing.T) {
 func TestClientAuthAndRefusals(t *testing.T) {
 	t.Parallel()
 	var requests atomic.Int64
-	_, srv := newServer(t, ssevents.Config{Authorize: func(r *http.Request, topic string) (bool, error) {
+	_, srv := newServer(t, ssevents.Config{Authorize: ssevents.AuthorizeEachTopic(func(r *http.Request, topic string) (bool, error) {
 		requests.Add(1)
 		if r.Header.Get("Authorization") != "Bearer good" {
 			return false, fmt.Errorf("%w: bad token", sse.ErrUnauthorized)
 		}
 		return r.Header.Get("X-Tenant") == "acme" && topic != "secret", nil
-	}})
+	})})
 	tests := []struct {
 		name       string
 		cfg        client.Config

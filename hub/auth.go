@@ -1,13 +1,13 @@
 package hub
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -119,90 +119,80 @@ func subscriberToken(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// authState is what one subscribe request's credentials allow, worked out
-// once on the first topic and reused for the others. The SSE handler asks
-// about topics one after another, so it needs no lock.
-type authState struct {
-	tokenChecked bool
-	claims       *Claims
-	tokenErr     error
-	hasToken     bool
+// bearerChallenge is the WWW-Authenticate of the hub's 401s.
+const bearerChallenge = `Bearer realm="ssevents"`
 
-	hookChecked bool
-	hook        webhookAnswer
-	hookErr     error
-}
-
-type authStateKey struct{}
-
-// withAuthState gives each request to next its own authState, and adds the
-// Bearer challenge to a 401.
-func (h *Hub) withAuthState(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), authStateKey{}, &authState{})
-		next.ServeHTTP(&challengeWriter{ResponseWriter: w}, r.WithContext(ctx))
-	})
-}
-
-// challengeWriter adds WWW-Authenticate to a 401 written by the handler.
-type challengeWriter struct{ http.ResponseWriter }
-
-func (c *challengeWriter) WriteHeader(code int) {
-	if code == http.StatusUnauthorized {
-		c.Header().Set("WWW-Authenticate", `Bearer realm="ssevents"`)
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (c *challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// authorizeSubscribe is the core's Config.Authorize: see the package
-// documentation for the rules.
-func (h *Hub) authorizeSubscribe(r *http.Request, topic string) (bool, error) {
-	if matchAny(h.cfg.PublicTopics, topic) {
-		return true, nil
-	}
+// authorizeSubscribe is the hub's ssevents.Authorizer, asked once per
+// subscribe request: see the package documentation for the rules. Public
+// topics are allowed as they are; the token, when the request has one, is
+// verified once; the webhook is asked once, about every topic that is not
+// public, and only when the token did not grant them all. A denial names
+// the first topic, in the request's order, that nothing granted; every 401
+// carries the Bearer challenge.
+func (h *Hub) authorizeSubscribe(r *http.Request, topics []string) error {
 	if h.auth == nil && h.webhook == nil {
-		return true, nil
+		return nil
 	}
-	st, _ := r.Context().Value(authStateKey{}).(*authState)
-	if st == nil {
-		st = &authState{} // the handler mounted elsewhere: no reuse across topics
+	var private []string // topics that are not public
+	for _, t := range topics {
+		if !matchAny(h.cfg.PublicTopics, t) {
+			private = append(private, t)
+		}
 	}
+	if len(private) == 0 {
+		return nil
+	}
+	var claims *Claims
+	tok, hasToken := "", false
 	if h.auth != nil {
-		if !st.tokenChecked {
-			st.tokenChecked = true
-			var tok string
-			if tok, st.hasToken = subscriberToken(r); st.hasToken {
-				st.claims, st.tokenErr = h.auth.verify(tok)
+		if tok, hasToken = subscriberToken(r); hasToken {
+			var err error
+			if claims, err = h.auth.verify(tok); err != nil {
+				return ssevents.WithChallenge(err, bearerChallenge)
 			}
 		}
-		if st.tokenErr != nil {
-			return false, st.tokenErr
-		}
-		if st.claims != nil && matchAny(st.claims.SSE.Subscribe, topic) {
-			return true, nil
-		}
 	}
-	if h.webhook != nil {
-		if !st.hookChecked {
-			st.hookChecked = true
-			topics, err := ssevents.ParseTopics(r, 0)
-			if err != nil {
-				topics = []string{topic}
+	undecided := private // the topics the token did not grant
+	if claims != nil {
+		undecided = slices.DeleteFunc(slices.Clone(private), func(t string) bool { return matchAny(claims.SSE.Subscribe, t) })
+	}
+	switch {
+	case len(undecided) == 0:
+		return nil
+	case h.webhook != nil:
+		answer, err := h.webhook.authorize(r, private)
+		if err != nil {
+			return ssevents.WithChallenge(err, bearerChallenge)
+		}
+		for _, t := range undecided {
+			if !answer.allows(t) {
+				return ssevents.Forbidden(t)
 			}
-			st.hook, st.hookErr = h.webhook.authorize(r, topics)
 		}
-		if st.hookErr != nil {
-			return false, st.hookErr
+		return nil
+	case !hasToken:
+		return ssevents.WithChallenge(fmt.Errorf("%w: missing token: send Authorization: Bearer <token>, the cookie %s or the query parameter %s", sse.ErrUnauthorized, TokenCookie, TokenQueryParam), bearerChallenge)
+	}
+	return fmt.Errorf("%w: the token may not subscribe to topic %q", sse.ErrForbidden, undecided[0])
+}
+
+// subscribeAuthorizer returns the core's Config.Authorize: the hub's
+// checks, then next (the user's own Authorizer, when set) once they
+// allowed every topic.
+func (h *Hub) subscribeAuthorizer(next ssevents.Authorizer) ssevents.Authorizer {
+	if next == nil {
+		return h.authorizeSubscribe
+	}
+	return func(r *http.Request, topics []string) error {
+		if err := h.authorizeSubscribe(r, topics); err != nil {
+			return err
 		}
-		return st.hook.allows(topic), nil
+		err := next(r, topics)
+		if errors.Is(err, sse.ErrUnauthorized) {
+			return ssevents.WithChallenge(err, bearerChallenge)
+		}
+		return err
 	}
-	if !st.hasToken {
-		return false, fmt.Errorf("%w: missing token: send Authorization: Bearer <token>, the cookie %s or the query parameter %s", sse.ErrUnauthorized, TokenCookie, TokenQueryParam)
-	}
-	return false, fmt.Errorf("%w: the token may not subscribe to topic %q", sse.ErrForbidden, topic)
 }
 
 // authenticator verifies tokens with the configured keys.

@@ -31,7 +31,12 @@
 // EventSource cannot set headers). A request that needs a token and has
 // none, or has an expired, malformed or wrongly signed one, is answered
 // 401 with WWW-Authenticate: Bearer; one whose valid credentials do not
-// grant a topic, 403 naming the topic.
+// grant a topic, 403 naming the first such topic in the request's order.
+//
+// These checks are one ssevents.Authorizer, asked once per subscribe
+// request with all of its topics: the token is verified once and the
+// webhook called at most once. A core Config.Authorize, when set, is asked
+// next, once, with every topic, after the hub's checks allowed them all.
 //
 // # Who may publish
 //
@@ -58,9 +63,9 @@
 //
 // # Authorization webhook
 //
-// With Config.AuthorizeURL, the hub asks the application about the topics
-// of a subscription that neither PublicTopics nor a token granted. It
-// sends
+// With Config.AuthorizeURL, when PublicTopics and the token do not grant
+// every topic of a subscription, the hub asks the application once, about
+// all of the subscription's topics that are not public. It sends
 //
 //	POST <AuthorizeURL>
 //	Content-Type: application/json
@@ -68,7 +73,7 @@
 //	Authorization: <the subscriber's header, or "Bearer <access_token>">
 //	X-Forwarded-For: <the subscriber's address, after any the request had>
 //
-//	{"topics": ["a", "b"]}     (every topic of the request)
+//	{"topics": ["a", "b"]}     (every topic of the request that is not public)
 //
 // and reads the answer:
 //

@@ -31,8 +31,9 @@ const (
 // comment. ApplyLookup fills it from SSE_* variables.
 type Config struct {
 	// Config is the core configuration: SSE path, broker (RedisURL),
-	// limits, history, logger. Its Authorize, when set, is asked after
-	// the hub's own checks allowed a topic.
+	// limits, history, logger. Its Authorize, when set, is asked once per
+	// subscribe request, with every topic, after the hub's own checks
+	// allowed them all; its 401s carry the hub's Bearer challenge.
 	ssevents.Config
 
 	// JWTSecret is the HS256 secret tokens are signed with, at least
@@ -181,14 +182,7 @@ func New(cfg Config) (*Hub, error) {
 		h.webhook = newWebhook(cfg)
 	}
 	core := cfg.Config
-	next := core.Authorize
-	core.Authorize = func(r *http.Request, topic string) (bool, error) {
-		ok, err := h.authorizeSubscribe(r, topic)
-		if !ok || err != nil || next == nil {
-			return ok, err
-		}
-		return next(r, topic)
-	}
+	core.Authorize = h.subscribeAuthorizer(core.Authorize)
 	h.app, err = ssevents.New(core)
 	if err != nil {
 		return nil, err
@@ -219,7 +213,7 @@ func (h *Hub) routes() http.Handler {
 		mux.HandleFunc("GET /demo/{file}", h.handleDemoAsset)
 	}
 	mux.HandleFunc("POST /publish", h.handlePublish)
-	mux.Handle(h.app.Config().Path, h.withAuthState(h.app.Events()))
+	mux.Handle(h.app.Config().Path, h.app.Events())
 	mux.Handle("/", h.app) // health and metrics
 	return mux
 }

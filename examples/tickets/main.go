@@ -1,6 +1,7 @@
 // Command tickets is a small support desk: status changes are published
 // by the ssevents publish middleware on the topic "ticket:<id>", and each
-// user may follow only the tickets they can see (Config.Authorize).
+// user may follow only the tickets they can see (Config.Authorize, asked
+// once per subscription).
 //
 //	go run ./tickets --addr :8000
 //

@@ -82,27 +82,29 @@ func TestStatusChangeReachesOwner(t *testing.T) {
 	}
 }
 
-// TestAuthorize: Config.Authorize decides per topic; no user is 401, a
-// topic of someone else's is 403, with a JSON error naming the topic.
+// TestAuthorize: Config.Authorize decides once per subscription; no user
+// is 401, a topic of someone else's is 403, with a JSON error naming the
+// first such topic.
 func TestAuthorize(t *testing.T) {
 	t.Parallel()
 	srv := start(t)
 	for _, tc := range []struct {
 		user, topics string
 		want         int
+		denied       string // the topic the 403 names
 	}{
-		{"", "ticket:1", http.StatusUnauthorized},
-		{"mallory", "ticket:1", http.StatusUnauthorized},
-		{"alice", "ticket:1", http.StatusOK},
-		{"alice", "ticket:1,ticket:3,user:alice", http.StatusOK},
-		{"alice", "ticket:2", http.StatusForbidden},
-		{"alice", "ticket:1,ticket:2", http.StatusForbidden},
-		{"alice", "user:bob", http.StatusForbidden},
-		{"alice", "ticket:99", http.StatusForbidden},
-		{"alice", "ticket:x", http.StatusForbidden},
-		{"alice", "tickets", http.StatusForbidden},
-		{"sam", "ticket:1,ticket:2,ticket:3,ticket:4", http.StatusOK},
-		{"bob", "ticket:1", http.StatusForbidden},
+		{"", "ticket:1", http.StatusUnauthorized, ""},
+		{"mallory", "ticket:1", http.StatusUnauthorized, ""},
+		{"alice", "ticket:1", http.StatusOK, ""},
+		{"alice", "ticket:1,ticket:3,user:alice", http.StatusOK, ""},
+		{"alice", "ticket:2", http.StatusForbidden, "ticket:2"},
+		{"alice", "ticket:1,ticket:2,ticket:4", http.StatusForbidden, "ticket:2"},
+		{"alice", "user:bob", http.StatusForbidden, "user:bob"},
+		{"alice", "ticket:99", http.StatusForbidden, "ticket:99"},
+		{"alice", "ticket:x", http.StatusForbidden, "ticket:x"},
+		{"alice", "tickets", http.StatusForbidden, "tickets"},
+		{"sam", "ticket:1,ticket:2,ticket:3,ticket:4", http.StatusOK, ""},
+		{"bob", "ticket:1", http.StatusForbidden, "ticket:1"},
 	} {
 		t.Run(tc.user+"/"+tc.topics, func(t *testing.T) {
 			url := srv.URL + "/events?topic=" + tc.topics
@@ -123,6 +125,9 @@ func TestAuthorize(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" || !bytes.Contains(body, []byte(`"error"`)) {
 				t.Errorf("error answer %s %s, want a JSON error", ct, body)
+			}
+			if tc.denied != "" && !bytes.Contains(body, []byte(`topic \"`+tc.denied+`\"`)) {
+				t.Errorf("error %s does not name topic %q", body, tc.denied)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -76,27 +77,38 @@ func (s *server) currentUser(r *http.Request) (User, bool) {
 	return s.store.User(name)
 }
 
-// authorize is Config.Authorize: it is asked about every topic of every
-// subscription before the stream starts. A customer may follow their own
-// tickets and their own user topic; support may follow every ticket.
-func (s *server) authorize(r *http.Request, topic string) (bool, error) {
+// authorize is Config.Authorize: it is asked once per subscription, with
+// every topic, before the stream starts, so the user is looked up once. A
+// customer may follow their own tickets and their own user topic; support
+// may follow every ticket.
+func (s *server) authorize(r *http.Request, topics []string) error {
 	u, ok := s.currentUser(r)
 	if !ok {
-		return false, sse.ErrUnauthorized // 401, not 403: log in first
+		return fmt.Errorf("%w: log in first", sse.ErrUnauthorized) // 401, not 403
 	}
+	for _, topic := range topics {
+		if !s.mayFollow(u, topic) {
+			return ssevents.Forbidden(topic) // 403 naming the topic
+		}
+	}
+	return nil
+}
+
+// mayFollow reports whether u may follow topic.
+func (s *server) mayFollow(u User, topic string) bool {
 	kind, id, _ := strings.Cut(topic, ":")
 	switch kind {
 	case "ticket":
 		tid, err := parseID(id)
 		if err != nil {
-			return false, nil
+			return false
 		}
 		t, err := s.store.Ticket(tid)
-		return err == nil && CanSee(u, t), nil
+		return err == nil && CanSee(u, t)
 	case "user":
-		return id == u.Name, nil
+		return id == u.Name
 	}
-	return false, nil
+	return false
 }
 
 func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
