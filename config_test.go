@@ -88,8 +88,8 @@ func TestConfigValidateAndDefaults(t *testing.T) {
 		{"heartbeat too long", ssevents.Config{HeartbeatInterval: 2 * time.Minute}, "HeartbeatInterval"},
 		{"negative connections", ssevents.Config{MaxConnections: -1}, "MaxConnections"},
 		{"path", ssevents.Config{Path: "events"}, "Path"},
-		{"unknown broker", ssevents.Config{RedisURL: "nats://127.0.0.1:4222"}, "nats"},
-		{"redis without its package", ssevents.Config{RedisURL: "redis://127.0.0.1:6379/0"}, "broker/redis"},
+		{"unknown broker", ssevents.Config{BrokerURL: "nats://127.0.0.1:4222"}, "nats"},
+		{"redis without its package", ssevents.Config{BrokerURL: "redis://127.0.0.1:6379/0"}, "broker/redis"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

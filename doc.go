@@ -11,8 +11,9 @@
 //     a registry by URL scheme (RegisterBroker, OpenBroker), and Queue, the
 //     bounded per-subscriber queue brokers deliver into;
 //   - MemoryBroker, the embedded broker with per-topic history, selected
-//     by an empty Config.RedisURL (the Redis broker lives in broker/redis
-//     and registers redis://, rediss://, redis+sentinel://, redis+cluster://);
+//     by Config.BrokerURL "memory://", the default (the Redis broker lives
+//     in broker/redis and registers redis://, rediss://, redis+sentinel://,
+//     redis+cluster://);
 //   - Handler, the SSE endpoint: several topics per connection,
 //     Last-Event-ID resume, resync, heartbeats, limits;
 //   - Publisher and its middleware PublishEvent, which publishes a

@@ -282,7 +282,7 @@ func TestParseFlags(t *testing.T) {
 			t.Fatal("-h: no error")
 		}
 		var names []string
-		for _, v := range ssevents.EnvVars {
+		for _, v := range ssevents.Settings {
 			names = append(names, v.Name)
 		}
 		for _, v := range hub.Settings {
