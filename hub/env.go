@@ -51,7 +51,7 @@ var ownSettings = []Setting{
 		func(c *Config) *time.Duration { return &c.AuthorizeTimeout }),
 	settings.Duration(settings.Spec{Name: "SSE_AUTHORIZE_CACHE_SECONDS", Field: "AuthorizeCacheTTL",
 		Default: strconv.Itoa(int(DefaultAuthorizeCacheTTL / time.Second)), OffAtZero: true,
-		Usage:   "seconds a webhook answer is reused for the same credentials and topics (0: no cache)", Min: 0, Max: 3600, Unit: "s"},
+		Usage: "seconds a webhook answer is reused for the same credentials and topics (0: no cache)", Min: 0, Max: 3600, Unit: "s"},
 		func(c *Config) *time.Duration { return &c.AuthorizeCacheTTL }),
 	settings.List(settings.Spec{Name: "SSE_PUBLIC_TOPICS", Field: "PublicTopics",
 		Usage:   "topics anyone may subscribe to without credentials",
