@@ -183,9 +183,10 @@ var ownSettings = []settings.Setting[Main]{
 		func(m *Main) *string { return &m.logFormat }),
 }
 
-// serveSettings lists every setting of `ssevents serve`: the command's
-// own, then the hub's (the core's first).
-func serveSettings() []settings.Setting[Main] {
+// ServeSettings lists every setting of `ssevents serve`: the command's
+// own, then the hub's (the core's first). Its flags, help and the README's
+// tables derive from it.
+func ServeSettings() []settings.Setting[Main] {
 	hubs := settings.Lift(hub.Settings, func(m *Main) *hub.Config { return &m.Config })
 	return append(append([]settings.Setting[Main](nil), ownSettings...), hubs...)
 }
@@ -196,7 +197,7 @@ func serveSettings() []settings.Setting[Main] {
 func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool), stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	all := serveSettings()
+	all := ServeSettings()
 	get := settings.DefineFlags(fs, all, lookup)
 	fs.Usage = func() { serveUsage(stderr, all) }
 	if err := fs.Parse(args); err != nil {
