@@ -268,4 +268,3 @@ func TestParseFlags(t *testing.T) {
 		})
 	}
 }
-
