@@ -32,7 +32,7 @@ type App struct {
 }
 
 // New validates cfg, opens its broker (Config.Broker, or the one
-// Config.RedisURL names; the embedded broker when both are empty) and
+// Config.BrokerURL names, "memory://" by default) and
 // returns the app. Close it when done.
 func New(cfg Config) (*App, error) {
 	if err := cfg.Validate(); err != nil {
@@ -42,7 +42,7 @@ func New(cfg Config) (*App, error) {
 	m := NewMetrics()
 	a := &App{cfg: cfg, metrics: m, broker: cfg.Broker, mux: http.NewServeMux()}
 	if a.broker == nil {
-		b, err := sse.OpenBroker(context.Background(), cfg.RedisURL, cfg.brokerOptions(m))
+		b, err := sse.OpenBroker(context.Background(), cfg.BrokerURL, cfg.brokerOptions(m))
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package ssevents_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,9 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 		{"SSE_PATH", "events", "starting with /"},
 		{"SSE_TOPIC_PREFIX", "a b", "SSE_TOPIC_PREFIX"},
 		{"SSE_HEARTBEAT_EVENT", "maybe", "true or false"},
+		{"SSE_RETRY_MS", "600001", "0 to 600000"},
+		{"SSE_WRITE_TIMEOUT_SECONDS", "1s", "1 to 600"},
+		{"SSE_MAX_TOPICS", "1001", "1 to 1000"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			t.Parallel()
@@ -88,8 +92,11 @@ func TestConfigValidateAndDefaults(t *testing.T) {
 		{"heartbeat too long", ssevents.Config{HeartbeatInterval: 2 * time.Minute}, "HeartbeatInterval"},
 		{"negative connections", ssevents.Config{MaxConnections: -1}, "MaxConnections"},
 		{"path", ssevents.Config{Path: "events"}, "Path"},
-		{"unknown broker", ssevents.Config{RedisURL: "nats://127.0.0.1:4222"}, "nats"},
-		{"redis without its package", ssevents.Config{RedisURL: "redis://127.0.0.1:6379/0"}, "broker/redis"},
+		{"queue above its variable's range", ssevents.Config{MaxQueueSize: 100_001}, "MaxQueueSize is 100001"},
+		{"retry above its variable's range", ssevents.Config{Retry: 11 * time.Minute}, "Retry is 11m0s"},
+		{"bad topic prefix", ssevents.Config{TopicPrefix: "a b"}, "TopicPrefix"},
+		{"unknown broker", ssevents.Config{BrokerURL: "nats://127.0.0.1:4222"}, "nats"},
+		{"redis without its package", ssevents.Config{BrokerURL: "redis://127.0.0.1:6379/0"}, "broker/redis"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -113,5 +120,41 @@ func TestConfigValidateAndDefaults(t *testing.T) {
 		c.MaxQueueSize != ssevents.DefaultMaxQueueSize || c.MaxMessageSize != ssevents.DefaultMaxMessageSize ||
 		c.HistorySize != sse.DefaultHistorySize || c.HistoryAge != sse.DefaultHistoryAge {
 		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+// Every declared default, given as its variable, yields the Config that
+// the zero Config gets from its defaults: the table and the Default*
+// constants cannot disagree.
+func TestSettings_defaultsAreConfigDefaults(t *testing.T) {
+	t.Parallel()
+	zero, err := ssevents.New(ssevents.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { zero.Close() })
+	want := zero.Config()
+	want.Logger = nil
+	for _, s := range ssevents.Settings {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			if s.Default == "" {
+				return // no default: the zero value (TopicPrefix)
+			}
+			cfg, err := ssevents.ConfigFromLookup(func(k string) (string, bool) { return s.Default, k == s.Name })
+			if err != nil {
+				t.Fatalf("default %q: %v", s.Default, err)
+			}
+			app, err := ssevents.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer app.Close()
+			got := app.Config()
+			got.Logger = nil
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s=%s gives\n%+v\nwant the defaults\n%+v", s.Name, s.Default, got, want)
+			}
+		})
 	}
 }

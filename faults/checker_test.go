@@ -68,7 +68,7 @@ func startHubs(t *testing.T, logs *testLog, brokerURLs ...string) []*testHub {
 	var hubs []*testHub
 	for i, u := range brokerURLs {
 		h, err := hub.New(hub.Config{Config: ssevents.Config{
-			RedisURL: u, Retry: 50 * time.Millisecond, HistorySize: historySize,
+			BrokerURL: u, Retry: 50 * time.Millisecond, HistorySize: historySize,
 			Logger: logs.logger(slog.LevelInfo).With("hub", i+1),
 		}})
 		if err != nil {

@@ -7,133 +7,85 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
-	"github.com/ssevents/ssevents/sse"
+	"github.com/ssevents/ssevents/internal/settings"
 )
 
-// Setting describes one SSE_* environment variable of the hub (beyond the
-// core ones in ssevents.EnvVars) that ApplyLookup reads.
-type Setting struct {
-	// Name of the variable, e.g. "SSE_JWT_SECRET".
-	Name string
-	// Allowed describes the accepted values.
-	Allowed string
-	// Default is the value used when the variable is unset.
-	Default string
-	// Usage says what it sets.
-	Usage string
-	set   func(c *Config, v string) error
+// Setting declares one setting of the hub's Config: its SSE_* variable,
+// flag, Go field, kind, default, allowed values and help.
+type Setting = settings.Setting[Config]
+
+// Settings declares every setting of the hub's Config, once: the core's
+// (ssevents.Settings) followed by the hub's own. ApplyLookup reads them,
+// Validate checks them, and `ssevents serve` has a flag for each, named
+// after its variable (SSE_JWT_SECRET: --jwt-secret).
+var Settings = append(settings.Lift(ssevents.Settings, func(c *Config) *ssevents.Config { return &c.Config }), ownSettings...)
+
+// ownSettings are the settings of the hub beyond the core's.
+var ownSettings = []Setting{
+	settings.String(settings.Spec{Name: "SSE_JWT_SECRET", Field: "JWTSecret", Secret: true,
+		Usage: "HS256 secret that verifies tokens", Allowed: fmt.Sprintf("at least %d bytes", MinJWTSecretLength), Check: checkSecret},
+		func(c *Config) *string { return &c.JWTSecret }),
+	settings.String(settings.Spec{Name: "SSE_JWT_PUBLIC_KEY_FILE", Field: "JWTPublicKeyFile",
+		Usage:   "RSA or ECDSA public key that verifies RS256/ES256 tokens",
+		Allowed: "path of a PEM file (PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE)"},
+		func(c *Config) *string { return &c.JWTPublicKeyFile }),
+	settings.String(settings.Spec{Name: "SSE_JWT_JWKS_FILE", Field: "JWTJWKSFile",
+		Usage: "RSA and EC public keys that verify tokens, chosen by kid", Allowed: "path of a JWKS (JSON Web Key Set) file"},
+		func(c *Config) *string { return &c.JWTJWKSFile }),
+	settings.String(settings.Spec{Name: "SSE_JWT_ISSUER", Field: "JWTIssuer",
+		Usage: "iss claim every token must carry", Allowed: "any string"},
+		func(c *Config) *string { return &c.JWTIssuer }),
+	settings.String(settings.Spec{Name: "SSE_JWT_AUDIENCE", Field: "JWTAudience",
+		Usage: "value the aud claim of every token must hold", Allowed: "any string"},
+		func(c *Config) *string { return &c.JWTAudience }),
+	settings.Duration(settings.Spec{Name: "SSE_JWT_LEEWAY_SECONDS", Field: "JWTLeeway", Default: "0",
+		Usage: "clock skew allowed on exp, nbf and iat", Min: 0, Max: 600, Unit: "s"},
+		func(c *Config) *time.Duration { return &c.JWTLeeway }),
+	settings.String(settings.Spec{Name: "SSE_AUTHORIZE_URL", Field: "AuthorizeURL",
+		Usage:   `authorization webhook asked about subscriptions (POST {"topics": [...]})`,
+		Allowed: "http:// or https:// URL", Check: checkWebhookURL},
+		func(c *Config) *string { return &c.AuthorizeURL }),
+	settings.Duration(settings.Spec{Name: "SSE_AUTHORIZE_TIMEOUT_MS", Field: "AuthorizeTimeout",
+		Default: strconv.Itoa(int(DefaultAuthorizeTimeout / time.Millisecond)),
+		Usage:   "ms one webhook call may take before it denies", Min: 1, Max: 60_000, Unit: "ms"},
+		func(c *Config) *time.Duration { return &c.AuthorizeTimeout }),
+	settings.Duration(settings.Spec{Name: "SSE_AUTHORIZE_CACHE_SECONDS", Field: "AuthorizeCacheTTL",
+		Default: strconv.Itoa(int(DefaultAuthorizeCacheTTL / time.Second)), OffAtZero: true,
+		Usage: "seconds a webhook answer is reused for the same credentials and topics (0: no cache)", Min: 0, Max: 3600, Unit: "s"},
+		func(c *Config) *time.Duration { return &c.AuthorizeCacheTTL }),
+	settings.List(settings.Spec{Name: "SSE_PUBLIC_TOPICS", Field: "PublicTopics",
+		Usage:   "topics anyone may subscribe to without credentials",
+		Allowed: "comma-separated topic patterns (* matches any run of characters)", Check: validatePattern},
+		func(c *Config) *[]string { return &c.PublicTopics }),
+	settings.List(settings.Spec{Name: "SSE_CORS_ORIGINS", Field: "CORSOrigins",
+		Usage:   "origins allowed to make cross-origin requests",
+		Allowed: "comma-separated origins (https://app.example.com) or *", Check: validateOrigin},
+		func(c *Config) *[]string { return &c.CORSOrigins }),
+	settings.Bool(settings.Spec{Name: "SSE_DEMO", Field: "DisableDemo", Default: "true",
+		Usage: "serve the demo page at /"}, true,
+		func(c *Config) *bool { return &c.DisableDemo }),
 }
 
-func stringSetting(name, allowed, usage string, f func(*Config) *string) Setting {
-	return Setting{Name: name, Allowed: allowed, Usage: usage, Default: "none",
-		set: func(c *Config, v string) error { *f(c) = strings.TrimSpace(v); return nil }}
-}
-
-func intSetting(name string, lo, hi int, def, usage string, set func(*Config, int)) Setting {
-	return Setting{Name: name, Allowed: fmt.Sprintf("integer %d to %d", lo, hi), Default: def, Usage: usage,
-		set: func(c *Config, v string) error {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < lo || n > hi {
-				return fmt.Errorf("%w: %s=%q: want an integer from %d to %d", sse.ErrInvalidConfig, name, v, lo, hi)
-			}
-			set(c, n)
-			return nil
-		}}
-}
-
-// Settings lists the hub's variables, with their allowed values and
-// defaults. `ssevents serve` has a flag for each, named after it
-// (SSE_JWT_SECRET: --jwt-secret).
-var Settings = []Setting{
-	{Name: "SSE_JWT_SECRET", Allowed: fmt.Sprintf("at least %d bytes", MinJWTSecretLength), Default: "none",
-		Usage: "HS256 secret that verifies tokens",
-		set: func(c *Config, v string) error {
-			if len(v) < MinJWTSecretLength {
-				return fmt.Errorf("%w: SSE_JWT_SECRET is %d bytes: want at least %d (RFC 7518)", sse.ErrInvalidConfig, len(v), MinJWTSecretLength)
-			}
-			c.JWTSecret = v
-			return nil
-		}},
-	stringSetting("SSE_JWT_PUBLIC_KEY_FILE", "path of a PEM file (PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE)",
-		"RSA or ECDSA public key that verifies RS256/ES256 tokens", func(c *Config) *string { return &c.JWTPublicKeyFile }),
-	stringSetting("SSE_JWT_JWKS_FILE", "path of a JWKS (JSON Web Key Set) file",
-		"RSA and EC public keys that verify tokens, chosen by kid", func(c *Config) *string { return &c.JWTJWKSFile }),
-	stringSetting("SSE_JWT_ISSUER", "any string", "iss claim every token must carry", func(c *Config) *string { return &c.JWTIssuer }),
-	stringSetting("SSE_JWT_AUDIENCE", "any string", "value the aud claim of every token must hold", func(c *Config) *string { return &c.JWTAudience }),
-	intSetting("SSE_JWT_LEEWAY_SECONDS", 0, 600, "0", "clock skew allowed on exp, nbf and iat",
-		func(c *Config, n int) { c.JWTLeeway = time.Duration(n) * time.Second }),
-	{Name: "SSE_AUTHORIZE_URL", Allowed: "http:// or https:// URL", Default: "none",
-		Usage: "authorization webhook asked about subscriptions (POST {\"topics\": [...]})",
-		set: func(c *Config, v string) error {
-			v = strings.TrimSpace(v)
-			if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
-				return fmt.Errorf("%w: SSE_AUTHORIZE_URL=%q: want an http:// or https:// URL", sse.ErrInvalidConfig, v)
-			}
-			c.AuthorizeURL = v
-			return nil
-		}},
-	intSetting("SSE_AUTHORIZE_TIMEOUT_MS", 1, 60_000, strconv.Itoa(int(DefaultAuthorizeTimeout/time.Millisecond)),
-		"ms one webhook call may take before it denies",
-		func(c *Config, n int) { c.AuthorizeTimeout = time.Duration(n) * time.Millisecond }),
-	intSetting("SSE_AUTHORIZE_CACHE_SECONDS", 0, 3600, strconv.Itoa(int(DefaultAuthorizeCacheTTL/time.Second)),
-		"seconds a webhook answer is reused for the same credentials and topics (0: no cache)",
-		func(c *Config, n int) {
-			c.AuthorizeCacheTTL = time.Duration(n) * time.Second
-			if n == 0 {
-				c.AuthorizeCacheTTL = -1
-			}
-		}),
-	{Name: "SSE_PUBLIC_TOPICS", Allowed: "comma-separated topic patterns (* matches any run of characters)", Default: "none",
-		Usage: "topics anyone may subscribe to without credentials",
-		set: func(c *Config, v string) error {
-			ps := ssevents.SplitTopics(v)
-			for _, p := range ps {
-				if err := validatePattern(p); err != nil {
-					return fmt.Errorf("%w: SSE_PUBLIC_TOPICS: %w", sse.ErrInvalidConfig, err)
-				}
-			}
-			c.PublicTopics = ps
-			return nil
-		}},
-	{Name: "SSE_CORS_ORIGINS", Allowed: "comma-separated origins (https://app.example.com) or *", Default: "none",
-		Usage: "origins allowed to make cross-origin requests",
-		set: func(c *Config, v string) error {
-			origins := ssevents.SplitTopics(v)
-			for _, o := range origins {
-				if err := validateOrigin(o); err != nil {
-					return fmt.Errorf("%w: SSE_CORS_ORIGINS: %w", sse.ErrInvalidConfig, err)
-				}
-			}
-			c.CORSOrigins = origins
-			return nil
-		}},
-	{Name: "SSE_DEMO", Allowed: "true or false", Default: "true", Usage: "serve the demo page at /",
-		set: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				return fmt.Errorf("%w: SSE_DEMO=%q: want true or false", sse.ErrInvalidConfig, v)
-			}
-			c.DisableDemo = !b
-			return nil
-		}},
-}
-
-// ApplyLookup sets the fields of c for which lookup has an SSE_* variable
-// (the core's ssevents.EnvVars and the hub's Settings), leaving the others
-// as they are. An invalid value is an error naming the variable and its
-// allowed values.
-func (c *Config) ApplyLookup(lookup func(string) (string, bool)) error {
-	if err := c.Config.ApplyLookup(lookup); err != nil {
-		return err
-	}
-	for _, s := range Settings {
-		v, ok := lookup(s.Name)
-		if !ok || v == "" {
-			continue
-		}
-		if err := s.set(c, v); err != nil {
-			return err
-		}
+// checkSecret accepts an HS256 secret of at least MinJWTSecretLength bytes
+// (RFC 7518 section 3.2); its message never shows the secret.
+func checkSecret(s string) error {
+	if len(s) < MinJWTSecretLength {
+		return fmt.Errorf("is %d bytes, want at least %d bytes (RFC 7518)", len(s), MinJWTSecretLength)
 	}
 	return nil
+}
+
+// checkWebhookURL accepts an http:// or https:// URL.
+func checkWebhookURL(u string) error {
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return fmt.Errorf("want an http:// or https:// URL")
+	}
+	return nil
+}
+
+// ApplyLookup sets the fields of c for which lookup has a non-empty SSE_*
+// variable (every one in Settings), leaving the others as they are. An
+// invalid value is an error naming the variable and its allowed values.
+func (c *Config) ApplyLookup(lookup func(string) (string, bool)) error {
+	return settings.ApplyLookup(c, Settings, lookup)
 }

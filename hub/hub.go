@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/settings"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -30,7 +31,7 @@ const (
 // Config configures a Hub. Every zero field means the default named in its
 // comment. ApplyLookup fills it from SSE_* variables.
 type Config struct {
-	// Config is the core configuration: SSE path, broker (RedisURL),
+	// Config is the core configuration: SSE path, broker (BrokerURL),
 	// limits, history, logger. Its Authorize, when set, is asked once per
 	// subscribe request, with every topic, after the hub's own checks
 	// allowed them all; its 401s carry the hub's Bearer challenge.
@@ -102,8 +103,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first setting of c that is invalid, as an error
-// wrapping sse.ErrInvalidConfig. It does not read key files.
+// Validate reports the first setting of c that is invalid (out of the
+// range its declaration in Settings allows, or a path the hub uses for
+// another route), as an error wrapping sse.ErrInvalidConfig. It does not
+// read key files.
 func (c Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
@@ -115,31 +118,8 @@ func (c Config) Validate() error {
 	case c.Path == "/", p == "/publish", p == "/demo", strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
 		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /demo/, /health, /metrics)", c.Path)
 	}
-	if c.JWTSecret != "" && len(c.JWTSecret) < MinJWTSecretLength {
-		return bad("JWTSecret is %d bytes, allowed: at least %d bytes (RFC 7518)", len(c.JWTSecret), MinJWTSecretLength)
-	}
-	if c.AuthorizeURL != "" {
-		if !strings.HasPrefix(c.AuthorizeURL, "http://") && !strings.HasPrefix(c.AuthorizeURL, "https://") {
-			return bad("AuthorizeURL is %q, allowed: an http:// or https:// URL", c.AuthorizeURL)
-		}
-	}
-	if c.AuthorizeTimeout < 0 {
-		return bad("AuthorizeTimeout is %v, allowed: more than 0", c.AuthorizeTimeout)
-	}
-	if c.JWTLeeway < 0 {
-		return bad("JWTLeeway is %v, allowed: 0 or more", c.JWTLeeway)
-	}
-	for _, p := range c.PublicTopics {
-		if err := validatePattern(p); err != nil {
-			return fmt.Errorf("%w: PublicTopics: %w", sse.ErrInvalidConfig, err)
-		}
-	}
-	for _, o := range c.CORSOrigins {
-		if err := validateOrigin(o); err != nil {
-			return fmt.Errorf("%w: CORSOrigins: %w", sse.ErrInvalidConfig, err)
-		}
-	}
-	return nil
+	d := c.withDefaults()
+	return settings.Validate(&d, ownSettings)
 }
 
 // Hub is the standalone server, an http.Handler. Its routes:

@@ -92,6 +92,9 @@ func TestNew_invalidConfig(t *testing.T) {
 		{"origin with path", hub.Config{CORSOrigins: []string{"https://a.example/x"}}, "CORSOrigins"},
 		{"path taken", hub.Config{Config: ssevents.Config{Path: "/publish"}}, "Path"},
 		{"core limit", hub.Config{Config: ssevents.Config{MaxConnections: -1}}, "MaxConnections"},
+		{"negative leeway", hub.Config{JWTLeeway: -time.Second}, "JWTLeeway is -1s"},
+		{"webhook timeout above its range", hub.Config{AuthorizeTimeout: 2 * time.Minute}, "AuthorizeTimeout is 2m0s"},
+		{"cache above its range", hub.Config{AuthorizeCacheTTL: 2 * time.Hour}, "AuthorizeCacheTTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,14 +11,12 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	_ "github.com/ssevents/ssevents/broker/redis" // redis://, rediss://, redis+sentinel://, redis+cluster:// for SSE_REDIS_URL
 	"github.com/ssevents/ssevents/hub"
-	"github.com/ssevents/ssevents/sse"
+	"github.com/ssevents/ssevents/internal/settings"
 )
 
 // Defaults of the serve command's own settings.
@@ -48,6 +46,8 @@ type Main struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the logs. Default: text to stderr.
 	Logger *slog.Logger
+
+	logLevel, logFormat string // SSE_LOG_LEVEL, SSE_LOG_FORMAT, for ParseFlags
 
 	hub      *hub.Hub
 	ln       net.Listener
@@ -165,71 +165,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return m.Close()
 }
 
-// setting is one line of `ssevents serve -h`: an SSE_* variable and its
-// flag.
-type setting struct {
-	name, allowed, def, usage string
+// ownSettings are the settings of the serve command itself, beyond the
+// hub's.
+var ownSettings = []settings.Setting[Main]{
+	settings.String(settings.Spec{Name: "SSE_ADDR", Field: "Addr", Default: defaultAddr,
+		Usage: "address to listen on", Allowed: "host:port"},
+		func(m *Main) *string { return &m.Addr }),
+	settings.Duration(settings.Spec{Name: "SSE_SHUTDOWN_TIMEOUT_SECONDS", Field: "ShutdownTimeout",
+		Default: strconv.Itoa(int(defaultShutdownTimeout / time.Second)),
+		Usage:   "seconds to wait for requests in flight at shutdown", Min: 1, Max: 600, Unit: "s"},
+		func(m *Main) *time.Duration { return &m.ShutdownTimeout }),
+	settings.Enum(settings.Spec{Name: "SSE_LOG_LEVEL", Field: "logLevel", Default: "info",
+		Usage: "least severe log level written", Values: []string{"debug", "info", "warn", "error"}},
+		func(m *Main) *string { return &m.logLevel }),
+	settings.Enum(settings.Spec{Name: "SSE_LOG_FORMAT", Field: "logFormat", Default: "text",
+		Usage: "log format, on stderr", Values: []string{"text", "json"}},
+		func(m *Main) *string { return &m.logFormat }),
 }
 
-// flagName is the flag of an SSE_* variable: SSE_JWT_SECRET is jwt-secret.
-func (s setting) flagName() string {
-	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.name, "SSE_")), "_", "-")
+// ServeSettings lists every setting of `ssevents serve`: the command's
+// own, then the hub's (the core's first). Its flags, help and the README's
+// tables derive from it.
+func ServeSettings() []settings.Setting[Main] {
+	hubs := settings.Lift(hub.Settings, func(m *Main) *hub.Config { return &m.Config })
+	return append(append([]settings.Setting[Main](nil), ownSettings...), hubs...)
 }
-
-// isBool reports whether the flag may be given without a value.
-func (s setting) isBool() bool { return s.allowed == "true or false" }
-
-// serveOwnSettings are the variables of the serve command itself.
-var serveOwnSettings = []setting{
-	{"SSE_ADDR", "host:port", defaultAddr, "address to listen on"},
-	{"SSE_SHUTDOWN_TIMEOUT_SECONDS", "integer 1 to 600", strconv.Itoa(int(defaultShutdownTimeout / time.Second)), "seconds to wait for requests in flight at shutdown"},
-	{"SSE_LOG_LEVEL", "debug, info, warn or error", "info", "least severe log level written"},
-	{"SSE_LOG_FORMAT", "text or json", "text", "log format, on stderr"},
-}
-
-// coreDefaults are the defaults of ssevents.EnvVars, for the help text.
-var coreDefaults = map[string]string{
-	"SSE_REDIS_URL":             `"" (embedded broker)`,
-	"SSE_PATH":                  ssevents.DefaultPath,
-	"SSE_TOPIC_PREFIX":          "none",
-	"SSE_HEARTBEAT_SECONDS":     strconv.Itoa(int(ssevents.DefaultHeartbeatInterval / time.Second)),
-	"SSE_HEARTBEAT_EVENT":       "false",
-	"SSE_MAX_CONNECTIONS":       strconv.Itoa(ssevents.DefaultMaxConnections),
-	"SSE_MAX_QUEUE_SIZE":        strconv.Itoa(ssevents.DefaultMaxQueueSize),
-	"SSE_MAX_MESSAGE_SIZE":      strconv.Itoa(ssevents.DefaultMaxMessageSize),
-	"SSE_MAX_TOPICS":            strconv.Itoa(ssevents.DefaultMaxTopicsPerConnection),
-	"SSE_HISTORY_SIZE":          strconv.Itoa(sse.DefaultHistorySize),
-	"SSE_HISTORY_SECONDS":       strconv.Itoa(int(sse.DefaultHistoryAge / time.Second)),
-	"SSE_RETRY_MS":              strconv.Itoa(int(ssevents.DefaultRetry / time.Millisecond)),
-	"SSE_WRITE_TIMEOUT_SECONDS": strconv.Itoa(int(ssevents.DefaultWriteTimeout / time.Second)),
-}
-
-// serveSettings lists every setting of `ssevents serve`: the command's,
-// the core's and the hub's.
-func serveSettings() []setting {
-	all := append([]setting(nil), serveOwnSettings...)
-	for _, v := range ssevents.EnvVars {
-		all = append(all, setting{v.Name, v.Allowed, coreDefaults[v.Name], v.Usage})
-	}
-	for _, v := range hub.Settings {
-		all = append(all, setting{v.Name, v.Allowed, v.Default, v.Usage})
-	}
-	return all
-}
-
-// textFlag is a string flag that remembers whether it was set; a bool
-// setting's flag may be given alone (--demo means --demo=true).
-type textFlag struct {
-	value string
-	set   bool
-	bool  bool
-}
-
-func (f *textFlag) String() string { return f.value }
-
-func (f *textFlag) Set(v string) error { f.value, f.set = v, true; return nil }
-
-func (f *textFlag) IsBoolFlag() bool { return f.bool }
 
 // ParseFlags fills m from args and the variables lookup finds (os.LookupEnv
 // in the command); a flag wins over its variable. An invalid value is an
@@ -237,76 +197,44 @@ func (f *textFlag) IsBoolFlag() bool { return f.bool }
 func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool), stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	settings := serveSettings()
-	flags := make(map[string]*textFlag, len(settings))
-	for _, s := range settings {
-		f := &textFlag{bool: s.isBool()}
-		flags[s.name] = f
-		fs.Var(f, s.flagName(), s.usage)
-	}
-	fs.Usage = func() { serveUsage(stderr, settings) }
+	all := ServeSettings()
+	get := settings.DefineFlags(fs, all, lookup)
+	fs.Usage = func() { serveUsage(stderr, all) }
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		serveUsage(stderr, settings)
+		serveUsage(stderr, all)
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	get := func(name string) (string, bool) {
-		if f := flags[name]; f != nil && f.set {
-			return f.value, true
-		}
-		return lookup(name)
-	}
-	if v, ok := get("SSE_ADDR"); ok && v != "" {
-		m.Addr = v
-	}
-	if v, ok := get("SSE_SHUTDOWN_TIMEOUT_SECONDS"); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 600 {
-			return fmt.Errorf("%w: SSE_SHUTDOWN_TIMEOUT_SECONDS=%q: want an integer from 1 to 600", sse.ErrInvalidConfig, v)
-		}
-		m.ShutdownTimeout = time.Duration(n) * time.Second
-	}
-	logger, err := newLogger(get, stderr)
-	if err != nil {
+	if err := settings.ApplyLookup(m, all, get); err != nil {
 		return err
 	}
-	m.Logger = logger
-	return m.Config.ApplyLookup(get)
+	m.Logger = newLogger(m.logLevel, m.logFormat, stderr)
+	return nil
 }
 
-// newLogger builds the logger SSE_LOG_LEVEL and SSE_LOG_FORMAT describe.
-func newLogger(get func(string) (string, bool), w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if v, ok := get("SSE_LOG_LEVEL"); ok && v != "" {
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return nil, fmt.Errorf("%w: SSE_LOG_LEVEL=%q: want debug, info, warn or error", sse.ErrInvalidConfig, v)
-		}
+// newLogger builds the logger SSE_LOG_LEVEL and SSE_LOG_FORMAT chose (their
+// values were checked when parsed).
+func newLogger(level, format string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // "" or a declared level: info when empty
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch v, _ := get("SSE_LOG_FORMAT"); v {
-	case "", "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	default:
-		return nil, fmt.Errorf("%w: SSE_LOG_FORMAT=%q: want text or json", sse.ErrInvalidConfig, v)
-	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // serveUsage prints every setting with its flag, variable, default and
 // allowed values.
-func serveUsage(w io.Writer, settings []setting) {
+func serveUsage(w io.Writer, all []settings.Setting[Main]) {
 	fmt.Fprintln(w, "usage: ssevents serve [flags]")
 	fmt.Fprintln(w, "\nRuns the hub: SSE endpoint, POST /publish, demo page at /, health and metrics.")
 	fmt.Fprintln(w, "Each setting is a flag or an environment variable; the flag wins.")
 	fmt.Fprintln(w, "Prefer the variable for secrets: flags show in the process list.")
 	fmt.Fprintln(w)
-	for _, s := range settings {
-		fmt.Fprintf(w, "  --%s  (env %s)\n", s.flagName(), s.name)
-		fmt.Fprintf(w, "        %s; default %s; allowed: %s\n", s.usage, s.def, s.allowed)
-	}
+	settings.PrintUsage(w, all)
 }
 
 // RunCommand runs the ssevents command line (args without the program

@@ -16,9 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssevents/ssevents"
 	main "github.com/ssevents/ssevents/cmd/ssevents"
-	"github.com/ssevents/ssevents/hub"
 	"github.com/ssevents/ssevents/internal/redistest"
 )
 
@@ -269,85 +267,6 @@ func TestServe_concurrentPublishers(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Fatalf("received %d distinct events, want %d", len(seen), n)
-	}
-}
-
-func TestParseFlags(t *testing.T) {
-	t.Parallel()
-	t.Run("help lists every setting", func(t *testing.T) {
-		t.Parallel()
-		var out strings.Builder
-		err := main.NewMain().ParseFlags([]string{"-h"}, noEnv, &out)
-		if err == nil {
-			t.Fatal("-h: no error")
-		}
-		var names []string
-		for _, v := range ssevents.EnvVars {
-			names = append(names, v.Name)
-		}
-		for _, v := range hub.Settings {
-			names = append(names, v.Name)
-		}
-		names = append(names, "SSE_ADDR", "SSE_SHUTDOWN_TIMEOUT_SECONDS", "SSE_LOG_LEVEL", "SSE_LOG_FORMAT")
-		for _, name := range names {
-			flagName := "--" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "SSE_")), "_", "-")
-			if !strings.Contains(out.String(), "(env "+name+")") || !strings.Contains(out.String(), flagName+" ") {
-				t.Errorf("help lacks %s / %s", flagName, name)
-			}
-		}
-	})
-	tests := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		wantErr string
-		check   func(t *testing.T, m *main.Main)
-	}{
-		{name: "defaults", check: func(t *testing.T, m *main.Main) {
-			if m.Addr != ":8000" || m.Config.JWTSecret != "" || m.Config.DisableDemo || m.ShutdownTimeout != 10*time.Second {
-				t.Errorf("defaults: %+v", m)
-			}
-		}},
-		{name: "env", env: map[string]string{"SSE_ADDR": ":9000", "SSE_MAX_CONNECTIONS": "7", "SSE_PUBLIC_TOPICS": "news, public:*", "SSE_AUTHORIZE_CACHE_SECONDS": "0"},
-			check: func(t *testing.T, m *main.Main) {
-				if m.Addr != ":9000" || m.Config.MaxConnections != 7 || strings.Join(m.Config.PublicTopics, "|") != "news|public:*" || m.Config.AuthorizeCacheTTL >= 0 {
-					t.Errorf("from env: addr %q, max %d, public %q, cache %v", m.Addr, m.Config.MaxConnections, m.Config.PublicTopics, m.Config.AuthorizeCacheTTL)
-				}
-			}},
-		{name: "flag wins over env", args: []string{"--addr", ":7000", "--max-connections", "9", "--demo=false", "--heartbeat-event"},
-			env: map[string]string{"SSE_ADDR": ":9000", "SSE_MAX_CONNECTIONS": "7"},
-			check: func(t *testing.T, m *main.Main) {
-				if m.Addr != ":7000" || m.Config.MaxConnections != 9 || !m.Config.DisableDemo || !m.Config.HeartbeatEvent {
-					t.Errorf("flags: addr %q, max %d, demo off %v, heartbeat event %v", m.Addr, m.Config.MaxConnections, m.Config.DisableDemo, m.Config.HeartbeatEvent)
-				}
-			}},
-		{name: "invalid core value", env: map[string]string{"SSE_MAX_CONNECTIONS": "0"}, wantErr: "SSE_MAX_CONNECTIONS"},
-		{name: "short secret", args: []string{"--jwt-secret", "short"}, wantErr: "SSE_JWT_SECRET is 5 bytes"},
-		{name: "bad webhook URL", args: []string{"--authorize-url", "ftp://x"}, wantErr: "SSE_AUTHORIZE_URL"},
-		{name: "bad origin", args: []string{"--cors-origins", "app.example.com"}, wantErr: "SSE_CORS_ORIGINS"},
-		{name: "bad pattern", args: []string{"--public-topics", "a b"}, wantErr: "SSE_PUBLIC_TOPICS"},
-		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "SSE_LOG_LEVEL"},
-		{name: "bad timeout", args: []string{"--authorize-timeout-ms", "0"}, wantErr: "SSE_AUTHORIZE_TIMEOUT_MS"},
-		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flag provided but not defined"},
-		{name: "argument", args: []string{"extra"}, wantErr: "unexpected argument"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			m := main.NewMain()
-			lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
-			err := m.ParseFlags(tt.args, lookup, io.Discard)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want it to contain %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.check(t, m)
-		})
 	}
 }
 

@@ -20,7 +20,7 @@ func TestTwoInstancesThroughRedis(t *testing.T) {
 	t.Parallel()
 	redis := redistest.Start(t)
 	store := NewStore()
-	cfg := Config{SSE: ssevents.Config{RedisURL: redis.URL()}, Store: store}
+	cfg := Config{SSE: ssevents.Config{BrokerURL: redis.URL()}, Store: store}
 
 	var lastIDs lastEventIDs
 	h, cleanup := mustServer(t, cfg)

@@ -29,7 +29,7 @@ const (
 
 // Config configures the example server. Zero fields take defaults.
 type Config struct {
-	// SSE configures the ssevents App: broker (Broker or RedisURL),
+	// SSE configures the ssevents App: broker (Broker or BrokerURL),
 	// heartbeat, retry... Zero fields are ssevents' defaults.
 	SSE ssevents.Config
 	// Store holds the comments; nil means a new, empty one. Tests pass a

@@ -1,0 +1,76 @@
+package ssevents
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ssevents/ssevents/internal/settings"
+	"github.com/ssevents/ssevents/sse"
+)
+
+// Setting declares one setting of Config: its SSE_* variable, flag, Go
+// field, kind, default, allowed values and help. Its methods derive the
+// flag (Flag), the help (DefaultText, AllowedText), reading the variable
+// (Apply) and checking the field (Validate).
+type Setting = settings.Setting[Config]
+
+// secs is a duration's default as the variable writes it, in seconds.
+func secs(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }
+
+// Settings declares every setting of Config that an SSE_* variable (and a
+// flag of `ssevents serve`) sets, once: ConfigFromEnv reads them,
+// Config.Validate checks their ranges, `ssevents serve -h` and the README
+// list them.
+var Settings = []Setting{
+	settings.String(settings.Spec{Name: "SSE_REDIS_URL", Field: "BrokerURL", Default: DefaultBrokerURL,
+		Usage:   "broker to fan out through",
+		Allowed: "memory:// (embedded), redis://, rediss://, redis+sentinel://, redis+cluster:// URL"},
+		func(c *Config) *string { return &c.BrokerURL }),
+	settings.String(settings.Spec{Name: "SSE_PATH", Field: "Path", Default: DefaultPath,
+		Usage: "path of the SSE endpoint", Allowed: "a path starting with /", Check: checkPath},
+		func(c *Config) *string { return &c.Path }),
+	settings.String(settings.Spec{Name: "SSE_TOPIC_PREFIX", Field: "TopicPrefix",
+		Usage: "namespace for topics in the broker", Allowed: "a topic name (letters, digits, _ - . : @ / = +)", Check: sse.ValidateTopic},
+		func(c *Config) *string { return &c.TopicPrefix }),
+	settings.Duration(settings.Spec{Name: "SSE_HEARTBEAT_SECONDS", Field: "HeartbeatInterval", Default: secs(DefaultHeartbeatInterval),
+		Usage: "seconds between heartbeats on an idle stream", Min: int(MinHeartbeatInterval / time.Second), Max: int(MaxHeartbeatInterval / time.Second), Unit: "s"},
+		func(c *Config) *time.Duration { return &c.HeartbeatInterval }),
+	settings.Bool(settings.Spec{Name: "SSE_HEARTBEAT_EVENT", Field: "HeartbeatEvent", Default: "false",
+		Usage: "send heartbeats as named `heartbeat` events"}, false,
+		func(c *Config) *bool { return &c.HeartbeatEvent }),
+	settings.Int(settings.Spec{Name: "SSE_MAX_CONNECTIONS", Field: "MaxConnections", Default: strconv.Itoa(DefaultMaxConnections),
+		Usage: "streams per instance before 503", Min: 1, Max: 1_000_000},
+		func(c *Config) *int { return &c.MaxConnections }),
+	settings.Int(settings.Spec{Name: "SSE_MAX_QUEUE_SIZE", Field: "MaxQueueSize", Default: strconv.Itoa(DefaultMaxQueueSize),
+		Usage: "events waiting per connection before it is dropped", Min: 1, Max: 100_000},
+		func(c *Config) *int { return &c.MaxQueueSize }),
+	settings.Int(settings.Spec{Name: "SSE_MAX_MESSAGE_SIZE", Field: "MaxMessageSize", Default: strconv.Itoa(DefaultMaxMessageSize),
+		Usage: "largest event data", Min: 1, Max: 16 << 20, Unit: "bytes"},
+		func(c *Config) *int { return &c.MaxMessageSize }),
+	settings.Int(settings.Spec{Name: "SSE_MAX_TOPICS", Field: "MaxTopicsPerConnection", Default: strconv.Itoa(DefaultMaxTopicsPerConnection),
+		Usage: "topics per connection", Min: 1, Max: 1000},
+		func(c *Config) *int { return &c.MaxTopicsPerConnection }),
+	settings.Int(settings.Spec{Name: "SSE_HISTORY_SIZE", Field: "HistorySize", Default: strconv.Itoa(DefaultHistorySize),
+		Usage: "events kept per topic for resume", Min: 1, Max: 1_000_000},
+		func(c *Config) *int { return &c.HistorySize }),
+	settings.Duration(settings.Spec{Name: "SSE_HISTORY_SECONDS", Field: "HistoryAge", Default: secs(DefaultHistoryAge),
+		Usage: "seconds events are kept for resume", Min: 1, Max: 7 * 24 * 3600, Unit: "s"},
+		func(c *Config) *time.Duration { return &c.HistoryAge }),
+	settings.Duration(settings.Spec{Name: "SSE_RETRY_MS", Field: "Retry", Default: strconv.Itoa(int(DefaultRetry / time.Millisecond)),
+		Usage: "reconnection delay sent to clients", Min: 0, Max: 600_000, Unit: "ms"},
+		func(c *Config) *time.Duration { return &c.Retry }),
+	settings.Duration(settings.Spec{Name: "SSE_WRITE_TIMEOUT_SECONDS", Field: "WriteTimeout", Default: secs(DefaultWriteTimeout),
+		Usage: "seconds one write to a client may take", Min: 1, Max: 600, Unit: "s"},
+		func(c *Config) *time.Duration { return &c.WriteTimeout }),
+}
+
+// checkPath accepts a path for the SSE endpoint: it starts with / and holds
+// no blank or pattern brace.
+func checkPath(p string) error {
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}") {
+		return errors.New("want a path starting with / (no blanks or braces)")
+	}
+	return nil
+}
