@@ -187,4 +187,3 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 func (a *App) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, a.metrics.Snapshot())
 }
-
