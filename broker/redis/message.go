@@ -58,6 +58,12 @@ type delivery struct {
 	mid   string // set when published to several topics: the copies share it
 }
 
+func deliveryID(d delivery) streamid.ID { return d.id }
+
+// copyKey tells the copies of a multi-topic event apart from other
+// events: their mid, "" for an event without copies.
+func copyKey(d delivery) string { return d.mid }
+
 // sameEvent reports whether d and o are copies of one multi-topic event.
 func (d delivery) sameEvent(o delivery) bool {
 	return d.mid != "" && d.mid == o.mid

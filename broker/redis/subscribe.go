@@ -328,37 +328,13 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 		}
 		lists = append(lists, keep)
 	}
-	bl.Events = merge(lists)
-	return bl, floors, nil
-}
-
-// merge merges per-topic lists sorted by id into one list in id order,
-// keeping one copy of an event published to several of the topics (told
-// by its mid: on a cluster the copies may have different ids, and distinct
-// events on different shards may share one).
-func merge(lists [][]delivery) []sse.Event {
-	var out []sse.Event
-	seen := map[string]bool{} // mids of the multi-topic events kept
-	for {
-		best := -1
-		for i := range lists {
-			if len(lists[i]) > 0 && (best < 0 || lists[i][0].id.Less(lists[best][0].id)) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return out
-		}
-		d := lists[best][0]
-		lists[best] = lists[best][1:]
-		if d.mid != "" {
-			if seen[d.mid] {
-				continue
-			}
-			seen[d.mid] = true
-		}
-		out = append(out, d.ev)
+	// The copies of a multi-topic event share its mid: on a cluster they
+	// may have different ids, and distinct events on different shards may
+	// share one.
+	for d := range streamid.Merge(lists, deliveryID, copyKey) {
+		bl.Events = append(bl.Events, d.ev)
 	}
+	return bl, floors, nil
 }
 
 // dedupe returns topics without repeats, in first-seen order.
