@@ -12,7 +12,7 @@ import (
 	"github.com/ssevents/ssevents/sse"
 )
 
-// App is the one-call setup (the seed's SSEApp): a broker, the SSE endpoint,
+// App is the one-call setup (fastapi-sse-events' SSEApp): a broker, the SSE endpoint,
 // health and metrics endpoints, and a mux for the application's own routes,
 // as one http.Handler. It embeds a Publisher, so app.Publish publishes.
 //
@@ -58,7 +58,7 @@ func New(cfg Config) (*App, error) {
 }
 
 // Mount creates an App from cfg and registers its endpoints on mux, next
-// to the application's own routes (the seed's mount_sse).
+// to the application's own routes (fastapi-sse-events' mount_sse).
 func Mount(mux *http.ServeMux, cfg Config) (*App, error) {
 	a, err := New(cfg)
 	if err != nil {

@@ -281,7 +281,7 @@ func TestSeedEnvelope(t *testing.T) {
 	got := receive(t, sub, 1)
 	ev := got[0]
 	if ev.Name != "comment_created" || string(ev.Data) != `{"id":1,"text":"hi"}` || ev.ID != "" || ev.Topic != "comments" {
-		t.Fatalf("seed envelope delivered as %+v", ev)
+		t.Fatalf("fastapi-sse-events envelope delivered as %+v", ev)
 	}
 	// Our own messages carry the same envelope, so Python subscribers read them.
 	raw := rawSubscriber(t, srv.Addr(), "app:comments")

@@ -79,7 +79,7 @@ func (s *subscription) offer(d delivery) {
 func (s *subscription) end(err error) {
 	s.once.Do(func() {
 		b := s.b
-		var pokes []*link
+		var pokes []*subscriberConn
 		b.mu.Lock()
 		if s.stop != nil {
 			s.stop()
@@ -96,10 +96,10 @@ func (s *subscription) end(err error) {
 			if len(t.subs) == 0 {
 				delete(b.topics, name)
 				delete(b.channels, t.channel)
-				if t.link.want[t.channel] == t {
-					delete(t.link.want, t.channel)
+				if t.conn.want[t.channel] == t {
+					delete(t.conn.want, t.channel)
 				}
-				pokes = append(pokes, t.link)
+				pokes = append(pokes, t.conn)
 			}
 		}
 		s.early = nil
@@ -126,7 +126,7 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 	s.q.OnDrop = req.OnDrop
 	s.starting = req.LastEventID != ""
 	var readies []chan struct{}
-	var pokes []*link
+	var pokes []*subscriberConn
 	var down error
 	b.mu.Lock()
 	if b.closed {
@@ -142,11 +142,11 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 				s.end(err)
 				return nil, err
 			}
-			pokes = append(pokes, t.link)
+			pokes = append(pokes, t.conn)
 		}
 		t.subs[s] = struct{}{}
 		readies = append(readies, t.ready)
-		if l := t.link; !l.up && l.err != nil && time.Since(l.downSince) > downFor {
+		if l := t.conn; !l.up && l.err != nil && time.Since(l.downSince) > downFor {
 			down = l.err // not a reconnection in passing: an outage
 		}
 	}
@@ -202,7 +202,7 @@ func (b *Broker) waitReady(ctx context.Context, readies []chan struct{}) error {
 	return nil
 }
 
-// newTopicLocked registers a topic and hands it to its node's link. b.mu
+// newTopicLocked registers a topic and hands it to its node's subscriber connection. b.mu
 // is held.
 func (b *Broker) newTopicLocked(name string) (*topic, error) {
 	ch := b.channel(name)
@@ -216,12 +216,12 @@ func (b *Broker) newTopicLocked(name string) (*topic, error) {
 		}
 		client = node
 	}
-	l := b.links[addr]
+	l := b.conns[addr]
 	if l == nil {
-		l = b.newLink(addr, client)
-		b.links[addr] = l
+		l = b.newSubscriberConn(addr, client)
+		b.conns[addr] = l
 	}
-	t := &topic{name: name, channel: ch, key: streamKey(ch), link: l,
+	t := &topic{name: name, channel: ch, key: streamKey(ch), conn: l,
 		subs: make(map[*subscription]struct{}), ready: make(chan struct{})}
 	b.topics[name] = t
 	b.channels[ch] = t
