@@ -237,32 +237,10 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 	if perr != nil {
 		start = "+"
 	}
-	keys := make([]string, 0, len(topics)+1)
-	var sts []state
-	if !b.cfg.Cluster {
-		keys = append(keys, b.counter)
-		for _, t := range topics {
-			keys = append(keys, streamKey(b.channel(t)))
-		}
-		st, err := parseState(stateScript.Exec(ctx, b.client, keys, []string{start, "1"}), topics)
-		if err != nil {
-			return sse.Backlog{}, nil, err
-		}
-		sts = append(sts, st)
-	} else {
-		for _, t := range topics {
-			st, err := parseState(stateScript.Exec(ctx, b.client, []string{streamKey(b.channel(t))}, []string{start, "0"}), []string{t})
-			if err != nil {
-				return sse.Backlog{}, nil, err
-			}
-			sts = append(sts, st)
-		}
-		// Read after the streams: every id in them is at or before it.
-		if err := b.readRecord(ctx, &sts[0]); err != nil {
-			return sse.Backlog{}, nil, err
-		}
+	sts, err := b.readStates(ctx, topics, start)
+	if err != nil {
+		return sse.Backlog{}, nil, err
 	}
-	now := sts[0].now
 	var streams []streamState
 	for _, st := range sts {
 		streams = append(streams, st.streams...)
@@ -283,7 +261,7 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 	if !cursor.IsZero() {
 		bl.Cursor = cursor.String()
 	}
-	nowMs := uint64(now.UnixMilli())
+	nowMs := uint64(sts[0].now.UnixMilli())
 	unknown := perr != nil || last.Ms > nowMs+uint64(time.Second.Milliseconds())
 	if !sts[0].hasCtr || sts[0].counter.Less(last) || !sts[0].hasGen || last.Less(sts[0].genesis) {
 		// Not issued by this dataset: never issued here, or issued by a
@@ -295,6 +273,45 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 		bl.Resync = slices.Clone(topics)
 		return bl, floors, nil
 	}
+	b.history(&bl, topics, streams, last, nowMs)
+	return bl, floors, nil
+}
+
+// readStates reads the state of topics' streams from start on: with the
+// dataset's counter and genesis, in one script on a single node; stream by
+// stream on a cluster, then the record of the dataset.
+func (b *Broker) readStates(ctx context.Context, topics []string, start string) ([]state, error) {
+	if !b.cfg.Cluster {
+		keys := make([]string, 0, len(topics)+1)
+		keys = append(keys, b.counter)
+		for _, t := range topics {
+			keys = append(keys, streamKey(b.channel(t)))
+		}
+		st, err := parseState(stateScript.Exec(ctx, b.client, keys, []string{start, "1"}), topics)
+		if err != nil {
+			return nil, err
+		}
+		return []state{st}, nil
+	}
+	sts := make([]state, 0, len(topics))
+	for _, t := range topics {
+		st, err := parseState(stateScript.Exec(ctx, b.client, []string{streamKey(b.channel(t))}, []string{start, "0"}), []string{t})
+		if err != nil {
+			return nil, err
+		}
+		sts = append(sts, st)
+	}
+	// Read after the streams: every id in them is at or before it.
+	if err := b.readRecord(ctx, &sts[0]); err != nil {
+		return nil, err
+	}
+	return sts, nil
+}
+
+// history adds to bl the events of streams (one per topic) after last
+// that are younger than HistoryAge at nowMs, merged in id order, and the
+// topics whose events after last are no longer all there to Resync.
+func (b *Broker) history(bl *sse.Backlog, topics []string, streams []streamState, last streamid.ID, nowMs uint64) {
 	ageMs := uint64(b.opts.HistoryAge.Milliseconds())
 	var cutoff uint64
 	if nowMs > ageMs {
@@ -334,7 +351,6 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 	for d := range streamid.Merge(lists, deliveryID, copyKey) {
 		bl.Events = append(bl.Events, d.ev)
 	}
-	return bl, floors, nil
 }
 
 // dedupe returns topics without repeats, in first-seen order.
