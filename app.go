@@ -2,7 +2,6 @@ package ssevents
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,7 +12,7 @@ import (
 	"github.com/ssevents/ssevents/sse"
 )
 
-// App is the one-call setup (the seed's SSEApp): a broker, the SSE endpoint,
+// App is the one-call setup (fastapi-sse-events' SSEApp): a broker, the SSE endpoint,
 // health and metrics endpoints, and a mux for the application's own routes,
 // as one http.Handler. It embeds a Publisher, so app.Publish publishes.
 //
@@ -59,7 +58,7 @@ func New(cfg Config) (*App, error) {
 }
 
 // Mount creates an App from cfg and registers its endpoints on mux, next
-// to the application's own routes (the seed's mount_sse).
+// to the application's own routes (fastapi-sse-events' mount_sse).
 func Mount(mux *http.ServeMux, cfg Config) (*App, error) {
 	a, err := New(cfg)
 	if err != nil {
@@ -80,23 +79,23 @@ func (a *App) Register(mux *http.ServeMux) {
 }
 
 // Handle registers an application route on the app's mux, with Go 1.22
-// patterns ("POST /tickets/{id}/status").
-func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+// patterns ("POST /tickets/{id}/status"). The requests it gets carry the
+// app's Publisher in their context (PublisherFrom).
+func (a *App) Handle(pattern string, h http.Handler) {
+	a.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(WithPublisher(r.Context(), a.Publisher)))
+	}))
+}
 
-// HandleFunc registers an application route function on the app's mux.
+// HandleFunc registers an application route function on the app's mux,
+// like Handle.
 func (a *App) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
-	a.mux.HandleFunc(pattern, f)
+	a.Handle(pattern, http.HandlerFunc(f))
 }
 
-// ServeHTTP implements http.Handler; the request's context carries the
-// app's Publisher.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == a.cfg.Path {
-		a.events.ServeHTTP(w, r) // streams need no publisher in their context
-		return
-	}
-	a.mux.ServeHTTP(w, r.WithContext(WithPublisher(r.Context(), a.Publisher)))
-}
+// ServeHTTP implements http.Handler: the app's one mux routes every
+// request, the SSE path included.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
 // Broker returns the app's broker.
 func (a *App) Broker() sse.Broker { return a.broker }
@@ -161,12 +160,12 @@ func (a *App) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if err := a.brokerState(r); err != nil {
 		h.Broker = err.Error()
 	}
-	writeJSON(w, http.StatusOK, h)
+	WriteJSON(w, http.StatusOK, h)
 }
 
 // handleLive answers 200 while the process serves requests.
 func (a *App) handleLive(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, Health{Status: "ok", Connections: a.events.Connections()})
+	WriteJSON(w, http.StatusOK, Health{Status: "ok", Connections: a.events.Connections()})
 }
 
 // handleReady answers 200 when the broker can publish and deliver, 503
@@ -182,16 +181,9 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 		h.Error = fmt.Sprintf("ssevents: broker not ready: %v", err)
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, h)
+	WriteJSON(w, status, h)
 }
 
 func (a *App) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, a.metrics.Snapshot())
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	WriteJSON(w, http.StatusOK, a.metrics.Snapshot())
 }

@@ -24,8 +24,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	WriteJSON(w, status, sse.ErrorBody{Error: msg})
+}
+
+// WriteJSON writes v as a JSON response with status, marked not to be
+// cached (an answer of the API is always about now).
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(sse.ErrorBody{Error: msg})
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -16,7 +16,7 @@ import (
 // handler answered; the request's own cancellation does not cut it short.
 const middlewarePublishTimeout = 5 * time.Second
 
-// PublishEvent wraps next (the seed's @publish_event): when next answers 2xx
+// PublishEvent wraps next (fastapi-sse-events' @publish_event): when next answers 2xx
 // with a JSON body, that body is published as event on the topic.
 //
 // topic is a template filled from the request's Go 1.22 path values:

@@ -4,7 +4,7 @@ import "strings"
 
 // Topic joins a kind and ids into a namespaced topic name:
 // Topic("invoice", "i001") is "invoice:i001", Topic("workspace", "acme",
-// "comments") is "workspace:acme:comments". It is the seed's
+// "comments") is "workspace:acme:comments". It is fastapi-sse-events'
 // TopicBuilder.custom; plain strings work just as well.
 func Topic(kind string, ids ...string) string {
 	if len(ids) == 0 {

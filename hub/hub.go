@@ -167,7 +167,8 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.handler = h.cors.wrap(h.routes())
+	h.routes()
+	h.handler = h.cors.wrap(h.app)
 	h.logMode()
 	return h, nil
 }
@@ -185,17 +186,16 @@ func (h *Hub) logMode() {
 		"public_topics", h.cfg.PublicTopics, "cors_origins", h.cfg.CORSOrigins, "path", h.app.Config().Path)
 }
 
-// routes registers every endpoint on one mux.
-func (h *Hub) routes() http.Handler {
-	mux := http.NewServeMux()
+// routes registers the hub's endpoints on the app's mux, next to the app's
+// own (SSE, health, metrics): one mux routes every request.
+func (h *Hub) routes() {
 	if !h.cfg.DisableDemo {
-		mux.HandleFunc("GET /{$}", h.handleDemo)
-		mux.HandleFunc("GET /demo/{file}", h.handleDemoAsset)
+		h.app.HandleFunc("GET /{$}", h.handleDemo)
+		h.app.HandleFunc("GET /demo/{file}", h.handleDemoAsset)
 	}
-	mux.HandleFunc("POST /publish", h.handlePublish)
-	mux.Handle(h.app.Config().Path, h.app.Events())
-	mux.Handle("/", h.app) // health and metrics
-	return mux
+	h.app.HandleFunc("POST /publish", h.handlePublish)
+	// The SSE endpoint, health and metrics are the app's own routes; the
+	// hub's authorization reaches them through Config.Authorize.
 }
 
 // ServeHTTP implements http.Handler.

@@ -14,13 +14,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/hub"
+	"github.com/ssevents/ssevents/internal/leakcheck"
 	"github.com/ssevents/ssevents/sse"
-	"go.uber.org/goleak"
 )
 
 // TestMain fails the package's tests if a goroutine outlives them: the
 // hub's streams, broker and webhook client must all end with Close.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // TestHub_closeLeavesNothing runs a hub with a webhook through a stream
 // and a publish, then closes everything; TestMain checks for leaks.

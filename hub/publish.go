@@ -65,7 +65,7 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, sse.PublishResponse{ID: id})
+	ssevents.WriteJSON(w, http.StatusOK, sse.PublishResponse{ID: id})
 	return nil
 }
 
@@ -187,11 +187,4 @@ func (h *Hub) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssevents"`)
 	}
 	ssevents.WriteError(w, r, h.logger, err)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -32,13 +32,14 @@ func Options() sse.BrokerOptions {
 	return sse.BrokerOptions{HistorySize: HistorySize, HistoryAge: HistoryAge}
 }
 
-// waitTimeout bounds every wait for an event or an end of subscription: far
-// above any healthy delivery time, even under -race on a busy machine.
-const waitTimeout = 10 * time.Second
+// WaitTimeout bounds every wait of the helpers for an event, an end of
+// subscription or a condition: far above any healthy delivery time, even
+// under -race on a busy machine.
+const WaitTimeout = 10 * time.Second
 
-// quietPeriod is how long a test waits to see that no further (duplicate)
+// QuietPeriod is how long Receive waits to see that no further (duplicate)
 // event arrives.
-const quietPeriod = 150 * time.Millisecond
+const QuietPeriod = 200 * time.Millisecond
 
 // newTopics returns n topic names unique to this test run, so that
 // subtests sharing one backend never see each other's events.
@@ -56,12 +57,13 @@ func newTopics(t testing.TB, n int) []string {
 	return out
 }
 
-// data returns a JSON payload carrying n, so tests can check which event
-// arrived and in which order.
-func data(n int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"n":%d}`, n)) }
+// Data returns a JSON payload carrying n, so tests can check which event
+// arrived and in which order (Seq reads it back).
+func Data(n int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"n":%d}`, n)) }
 
-// seqOf returns the n of a payload made by data.
-func seqOf(t testing.TB, ev sse.Event) int {
+// Seq returns the n of a payload made by Data; it fails the test for
+// another payload.
+func Seq(t testing.TB, ev sse.Event) int {
 	t.Helper()
 	var v struct{ N int }
 	if err := json.Unmarshal(ev.Data, &v); err != nil {
@@ -70,11 +72,14 @@ func seqOf(t testing.TB, ev sse.Event) int {
 	return v.N
 }
 
-func publish(t testing.TB, b sse.Broker, n int, topics ...string) string {
+// Publish publishes the event "test.event" with payload Data(n) to topics
+// and returns its id. It fails the test if the publish fails or the id is
+// not of the form "<ms>-<seq>".
+func Publish(t testing.TB, b sse.Broker, n int, topics ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
 	defer cancel()
-	id, err := b.Publish(ctx, sse.Message{Topics: topics, Event: "test.event", Data: data(n)})
+	id, err := b.Publish(ctx, sse.Message{Topics: topics, Event: "test.event", Data: Data(n)})
 	if err != nil {
 		t.Fatalf("Publish(%v, %d): %v", topics, n, err)
 	}
@@ -84,7 +89,9 @@ func publish(t testing.TB, b sse.Broker, n int, topics ...string) string {
 	return id
 }
 
-func subscribe(t testing.TB, b sse.Broker, req sse.SubscribeRequest) sse.Subscription {
+// Subscribe subscribes to b for req, for as long as the test runs (the
+// subscription is closed when it ends). It fails the test on an error.
+func Subscribe(t testing.TB, b sse.Broker, req sse.SubscribeRequest) sse.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(t.Context(), req)
 	if err != nil {
@@ -94,15 +101,29 @@ func subscribe(t testing.TB, b sse.Broker, req sse.SubscribeRequest) sse.Subscri
 	return sub
 }
 
-// receive waits until sub has delivered n events and returns them. It
+// Receive waits until sub has delivered n events and returns them. It
 // fails the test if the subscription ends, the events do not come in time,
 // more than n arrive, an event arrives twice (same topic and id), or any
-// further event arrives within quietPeriod after the n-th: a broker that
+// further event arrives within QuietPeriod after the n-th: a broker that
 // delivers an event twice fails every test that receives.
-func receive(t testing.TB, sub sse.Subscription, n int) []sse.Event {
+func Receive(t testing.TB, sub sse.Subscription, n int) []sse.Event {
+	t.Helper()
+	got := ReceiveAtLeast(t, sub, n)
+	if len(got) > n {
+		t.Fatalf("received %d events, want %d: %v", len(got), n, describe(got))
+	}
+	checkOnce(t, got)
+	expectQuiet(t, sub)
+	return got
+}
+
+// ReceiveAtLeast waits until sub has delivered n events and returns what
+// it has delivered by then, n events or more. It fails the test if the
+// subscription ends first or the events do not come within WaitTimeout.
+func ReceiveAtLeast(t testing.TB, sub sse.Subscription, n int) []sse.Event {
 	t.Helper()
 	var got []sse.Event
-	deadline := time.NewTimer(waitTimeout)
+	deadline := time.NewTimer(WaitTimeout)
 	defer deadline.Stop()
 	for len(got) < n {
 		var err error
@@ -116,15 +137,23 @@ func receive(t testing.TB, sub sse.Subscription, n int) []sse.Event {
 		select {
 		case <-sub.Notify():
 		case <-deadline.C:
-			t.Fatalf("received %d of %d events within %v: %v", len(got), n, waitTimeout, describe(got))
+			t.Fatalf("received %d of %d events within %v: %v", len(got), n, WaitTimeout, describe(got))
 		}
 	}
-	if len(got) > n {
-		t.Fatalf("received %d events, want %d: %v", len(got), n, describe(got))
-	}
-	checkOnce(t, got)
-	expectQuiet(t, sub)
 	return got
+}
+
+// Eventually polls cond every 10 ms until it holds, and fails the test,
+// naming what, if it does not within WaitTimeout.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(WaitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, WaitTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // checkOnce fails if two of evs are the same event: same topic and id.
@@ -140,10 +169,10 @@ func checkOnce(t testing.TB, evs []sse.Event) {
 	}
 }
 
-// expectQuiet fails the test if sub delivers any event within quietPeriod.
+// expectQuiet fails the test if sub delivers any event within QuietPeriod.
 func expectQuiet(t testing.TB, sub sse.Subscription) {
 	t.Helper()
-	timer := time.NewTimer(quietPeriod)
+	timer := time.NewTimer(QuietPeriod)
 	defer timer.Stop()
 	for {
 		got, err := sub.Drain(nil)
@@ -164,7 +193,7 @@ func expectQuiet(t testing.TB, sub sse.Subscription) {
 // waitEnd waits until sub ends and returns the error that ended it.
 func waitEnd(t testing.TB, sub sse.Subscription) error {
 	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
+	deadline := time.NewTimer(WaitTimeout)
 	defer deadline.Stop()
 	for {
 		if _, err := sub.Drain(nil); err != nil {
@@ -173,7 +202,7 @@ func waitEnd(t testing.TB, sub sse.Subscription) error {
 		select {
 		case <-sub.Notify():
 		case <-deadline.C:
-			t.Fatalf("subscription still open after %v", waitTimeout)
+			t.Fatalf("subscription still open after %v", WaitTimeout)
 		}
 	}
 }
@@ -212,26 +241,14 @@ func checkOrdered(t testing.TB, evs []sse.Event) {
 	}
 }
 
-// seqs returns the payload numbers of evs.
-func seqs(t testing.TB, evs []sse.Event) []int {
+// Seqs returns the payload numbers (Seq) of evs.
+func Seqs(t testing.TB, evs []sse.Event) []int {
 	t.Helper()
 	out := make([]int, len(evs))
 	for i, ev := range evs {
-		out[i] = seqOf(t, ev)
+		out[i] = Seq(t, ev)
 	}
 	return out
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func describe(evs []sse.Event) string {

@@ -11,9 +11,9 @@ import (
 // publishKey publishes event n on topics with an idempotency key.
 func publishKey(t testing.TB, b sse.Broker, key string, n int, topics ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
 	defer cancel()
-	id, err := b.Publish(ctx, sse.Message{Topics: topics, Event: "test.event", Data: data(n), IdempotencyKey: key})
+	id, err := b.Publish(ctx, sse.Message{Topics: topics, Event: "test.event", Data: Data(n), IdempotencyKey: key})
 	if err != nil {
 		t.Fatalf("Publish(%v, %d, key %q): %v", topics, n, key, err)
 	}
@@ -25,7 +25,7 @@ func publishKey(t testing.TB, b sse.Broker, key string, n int, topics ...string)
 // publishes anew, and that the key is forgotten after HistoryAge.
 func testIdempotency(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 3)
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics})
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topics})
 	start := time.Now()
 	id := publishKey(t, b, "retry-1", 1, topics[0])
 	for range 3 {
@@ -40,10 +40,10 @@ func testIdempotency(t testing.TB, b sse.Broker) {
 		t.Fatalf("retry of a multi-topic publish (topics reordered) returned %s, want %s", again, multi)
 	}
 	// Events of different topics may arrive in any order on a cluster.
-	got := receive(t, sub, 4)
+	got := Receive(t, sub, 4)
 	byN := map[int]string{}
 	for _, ev := range got {
-		byN[seqOf(t, ev)] = ev.ID
+		byN[Seq(t, ev)] = ev.ID
 	}
 	if len(byN) != 4 || byN[1] != id || byN[3] != other || byN[4] != third || byN[5] == "" {
 		t.Fatalf("received %v, want the events 1 (%s), 3 (%s), 4 (%s) and 5 once each", describe(got), id, other, third)
@@ -55,7 +55,7 @@ func testIdempotency(t testing.TB, b sse.Broker) {
 	if late := publishKey(t, b, "retry-1", 7, topics[0]); late == id {
 		t.Fatalf("key reused after HistoryAge returned the old id %s", id)
 	}
-	if got := receive(t, sub, 1); seqOf(t, got[0]) != 7 {
+	if got := Receive(t, sub, 1); Seq(t, got[0]) != 7 {
 		t.Fatalf("after HistoryAge received %v, want event 7", describe(got))
 	}
 	expectQuiet(t, sub)

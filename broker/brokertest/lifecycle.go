@@ -2,6 +2,7 @@ package brokertest
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,24 +18,24 @@ func testSlowConsumer(t testing.TB, b sse.Broker) {
 	const slowQueue, n = 4, 20
 	topic := newTopics(t, 1)
 	var dropped atomic.Int64
-	slow := subscribe(t, b, sse.SubscribeRequest{Topics: topic, QueueSize: slowQueue,
+	slow := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, QueueSize: slowQueue,
 		OnDrop: func(k int) { dropped.Add(int64(k)) }})
-	fast := subscribe(t, b, sse.SubscribeRequest{Topics: topic, QueueSize: n})
+	fast := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, QueueSize: n})
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), publishBound)
-		_, err := b.Publish(ctx, sse.Message{Topics: topic, Event: "test.event", Data: data(i)})
+		_, err := b.Publish(ctx, sse.Message{Topics: topic, Event: "test.event", Data: Data(i)})
 		cancel()
 		if err != nil {
 			t.Fatalf("Publish %d with a stuck subscriber: %v", i, err)
 		}
 	}
-	if got := seqs(t, receive(t, fast, n)); len(got) != n || got[0] != 0 || got[n-1] != n-1 {
+	if got := Seqs(t, Receive(t, fast, n)); len(got) != n || got[0] != 0 || got[n-1] != n-1 {
 		t.Fatalf("fast subscriber got %v", got)
 	}
 	if err := waitEnd(t, slow); !isEnd(err, sse.ErrSlowConsumer) {
 		t.Fatalf("slow subscription ended with %v, want ErrSlowConsumer", err)
 	}
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(WaitTimeout)
 	for dropped.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -42,8 +43,8 @@ func testSlowConsumer(t testing.TB, b sse.Broker) {
 		t.Fatalf("OnDrop was not called")
 	}
 	// The broker goes on serving the topic.
-	publish(t, b, n, topic...)
-	if got := receive(t, fast, 1); seqOf(t, got[0]) != n {
+	Publish(t, b, n, topic...)
+	if got := Receive(t, fast, 1); Seq(t, got[0]) != n {
 		t.Fatalf("fast subscriber got %v after the drop", describe(got))
 	}
 }
@@ -57,15 +58,15 @@ func testContextCancel(t testing.TB, b sse.Broker) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	other := subscribe(t, b, sse.SubscribeRequest{Topics: topic})
-	publish(t, b, 0, topic...)
-	receive(t, sub, 1)
+	other := Subscribe(t, b, sse.SubscribeRequest{Topics: topic})
+	Publish(t, b, 0, topic...)
+	Receive(t, sub, 1)
 	cancel()
 	if err := waitEnd(t, sub); !isEnd(err, context.Canceled) {
 		t.Fatalf("subscription ended with %v, want context.Canceled", err)
 	}
-	publish(t, b, 1, topic...)
-	if got := seqs(t, receive(t, other, 2)); !equalInts(got, []int{0, 1}) {
+	Publish(t, b, 1, topic...)
+	if got := Seqs(t, Receive(t, other, 2)); !slices.Equal(got, []int{0, 1}) {
 		t.Fatalf("other subscription got %v", got)
 	}
 }

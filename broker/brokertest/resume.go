@@ -15,14 +15,14 @@ func testResume(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
 	var ids []string
 	for i := range 5 {
-		ids = append(ids, publish(t, b, i, topic...))
+		ids = append(ids, Publish(t, b, i, topic...))
 	}
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[1]})
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[1]})
 	bl := sub.Backlog()
 	if len(bl.Resync) != 0 {
 		t.Fatalf("Resync = %v for an id inside the history", bl.Resync)
 	}
-	if got := seqs(t, bl.Events); !equalInts(got, []int{2, 3, 4}) {
+	if got := Seqs(t, bl.Events); !slices.Equal(got, []int{2, 3, 4}) {
 		t.Fatalf("Backlog = %v, want events 2 3 4", describe(bl.Events))
 	}
 	for i, ev := range bl.Events {
@@ -32,9 +32,9 @@ func testResume(t testing.TB, b sse.Broker) {
 	}
 	checkCursor(t, bl, ids[4])
 	for i := 5; i < 8; i++ {
-		publish(t, b, i, topic...)
+		Publish(t, b, i, topic...)
 	}
-	if got := seqs(t, receive(t, sub, 3)); !equalInts(got, []int{5, 6, 7}) {
+	if got := Seqs(t, Receive(t, sub, 3)); !slices.Equal(got, []int{5, 6, 7}) {
 		t.Fatalf("live events %v, want 5 6 7", got)
 	}
 }
@@ -54,33 +54,33 @@ func checkCursor(t testing.TB, bl sse.Backlog, newest string) {
 func testResumeSeveralTopics(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 3)
 	a, bb, c := topics[0], topics[1], topics[2]
-	first := publish(t, b, 0, a)
-	publish(t, b, 1, bb)
-	publish(t, b, 2, a, bb)
-	publish(t, b, 3, c)
-	publish(t, b, 4, bb)
-	publish(t, b, 5, a)
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{a, bb}, LastEventID: first})
+	first := Publish(t, b, 0, a)
+	Publish(t, b, 1, bb)
+	Publish(t, b, 2, a, bb)
+	Publish(t, b, 3, c)
+	Publish(t, b, 4, bb)
+	Publish(t, b, 5, a)
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: []string{a, bb}, LastEventID: first})
 	bl := sub.Backlog()
 	if len(bl.Resync) != 0 {
 		t.Fatalf("Resync = %v", bl.Resync)
 	}
-	got := seqs(t, bl.Events)
+	got := Seqs(t, bl.Events)
 	sorted := slices.Clone(got)
 	slices.Sort(sorted)
-	if !equalInts(sorted, []int{1, 2, 4, 5}) {
+	if !slices.Equal(sorted, []int{1, 2, 4, 5}) {
 		t.Fatalf("Backlog = %v, want events 1 2 4 5 once each", describe(bl.Events))
 	}
 	checkOrdered(t, bl.Events)
 	perTopic := map[string][]int{}
 	for _, ev := range bl.Events {
-		perTopic[ev.Topic] = append(perTopic[ev.Topic], seqOf(t, ev))
+		perTopic[ev.Topic] = append(perTopic[ev.Topic], Seq(t, ev))
 	}
 	if !slices.IsSorted(perTopic[a]) || !slices.IsSorted(perTopic[bb]) {
 		t.Fatalf("Backlog out of order within a topic: %v", describe(bl.Events))
 	}
-	publish(t, b, 6, bb, a)
-	if got := receive(t, sub, 1); seqOf(t, got[0]) != 6 {
+	Publish(t, b, 6, bb, a)
+	if got := Receive(t, sub, 1); Seq(t, got[0]) != 6 {
 		t.Fatalf("live %v, want event 6", describe(got))
 	}
 }
@@ -99,7 +99,7 @@ func testResumeUnderLoad(t testing.TB, b sse.Broker) {
 	go func() {
 		defer close(done)
 		for i := range total {
-			id, err := b.Publish(context.Background(), sse.Message{Topics: topic, Event: "test.event", Data: data(i)})
+			id, err := b.Publish(context.Background(), sse.Message{Topics: topic, Event: "test.event", Data: Data(i)})
 			if err != nil {
 				pubErr = err
 				return
@@ -124,7 +124,7 @@ func testResumeUnderLoad(t testing.TB, b sse.Broker) {
 	k := len(ids) - 1
 	last := ids[k]
 	mu.Unlock()
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: last, QueueSize: total})
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: last, QueueSize: total})
 	<-done
 	if pubErr != nil {
 		t.Fatalf("Publish: %v", pubErr)
@@ -133,13 +133,13 @@ func testResumeUnderLoad(t testing.TB, b sse.Broker) {
 	if len(bl.Resync) != 0 {
 		t.Fatalf("Resync = %v", bl.Resync)
 	}
-	live := receive(t, sub, total-1-k-len(bl.Events))
+	live := Receive(t, sub, total-1-k-len(bl.Events))
 	all := append(slices.Clone(bl.Events), live...)
 	want := make([]int, 0, total)
 	for i := k + 1; i < total; i++ {
 		want = append(want, i)
 	}
-	if got := seqs(t, all); !equalInts(got, want) {
+	if got := Seqs(t, all); !slices.Equal(got, want) {
 		t.Fatalf("backlog (%d) + live (%d) = %v, want %v", len(bl.Events), len(live), got, want)
 	}
 	checkIncreasing(t, all)
@@ -147,9 +147,9 @@ func testResumeUnderLoad(t testing.TB, b sse.Broker) {
 
 func testResumeUnknownID(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 2)
-	publish(t, b, 0, topics[0])
+	Publish(t, b, 0, topics[0])
 	for _, id := range []string{"garbage", "12-x", "-", "99999999999999-0"} {
-		sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: id})
+		sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: id})
 		bl := sub.Backlog()
 		resync := slices.Sorted(slices.Values(bl.Resync))
 		if !slices.Equal(resync, topics) || len(bl.Events) != 0 {
@@ -160,26 +160,26 @@ func testResumeUnknownID(t testing.TB, b sse.Broker) {
 		}
 		_ = sub.Close()
 	}
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: "garbage"})
-	publish(t, b, 1, topics[1])
-	if got := receive(t, sub, 1); seqOf(t, got[0]) != 1 {
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: "garbage"})
+	Publish(t, b, 1, topics[1])
+	if got := Receive(t, sub, 1); Seq(t, got[0]) != 1 {
 		t.Fatalf("live after resync: %v", describe(got))
 	}
 }
 
 func testResumeFromCursor(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
-	publish(t, b, 0, topic...)
-	publish(t, b, 1, topic...)
-	first := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: "garbage"})
+	Publish(t, b, 0, topic...)
+	Publish(t, b, 1, topic...)
+	first := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: "garbage"})
 	cursor := first.Backlog().Cursor
-	second := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: cursor})
+	second := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: cursor})
 	if bl := second.Backlog(); len(bl.Resync) != 0 || len(bl.Events) != 0 {
 		t.Fatalf("resume from Cursor %q: Backlog = %+v, want nothing", cursor, bl)
 	}
-	publish(t, b, 2, topic...)
+	Publish(t, b, 2, topic...)
 	for _, sub := range []sse.Subscription{first, second} {
-		if got := receive(t, sub, 1); seqOf(t, got[0]) != 2 {
+		if got := Receive(t, sub, 1); Seq(t, got[0]) != 2 {
 			t.Fatalf("live %v, want event 2", describe(got))
 		}
 	}
@@ -192,14 +192,14 @@ func testHistoryCount(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
 	ids := make([]string, n)
 	for i := range n {
-		ids[i] = publish(t, b, i, topic...)
+		ids[i] = Publish(t, b, i, topic...)
 	}
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[0]})
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[0]})
 	bl := sub.Backlog()
 	if !slices.Equal(bl.Resync, topic) {
 		t.Fatalf("resume from the oldest id: Resync = %v, want %v", bl.Resync, topic)
 	}
-	got := seqs(t, bl.Events)
+	got := Seqs(t, bl.Events)
 	if len(got) == 0 || len(got) >= n-1 || got[len(got)-1] != n-1 {
 		t.Fatalf("Backlog = %v, want the newest events (at most %d)", got, n-2)
 	}
@@ -209,7 +209,7 @@ func testHistoryCount(t testing.TB, b sse.Broker) {
 		}
 	}
 	inside := n - HistorySize/2
-	sub = subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[inside]})
+	sub = Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[inside]})
 	if bl := sub.Backlog(); len(bl.Resync) != 0 || len(bl.Events) != n-1-inside {
 		t.Fatalf("resume inside the history: Backlog = %v Resync %v, want %d events", describe(bl.Events), bl.Resync, n-1-inside)
 	}
@@ -218,19 +218,19 @@ func testHistoryCount(t testing.TB, b sse.Broker) {
 // testHistoryAge resumes from ids older than HistoryAge.
 func testHistoryAge(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
-	id0 := publish(t, b, 0, topic...)
-	publish(t, b, 1, topic...)
+	id0 := Publish(t, b, 0, topic...)
+	Publish(t, b, 1, topic...)
 	time.Sleep(HistoryAge + 300*time.Millisecond) // age is the point of this test
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id0})
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id0})
 	if bl := sub.Backlog(); !slices.Equal(bl.Resync, topic) || len(bl.Events) != 0 {
 		t.Fatalf("resume after expiry: Backlog = %v Resync %v, want resync and no events", describe(bl.Events), bl.Resync)
 	}
-	id2 := publish(t, b, 2, topic...)
-	sub = subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id0})
-	if bl := sub.Backlog(); !slices.Equal(bl.Resync, topic) || !equalInts(seqs(t, bl.Events), []int{2}) {
+	id2 := Publish(t, b, 2, topic...)
+	sub = Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id0})
+	if bl := sub.Backlog(); !slices.Equal(bl.Resync, topic) || !slices.Equal(Seqs(t, bl.Events), []int{2}) {
 		t.Fatalf("resume after expiry and a publish: Backlog = %v Resync %v, want resync and event 2", describe(bl.Events), bl.Resync)
 	}
-	sub = subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id2})
+	sub = Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id2})
 	if bl := sub.Backlog(); len(bl.Resync) != 0 || len(bl.Events) != 0 {
 		t.Fatalf("resume from the newest id: Backlog = %v Resync %v, want nothing", describe(bl.Events), bl.Resync)
 	}

@@ -59,17 +59,17 @@ var suite = []struct {
 
 func testPublishSubscribe(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)[0]
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}})
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}})
 	if bl := sub.Backlog(); len(bl.Events) != 0 || len(bl.Resync) != 0 {
 		t.Fatalf("Backlog without LastEventID = %+v, want empty", bl)
 	}
 	var ids []string
 	for i := range 5 {
-		ids = append(ids, publish(t, b, i, topic))
+		ids = append(ids, Publish(t, b, i, topic))
 	}
-	got := receive(t, sub, 5)
+	got := Receive(t, sub, 5)
 	for i, ev := range got {
-		if ev.ID != ids[i] || ev.Topic != topic || ev.Name != "test.event" || seqOf(t, ev) != i {
+		if ev.ID != ids[i] || ev.Topic != topic || ev.Name != "test.event" || Seq(t, ev) != i {
 			t.Fatalf("event %d = %+v, want id %s topic %s name test.event n %d", i, ev, ids[i], topic, i)
 		}
 		if ev.Time.IsZero() {
@@ -81,35 +81,35 @@ func testPublishSubscribe(t testing.TB, b sse.Broker) {
 
 func testSeveralTopics(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 3)
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics[:2]})
-	publish(t, b, 0, topics[0])
-	publish(t, b, 1, topics[1])
-	publish(t, b, 2, topics[2]) // not subscribed
-	publish(t, b, 3, topics[0])
-	publish(t, b, 4, topics[1])
-	got := receive(t, sub, 4)
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topics[:2]})
+	Publish(t, b, 0, topics[0])
+	Publish(t, b, 1, topics[1])
+	Publish(t, b, 2, topics[2]) // not subscribed
+	Publish(t, b, 3, topics[0])
+	Publish(t, b, 4, topics[1])
+	got := Receive(t, sub, 4)
 	perTopic := map[string][]int{}
 	for _, ev := range got {
-		perTopic[ev.Topic] = append(perTopic[ev.Topic], seqOf(t, ev))
+		perTopic[ev.Topic] = append(perTopic[ev.Topic], Seq(t, ev))
 	}
-	if !equalInts(perTopic[topics[0]], []int{0, 3}) || !equalInts(perTopic[topics[1]], []int{1, 4}) {
+	if !slices.Equal(perTopic[topics[0]], []int{0, 3}) || !slices.Equal(perTopic[topics[1]], []int{1, 4}) {
 		t.Fatalf("got %v, want %s: [0 3], %s: [1 4]", describe(got), topics[0], topics[1])
 	}
 }
 
 func testMultiTopicOnce(t testing.TB, b sse.Broker) {
 	topics := newTopics(t, 3)
-	both := subscribe(t, b, sse.SubscribeRequest{Topics: topics[:2]})
-	second := subscribe(t, b, sse.SubscribeRequest{Topics: topics[1:2]})
-	publish(t, b, 7, topics[0], topics[1], topics[2])
-	// receive fails on a second copy, whichever topic it names.
-	for _, ev := range receive(t, both, 1) {
-		if seqOf(t, ev) != 7 || !slices.Contains(topics[:2], ev.Topic) {
+	both := Subscribe(t, b, sse.SubscribeRequest{Topics: topics[:2]})
+	second := Subscribe(t, b, sse.SubscribeRequest{Topics: topics[1:2]})
+	Publish(t, b, 7, topics[0], topics[1], topics[2])
+	// Receive fails on a second copy, whichever topic it names.
+	for _, ev := range Receive(t, both, 1) {
+		if Seq(t, ev) != 7 || !slices.Contains(topics[:2], ev.Topic) {
 			t.Fatalf("got %v, want event 7 once on one of %v", describe([]sse.Event{ev}), topics[:2])
 		}
 	}
-	for _, ev := range receive(t, second, 1) {
-		if seqOf(t, ev) != 7 || ev.Topic != topics[1] {
+	for _, ev := range Receive(t, second, 1) {
+		if Seq(t, ev) != 7 || ev.Topic != topics[1] {
 			t.Fatalf("got %v, want event 7 once on %s", describe([]sse.Event{ev}), topics[1])
 		}
 	}
@@ -121,13 +121,13 @@ func testMultiTopicOnce(t testing.TB, b sse.Broker) {
 func testConcurrentOrder(t testing.TB, b sse.Broker) {
 	const publishers, each = 4, 25
 	topics := newTopics(t, 2)
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics, QueueSize: publishers * each})
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topics, QueueSize: publishers * each})
 	var wg sync.WaitGroup
 	errs := make(chan error, publishers)
 	for p := range publishers {
 		wg.Go(func() {
 			for i := range each {
-				msg := sse.Message{Topics: topics[p%2 : p%2+1], Event: "test.event", Data: data(p*1000 + i)}
+				msg := sse.Message{Topics: topics[p%2 : p%2+1], Event: "test.event", Data: Data(p*1000 + i)}
 				if _, err := b.Publish(context.Background(), msg); err != nil {
 					errs <- err
 					return
@@ -140,7 +140,7 @@ func testConcurrentOrder(t testing.TB, b sse.Broker) {
 	for err := range errs {
 		t.Fatalf("Publish: %v", err)
 	}
-	got := receive(t, sub, publishers*each)
+	got := Receive(t, sub, publishers*each)
 	last := map[int]int{}
 	lastID := map[string]streamid.ID{}
 	seen := map[string]bool{} // topic and id: on a cluster, shards issue ids independently
@@ -157,7 +157,7 @@ func testConcurrentOrder(t testing.TB, b sse.Broker) {
 			t.Fatalf("ids do not increase on %s: %s then %s", ev.Topic, prev, id)
 		}
 		lastID[ev.Topic] = id
-		n := seqOf(t, ev)
+		n := Seq(t, ev)
 		p, i := n/1000, n%1000
 		if prev, ok := last[p]; ok && i != prev+1 {
 			t.Fatalf("publisher %d: event %d after %d", p, i, prev)
@@ -170,7 +170,7 @@ func testConcurrentOrder(t testing.TB, b sse.Broker) {
 
 func testValidation(t testing.TB, b sse.Broker) {
 	ctx := context.Background()
-	if _, err := b.Publish(ctx, sse.Message{Event: "x", Data: data(1)}); !errors.Is(err, sse.ErrNoTopic) {
+	if _, err := b.Publish(ctx, sse.Message{Event: "x", Data: Data(1)}); !errors.Is(err, sse.ErrNoTopic) {
 		t.Errorf("Publish without topics: %v, want ErrNoTopic", err)
 	}
 	if _, err := b.Subscribe(ctx, sse.SubscribeRequest{}); !errors.Is(err, sse.ErrNoTopic) {
@@ -183,7 +183,7 @@ func testValidation(t testing.TB, b sse.Broker) {
 		_ = sub.Close()
 		t.Errorf("Subscribe with a canceled context succeeded")
 	}
-	if _, err := b.Publish(done, sse.Message{Topics: topic, Event: "x", Data: data(1)}); err == nil {
+	if _, err := b.Publish(done, sse.Message{Topics: topic, Event: "x", Data: Data(1)}); err == nil {
 		t.Errorf("Publish with a canceled context succeeded")
 	}
 }
@@ -200,7 +200,7 @@ func testSubscriptionClose(t testing.TB, b sse.Broker) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := subscribe(t, b, sse.SubscribeRequest{Topics: topic})
+	other := Subscribe(t, b, sse.SubscribeRequest{Topics: topic})
 	if err := sub.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -210,8 +210,8 @@ func testSubscriptionClose(t testing.TB, b sse.Broker) {
 	if err := waitEnd(t, sub); !isEnd(err, context.Canceled) {
 		t.Fatalf("closed subscription ended with %v, want context.Canceled", err)
 	}
-	publish(t, b, 1, topic...)
-	if got := receive(t, other, 1); seqOf(t, got[0]) != 1 {
+	Publish(t, b, 1, topic...)
+	if got := Receive(t, other, 1); Seq(t, got[0]) != 1 {
 		t.Fatalf("other subscription got %v", describe(got))
 	}
 	if got, _ := sub.Drain(nil); len(got) != 0 {
@@ -221,7 +221,7 @@ func testSubscriptionClose(t testing.TB, b sse.Broker) {
 
 func testBrokerClose(t testing.TB, b sse.Broker) {
 	topic := newTopics(t, 1)
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topic})
+	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topic})
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -229,7 +229,7 @@ func testBrokerClose(t testing.TB, b sse.Broker) {
 		t.Fatalf("subscription ended with %v, want ErrBrokerClosed", err)
 	}
 	ctx := context.Background()
-	if _, err := b.Publish(ctx, sse.Message{Topics: topic, Event: "x", Data: data(1)}); !errors.Is(err, sse.ErrBrokerClosed) {
+	if _, err := b.Publish(ctx, sse.Message{Topics: topic, Event: "x", Data: Data(1)}); !errors.Is(err, sse.ErrBrokerClosed) {
 		t.Errorf("Publish after Close: %v, want ErrBrokerClosed", err)
 	}
 	if s, err := b.Subscribe(ctx, sse.SubscribeRequest{Topics: topic}); !errors.Is(err, sse.ErrBrokerClosed) {

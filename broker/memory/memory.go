@@ -47,9 +47,26 @@ type idemRecord struct {
 
 type memTopic struct {
 	subs    map[*memSub]struct{}
-	history []sse.Event   // oldest first; bounded by HistorySize
-	ids     []streamid.ID // parsed ids of history, same indexes
-	trimmed streamid.ID   // greatest id dropped from history
+	history []stored    // oldest first; bounded by HistorySize
+	trimmed streamid.ID // greatest id dropped from history
+}
+
+// stored is an event kept in a topic's history.
+type stored struct {
+	ev    sse.Event
+	id    streamid.ID // ev.ID parsed
+	multi bool        // published to several topics: the other topics hold copies
+}
+
+func storedID(s stored) streamid.ID { return s.id }
+
+// copyKey tells the copies of a multi-topic event (they share its id)
+// apart from other events; it is zero for an event without copies.
+func copyKey(s stored) streamid.ID {
+	if s.multi {
+		return s.id
+	}
+	return streamid.ID{}
 }
 
 // memJanitorInterval is how often expired history is dropped: often enough
@@ -110,8 +127,7 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	for _, topic := range msg.Topics {
 		t := b.topic(topic)
 		ev.Topic = topic
-		t.history = append(t.history, ev)
-		t.ids = append(t.ids, id)
+		t.history = append(t.history, stored{ev: ev, id: id, multi: len(msg.Topics) > 1})
 		b.trim(t, now)
 		for s := range t.subs {
 			if seen != nil {
@@ -178,8 +194,7 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 		return sse.Backlog{Resync: append([]string(nil), topics...), Cursor: b.cursor()}
 	}
 	out := sse.Backlog{Cursor: b.cursor()}
-	var lists [][]sse.Event
-	var idLists [][]streamid.ID
+	var lists [][]stored
 	for _, topic := range topics {
 		t, ok := b.topics[topic]
 		if !ok {
@@ -192,13 +207,13 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 		if last.Less(t.trimmed) {
 			out.Resync = append(out.Resync, topic)
 		}
-		i := searchAfter(t.ids, last)
-		if i < len(t.history) {
+		if i := searchAfter(t.history, last); i < len(t.history) {
 			lists = append(lists, t.history[i:])
-			idLists = append(idLists, t.ids[i:])
 		}
 	}
-	out.Events = mergeByID(lists, idLists)
+	for s := range streamid.Merge(lists, storedID, copyKey) {
+		out.Events = append(out.Events, s.ev)
+	}
 	return out
 }
 
@@ -210,45 +225,18 @@ func (b *Broker) cursor() string {
 	return b.last.String()
 }
 
-// searchAfter returns the index of the first id after last.
-func searchAfter(ids []streamid.ID, last streamid.ID) int {
-	lo, hi := 0, len(ids)
+// searchAfter returns the index of the first event of history after last.
+func searchAfter(history []stored, last streamid.ID) int {
+	lo, hi := 0, len(history)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if !last.Less(ids[m]) {
+		if !last.Less(history[m].id) {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
 	return lo
-}
-
-// mergeByID merges per-topic lists sorted by id into one list in id order,
-// keeping one copy of an event published to several of the topics.
-func mergeByID(lists [][]sse.Event, ids [][]streamid.ID) []sse.Event {
-	var out []sse.Event
-	var prev streamid.ID
-	for {
-		best := -1
-		for i := range lists {
-			if len(lists[i]) == 0 {
-				continue
-			}
-			if best < 0 || ids[i][0].Less(ids[best][0]) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return out
-		}
-		id := ids[best][0]
-		if len(out) == 0 || prev.Less(id) {
-			out = append(out, lists[best][0])
-			prev = id
-		}
-		lists[best], ids[best] = lists[best][1:], ids[best][1:]
-	}
 }
 
 // topic returns the state of topic, creating it. b.mu is held.
@@ -268,18 +256,17 @@ func (b *Broker) trim(t *memTopic, now time.Time) {
 		n = over
 	}
 	cutoff := now.Add(-b.opts.HistoryAge)
-	for n < len(t.history) && t.history[n].Time.Before(cutoff) {
+	for n < len(t.history) && t.history[n].ev.Time.Before(cutoff) {
 		n++
 	}
 	if n == 0 {
 		return
 	}
-	t.trimmed = t.ids[n-1]
+	t.trimmed = t.history[n-1].id
 	clear(t.history[:n])
 	t.history = t.history[n:]
-	t.ids = t.ids[n:]
 	if len(t.history) == 0 {
-		t.history, t.ids = nil, nil // let the backing arrays go
+		t.history = nil // let the backing array go
 	}
 }
 

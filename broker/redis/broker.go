@@ -32,16 +32,16 @@ type Broker struct {
 	counter string // the id record: newest id and dataset genesis (see publishScript)
 	clock   clock  // Redis's clock, for publish deadlines
 
-	ctx    context.Context // canceled by Close; ends the link goroutines
+	ctx    context.Context // canceled by Close; ends the subscriber connections' goroutines
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
 	closed   bool
-	topics   map[string]*topic // by topic name
-	channels map[string]*topic // by channel name
-	links    map[string]*link  // by node address; "" for a single node
-	slots    []string          // cluster: the address of each slot's master
+	topics   map[string]*topic          // by topic name
+	channels map[string]*topic          // by channel name
+	conns    map[string]*subscriberConn // by node address; "" for a single node
+	slots    []string                   // cluster: the address of each slot's master
 }
 
 var _ sse.Broker = (*Broker)(nil)
@@ -68,7 +68,7 @@ func New(ctx context.Context, cfg Config, opts sse.BrokerOptions) (*Broker, erro
 		counter:  "ssevents:ids",
 		topics:   make(map[string]*topic),
 		channels: make(map[string]*topic),
-		links:    make(map[string]*link),
+		conns:    make(map[string]*subscriberConn),
 	}
 	if opts.TopicPrefix != "" {
 		b.counter += ":" + opts.TopicPrefix
@@ -281,7 +281,7 @@ func (b *Broker) Ready(ctx context.Context) error {
 		b.mu.Unlock()
 		return sse.ErrBrokerClosed
 	}
-	for _, l := range b.links {
+	for _, l := range b.conns {
 		if !l.up && l.err != nil && len(l.want) > 0 {
 			err := l.err
 			b.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/internal/redistest"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -27,19 +28,19 @@ func TestCluster(t *testing.T) {
 		shards[n.Addr()] = true
 		topics = append(topics, topic)
 	}
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: topics, QueueSize: 100})
+	sub := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: topics, QueueSize: 100})
 	for _, topic := range topics {
 		if n := numsub(t, owner[topic], true, topic); n != 1 {
 			t.Fatalf("SHARDNUMSUB %s on its shard = %d, want 1", topic, n)
 		}
 	}
 	for i, topic := range topics {
-		publish(t, a, i, topic)
+		brokertest.Publish(t, a, i, topic)
 	}
-	got := receive(t, sub, len(topics))
+	got := brokertest.ReceiveAtLeast(t, sub, len(topics))
 	seen := map[int]string{}
 	for _, ev := range got {
-		seen[seq(t, ev)] = ev.Topic
+		seen[brokertest.Seq(t, ev)] = ev.Topic
 	}
 	for i, topic := range topics {
 		if seen[i] != topic {
@@ -48,7 +49,7 @@ func TestCluster(t *testing.T) {
 	}
 	_ = sub.Close()
 	for _, topic := range topics {
-		eventually(t, "SUNSUBSCRIBE "+topic, func() bool { return numsub(t, owner[topic], true, topic) == 0 })
+		brokertest.Eventually(t, "SUNSUBSCRIBE "+topic, func() bool { return numsub(t, owner[topic], true, topic) == 0 })
 	}
 }
 
@@ -60,9 +61,9 @@ func TestClusterReshard(t *testing.T) {
 	a := open(t, c.URL(), sse.BrokerOptions{})
 	b := open(t, c.URL(), sse.BrokerOptions{})
 	const topic = "moving"
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}})
-	publish(t, a, 0, topic)
-	receive(t, sub, 1)
+	sub := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}})
+	brokertest.Publish(t, a, 0, topic)
+	brokertest.ReceiveAtLeast(t, sub, 1)
 
 	src := c.NodeFor(t, topic)
 	var dst *redistest.Server
@@ -92,18 +93,18 @@ func TestClusterReshard(t *testing.T) {
 	}
 	n := 1
 	var got []sse.Event
-	eventually(t, "events published after the move arrive", func() bool {
-		if _, err := a.Publish(t.Context(), sse.Message{Topics: []string{topic}, Event: "test.event", Data: data(n)}); err == nil {
+	brokertest.Eventually(t, "events published after the move arrive", func() bool {
+		if _, err := a.Publish(t.Context(), sse.Message{Topics: []string{topic}, Event: "test.event", Data: brokertest.Data(n)}); err == nil {
 			n++
 		}
 		got, _ = sub.Drain(got)
 		return len(got) > 0 && n > 3
 	})
-	got = append(got, receive(t, sub, n-1-len(got))...)
+	got = append(got, brokertest.ReceiveAtLeast(t, sub, n-1-len(got))...)
 	for i, ev := range got {
-		if seq(t, ev) != i+1 {
-			t.Fatalf("after the move got %v, want 1..%d", seqs(t, got), n-1)
+		if brokertest.Seq(t, ev) != i+1 {
+			t.Fatalf("after the move got %v, want 1..%d", brokertest.Seqs(t, got), n-1)
 		}
 	}
-	eventually(t, "subscription on the new owner", func() bool { return numsub(t, dst, true, topic) == 1 })
+	brokertest.Eventually(t, "subscription on the new owner", func() bool { return numsub(t, dst, true, topic) == 1 })
 }

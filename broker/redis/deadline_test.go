@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/internal/redistest"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -26,10 +27,10 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	pub := open(t, url, sse.BrokerOptions{})
 	recv := open(t, url, sse.BrokerOptions{})
 	const topic = "paused"
-	sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
-	publish(t, pub, 0, topic)
-	if got := receiveOnly(t, sub, 1); seq(t, got[0]) != 0 {
-		t.Fatalf("got %v, want event 0", seqs(t, got))
+	sub := brokertest.Subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
+	brokertest.Publish(t, pub, 0, topic)
+	if got := brokertest.Receive(t, sub, 1); brokertest.Seq(t, got[0]) != 0 {
+		t.Fatalf("got %v, want event 0", brokertest.Seqs(t, got))
 	}
 
 	srv.Pause()
@@ -37,7 +38,7 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			msg := sse.Message{Topics: []string{topic}, Event: "test.event", Data: data(1 + i)}
+			msg := sse.Message{Topics: []string{topic}, Event: "test.event", Data: brokertest.Data(1 + i)}
 			if i%2 == 1 {
 				msg.IdempotencyKey = "retry-" + string(rune('a'+i))
 			}
@@ -53,22 +54,22 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // well past every deadline
 	srv.Continue()
 
-	eventually(t, "Ready after SIGCONT", func() bool { return pub.Ready(context.Background()) == nil })
+	brokertest.Eventually(t, "Ready after SIGCONT", func() bool { return pub.Ready(context.Background()) == nil })
 	// The retries of the keyed publishes: published now, once.
 	var want []int
 	for i := range errs {
 		if i%2 == 1 {
-			eventually(t, "a retry is accepted", func() bool {
+			brokertest.Eventually(t, "a retry is accepted", func() bool {
 				_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{topic}, Event: "test.event",
-					Data: data(1 + i), IdempotencyKey: "retry-" + string(rune('a'+i))})
+					Data: brokertest.Data(1 + i), IdempotencyKey: "retry-" + string(rune('a'+i))})
 				return err == nil
 			})
 			want = append(want, 1+i)
 		}
 	}
-	publish(t, pub, 9, topic)
+	brokertest.Publish(t, pub, 9, topic)
 	want = append(want, 9)
-	got := seqs(t, receiveOnly(t, sub, len(want)))
+	got := brokertest.Seqs(t, brokertest.Receive(t, sub, len(want)))
 	if len(got) != len(want) {
 		t.Fatalf("after SIGCONT received %v, want %v: the publishes answered with an error must stay unpublished", got, want)
 	}
@@ -93,16 +94,16 @@ func TestCanceledPublishTellsTheTruth(t *testing.T) {
 	pub := open(t, url, sse.BrokerOptions{})
 	recv := open(t, url, sse.BrokerOptions{})
 	const topic = "canceled"
-	sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
-	publish(t, pub, 0, topic) // loads the script: the paused one runs by its hash
-	receiveOnly(t, sub, 1)
+	sub := brokertest.Subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
+	brokertest.Publish(t, pub, 0, topic) // loads the script: the paused one runs by its hash
+	brokertest.Receive(t, sub, 1)
 	srv.Pause()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	time.AfterFunc(200*time.Millisecond, srv.Continue)
-	id, err := pub.Publish(ctx, sse.Message{Topics: []string{topic}, Event: "test.event", Data: data(1)})
-	eventually(t, "Ready after SIGCONT", func() bool { return pub.Ready(context.Background()) == nil })
-	publish(t, pub, 2, topic)
+	id, err := pub.Publish(ctx, sse.Message{Topics: []string{topic}, Event: "test.event", Data: brokertest.Data(1)})
+	brokertest.Eventually(t, "Ready after SIGCONT", func() bool { return pub.Ready(context.Background()) == nil })
+	brokertest.Publish(t, pub, 2, topic)
 	t.Logf("Publish answered (%q, %v)", id, err)
 	var want []int
 	if err == nil {
@@ -110,7 +111,7 @@ func TestCanceledPublishTellsTheTruth(t *testing.T) {
 	} else {
 		want = []int{2}
 	}
-	got := seqs(t, receiveOnly(t, sub, len(want)))
+	got := brokertest.Seqs(t, brokertest.Receive(t, sub, len(want)))
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Publish answered (%q, %v); subscribers got %v, want %v", id, err, got, want)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/broker/redis"
+	"github.com/ssevents/ssevents/internal/leakcheck"
 	"github.com/ssevents/ssevents/internal/redistest"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -18,7 +19,7 @@ func TestMain(m *testing.M) {
 	// refresh from a goroutine that sleeps 5s first, and delays topology
 	// refreshes after a MOVED reply in another; they are the library's,
 	// not stopped by Client.Close, and end on their own.
-	goleak.VerifyTestMain(m,
+	leakcheck.Main(m,
 		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
 		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"))
 }

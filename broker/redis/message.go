@@ -12,7 +12,7 @@ import (
 	"github.com/ssevents/ssevents/sse"
 )
 
-// Our messages on a channel are JSON in the seed's envelope plus a marker,
+// Our messages on a channel are JSON in fastapi-sse-events' envelope plus a marker,
 // so fastapi-sse-events subscribers can read them too:
 //
 //	{"ssevents":1,"id":"<ms>-<seq>","event":"<name>","data":<data>}
@@ -20,7 +20,7 @@ import (
 // When the event went to several topics, "mid":"<random>" follows the
 // marker: on a cluster the copies may get different ids, and subscribers
 // of several of the topics keep one copy by it.
-// A message without the marker is a seed envelope from another publisher.
+// A message without the marker is a fastapi-sse-events envelope from another publisher.
 const msgHead = `{"ssevents":1,"id":"`
 
 // messageParts returns the message before and after the id; mid is the
@@ -54,16 +54,22 @@ type envelope struct {
 type delivery struct {
 	ev    sse.Event
 	id    streamid.ID
-	hasID bool   // false for a foreign (seed) envelope, which has no place in history
+	hasID bool   // false for a foreign (fastapi-sse-events) envelope, which has no place in history
 	mid   string // set when published to several topics: the copies share it
 }
+
+func deliveryID(d delivery) streamid.ID { return d.id }
+
+// copyKey tells the copies of a multi-topic event apart from other
+// events: their mid, "" for an event without copies.
+func copyKey(d delivery) string { return d.mid }
 
 // sameEvent reports whether d and o are copies of one multi-topic event.
 func (d delivery) sameEvent(o delivery) bool {
 	return d.mid != "" && d.mid == o.mid
 }
 
-// decodeMessage reads a channel message: ours, or a seed envelope, which
+// decodeMessage reads a channel message: ours, or a fastapi-sse-events envelope, which
 // is delivered with no id (so a client keeps its last ssevents id). The
 // caller sets the topic.
 func decodeMessage(payload string, now time.Time) (delivery, error) {

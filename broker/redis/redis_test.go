@@ -5,95 +5,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/internal/redistest"
 	"github.com/ssevents/ssevents/sse"
 )
-
-// waitTimeout bounds every wait for Redis or for an event.
-const waitTimeout = 10 * time.Second
-
-func publish(t *testing.T, b sse.Broker, n int, topics ...string) string {
-	t.Helper()
-	id, err := b.Publish(context.Background(), sse.Message{Topics: topics, Event: "test.event", Data: data(n)})
-	if err != nil {
-		t.Fatalf("Publish %d: %v", n, err)
-	}
-	return id
-}
-
-func data(n int) json.RawMessage { return json.RawMessage(`{"n":` + strconv.Itoa(n) + `}`) }
-
-func seq(t *testing.T, ev sse.Event) int {
-	t.Helper()
-	var v struct{ N int }
-	if err := json.Unmarshal(ev.Data, &v); err != nil {
-		t.Fatalf("event data %q: %v", ev.Data, err)
-	}
-	return v.N
-}
-
-func subscribe(t *testing.T, b sse.Broker, req sse.SubscribeRequest) sse.Subscription {
-	t.Helper()
-	sub, err := b.Subscribe(t.Context(), req)
-	if err != nil {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	t.Cleanup(func() { _ = sub.Close() })
-	return sub
-}
-
-// receive waits for n events on sub.
-func receive(t *testing.T, sub sse.Subscription, n int) []sse.Event {
-	t.Helper()
-	var got []sse.Event
-	deadline := time.After(waitTimeout)
-	for len(got) < n {
-		var err error
-		if got, err = sub.Drain(got); err != nil {
-			t.Fatalf("subscription ended after %d of %d events: %v", len(got), n, err)
-		}
-		if len(got) >= n {
-			break
-		}
-		select {
-		case <-sub.Notify():
-		case <-deadline:
-			t.Fatalf("received %d of %d events", len(got), n)
-		}
-	}
-	return got
-}
-
-// eventually polls cond every 10ms until it holds or waitTimeout passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, waitTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func TestTwoInstances(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	a := open(t, srv.URL(), sse.BrokerOptions{})
 	b := open(t, srv.URL(), sse.BrokerOptions{})
-	onB := subscribe(t, b, sse.SubscribeRequest{Topics: []string{"ticket:1"}})
-	onA := subscribe(t, a, sse.SubscribeRequest{Topics: []string{"ticket:1"}})
+	onB := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{"ticket:1"}})
+	onA := brokertest.Subscribe(t, a, sse.SubscribeRequest{Topics: []string{"ticket:1"}})
 	for i := range 3 {
-		publish(t, a, i, "ticket:1")
+		brokertest.Publish(t, a, i, "ticket:1")
 	}
 	for name, sub := range map[string]sse.Subscription{"A": onA, "B": onB} {
-		got := receive(t, sub, 3)
+		got := brokertest.ReceiveAtLeast(t, sub, 3)
 		for i, ev := range got {
-			if seq(t, ev) != i || ev.Topic != "ticket:1" {
+			if brokertest.Seq(t, ev) != i || ev.Topic != "ticket:1" {
 				t.Fatalf("instance %s event %d = %+v", name, i, ev)
 			}
 		}
@@ -112,19 +45,19 @@ func TestResumeOnOtherInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		publish(t, a, i, "doc:7")
+		brokertest.Publish(t, a, i, "doc:7")
 	}
-	last := receive(t, onA, 3)[2].ID
+	last := brokertest.ReceiveAtLeast(t, onA, 3)[2].ID
 	_ = onA.Close()
-	publish(t, a, 3, "doc:7")
-	publish(t, b, 4, "doc:7")
-	onB := subscribe(t, b, sse.SubscribeRequest{Topics: []string{"doc:7"}, LastEventID: last})
+	brokertest.Publish(t, a, 3, "doc:7")
+	brokertest.Publish(t, b, 4, "doc:7")
+	onB := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{"doc:7"}, LastEventID: last})
 	bl := onB.Backlog()
-	if len(bl.Resync) != 0 || len(bl.Events) != 2 || seq(t, bl.Events[0]) != 3 || seq(t, bl.Events[1]) != 4 {
+	if len(bl.Resync) != 0 || len(bl.Events) != 2 || brokertest.Seq(t, bl.Events[0]) != 3 || brokertest.Seq(t, bl.Events[1]) != 4 {
 		t.Fatalf("Backlog on B = %+v, want events 3 and 4", bl)
 	}
-	publish(t, a, 5, "doc:7")
-	if got := receive(t, onB, 1); seq(t, got[0]) != 5 {
+	brokertest.Publish(t, a, 5, "doc:7")
+	if got := brokertest.ReceiveAtLeast(t, onB, 1); brokertest.Seq(t, got[0]) != 5 {
 		t.Fatalf("live on B: %+v", got)
 	}
 }
@@ -141,27 +74,55 @@ func TestRedisRestart(t *testing.T) {
 	url := srv.URL() + "?timeout=500ms"
 	pub := open(t, url, sse.BrokerOptions{Observer: metrics})
 	recv := open(t, url, sse.BrokerOptions{Observer: metrics})
-	sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{"orders"}, QueueSize: 1000})
-	var accepted []int
-	n := 0
-	// Each pooled connection may fail once more after the restart: a
-	// failed publish was not accepted, and is not expected.
-	for range 5 {
-		eventually(t, "Publish after the restart", func() bool {
-			_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
-			if err != nil && !errors.Is(err, sse.ErrUnavailable) {
-				t.Fatalf("Publish after the restart: %v", err)
-			}
-			return err == nil
-		})
-		accepted = append(accepted, n)
-		n++
-	}
-	before := receive(t, sub, 5)
+	sub := brokertest.Subscribe(t, recv, sse.SubscribeRequest{Topics: []string{"orders"}, QueueSize: 1000})
+	n := publishAccepted(t, pub, 0, 5)
+	before := brokertest.ReceiveAtLeast(t, sub, 5)
 
 	srv.Kill()
+	checkDown(t, pub, recv, sub)
+
+	srv.Restart()
+	// Publish as soon as Redis takes it: some of these land before the
+	// subscriber has reconnected and must be replayed from the stream.
+	brokertest.Eventually(t, "Publish succeeds after the restart", func() bool {
+		_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: brokertest.Data(n)})
+		if err == nil {
+			n++
+			return true
+		}
+		if !errors.Is(err, sse.ErrUnavailable) {
+			t.Fatalf("Publish during the restart: %v", err)
+		}
+		return false
+	})
+	publishAccepted(t, pub, n, 5)
+	// Redis came back without its data: events acknowledged before the
+	// crash may be gone, so the subscription ends without a single event
+	// of the new dataset, and resuming from its last event yields a resync
+	// rather than a silent gap.
+	brokertest.Eventually(t, "Ready after the restart", func() bool { return recv.Ready(context.Background()) == nil })
+	resumed := resumeAfterLoss(t, recv, sub, before[len(before)-1].ID, "orders")
+	// The resumed subscription is live: what is published now arrives.
+	want := []int{}
+	for i := range 3 {
+		brokertest.Publish(t, pub, 1000+i, "orders")
+		want = append(want, 1000+i)
+	}
+	if got := brokertest.Seqs(t, brokertest.ReceiveAtLeast(t, resumed, 3)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the resync got %v, want %v", got, want)
+	}
+	if metrics.errors.Load() == 0 || metrics.reconnects.Load() == 0 {
+		t.Fatalf("observed %d broker errors and %d reconnects, want both counted", metrics.errors.Load(), metrics.reconnects.Load())
+	}
+}
+
+// checkDown checks a Redis broker while its server is down: Publish and
+// Subscribe fail fast with ErrUnavailable (503), Ready reports it, and
+// the subscription sub stays open.
+func checkDown(t *testing.T, pub, recv sse.Broker, sub sse.Subscription) {
+	t.Helper()
 	start := time.Now()
-	_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(-1)})
+	_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: brokertest.Data(-1)})
 	if !errors.Is(err, sse.ErrUnavailable) {
 		t.Fatalf("Publish with Redis down: %v, want ErrUnavailable", err)
 	}
@@ -171,7 +132,7 @@ func TestRedisRestart(t *testing.T) {
 	if sse.HTTPStatus(err) != 503 {
 		t.Fatalf("HTTPStatus(%v) = %d, want 503", err, sse.HTTPStatus(err))
 	}
-	eventually(t, "Ready reports ErrUnavailable", func() bool {
+	brokertest.Eventually(t, "Ready reports ErrUnavailable", func() bool {
 		return errors.Is(recv.Ready(context.Background()), sse.ErrUnavailable)
 	})
 	if _, err := sub.Drain(nil); err != nil {
@@ -189,82 +150,26 @@ func TestRedisRestart(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Subscribe with Redis down took %v", d)
 	}
+}
 
-	srv.Restart()
-	// Publish as soon as Redis takes it: some of these land before the
-	// subscriber has reconnected and must be replayed from the stream.
-	eventually(t, "Publish succeeds after the restart", func() bool {
-		_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
-		if err == nil {
-			accepted = append(accepted, n)
-			n++
-			return true
-		}
-		if !errors.Is(err, sse.ErrUnavailable) {
-			t.Fatalf("Publish during the restart: %v", err)
-		}
-		return false
-	})
-	// Each pooled connection may fail once more after the restart: a
-	// failed publish was not accepted, and is not expected.
-	for range 5 {
-		eventually(t, "Publish after the restart", func() bool {
-			_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: data(n)})
+// publishAccepted publishes count events to "orders" after a restart of
+// Redis, numbered from n, retrying each until Redis accepts it (each
+// pooled connection may fail once more after the restart: a failed
+// publish was not accepted, and is not expected). It returns the next
+// number.
+func publishAccepted(t *testing.T, pub sse.Broker, n, count int) int {
+	t.Helper()
+	for range count {
+		brokertest.Eventually(t, "Publish after the restart", func() bool {
+			_, err := pub.Publish(context.Background(), sse.Message{Topics: []string{"orders"}, Event: "test.event", Data: brokertest.Data(n)})
 			if err != nil && !errors.Is(err, sse.ErrUnavailable) {
 				t.Fatalf("Publish after the restart: %v", err)
 			}
 			return err == nil
 		})
-		accepted = append(accepted, n)
 		n++
 	}
-	// Redis came back without its data: events acknowledged before the
-	// crash may be gone, so the subscription ends without a single event
-	// of the new dataset, and resuming from its last event yields a resync
-	// rather than a silent gap.
-	deadline := time.After(waitTimeout)
-	for {
-		extra, err := sub.Drain(nil)
-		if len(extra) > 0 {
-			t.Fatalf("the subscription of the lost dataset received %v", seqs(t, extra))
-		}
-		if err != nil {
-			if !errors.Is(err, sse.ErrUnavailable) {
-				t.Fatalf("subscription ended with %v, want ErrUnavailable", err)
-			}
-			break
-		}
-		select {
-		case <-sub.Notify():
-		case <-deadline:
-			t.Fatal("subscription of a dataset that was lost still open")
-		}
-	}
-	eventually(t, "Ready after the restart", func() bool { return recv.Ready(context.Background()) == nil })
-	resumed := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{"orders"}, LastEventID: before[len(before)-1].ID, QueueSize: 1000})
-	if bl := resumed.Backlog(); len(bl.Resync) != 1 || bl.Resync[0] != "orders" || len(bl.Events) != 0 {
-		t.Fatalf("resume from %s after the dataset was lost: backlog %+v, want a resync of orders", before[len(before)-1].ID, bl)
-	}
-	// The resumed subscription is live: what is published now arrives.
-	want := []int{}
-	for i := range 3 {
-		publish(t, pub, 1000+i, "orders")
-		want = append(want, 1000+i)
-	}
-	if got := seqs(t, receive(t, resumed, 3)); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("after the resync got %v, want %v", got, want)
-	}
-	if metrics.errors.Load() == 0 || metrics.reconnects.Load() == 0 {
-		t.Fatalf("observed %d broker errors and %d reconnects, want both counted", metrics.errors.Load(), metrics.reconnects.Load())
-	}
-}
-
-func seqs(t *testing.T, evs []sse.Event) []int {
-	out := make([]int, len(evs))
-	for i, ev := range evs {
-		out[i] = seq(t, ev)
-	}
-	return out
+	return n
 }
 
 // TestSeedEnvelope publishes the fastapi-sse-events envelope raw on a
@@ -273,19 +178,19 @@ func TestSeedEnvelope(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	b := open(t, srv.URL(), sse.BrokerOptions{TopicPrefix: "app"})
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{"comments"}})
+	sub := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{"comments"}})
 	for _, bad := range []string{`not json`, `{"event":"bad\nname","data":{}}`, `{"event":"resync","data":{}}`} {
 		srv.MustDo("PUBLISH", "app:comments", bad)
 	}
 	srv.MustDo("PUBLISH", "app:comments", `{"event":"comment_created","data":{"id": 1, "text":"hi"},"id":"py-123"}`)
-	got := receive(t, sub, 1)
+	got := brokertest.ReceiveAtLeast(t, sub, 1)
 	ev := got[0]
 	if ev.Name != "comment_created" || string(ev.Data) != `{"id":1,"text":"hi"}` || ev.ID != "" || ev.Topic != "comments" {
-		t.Fatalf("seed envelope delivered as %+v", ev)
+		t.Fatalf("fastapi-sse-events envelope delivered as %+v", ev)
 	}
 	// Our own messages carry the same envelope, so Python subscribers read them.
 	raw := rawSubscriber(t, srv.Addr(), "app:comments")
-	id := publish(t, b, 9, "comments")
+	id := brokertest.Publish(t, b, 9, "comments")
 	var env struct {
 		SSEvents int             `json:"ssevents"`
 		ID       string          `json:"id"`
@@ -295,14 +200,14 @@ func TestSeedEnvelope(t *testing.T) {
 	var msg string
 	select {
 	case msg = <-raw:
-	case <-time.After(waitTimeout):
+	case <-time.After(brokertest.WaitTimeout):
 		t.Fatal("no message on the channel")
 	}
 	if err := json.Unmarshal([]byte(msg), &env); err != nil || env.SSEvents != 1 || env.ID != id ||
 		env.Event != "test.event" || string(env.Data) != `{"n":9}` {
 		t.Fatalf("message on the channel: %s (%v)", msg, err)
 	}
-	if got := receive(t, sub, 1); got[0].ID != id {
+	if got := brokertest.ReceiveAtLeast(t, sub, 1); got[0].ID != id {
 		t.Fatalf("own event delivered as %+v", got[0])
 	}
 }

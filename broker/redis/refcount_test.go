@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/internal/redistest"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -78,7 +79,7 @@ func TestSubscriberRefCount(t *testing.T) {
 	srv := redistest.Start(t)
 	b := open(t, srv.URL(), sse.BrokerOptions{})
 	topics := []string{"t:0", "t:1", "t:2", "t:3", "t:4"}
-	first := subscribe(t, b, sse.SubscribeRequest{Topics: topics[:1]})
+	first := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: topics[:1]})
 	base, _ := clients(t, srv)
 	var subs []sse.Subscription
 	for i := range 50 {
@@ -101,8 +102,8 @@ func TestSubscriberRefCount(t *testing.T) {
 	if n := b.TopicCount(); n != 5 {
 		t.Fatalf("TopicCount = %d, want 5", n)
 	}
-	publish(t, b, 1, topics[0])
-	if got := receive(t, first, 1); seq(t, got[0]) != 1 {
+	brokertest.Publish(t, b, 1, topics[0])
+	if got := brokertest.ReceiveAtLeast(t, first, 1); brokertest.Seq(t, got[0]) != 1 {
 		t.Fatalf("got %+v", got)
 	}
 	for _, s := range subs {
@@ -110,15 +111,15 @@ func TestSubscriberRefCount(t *testing.T) {
 	}
 	_ = first.Close()
 	for _, topic := range topics {
-		eventually(t, "UNSUBSCRIBE "+topic, func() bool { return numsub(t, srv, false, topic) == 0 })
+		brokertest.Eventually(t, "UNSUBSCRIBE "+topic, func() bool { return numsub(t, srv, false, topic) == 0 })
 	}
 	if n := b.TopicCount(); n != 0 {
 		t.Fatalf("TopicCount = %d after every subscription ended", n)
 	}
 	// A topic subscribed again after its UNSUBSCRIBE works.
-	again := subscribe(t, b, sse.SubscribeRequest{Topics: topics[:1]})
-	publish(t, b, 2, topics[0])
-	if got := receive(t, again, 1); seq(t, got[0]) != 2 {
+	again := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: topics[:1]})
+	brokertest.Publish(t, b, 2, topics[0])
+	if got := brokertest.ReceiveAtLeast(t, again, 1); brokertest.Seq(t, got[0]) != 2 {
 		t.Fatalf("got %+v", got)
 	}
 }

@@ -7,13 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/internal/redistest"
 	"github.com/ssevents/ssevents/sse"
 )
-
-// quietPeriod is how long a test waits to see that no further (duplicate)
-// event arrives.
-const quietPeriod = 200 * time.Millisecond
 
 // TestResubscribe breaks the subscriber's connection in several ways and
 // then waits until the broker is ready AND its channel is subscribed again
@@ -51,34 +48,34 @@ func TestResubscribe(t *testing.T) {
 			url += "?timeout=500ms"
 			metrics := &observer{}
 			recv := open(t, url, sse.BrokerOptions{Observer: metrics})
-			sub := subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
+			sub := brokertest.Subscribe(t, recv, sse.SubscribeRequest{Topics: []string{topic}, QueueSize: 100})
 			before := open(t, url, sse.BrokerOptions{})
 			for i := range 3 {
-				publish(t, before, i, topic)
+				brokertest.Publish(t, before, i, topic)
 			}
-			got := receiveOnly(t, sub, 3)
+			got := brokertest.Receive(t, sub, 3)
 			checkSeqs(t, got, 0, 3)
 			reconnects := metrics.reconnects.Load()
 
 			tt.fault(t, node)
 
-			eventually(t, "the subscriber reconnected", func() bool {
+			brokertest.Eventually(t, "the subscriber reconnected", func() bool {
 				return metrics.reconnects.Load() > reconnects
 			})
-			eventually(t, "Ready after the fault", func() bool { return recv.Ready(context.Background()) == nil })
+			brokertest.Eventually(t, "Ready after the fault", func() bool { return recv.Ready(context.Background()) == nil })
 			if tt.lost {
 				sub = resumeAfterLoss(t, recv, sub, got[len(got)-1].ID, topic)
 			}
-			eventually(t, "the channel is subscribed again", func() bool { return numsub(t, node, shard, topic) >= 1 })
+			brokertest.Eventually(t, "the channel is subscribed again", func() bool { return numsub(t, node, shard, topic) >= 1 })
 			if got, err := sub.Drain(nil); len(got) != 0 || err != nil {
 				t.Fatalf("before any new publish: %d events, err %v", len(got), err)
 			}
 			// Another hub publishes, on connections of its own.
 			after := open(t, url, sse.BrokerOptions{})
 			for i := 3; i < 8; i++ {
-				publish(t, after, i, topic)
+				brokertest.Publish(t, after, i, topic)
 			}
-			checkSeqs(t, receiveOnly(t, sub, 5), 3, 8)
+			checkSeqs(t, brokertest.Receive(t, sub, 5), 3, 8)
 		})
 	}
 }
@@ -88,11 +85,11 @@ func TestResubscribe(t *testing.T) {
 // requires a resync of topic.
 func resumeAfterLoss(t *testing.T, b sse.Broker, sub sse.Subscription, lastID, topic string) sse.Subscription {
 	t.Helper()
-	deadline := time.After(waitTimeout)
+	deadline := time.After(brokertest.WaitTimeout)
 	for {
 		got, err := sub.Drain(nil)
 		if len(got) > 0 {
-			t.Fatalf("the subscription of the lost dataset received %v", seqs(t, got))
+			t.Fatalf("the subscription of the lost dataset received %v", brokertest.Seqs(t, got))
 		}
 		if err != nil {
 			if !errors.Is(err, sse.ErrUnavailable) {
@@ -106,7 +103,7 @@ func resumeAfterLoss(t *testing.T, b sse.Broker, sub sse.Subscription, lastID, t
 			t.Fatal("the subscription of a lost dataset is still open")
 		}
 	}
-	resumed := subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}, LastEventID: lastID, QueueSize: 100})
+	resumed := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}, LastEventID: lastID, QueueSize: 100})
 	if bl := resumed.Backlog(); !slices.Equal(bl.Resync, []string{topic}) || len(bl.Events) != 0 {
 		t.Fatalf("resume from %s after the dataset was lost: backlog %+v, want a resync of %s", lastID, bl, topic)
 	}
@@ -137,26 +134,11 @@ func clientKill(t *testing.T, srv *redistest.Server) {
 	}
 }
 
-// receiveOnly waits for n events on sub and fails if more arrive, in the
-// same Drain or within quietPeriod after.
-func receiveOnly(t *testing.T, sub sse.Subscription, n int) []sse.Event {
-	t.Helper()
-	got := receive(t, sub, n)
-	if len(got) > n {
-		t.Fatalf("received %d events, want %d: %v", len(got), n, seqs(t, got))
-	}
-	time.Sleep(quietPeriod) // waiting for nothing is the point
-	if extra, err := sub.Drain(nil); len(extra) > 0 || err != nil {
-		t.Fatalf("after %d events: %v more, err %v", n, seqs(t, extra), err)
-	}
-	return got
-}
-
 // checkSeqs fails unless evs carry the payloads from, from+1, ... to-1, in
 // this order.
 func checkSeqs(t *testing.T, evs []sse.Event, from, to int) {
 	t.Helper()
-	got := seqs(t, evs)
+	got := brokertest.Seqs(t, evs)
 	want := make([]int, 0, to-from)
 	for i := from; i < to; i++ {
 		want = append(want, i)

@@ -79,7 +79,7 @@ func (s *subscription) offer(d delivery) {
 func (s *subscription) end(err error) {
 	s.once.Do(func() {
 		b := s.b
-		var pokes []*link
+		var pokes []*subscriberConn
 		b.mu.Lock()
 		if s.stop != nil {
 			s.stop()
@@ -96,10 +96,10 @@ func (s *subscription) end(err error) {
 			if len(t.subs) == 0 {
 				delete(b.topics, name)
 				delete(b.channels, t.channel)
-				if t.link.want[t.channel] == t {
-					delete(t.link.want, t.channel)
+				if t.conn.want[t.channel] == t {
+					delete(t.conn.want, t.channel)
 				}
-				pokes = append(pokes, t.link)
+				pokes = append(pokes, t.conn)
 			}
 		}
 		s.early = nil
@@ -126,7 +126,7 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 	s.q.OnDrop = req.OnDrop
 	s.starting = req.LastEventID != ""
 	var readies []chan struct{}
-	var pokes []*link
+	var pokes []*subscriberConn
 	var down error
 	b.mu.Lock()
 	if b.closed {
@@ -142,11 +142,11 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 				s.end(err)
 				return nil, err
 			}
-			pokes = append(pokes, t.link)
+			pokes = append(pokes, t.conn)
 		}
 		t.subs[s] = struct{}{}
 		readies = append(readies, t.ready)
-		if l := t.link; !l.up && l.err != nil && time.Since(l.downSince) > downFor {
+		if l := t.conn; !l.up && l.err != nil && time.Since(l.downSince) > downFor {
 			down = l.err // not a reconnection in passing: an outage
 		}
 	}
@@ -202,7 +202,7 @@ func (b *Broker) waitReady(ctx context.Context, readies []chan struct{}) error {
 	return nil
 }
 
-// newTopicLocked registers a topic and hands it to its node's link. b.mu
+// newTopicLocked registers a topic and hands it to its node's subscriber connection. b.mu
 // is held.
 func (b *Broker) newTopicLocked(name string) (*topic, error) {
 	ch := b.channel(name)
@@ -216,12 +216,12 @@ func (b *Broker) newTopicLocked(name string) (*topic, error) {
 		}
 		client = node
 	}
-	l := b.links[addr]
+	l := b.conns[addr]
 	if l == nil {
-		l = b.newLink(addr, client)
-		b.links[addr] = l
+		l = b.newSubscriberConn(addr, client)
+		b.conns[addr] = l
 	}
-	t := &topic{name: name, channel: ch, key: streamKey(ch), link: l,
+	t := &topic{name: name, channel: ch, key: streamKey(ch), conn: l,
 		subs: make(map[*subscription]struct{}), ready: make(chan struct{})}
 	b.topics[name] = t
 	b.channels[ch] = t
@@ -237,32 +237,10 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 	if perr != nil {
 		start = "+"
 	}
-	keys := make([]string, 0, len(topics)+1)
-	var sts []state
-	if !b.cfg.Cluster {
-		keys = append(keys, b.counter)
-		for _, t := range topics {
-			keys = append(keys, streamKey(b.channel(t)))
-		}
-		st, err := parseState(stateScript.Exec(ctx, b.client, keys, []string{start, "1"}), topics)
-		if err != nil {
-			return sse.Backlog{}, nil, err
-		}
-		sts = append(sts, st)
-	} else {
-		for _, t := range topics {
-			st, err := parseState(stateScript.Exec(ctx, b.client, []string{streamKey(b.channel(t))}, []string{start, "0"}), []string{t})
-			if err != nil {
-				return sse.Backlog{}, nil, err
-			}
-			sts = append(sts, st)
-		}
-		// Read after the streams: every id in them is at or before it.
-		if err := b.readRecord(ctx, &sts[0]); err != nil {
-			return sse.Backlog{}, nil, err
-		}
+	sts, err := b.readStates(ctx, topics, start)
+	if err != nil {
+		return sse.Backlog{}, nil, err
 	}
-	now := sts[0].now
 	var streams []streamState
 	for _, st := range sts {
 		streams = append(streams, st.streams...)
@@ -283,7 +261,7 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 	if !cursor.IsZero() {
 		bl.Cursor = cursor.String()
 	}
-	nowMs := uint64(now.UnixMilli())
+	nowMs := uint64(sts[0].now.UnixMilli())
 	unknown := perr != nil || last.Ms > nowMs+uint64(time.Second.Milliseconds())
 	if !sts[0].hasCtr || sts[0].counter.Less(last) || !sts[0].hasGen || last.Less(sts[0].genesis) {
 		// Not issued by this dataset: never issued here, or issued by a
@@ -295,6 +273,45 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 		bl.Resync = slices.Clone(topics)
 		return bl, floors, nil
 	}
+	b.history(&bl, topics, streams, last, nowMs)
+	return bl, floors, nil
+}
+
+// readStates reads the state of topics' streams from start on: with the
+// dataset's counter and genesis, in one script on a single node; stream by
+// stream on a cluster, then the record of the dataset.
+func (b *Broker) readStates(ctx context.Context, topics []string, start string) ([]state, error) {
+	if !b.cfg.Cluster {
+		keys := make([]string, 0, len(topics)+1)
+		keys = append(keys, b.counter)
+		for _, t := range topics {
+			keys = append(keys, streamKey(b.channel(t)))
+		}
+		st, err := parseState(stateScript.Exec(ctx, b.client, keys, []string{start, "1"}), topics)
+		if err != nil {
+			return nil, err
+		}
+		return []state{st}, nil
+	}
+	sts := make([]state, 0, len(topics))
+	for _, t := range topics {
+		st, err := parseState(stateScript.Exec(ctx, b.client, []string{streamKey(b.channel(t))}, []string{start, "0"}), []string{t})
+		if err != nil {
+			return nil, err
+		}
+		sts = append(sts, st)
+	}
+	// Read after the streams: every id in them is at or before it.
+	if err := b.readRecord(ctx, &sts[0]); err != nil {
+		return nil, err
+	}
+	return sts, nil
+}
+
+// history adds to bl the events of streams (one per topic) after last
+// that are younger than HistoryAge at nowMs, merged in id order, and the
+// topics whose events after last are no longer all there to Resync.
+func (b *Broker) history(bl *sse.Backlog, topics []string, streams []streamState, last streamid.ID, nowMs uint64) {
 	ageMs := uint64(b.opts.HistoryAge.Milliseconds())
 	var cutoff uint64
 	if nowMs > ageMs {
@@ -328,36 +345,11 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 		}
 		lists = append(lists, keep)
 	}
-	bl.Events = merge(lists)
-	return bl, floors, nil
-}
-
-// merge merges per-topic lists sorted by id into one list in id order,
-// keeping one copy of an event published to several of the topics (told
-// by its mid: on a cluster the copies may have different ids, and distinct
-// events on different shards may share one).
-func merge(lists [][]delivery) []sse.Event {
-	var out []sse.Event
-	seen := map[string]bool{} // mids of the multi-topic events kept
-	for {
-		best := -1
-		for i := range lists {
-			if len(lists[i]) > 0 && (best < 0 || lists[i][0].id.Less(lists[best][0].id)) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return out
-		}
-		d := lists[best][0]
-		lists[best] = lists[best][1:]
-		if d.mid != "" {
-			if seen[d.mid] {
-				continue
-			}
-			seen[d.mid] = true
-		}
-		out = append(out, d.ev)
+	// The copies of a multi-topic event share its mid: on a cluster they
+	// may have different ids, and distinct events on different shards may
+	// share one.
+	for d := range streamid.Merge(lists, deliveryID, copyKey) {
+		bl.Events = append(bl.Events, d.ev)
 	}
 }
 

@@ -93,22 +93,7 @@ func ParseURL(raw string) (Config, error) {
 	default:
 		return bad("unknown scheme suffix %q (want +cluster or +sentinel)", kind)
 	}
-	for _, h := range strings.Split(u.Host, ",") {
-		if h == "" {
-			continue
-		}
-		host, port, err := net.SplitHostPort(h)
-		if err != nil {
-			host, port = h, defPort
-		}
-		if host == "" {
-			host = "localhost"
-		}
-		cfg.Addrs = append(cfg.Addrs, net.JoinHostPort(host, port))
-	}
-	if len(cfg.Addrs) == 0 {
-		cfg.Addrs = []string{net.JoinHostPort("localhost", defPort)}
-	}
+	cfg.Addrs = hostAddrs(u.Host, defPort)
 	if u.User != nil {
 		cfg.Username = u.User.Username()
 		cfg.Password, _ = u.User.Password()
@@ -154,6 +139,30 @@ func ParseURL(raw string) (Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// hostAddrs returns the host:port addresses of a URL's comma-separated
+// hosts, with defPort where a host has no port and localhost where it has
+// no name; localhost:defPort when there are none.
+func hostAddrs(hosts, defPort string) []string {
+	var addrs []string
+	for _, h := range strings.Split(hosts, ",") {
+		if h == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(h)
+		if err != nil {
+			host, port = h, defPort
+		}
+		if host == "" {
+			host = "localhost"
+		}
+		addrs = append(addrs, net.JoinHostPort(host, port))
+	}
+	if len(addrs) == 0 {
+		addrs = []string{net.JoinHostPort("localhost", defPort)}
+	}
+	return addrs
 }
 
 // pingGap is how long a Redis connection may be idle before it is PINGed:

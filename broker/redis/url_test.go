@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/broker/redis"
 	"github.com/ssevents/ssevents/internal/redistest"
 	"github.com/ssevents/ssevents/sse"
@@ -60,9 +61,9 @@ func TestSentinel(t *testing.T) {
 	url := "redis+sentinel://" + sentinel.Addr() + "/mymaster/0"
 	a := open(t, url, sse.BrokerOptions{})
 	b := open(t, master.URL(), sse.BrokerOptions{})
-	sub := subscribe(t, a, sse.SubscribeRequest{Topics: []string{"s"}})
-	publish(t, b, 1, "s")
-	if got := receive(t, sub, 1); seq(t, got[0]) != 1 {
+	sub := brokertest.Subscribe(t, a, sse.SubscribeRequest{Topics: []string{"s"}})
+	brokertest.Publish(t, b, 1, "s")
+	if got := brokertest.ReceiveAtLeast(t, sub, 1); brokertest.Seq(t, got[0]) != 1 {
 		t.Fatalf("got %+v", got)
 	}
 	if err := a.Ready(t.Context()); err != nil {
@@ -75,9 +76,9 @@ func TestTLS(t *testing.T) {
 	t.Parallel()
 	srv, _ := redistest.StartTLS(t)
 	b := open(t, "rediss://"+srv.Addr()+"/0?skip_verify=true", sse.BrokerOptions{})
-	sub := subscribe(t, b, sse.SubscribeRequest{Topics: []string{"tls"}})
-	publish(t, b, 1, "tls")
-	if got := receive(t, sub, 1); seq(t, got[0]) != 1 {
+	sub := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{"tls"}})
+	brokertest.Publish(t, b, 1, "tls")
+	if got := brokertest.ReceiveAtLeast(t, sub, 1); brokertest.Seq(t, got[0]) != 1 {
 		t.Fatalf("got %+v", got)
 	}
 	if _, err := sse.OpenBroker(t.Context(), "redis://"+srv.Addr()+"/0?timeout=300ms", sse.BrokerOptions{}); err == nil {

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -22,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	main "github.com/ssevents/ssevents/cmd/ssevents"
 	"github.com/ssevents/ssevents/hub"
+	"github.com/ssevents/ssevents/internal/wire"
 )
 
 // testTimeout bounds every request and every wait for an event, so that a
@@ -145,14 +145,15 @@ func eventsURL(m *main.Main, topics string, extra ...string) string {
 	return m.URL() + "/events?" + q.Encode()
 }
 
-// stream is an open SSE response.
+// stream is an open SSE response, read with the parser of package wire.
 type stream struct {
-	t    *testing.T
-	resp *http.Response
-	rd   *bufio.Reader
+	t      *testing.T
+	resp   *http.Response
+	parser *wire.Parser
 }
 
-// sseEvent is one event as the stream delivered it.
+// sseEvent is one event as the stream delivered it: a wire.Event, as a
+// type of this package so that tests may write its literals unkeyed.
 type sseEvent struct {
 	ID, Name, Data string
 }
@@ -169,7 +170,7 @@ func subscribe(t *testing.T, rawURL string, header http.Header) *stream {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		t.Fatalf("GET %s: Content-Type %q", rawURL, ct)
 	}
-	return &stream{t: t, resp: resp, rd: bufio.NewReader(resp.Body)}
+	return &stream{t: t, resp: resp, parser: wire.NewParser(resp.Body)}
 }
 
 // next returns the next event of the stream (skipping retry: lines and
@@ -182,8 +183,8 @@ func (s *stream) next() sseEvent {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		ev, err := s.read()
-		ch <- result{ev, err}
+		ev, err := s.parser.Next()
+		ch <- result{sseEvent(ev), err}
 	}()
 	select {
 	case r := <-ch:
@@ -197,43 +198,18 @@ func (s *stream) next() sseEvent {
 	}
 }
 
-// read parses one event: fields until a blank line.
-func (s *stream) read() (sseEvent, error) {
-	var ev sseEvent
-	var data []string
-	seen := false
-	for {
-		line, err := s.rd.ReadString('\n')
-		if err != nil {
-			return ev, err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			if seen {
-				ev.Data = strings.Join(data, "\n")
-				return ev, nil
-			}
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "id":
-			ev.ID, seen = value, true
-		case "event":
-			ev.Name, seen = value, true
-		case "data":
-			data, seen = append(data, value), true
-		}
-	}
-}
-
 // wantEnd checks that the stream ends (EOF) within testTimeout.
 func (s *stream) wantEnd() {
 	s.t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(io.Discard, s.rd)
+		var err error
+		for err == nil {
+			_, err = s.parser.Next()
+		}
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
 		done <- err
 	}()
 	select {

@@ -257,7 +257,7 @@ func checkMetricNames(t *testing.T, hubURL string) {
 }
 
 // TestComposeMountsExist: every file docker-compose.yml mounts or builds
-// from is in the repository (the seed's compose file mounted folders that
+// from is in the repository (fastapi-sse-events' compose file mounted folders that
 // did not exist).
 func TestComposeMountsExist(t *testing.T) {
 	t.Parallel()

@@ -59,7 +59,7 @@ func (s *server) routes(app *ssevents.App) {
 	app.HandleFunc("GET /me", s.handleMe)
 	app.HandleFunc("GET /tickets", s.handleTickets)
 	app.HandleFunc("GET /tickets/{id}", s.handleTicket)
-	// The seed's @publish_event(topic="ticket:{id}"): a 2xx JSON answer of
+	// fastapi-sse-events' @publish_event(topic="ticket:{id}"): a 2xx JSON answer of
 	// the handler is published as ticket_status_changed on ticket:<id>,
 	// the {id} filled from the request's path.
 	app.Handle("POST /tickets/{id}/status",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/internal/pace"
 )
 
 // publishing publishes the run's events at a fixed rate.
@@ -76,25 +77,7 @@ func (p *publishing) run(ctx context.Context) {
 		}()
 	}
 	interval := time.Second / time.Duration(p.cfg.Rate)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-loop:
-	for i := range p.total {
-		if d := time.Until(p.start.Add(time.Duration(i) * interval)); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-schedule.Done():
-				break loop
-			}
-		}
-		select {
-		case jobs <- i:
-		case <-schedule.Done():
-			break loop
-		}
-	}
-	close(jobs)
+	pace.Schedule(schedule, p.start, interval, p.total, jobs)
 	wg.Wait()
 }
 

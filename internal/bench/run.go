@@ -155,91 +155,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.Workers = len(workers)
-	stopAll := func() ([]WorkerResult, error) {
-		var errs []error
-		res := make([]WorkerResult, 0, len(workers))
-		for _, w := range workers {
-			r, err := w.Stop()
-			errs = append(errs, err)
-			res = append(res, r)
-		}
-		return res, errors.Join(errs...)
-	}
 	prog := &progressLine{w: cfg.Progress, tty: cfg.ProgressTTY, workers: workers, conns: cfg.Conns}
 	defer prog.finish()
 
-	// Connect phase.
-	for _, w := range workers {
-		for waiting := true; waiting; {
-			select {
-			case <-w.Ready():
-				waiting = false
-			case <-ctx.Done():
-				_, _ = stopAll()
-				return nil, ctx.Err()
-			case <-time.After(250 * time.Millisecond):
-				prog.print("connect", nil)
-			}
-		}
+	if err := connect(ctx, cfg, workers, prog); err != nil {
+		_, _ = stopWorkers(workers)
+		return nil, err
 	}
 	rep.ServerRSSConnectedBytes = rss.read()
-	open, lastErr := 0, ""
-	for _, w := range workers {
-		p := w.Progress()
-		open += p.Connected
-		if p.LastError != "" {
-			lastErr = p.LastError
-		}
-	}
-	if open == 0 {
-		_, _ = stopAll()
-		return nil, fmt.Errorf("bench: no subscription could connect to %s: %s", cfg.URL, lastErr)
-	}
-
-	// Publish phase.
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		pub.run(ctx)
-	}()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	for publishing := true; publishing; {
-		select {
-		case <-pubDone:
-			publishing = false
-		case <-tick.C:
-			prog.print("publish", pub)
-		}
-	}
+	publishAll(ctx, pub, prog, tick)
 	published := time.Now()
-
-	// Drain phase: until every expected delivery arrived, or Drain passed.
-	expected := func() uint64 { return pub.expectedSoFar(workers) }
-	deadline := time.After(cfg.Drain)
-drain:
-	for {
-		var got uint64
-		for _, w := range workers {
-			got += w.Progress().Received
-		}
-		if got >= expected() || ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-deadline:
-			break drain
-		case <-ctx.Done():
-			break drain
-		case <-tick.C:
-			prog.print("drain", pub)
-		}
-	}
+	drain(ctx, cfg, workers, pub, prog, tick)
 	elapsed := time.Since(pub.start)
 	rep.DrainMs = ms(time.Since(published))
 	rep.ServerRSSEndBytes = rss.read()
 
-	results, stopErr := stopAll()
+	results, stopErr := stopWorkers(workers)
 	rep.fill(results, pub, elapsed)
 	rep.ServerRSSPerConnBytes = rss.perConn(rep.ServerRSSBeforeBytes, rep.ServerRSSConnectedBytes, rep.Connected)
 	if stopErr != nil {
@@ -249,6 +182,88 @@ drain:
 		return rep, err
 	}
 	return rep, nil
+}
+
+// stopWorkers stops workers and returns their results.
+func stopWorkers(workers []WorkerHandle) ([]WorkerResult, error) {
+	var errs []error
+	res := make([]WorkerResult, 0, len(workers))
+	for _, w := range workers {
+		r, err := w.Stop()
+		errs = append(errs, err)
+		res = append(res, r)
+	}
+	return res, errors.Join(errs...)
+}
+
+// connect is the connect phase: it waits until every worker has tried to
+// open its subscriptions, and fails if none could connect.
+func connect(ctx context.Context, cfg Config, workers []WorkerHandle, prog *progressLine) error {
+	for _, w := range workers {
+		for waiting := true; waiting; {
+			select {
+			case <-w.Ready():
+				waiting = false
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+				prog.print("connect", nil)
+			}
+		}
+	}
+	open, lastErr := 0, ""
+	for _, w := range workers {
+		p := w.Progress()
+		open += p.Connected
+		if p.LastError != "" {
+			lastErr = p.LastError
+		}
+	}
+	if open == 0 {
+		return fmt.Errorf("bench: no subscription could connect to %s: %s", cfg.URL, lastErr)
+	}
+	return nil
+}
+
+// publishAll is the publish phase: it publishes at the configured rate
+// until the run's duration has passed, printing progress at each tick.
+func publishAll(ctx context.Context, pub *publishing, prog *progressLine, tick *time.Ticker) {
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		pub.run(ctx)
+	}()
+	for {
+		select {
+		case <-pubDone:
+			return
+		case <-tick.C:
+			prog.print("publish", pub)
+		}
+	}
+}
+
+// drain is the drain phase: it waits until every expected delivery
+// arrived, cfg.Drain passed or ctx ended.
+func drain(ctx context.Context, cfg Config, workers []WorkerHandle, pub *publishing, prog *progressLine, tick *time.Ticker) {
+	deadline := time.After(cfg.Drain)
+	for {
+		var got uint64
+		for _, w := range workers {
+			got += w.Progress().Received
+		}
+		if got >= pub.expectedSoFar(workers) || ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-deadline:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			prog.print("drain", pub)
+		}
+	}
 }
 
 // startWorkers starts one worker in this process, or several processes of

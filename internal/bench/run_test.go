@@ -2,46 +2,28 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
+	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
-	"github.com/ssevents/ssevents/sse"
+	"github.com/ssevents/ssevents/hub"
 )
 
-// startHub serves an ssevents app with a stand-in for the hub's POST
-// /publish.
+// startHub serves the real hub (anonymous subscribing, publishing from
+// loopback), as "ssevents serve" would.
 func startHub(t *testing.T) *httptest.Server {
 	t.Helper()
-	app, err := ssevents.New(ssevents.Config{})
+	h, err := hub.New(hub.Config{Config: ssevents.Config{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	app.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Topic string          `json:"topic"`
-			Event string          `json:"event"`
-			Data  json.RawMessage `json:"data"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			ssevents.WriteError(w, r, nil, sse.ErrInvalidRequest)
-			return
-		}
-		id, err := app.Publish(r.Context(), body.Topic, body.Event, body.Data)
-		if err != nil {
-			ssevents.WriteError(w, r, nil, err)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
-	})
-	srv := httptest.NewServer(app)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { _ = app.Close() })
+	t.Cleanup(func() { _ = h.Close() })
 	return srv
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/client"
+	"github.com/ssevents/ssevents/internal/pace"
 )
 
 // eventName is the name of the events a run publishes.
@@ -74,25 +75,7 @@ func (r *run) publishAll(ctx context.Context) {
 	}
 	interval := time.Second / time.Duration(r.cfg.Rate)
 	total := int(int64(r.cfg.Rate) * int64(r.cfg.Duration) / int64(time.Second))
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-loop:
-	for i := range max(total, 1) {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-schedule.Done():
-				break loop
-			}
-		}
-		select {
-		case jobs <- i:
-		case <-schedule.Done():
-			break loop
-		}
-	}
-	close(jobs)
+	pace.Schedule(schedule, start, interval, max(total, 1), jobs)
 	wg.Wait()
 }
 

@@ -1,11 +1,12 @@
 // Package streamid parses, orders and generates event ids of the form
-// "<milliseconds>-<sequence>", the form Redis Streams use. The embedded
-// broker issues ids of the same form, so ids compare the same way whichever
-// broker issued them.
+// "<milliseconds>-<sequence>", the form Redis Streams use, and merges
+// per-topic lists in id order. The embedded broker issues ids of the same
+// form, so ids compare the same way whichever broker issued them.
 package streamid
 
 import (
 	"errors"
+	"iter"
 	"strconv"
 	"strings"
 )
@@ -77,4 +78,41 @@ func Next(last ID, nowMs uint64) ID {
 		return ID{Ms: nowMs}
 	}
 	return ID{Ms: last.Ms, Seq: last.Seq + 1}
+}
+
+// Merge yields the elements of lists, each sorted by id, in id order. Of
+// the elements that share a key (the copies of one event published to
+// several of the lists' topics) it yields the first only; an element whose
+// key is the zero K has no copies and is always yielded. Merge consumes
+// lists: it reslices them as it goes.
+func Merge[T any, K comparable](lists [][]T, id func(T) ID, key func(T) K) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		var zero K
+		var seen map[K]bool // keys of the copied elements yielded
+		for {
+			best := -1
+			for i := range lists {
+				if len(lists[i]) > 0 && (best < 0 || id(lists[i][0]).Less(id(lists[best][0]))) {
+					best = i
+				}
+			}
+			if best < 0 {
+				return
+			}
+			e := lists[best][0]
+			lists[best] = lists[best][1:]
+			if k := key(e); k != zero {
+				if seen[k] {
+					continue
+				}
+				if seen == nil {
+					seen = make(map[K]bool)
+				}
+				seen[k] = true
+			}
+			if !yield(e) {
+				return
+			}
+		}
+	}
 }

@@ -13,7 +13,7 @@ import (
 // topic is a topic with local subscribers. Its fields are guarded by b.mu.
 type topic struct {
 	name, channel, key string
-	link               *link
+	conn               *subscriberConn
 	subs               map[*subscription]struct{}
 	last               streamid.ID // newest event delivered locally
 	genesis            streamid.ID // the dataset's genesis when t was last synced
@@ -23,11 +23,12 @@ type topic struct {
 	isReady            bool // ready is closed
 }
 
-// link is the subscriber connection to one Redis node (the node, or one
-// cluster master), shared by every local topic that node serves: SUBSCRIBE
-// when a topic gets its first local subscriber, UNSUBSCRIBE after its last.
-// Its goroutine owns the connection and reconnects it with backoff.
-type link struct {
+// subscriberConn is the subscriber connection to one Redis node (the node,
+// or one cluster master), shared by every local topic that node serves:
+// SUBSCRIBE when a topic gets its first local subscriber, UNSUBSCRIBE after
+// its last. Its goroutine owns the connection and reconnects it with
+// backoff, and fans each message out to the topic's local subscribers.
+type subscriberConn struct {
 	b      *Broker
 	addr   string
 	client rueidis.Client
@@ -51,7 +52,7 @@ var errConnLost = errors.New("subscriber connection lost")
 var errSlotMoved = errors.New("a subscribed slot moved to another node")
 
 // refreshSlots rereads the cluster's slot map and moves each topic whose
-// slot has another owner now to that owner's link, which replays it from
+// slot has another owner now to that owner's subscriber connection, which replays it from
 // the stream (the stream moved with the slot).
 func (b *Broker) refreshSlots(ctx context.Context) {
 	slots, err := b.loadSlots(ctx)
@@ -59,25 +60,25 @@ func (b *Broker) refreshSlots(ctx context.Context) {
 		return
 	}
 	nodes := b.client.Nodes()
-	var pokes []*link
+	var pokes []*subscriberConn
 	b.mu.Lock()
 	b.slots = slots
 	for _, t := range b.topics {
 		addr := slots[slot(t.channel)]
 		node, ok := nodes[addr]
-		if addr == t.link.addr || !ok {
+		if addr == t.conn.addr || !ok {
 			continue
 		}
-		nl := b.links[addr]
+		nl := b.conns[addr]
 		if nl == nil {
-			nl = b.newLink(addr, node)
-			b.links[addr] = nl
+			nl = b.newSubscriberConn(addr, node)
+			b.conns[addr] = nl
 		}
-		if t.link.want[t.channel] == t {
-			delete(t.link.want, t.channel)
+		if t.conn.want[t.channel] == t {
+			delete(t.conn.want, t.channel)
 		}
-		pokes = append(pokes, t.link, nl)
-		t.link, t.synced, t.pending = nl, false, nil
+		pokes = append(pokes, t.conn, nl)
+		t.conn, t.synced, t.pending = nl, false, nil
 		nl.want[t.channel] = t
 	}
 	b.mu.Unlock()
@@ -86,22 +87,22 @@ func (b *Broker) refreshSlots(ctx context.Context) {
 	}
 }
 
-func (b *Broker) newLink(addr string, client rueidis.Client) *link {
-	l := &link{b: b, addr: addr, client: client, kick: make(chan struct{}, 1),
+func (b *Broker) newSubscriberConn(addr string, client rueidis.Client) *subscriberConn {
+	l := &subscriberConn{b: b, addr: addr, client: client, kick: make(chan struct{}, 1),
 		want: make(map[string]*topic), unsubbing: make(map[string]int)}
 	b.wg.Add(1)
 	go l.run()
 	return l
 }
 
-func (l *link) poke() {
+func (l *subscriberConn) poke() {
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
 }
 
-func (l *link) run() {
+func (l *subscriberConn) run() {
 	defer l.b.wg.Done()
 	ctx := l.b.ctx
 	for attempt := 0; ; attempt++ {
@@ -134,8 +135,8 @@ func (l *link) run() {
 			l.b.refreshSlots(ctx)
 			l.b.mu.Lock()
 			idle := len(l.want) == 0
-			if idle && l.b.links[l.addr] == l {
-				delete(l.b.links, l.addr)
+			if idle && l.b.conns[l.addr] == l {
+				delete(l.b.conns, l.addr)
 			}
 			l.b.mu.Unlock()
 			if idle {
@@ -152,7 +153,7 @@ func (l *link) run() {
 
 // session runs one subscriber connection until it breaks or ctx is done.
 // It reports whether the connection got up.
-func (l *link) session(ctx context.Context) (bool, error) {
+func (l *subscriberConn) session(ctx context.Context) (bool, error) {
 	dc, release := l.client.Dedicate()
 	defer release()
 	moved := make(chan struct{}, 1) // capacity 1: one notice ends the session
@@ -216,7 +217,7 @@ func (l *link) session(ctx context.Context) (bool, error) {
 
 // reconcile subscribes the channels wanted and not yet subscribed,
 // unsubscribes those no longer wanted, and syncs topics that are new.
-func (l *link) reconcile(ctx context.Context, dc rueidis.DedicatedClient, have map[string]*topic) error {
+func (l *subscriberConn) reconcile(ctx context.Context, dc rueidis.DedicatedClient, have map[string]*topic) error {
 	l.b.mu.Lock()
 	var add, drop []string
 	var sync []*topic

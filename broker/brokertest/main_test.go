@@ -1,0 +1,11 @@
+package brokertest_test
+
+import (
+	"testing"
+
+	"github.com/ssevents/ssevents/internal/leakcheck"
+)
+
+// TestMain fails the package's tests if a goroutine outlives them: every
+// broker the tests open must be closed.
+func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -1,0 +1,10 @@
+package bench_test
+
+import (
+	"testing"
+
+	"github.com/ssevents/ssevents/internal/leakcheck"
+)
+
+// TestMain fails the package's tests if a goroutine outlives them.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
