@@ -192,29 +192,41 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 		}
 		return id, nil
 	}
-	id, err := b.nextID(rctx)
+	id, err := b.publishShards(rctx, msg, args, deadline, idem)
 	if err != nil {
 		return "", b.unavailable(ctx, "publish", err)
+	}
+	return id, nil
+}
+
+// publishShards publishes msg on a cluster: the id comes from the id
+// record's shard, then each topic's shard stores and publishes its copy.
+// args are the first seven arguments of the publish scripts. It returns
+// the first topic's id.
+func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []string, deadline, idem string) (string, error) {
+	id, err := b.nextID(ctx)
+	if err != nil {
+		return "", err
 	}
 	var first string
 	for _, t := range msg.Topics {
 		ch := b.channel(t)
 		keys := []string{streamKey(ch), b.idempotencyKey(msg, ch)}
 		shardArgs := func(id string) []string { return append(args[:7:7], ch, id, deadline, idem) }
-		got, err := shardPublishScript.Exec(rctx, b.client, keys, shardArgs(id)).ToString()
+		got, err := shardPublishScript.Exec(ctx, b.client, keys, shardArgs(id)).ToString()
 		for try := 0; err != nil && isIDTooSmall(err) && try < 3; try++ {
 			// A publisher that took a later id wrote to this stream first.
 			want := "*"
 			if try < 2 {
-				if id, err = b.nextID(rctx); err != nil {
+				if id, err = b.nextID(ctx); err != nil {
 					break
 				}
 				want = id
 			}
-			got, err = shardPublishScript.Exec(rctx, b.client, keys, shardArgs(want)).ToString()
+			got, err = shardPublishScript.Exec(ctx, b.client, keys, shardArgs(want)).ToString()
 		}
 		if err != nil {
-			return "", b.unavailable(ctx, "publish", err)
+			return "", err
 		}
 		if first == "" {
 			first = got

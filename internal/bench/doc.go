@@ -10,5 +10,5 @@
 // duplicates; lost events are the deliveries expected from what was
 // published minus those received.
 //
-// It imports client and the standard library.
+// It imports client, internal/pace and the standard library.
 package bench

@@ -21,5 +21,6 @@
 // The package depends on the standard library and ssevents' client and
 // streamid packages only.
 //
-// It imports client and internal/streamid, and the standard library.
+// It imports client, internal/streamid and internal/pace, and the
+// standard library.
 package check
