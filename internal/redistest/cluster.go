@@ -75,36 +75,11 @@ func (c *Cluster) URL() string { return "redis+cluster://" + strings.Join(c.Addr
 
 // NodeFor returns the node that owns key's slot, by asking a node
 // (CLUSTER KEYSLOT) and the cluster's slot table (CLUSTER SHARDS is not in
-// every Redis 7.0 build, so CLUSTER NODES is parsed).
+// every Redis 7.0 build, so CLUSTER NODES is parsed); t fails when none
+// does.
 func (c *Cluster) NodeFor(t testing.TB, key string) *Server {
 	t.Helper()
-	slotText := c.Nodes[0].MustDo("CLUSTER", "KEYSLOT", key)
-	nodes := c.Nodes[0].MustDo("CLUSTER", "NODES")
-	for _, line := range strings.Split(nodes, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 9 {
-			continue
-		}
-		addr := f[1]
-		if i := strings.IndexByte(addr, '@'); i >= 0 {
-			addr = addr[:i]
-		}
-		for _, r := range f[8:] {
-			lo, hi, ok := strings.Cut(r, "-")
-			if !ok {
-				hi = lo
-			}
-			if inRange(slotText, lo, hi) {
-				for _, n := range c.Nodes {
-					if n.Addr() == addr {
-						return n
-					}
-				}
-			}
-		}
-	}
-	t.Fatalf("no node owns the slot of %q", key)
-	return nil
+	return c.masterFor(t, key)
 }
 
 func inRange(slot, lo, hi string) bool {

@@ -141,6 +141,13 @@ func (c *Cluster) isMaster(n *Server) bool {
 // reports it (after a failover, the promoted replica).
 func (c *Cluster) MasterFor(key string) *Server {
 	c.t.Helper()
+	return c.masterFor(c.t, key)
+}
+
+// masterFor returns the live master that serves key's slot, failing t
+// when there is none.
+func (c *Cluster) masterFor(t testing.TB, key string) *Server {
+	t.Helper()
 	lines, asked := c.clusterNodes()
 	slot := asked.MustDo("CLUSTER", "KEYSLOT", key)
 	for _, l := range lines {
@@ -159,7 +166,7 @@ func (c *Cluster) MasterFor(key string) *Server {
 			}
 		}
 	}
-	c.t.Fatalf("no live master serves the slot of %q", key)
+	t.Fatalf("no live master serves the slot of %q", key)
 	return nil
 }
 
