@@ -259,5 +259,5 @@ func (l *rateLimiter) sweep(now time.Time) {
 	if len(l.keys) >= maxRateKeys {
 		clear(l.keys) // a flood of distinct busy keys: start over
 	}
-	l.sweepAt = max(minRateSweep, 2*len(l.keys))
+	l.sweepAt = min(maxRateKeys, max(minRateSweep, 2*len(l.keys)))
 }
