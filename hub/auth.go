@@ -3,7 +3,6 @@ package hub
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -62,21 +61,6 @@ func (h *Hub) authenticatePublisher(r *http.Request) (*Claims, error) {
 		return nil, fmt.Errorf("%w: missing token: send Authorization: Bearer <token>", sse.ErrUnauthorized)
 	}
 	return h.auth.verify(tok)
-}
-
-// isLoopback reports whether r comes straight from a loopback address. A
-// request with a proxy's forwarding header does not: a reverse proxy on the
-// same host would otherwise make every client look local.
-func isLoopback(r *http.Request) bool {
-	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	addr, err := netip.ParseAddr(host)
-	return err == nil && addr.Unmap().IsLoopback()
 }
 
 // isLoopbackOrigin reports whether a browser's Origin is a page served from

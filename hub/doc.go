@@ -42,9 +42,21 @@
 //
 // With a JWT key configured, the bearer of a valid token (Authorization
 // header only) whose "sse.publish" patterns match every topic. Without
-// one, loopback clients only: a request carrying X-Forwarded-For,
-// Forwarded or X-Real-IP is not taken for a loopback one, since a reverse
-// proxy on the same host would otherwise make every client look local.
+// one, loopback clients only (see Client address): a request from a peer
+// that is not a trusted proxy and carries X-Forwarded-For, Forwarded or
+// X-Real-IP is not taken for a loopback one, since a reverse proxy on the
+// same host would otherwise make every client look local.
+//
+// # Client address
+//
+// The client's address is the TCP peer's, unless the peer is in
+// Config.TrustedProxies: then it is the right-most address of
+// X-Forwarded-For that is not itself a trusted proxy, else X-Real-IP. It is
+// what the webhook receives, what the logs show (the request's RemoteAddr
+// becomes it), what the loopback-only publish rule checks, and what
+// Config.PublishRate (without a token subject) and
+// Config.MaxConnectionsPerIP count. Past either limit the hub answers 429
+// Too Many Requests with Retry-After, counted in sse_rate_limited_total.
 //
 // # Tokens
 //
@@ -71,7 +83,7 @@
 //	Content-Type: application/json
 //	Cookie: <the subscriber's cookies>
 //	Authorization: <the subscriber's header, or "Bearer <access_token>">
-//	X-Forwarded-For: <the subscriber's address, after any the request had>
+//	X-Forwarded-For: <the subscriber's address (see Client address)>
 //
 //	{"topics": ["a", "b"]}     (every topic of the request that is not public)
 //

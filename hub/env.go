@@ -64,6 +64,17 @@ var ownSettings = []Setting{
 	settings.Bool(settings.Spec{Name: "SSE_DEMO", Field: "DisableDemo", Default: "true",
 		Usage: "serve the demo page at /"}, true,
 		func(c *Config) *bool { return &c.DisableDemo }),
+	settings.List(settings.Spec{Name: "SSE_TRUSTED_PROXIES", Field: "TrustedProxies",
+		Usage:   "reverse proxies whose X-Forwarded-For or X-Real-IP names the client",
+		Allowed: "comma-separated CIDRs (10.0.0.0/8, fd00::/8) or IP addresses", Check: checkTrustedProxy},
+		func(c *Config) *[]string { return &c.TrustedProxies }),
+	settings.Int(settings.Spec{Name: "SSE_PUBLISH_RATE", Field: "PublishRate", Default: "0",
+		Usage: "publishes per second per token subject (without a token: per client address), in bursts of as many (0: no limit)",
+		Min:   0, Max: 1_000_000},
+		func(c *Config) *int { return &c.PublishRate }),
+	settings.Int(settings.Spec{Name: "SSE_MAX_CONNECTIONS_PER_IP", Field: "MaxConnectionsPerIP", Default: "0",
+		Usage: "streams one client address may have open at once (0: no limit)", Min: 0, Max: 1_000_000},
+		func(c *Config) *int { return &c.MaxConnectionsPerIP }),
 }
 
 // checkSecret accepts an HS256 secret of at least MinJWTSecretLength bytes

@@ -85,6 +85,23 @@ type Config struct {
 	// DisableDemo turns off the demo page at GET /. Default false (the
 	// page is served). Env: SSE_DEMO=false.
 	DisableDemo bool
+
+	// TrustedProxies are the reverse proxies (CIDRs such as "10.0.0.0/8",
+	// or single addresses) whose X-Forwarded-For or X-Real-IP names the
+	// client. The client address (forwarded to the webhook, logged, counted
+	// by the per-address limits, checked by the loopback-only publish rule)
+	// is the TCP peer unless the peer is one of them. Default: none.
+	// Env: SSE_TRUSTED_PROXIES.
+	TrustedProxies []string
+	// PublishRate is how many publishes per second each token subject (the
+	// sub claim; without a token or sub, each client address) may make,
+	// in bursts of as many; past it POST /publish answers 429 with
+	// Retry-After. Default 0: no limit. Env: SSE_PUBLISH_RATE.
+	PublishRate int
+	// MaxConnectionsPerIP is how many streams one client address may have
+	// open at once; past it the SSE endpoint answers 429 with
+	// Retry-After. Default 0: no limit. Env: SSE_MAX_CONNECTIONS_PER_IP.
+	MaxConnectionsPerIP int
 }
 
 func (c Config) withDefaults() Config {
@@ -138,6 +155,7 @@ type Hub struct {
 	auth    *authenticator
 	webhook *webhook
 	cors    *cors
+	limits  *limits
 	logger  *slog.Logger
 	handler http.Handler
 
@@ -168,7 +186,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.routes()
-	h.handler = h.cors.wrap(h.app)
+	h.handler = h.guard(h.app)
 	h.logMode()
 	return h, nil
 }

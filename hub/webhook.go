@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -178,12 +177,7 @@ func (h *webhook) call(r *http.Request, authz, cookie string, topics []string) (
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
-			host = prior + ", " + host // the hub is itself behind a proxy
-		}
-		req.Header.Set("X-Forwarded-For", host)
-	}
+	setForwardedFor(req, r) // the resolved client, not what the client wrote
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return h.fail(r, err)

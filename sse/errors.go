@@ -32,6 +32,10 @@ var (
 	// ErrTooManyConnections: the instance already serves
 	// Config.MaxConnections streams.
 	ErrTooManyConnections = errors.New("ssevents: too many connections")
+	// ErrRateLimited: a client went over a rate or concurrency limit (the
+	// hub's SSE_PUBLISH_RATE, SSE_MAX_CONNECTIONS_PER_IP); the response
+	// carries Retry-After.
+	ErrRateLimited = errors.New("ssevents: rate limited")
 	// ErrForbidden: the authorizer denied a topic.
 	ErrForbidden = errors.New("ssevents: forbidden")
 	// ErrUnauthorized: the request carries no valid credentials.
@@ -67,6 +71,8 @@ func HTTPStatus(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrMessageTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ErrTooManyConnections), errors.Is(err, ErrUnavailable),
 		errors.Is(err, ErrBrokerClosed):
 		return http.StatusServiceUnavailable

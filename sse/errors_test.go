@@ -22,6 +22,7 @@ func TestHTTPStatusTable(t *testing.T) {
 		sse.ErrUnauthorized:          401,
 		sse.ErrForbidden:             403,
 		sse.ErrMessageTooLarge:       413,
+		sse.ErrRateLimited:           429,
 		sse.ErrTooManyConnections:    503,
 		sse.ErrUnavailable:           503,
 		sse.ErrBrokerClosed:          503,

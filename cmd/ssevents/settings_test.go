@@ -49,6 +49,9 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_PUBLIC_TOPICS", "public-topics", ""},
 	{"SSE_CORS_ORIGINS", "cors-origins", ""},
 	{"SSE_DEMO", "demo", "true"},
+	{"SSE_TRUSTED_PROXIES", "trusted-proxies", ""},
+	{"SSE_PUBLISH_RATE", "publish-rate", "0"},
+	{"SSE_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0"},
 }
 
 func TestServeSettings_keepTheirNamesAndDefaults(t *testing.T) {
