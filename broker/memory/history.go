@@ -109,11 +109,13 @@ func (l *topicList) pushFront(t *memTopic) {
 	l.len++
 }
 
-// topic returns the state of topic, creating it. b.mu is held.
+// topic returns the state of topic, creating it. A new topic starts with
+// the watermark of the forgotten topics: it may be one of them, so events
+// up to it may have been lost for it. b.mu is held.
 func (b *Broker) topic(name string) *memTopic {
 	t, ok := b.topics[name]
 	if !ok {
-		t = &memTopic{name: name}
+		t = &memTopic{name: name, trimmed: b.forgot.watermark(name)}
 		b.topics[name] = t
 	}
 	return t
@@ -191,8 +193,54 @@ func (b *Broker) forgetIfIdle(t *memTopic) {
 	if len(t.history) != 0 || len(t.subs) != 0 {
 		return
 	}
-	if b.trimmed.Less(t.trimmed) {
-		b.trimmed = t.trimmed
-	}
+	b.forgot.remember(t.name, t.trimmed)
 	delete(b.topics, t.name)
+}
+
+// forgottenSlots is the size of the table of forgotten topics' watermarks:
+// 1 MiB, allocated when the first topic is forgotten. A resume on a topic
+// whose slot another forgotten topic shares may be told to resync needlessly;
+// with fewer topics forgotten than slots, that is rare.
+const forgottenSlots = 1 << 16
+
+// forgotten remembers, for topics forgotten by the broker (their history
+// evicted or expired, with no subscriber left), the greatest id they lost:
+// a resume on one from an earlier id is a resync. It keeps the greatest
+// watermark per slot of a fixed table, by a hash of the topic, so its
+// memory does not grow with the topics forgotten, and it never
+// underestimates a topic's watermark (so a loss is never missed).
+type forgotten struct {
+	slots []streamid.ID
+}
+
+// slot returns the index of topic's slot (FNV-1a).
+func (f *forgotten) slot(topic string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(topic); i++ {
+		h ^= uint32(topic[i])
+		h *= 16777619
+	}
+	return int(h % forgottenSlots)
+}
+
+// remember records that topic lost the events up to id.
+func (f *forgotten) remember(topic string, id streamid.ID) {
+	if id.IsZero() {
+		return
+	}
+	if f.slots == nil {
+		f.slots = make([]streamid.ID, forgottenSlots)
+	}
+	if i := f.slot(topic); f.slots[i].Less(id) {
+		f.slots[i] = id
+	}
+}
+
+// watermark returns an id at or after the greatest id topic lost while
+// forgotten; zero when none.
+func (f *forgotten) watermark(topic string) streamid.ID {
+	if f.slots == nil {
+		return streamid.ID{}
+	}
+	return f.slots[f.slot(topic)]
 }

@@ -38,7 +38,7 @@ type Broker struct {
 	topics  map[string]*memTopic
 	order   topicList   // the topics with history, most recently published first
 	bytes   int         // estimated bytes of the history (EventBytes, TopicBytes)
-	trimmed streamid.ID // greatest id trimmed from a topic that was then forgotten
+	forgot  forgotten   // what forgotten topics lost
 	idem    idemRecords
 
 	stop chan struct{}
@@ -169,7 +169,7 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 	for _, topic := range topics {
 		t, ok := b.topics[topic]
 		if !ok {
-			if last.Less(b.trimmed) {
+			if last.Less(b.forgot.watermark(topic)) {
 				out.Resync = append(out.Resync, topic)
 			}
 			continue
