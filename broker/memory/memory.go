@@ -31,15 +31,15 @@ type Broker struct {
 	opts sse.BrokerOptions
 	now  func() time.Time
 
-	mu      sync.Mutex
-	closed  bool
-	first   streamid.ID // first id this broker may issue; older ids are unknown
-	last    streamid.ID
-	topics  map[string]*memTopic
-	order   topicList   // the topics with history, most recently published first
-	bytes   int         // estimated bytes of the history (EventBytes, TopicBytes)
-	forgot  forgotten   // what forgotten topics lost
-	idem    idemRecords
+	mu     sync.Mutex
+	closed bool
+	first  streamid.ID // first id this broker may issue; older ids are unknown
+	last   streamid.ID
+	topics map[string]*memTopic
+	order  topicList // the topics with history, most recently published first
+	bytes  int       // estimated bytes of the history (EventBytes, TopicBytes)
+	forgot forgotten // what forgotten topics lost
+	idem   idemRecords
 
 	stop chan struct{}
 	wg   sync.WaitGroup
