@@ -16,11 +16,11 @@ const (
 	// the bytes of its data, name and id: its slot in the history (with
 	// the slack of a growing slice) and the allocations of its id and
 	// data.
-	EventOverhead = 160
+	EventOverhead = 176
 	// TopicOverhead is what one topic with history costs besides the
 	// bytes of its name: its entry in the topic index, its state and its
 	// place in the eviction order.
-	TopicOverhead = 256
+	TopicOverhead = 128
 )
 
 // EventBytes is the estimated memory of ev in a topic's history: the
