@@ -53,6 +53,8 @@ func TestHistoryMaxTopics_evictsLeastRecentlyPublished(t *testing.T) {
 		{[]string{"b"}, []string{"b"}, []int{}},
 		{[]string{"c"}, nil, []int{3}},
 		{[]string{"d"}, nil, []int{5}},
+		// b exists again (the resume on b above subscribed to it) but
+		// still lost event 2.
 		{[]string{"a", "b", "c", "d"}, []string{"b"}, []int{3, 4, 5}},
 	}
 	for _, tt := range tests {
