@@ -39,6 +39,12 @@ const (
 	DefaultHistorySize = sse.DefaultHistorySize
 	// DefaultHistoryAge is how long events are kept for resume.
 	DefaultHistoryAge = sse.DefaultHistoryAge
+	// DefaultHistoryMaxTopics is the number of topics whose history the
+	// embedded broker keeps (sse.DefaultHistoryMaxTopics).
+	DefaultHistoryMaxTopics = sse.DefaultHistoryMaxTopics
+	// DefaultHistoryMaxBytes is the estimated size of the history the
+	// embedded broker keeps, 256 MiB (sse.DefaultHistoryMaxBytes).
+	DefaultHistoryMaxBytes = sse.DefaultHistoryMaxBytes
 	// DefaultRetry is the reconnection delay sent to browsers (`retry:`).
 	DefaultRetry = 3 * time.Second
 	// DefaultWriteTimeout bounds one write of a batch of events to a
@@ -90,6 +96,21 @@ type Config struct {
 	// HistoryAge is how long events are kept for resume. Default
 	// DefaultHistoryAge (5 min). Env: SSE_HISTORY_SECONDS.
 	HistoryAge time.Duration
+	// HistoryMaxTopics bounds the topics whose history the embedded broker
+	// keeps: past it, the topic published to least recently loses its
+	// history (a client resuming on it gets a resync event for it; its
+	// open streams keep receiving live events). With Redis it bounds
+	// nothing: history is in Redis, and an instance keeps state only for
+	// topics with local subscribers. Default DefaultHistoryMaxTopics
+	// (100000). Env: SSE_HISTORY_MAX_TOPICS.
+	HistoryMaxTopics int
+	// HistoryMaxBytes bounds the estimated bytes of the history the
+	// embedded broker keeps, topics evicted as for HistoryMaxTopics (see
+	// memory.EventBytes and memory.TopicBytes for the estimate; the
+	// process's heap may take up to about twice as much before the
+	// garbage collector runs, see GOMEMLIMIT). Default
+	// DefaultHistoryMaxBytes (256 MiB). Env: SSE_HISTORY_MAX_BYTES.
+	HistoryMaxBytes int
 	// Retry is the reconnection delay sent to clients. Default
 	// DefaultRetry (3 s). Env: SSE_RETRY_MS.
 	Retry time.Duration
@@ -138,6 +159,12 @@ func (c Config) withDefaults() Config {
 	if c.HistoryAge == 0 {
 		c.HistoryAge = DefaultHistoryAge
 	}
+	if c.HistoryMaxTopics == 0 {
+		c.HistoryMaxTopics = DefaultHistoryMaxTopics
+	}
+	if c.HistoryMaxBytes == 0 {
+		c.HistoryMaxBytes = DefaultHistoryMaxBytes
+	}
 	if c.Retry == 0 {
 		c.Retry = DefaultRetry
 	}
@@ -161,11 +188,13 @@ func (c Config) Validate() error {
 // brokerOptions derives the broker's settings from c.
 func (c Config) brokerOptions(m *Metrics) sse.BrokerOptions {
 	return sse.BrokerOptions{
-		HistorySize: c.HistorySize,
-		HistoryAge:  c.HistoryAge,
-		TopicPrefix: c.TopicPrefix,
-		Logger:      c.Logger,
-		Observer:    m,
+		HistorySize:      c.HistorySize,
+		HistoryAge:       c.HistoryAge,
+		HistoryMaxTopics: c.HistoryMaxTopics,
+		HistoryMaxBytes:  c.HistoryMaxBytes,
+		TopicPrefix:      c.TopicPrefix,
+		Logger:           c.Logger,
+		Observer:         m,
 	}
 }
 

@@ -1,7 +1,9 @@
 package ssevents_test
 
 import (
+	"context"
 	"errors"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,16 +16,18 @@ import (
 func TestConfigFromEnv(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
-		"SSE_REDIS_URL":         "",
-		"SSE_HEARTBEAT_SECONDS": "30",
-		"SSE_HEARTBEAT_EVENT":   "true",
-		"SSE_PATH":              "/stream",
-		"SSE_TOPIC_PREFIX":      "crm",
-		"SSE_MAX_CONNECTIONS":   "500",
-		"SSE_MAX_QUEUE_SIZE":    "50",
-		"SSE_MAX_MESSAGE_SIZE":  "32768",
-		"SSE_HISTORY_SIZE":      "10",
-		"SSE_HISTORY_SECONDS":   "60",
+		"SSE_REDIS_URL":          "",
+		"SSE_HEARTBEAT_SECONDS":  "30",
+		"SSE_HEARTBEAT_EVENT":    "true",
+		"SSE_PATH":               "/stream",
+		"SSE_TOPIC_PREFIX":       "crm",
+		"SSE_MAX_CONNECTIONS":    "500",
+		"SSE_MAX_QUEUE_SIZE":     "50",
+		"SSE_MAX_MESSAGE_SIZE":   "32768",
+		"SSE_HISTORY_SIZE":       "10",
+		"SSE_HISTORY_SECONDS":    "60",
+		"SSE_HISTORY_MAX_TOPICS": "2000",
+		"SSE_HISTORY_MAX_BYTES":  "1048576",
 	}
 	cfg, err := ssevents.ConfigFromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -32,11 +36,13 @@ func TestConfigFromEnv(t *testing.T) {
 	want := ssevents.Config{
 		HeartbeatInterval: 30 * time.Second, HeartbeatEvent: true, Path: "/stream", TopicPrefix: "crm",
 		MaxConnections: 500, MaxQueueSize: 50, MaxMessageSize: 32768, HistorySize: 10, HistoryAge: time.Minute,
+		HistoryMaxTopics: 2000, HistoryMaxBytes: 1 << 20,
 	}
 	if cfg.HeartbeatInterval != want.HeartbeatInterval || cfg.HeartbeatEvent != want.HeartbeatEvent ||
 		cfg.Path != want.Path || cfg.TopicPrefix != want.TopicPrefix || cfg.MaxConnections != want.MaxConnections ||
 		cfg.MaxQueueSize != want.MaxQueueSize || cfg.MaxMessageSize != want.MaxMessageSize ||
-		cfg.HistorySize != want.HistorySize || cfg.HistoryAge != want.HistoryAge {
+		cfg.HistorySize != want.HistorySize || cfg.HistoryAge != want.HistoryAge ||
+		cfg.HistoryMaxTopics != want.HistoryMaxTopics || cfg.HistoryMaxBytes != want.HistoryMaxBytes {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -56,6 +62,8 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 		{"SSE_MAX_MESSAGE_SIZE", "99999999999", "1 to 16777216"},
 		{"SSE_HISTORY_SIZE", "0", "1 to 1000000"},
 		{"SSE_HISTORY_SECONDS", "x", "1 to 604800"},
+		{"SSE_HISTORY_MAX_TOPICS", "0", "1 to 100000000"},
+		{"SSE_HISTORY_MAX_BYTES", "1000", "1048576 to 1099511627776"},
 		{"SSE_PATH", "events", "starting with /"},
 		{"SSE_TOPIC_PREFIX", "a b", "SSE_TOPIC_PREFIX"},
 		{"SSE_HEARTBEAT_EVENT", "maybe", "true or false"},
@@ -95,6 +103,8 @@ func TestConfigValidateAndDefaults(t *testing.T) {
 		{"queue above its variable's range", ssevents.Config{MaxQueueSize: 100_001}, "MaxQueueSize is 100001"},
 		{"retry above its variable's range", ssevents.Config{Retry: 11 * time.Minute}, "Retry is 11m0s"},
 		{"bad topic prefix", ssevents.Config{TopicPrefix: "a b"}, "TopicPrefix"},
+		{"negative history topics", ssevents.Config{HistoryMaxTopics: -1}, "HistoryMaxTopics"},
+		{"history bytes below 1 MiB", ssevents.Config{HistoryMaxBytes: 4096}, "HistoryMaxBytes is 4096"},
 		{"unknown broker", ssevents.Config{BrokerURL: "nats://127.0.0.1:4222"}, "nats"},
 		{"redis without its package", ssevents.Config{BrokerURL: "redis://127.0.0.1:6379/0"}, "broker/redis"},
 	} {
@@ -118,7 +128,8 @@ func TestConfigValidateAndDefaults(t *testing.T) {
 	c := app.Config()
 	if c.Path != "/events" || c.HeartbeatInterval != 15*time.Second || c.MaxConnections != ssevents.DefaultMaxConnections ||
 		c.MaxQueueSize != ssevents.DefaultMaxQueueSize || c.MaxMessageSize != ssevents.DefaultMaxMessageSize ||
-		c.HistorySize != sse.DefaultHistorySize || c.HistoryAge != sse.DefaultHistoryAge {
+		c.HistorySize != sse.DefaultHistorySize || c.HistoryAge != sse.DefaultHistoryAge ||
+		c.HistoryMaxTopics != 100_000 || c.HistoryMaxBytes != 268435456 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
@@ -156,5 +167,22 @@ func TestSettings_defaultsAreConfigDefaults(t *testing.T) {
 				t.Errorf("%s=%s gives\n%+v\nwant the defaults\n%+v", s.Name, s.Default, got, want)
 			}
 		})
+	}
+}
+
+// The history bounds of Config reach the broker the App opens.
+func TestConfig_historyBoundsReachTheBroker(t *testing.T) {
+	t.Parallel()
+	got := make(chan sse.BrokerOptions, 1)
+	sse.RegisterBroker("config-test", func(_ context.Context, _ *url.URL, opts sse.BrokerOptions) (sse.Broker, error) {
+		got <- opts
+		return nil, errors.New("not a broker")
+	})
+	_, err := ssevents.New(ssevents.Config{BrokerURL: "config-test://", HistoryMaxTopics: 7, HistoryMaxBytes: 3 << 20})
+	if err == nil {
+		t.Fatal("New succeeded with a broker that failed to open")
+	}
+	if opts := <-got; opts.HistoryMaxTopics != 7 || opts.HistoryMaxBytes != 3<<20 {
+		t.Errorf("the broker was opened with HistoryMaxTopics %d, HistoryMaxBytes %d; want 7 and %d", opts.HistoryMaxTopics, opts.HistoryMaxBytes, 3<<20)
 	}
 }

@@ -94,6 +94,29 @@ type BrokerOptions struct {
 	// HistoryAge is how long events are kept for resume; 0 means
 	// DefaultHistoryAge.
 	HistoryAge time.Duration
+	// HistoryMaxTopics bounds the topics whose history the broker keeps
+	// in its own memory; 0 means DefaultHistoryMaxTopics. Past it, the
+	// topic published to least recently loses its history (a subscriber
+	// that resumes on it gets a resync for it); subscribers of an evicted
+	// topic keep receiving its live events. The embedded broker applies
+	// it to its history; the Redis broker keeps history in Redis and
+	// state only for topics with local subscribers, so it does not need
+	// it.
+	HistoryMaxTopics int
+	// HistoryMaxBytes bounds the estimated bytes of the history the
+	// broker keeps in its own memory; 0 means DefaultHistoryMaxBytes.
+	// Past it, topics are evicted as for HistoryMaxTopics, least recently
+	// published first (and when one topic alone is over it, its oldest
+	// events go). Each event is counted as the length of its data, name
+	// and id plus a fixed overhead, and each topic as the length of its
+	// name plus a fixed overhead (the embedded broker documents both).
+	HistoryMaxBytes int
+	// IdempotencyMaxRecords bounds the idempotency records (one per
+	// publish with an idempotency key, kept HistoryAge) the broker keeps
+	// in its own memory; 0 means DefaultIdempotencyMaxRecords. Past it,
+	// the oldest record is forgotten first: a retry of that publish
+	// publishes anew.
+	IdempotencyMaxRecords int
 	// TopicPrefix is prepended (with a colon) to topics in the backend's
 	// key space, so several applications can share one Redis.
 	TopicPrefix string
@@ -126,6 +149,17 @@ const (
 	DefaultHistorySize = 100
 	// DefaultHistoryAge is how long events are kept for resume.
 	DefaultHistoryAge = 5 * time.Minute
+	// DefaultHistoryMaxTopics is the number of topics whose history a
+	// broker keeps in its memory: a hundred thousand topics of a few 1 KB
+	// events each fit in DefaultHistoryMaxBytes.
+	DefaultHistoryMaxTopics = 100_000
+	// DefaultHistoryMaxBytes is the estimated size of the history a broker
+	// keeps in its memory, 256 MiB.
+	DefaultHistoryMaxBytes = 256 << 20
+	// DefaultIdempotencyMaxRecords is the number of idempotency records a
+	// broker keeps in its memory: a hundred thousand publishes with a key
+	// within the history age, a few tens of MB at most.
+	DefaultIdempotencyMaxRecords = 100_000
 	// DefaultQueueSize bounds the events waiting for one subscriber: a
 	// burst of a hundred events fits, and a client that falls further
 	// behind is better off resuming from history.
@@ -138,6 +172,15 @@ func (o BrokerOptions) withDefaults() BrokerOptions {
 	}
 	if o.HistoryAge == 0 {
 		o.HistoryAge = DefaultHistoryAge
+	}
+	if o.HistoryMaxTopics == 0 {
+		o.HistoryMaxTopics = DefaultHistoryMaxTopics
+	}
+	if o.HistoryMaxBytes == 0 {
+		o.HistoryMaxBytes = DefaultHistoryMaxBytes
+	}
+	if o.IdempotencyMaxRecords == 0 {
+		o.IdempotencyMaxRecords = DefaultIdempotencyMaxRecords
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -53,7 +53,9 @@ func TestRegisterBroker(t *testing.T) {
 	if err == nil || err.Error() != "opened here" {
 		t.Fatalf("OpenBroker through a registered scheme: %v, want the opener's answer", err)
 	}
-	if got.TopicPrefix != "app" || got.HistorySize != sse.DefaultHistorySize || got.HistoryAge != sse.DefaultHistoryAge || got.Logger == nil || got.Observer == nil {
+	if got.TopicPrefix != "app" || got.HistorySize != sse.DefaultHistorySize || got.HistoryAge != sse.DefaultHistoryAge ||
+		got.HistoryMaxTopics != sse.DefaultHistoryMaxTopics || got.HistoryMaxBytes != sse.DefaultHistoryMaxBytes ||
+		got.IdempotencyMaxRecords != sse.DefaultIdempotencyMaxRecords || got.Logger == nil || got.Observer == nil {
 		t.Fatalf("the opener got %+v, want the options with every default filled in", got)
 	}
 	defer func() {

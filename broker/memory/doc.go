@@ -1,6 +1,9 @@
 // Package memory is the embedded broker: fan-out inside one process, with a
 // bounded history per topic for Last-Event-ID resume, and idempotent
-// publish. It registers the URL scheme "memory" (sse.OpenBroker opens it
+// publish. The whole history is bounded in topics and estimated bytes
+// (sse.BrokerOptions.HistoryMaxTopics, HistoryMaxBytes; EventBytes and
+// TopicBytes are the estimate), the least recently published topics
+// evicted first, and so are the idempotency records (IdempotencyMaxRecords). It registers the URL scheme "memory" (sse.OpenBroker opens it
 // for an empty URL too); the ssevents server package imports it, so the
 // zero ssevents.Config works with no import and no external service.
 //

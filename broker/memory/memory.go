@@ -2,8 +2,6 @@ package memory
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +15,14 @@ import (
 // broker URL) selects.
 // Use the Redis broker to fan out across instances.
 //
+// Its whole history is bounded too, by sse.BrokerOptions.HistoryMaxTopics
+// topics and HistoryMaxBytes estimated bytes (EventBytes, TopicBytes): past
+// either, the topic published to least recently loses its history first,
+// and a resume on it yields a resync for it. A topic with subscribers may
+// lose its history that way; its subscribers keep receiving its live
+// events. Idempotency records are bounded by IdempotencyMaxRecords, the
+// oldest forgotten first.
+//
 // Ids have the form "<ms>-<seq>" and are ordered across all topics of the
 // broker. Ids issued before the broker started are unknown to it: resuming
 // from one yields a resync for every topic, since events may have been lost
@@ -25,49 +31,21 @@ type Broker struct {
 	opts sse.BrokerOptions
 	now  func() time.Time
 
-	mu      sync.Mutex
-	closed  bool
-	first   streamid.ID // first id this broker may issue; older ids are unknown
-	last    streamid.ID
-	topics  map[string]*memTopic
-	trimmed streamid.ID           // greatest id trimmed from a topic that was then forgotten
-	idem    map[string]idemRecord // by idempotencyScope; kept HistoryAge
+	mu     sync.Mutex
+	closed bool
+	first  streamid.ID // first id this broker may issue; older ids are unknown
+	last   streamid.ID
+	topics map[string]*memTopic
+	order  topicList // the topics with history, most recently published first
+	bytes  int       // estimated bytes of the history (EventBytes, TopicBytes)
+	forgot forgotten // what forgotten topics lost
+	idem   idemRecords
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
 var _ sse.Broker = (*Broker)(nil)
-
-// idemRecord is the outcome of a publish made with an idempotency key.
-type idemRecord struct {
-	id string
-	at time.Time
-}
-
-type memTopic struct {
-	subs    map[*memSub]struct{}
-	history []stored    // oldest first; bounded by HistorySize
-	trimmed streamid.ID // greatest id dropped from history
-}
-
-// stored is an event kept in a topic's history.
-type stored struct {
-	ev    sse.Event
-	id    streamid.ID // ev.ID parsed
-	multi bool        // published to several topics: the other topics hold copies
-}
-
-func storedID(s stored) streamid.ID { return s.id }
-
-// copyKey tells the copies of a multi-topic event (they share its id)
-// apart from other events; it is zero for an event without copies.
-func copyKey(s stored) streamid.ID {
-	if s.multi {
-		return s.id
-	}
-	return streamid.ID{}
-}
 
 // memJanitorInterval is how often expired history is dropped: often enough
 // to bound memory, rarely enough to cost nothing.
@@ -85,7 +63,6 @@ func New(opts sse.BrokerOptions) *Broker {
 		// resuming from one yields a resync.
 		first:  streamid.ID{Ms: uint64(time.Now().UnixMilli())},
 		topics: make(map[string]*memTopic),
-		idem:   make(map[string]idemRecord),
 		stop:   make(chan struct{}),
 	}
 	b.wg.Add(1)
@@ -107,11 +84,11 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if b.closed {
 		return "", sse.ErrBrokerClosed
 	}
-	var scope string
+	var scope idemScope
 	if msg.IdempotencyKey != "" {
 		scope = idempotencyScope(msg)
-		if r, ok := b.idem[scope]; ok && now.Sub(r.at) < b.opts.HistoryAge {
-			return r.id, nil // a retry: published already
+		if id, ok := b.idem.lookup(scope, now, b.opts.HistoryAge); ok {
+			return id, nil // a retry: published already
 		}
 	}
 	id := streamid.Next(b.last, uint64(now.UnixMilli()))
@@ -126,8 +103,8 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	}
 	for _, topic := range msg.Topics {
 		t := b.topic(topic)
-		ev.Topic = topic
-		t.history = append(t.history, stored{ev: ev, id: id, multi: len(msg.Topics) > 1})
+		ev.Topic = t.name // one copy of the name for the topic's whole history
+		b.record(t, ev, id, len(msg.Topics) > 1)
 		b.trim(t, now)
 		for s := range t.subs {
 			if seen != nil {
@@ -139,21 +116,11 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 			s.q.Push(ev)
 		}
 	}
-	if scope != "" {
-		b.idem[scope] = idemRecord{id: ev.ID, at: now}
+	b.enforceBounds()
+	if msg.IdempotencyKey != "" {
+		b.idem.add(scope, ev.ID, now, b.opts.IdempotencyMaxRecords)
 	}
 	return ev.ID, nil
-}
-
-// idempotencyScope returns what identifies a publish for its idempotency
-// key: the key and the message's topics (in any order).
-func idempotencyScope(msg sse.Message) string {
-	if len(msg.Topics) == 1 {
-		return msg.IdempotencyKey + "\x00" + msg.Topics[0]
-	}
-	topics := slices.Clone(msg.Topics)
-	slices.Sort(topics)
-	return msg.IdempotencyKey + "\x00" + strings.Join(slices.Compact(topics), "\x00")
 }
 
 // Subscribe implements sse.Broker.
@@ -176,7 +143,11 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 		s.backlog = b.backlog(s.topics, req.LastEventID, now)
 	}
 	for _, topic := range s.topics {
-		b.topic(topic).subs[s] = struct{}{}
+		t := b.topic(topic)
+		if t.subs == nil {
+			t.subs = make(map[*memSub]struct{})
+		}
+		t.subs[s] = struct{}{}
 	}
 	// Registered under b.mu so that end, which takes b.mu, sees s.stop.
 	s.stop = context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) })
@@ -198,7 +169,7 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 	for _, topic := range topics {
 		t, ok := b.topics[topic]
 		if !ok {
-			if last.Less(b.trimmed) {
+			if last.Less(b.forgot.watermark(topic)) {
 				out.Resync = append(out.Resync, topic)
 			}
 			continue
@@ -239,37 +210,6 @@ func searchAfter(history []stored, last streamid.ID) int {
 	return lo
 }
 
-// topic returns the state of topic, creating it. b.mu is held.
-func (b *Broker) topic(name string) *memTopic {
-	t, ok := b.topics[name]
-	if !ok {
-		t = &memTopic{subs: make(map[*memSub]struct{})}
-		b.topics[name] = t
-	}
-	return t
-}
-
-// trim drops history past the count and age bounds. b.mu is held.
-func (b *Broker) trim(t *memTopic, now time.Time) {
-	n := 0
-	if over := len(t.history) - b.opts.HistorySize; over > 0 {
-		n = over
-	}
-	cutoff := now.Add(-b.opts.HistoryAge)
-	for n < len(t.history) && t.history[n].ev.Time.Before(cutoff) {
-		n++
-	}
-	if n == 0 {
-		return
-	}
-	t.trimmed = t.history[n-1].id
-	clear(t.history[:n])
-	t.history = t.history[n:]
-	if len(t.history) == 0 {
-		t.history = nil // let the backing array go
-	}
-}
-
 func (b *Broker) janitor() {
 	defer b.wg.Done()
 	tick := time.NewTicker(memJanitorInterval)
@@ -288,19 +228,10 @@ func (b *Broker) janitor() {
 func (b *Broker) sweep(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for scope, r := range b.idem {
-		if now.Sub(r.at) >= b.opts.HistoryAge {
-			delete(b.idem, scope)
-		}
-	}
-	for name, t := range b.topics {
+	b.idem.expire(now, b.opts.HistoryAge)
+	for _, t := range b.topics {
 		b.trim(t, now)
-		if len(t.history) == 0 && len(t.subs) == 0 {
-			if b.trimmed.Less(t.trimmed) {
-				b.trimmed = t.trimmed
-			}
-			delete(b.topics, name)
-		}
+		b.forgetIfIdle(t)
 	}
 }
 
@@ -378,12 +309,7 @@ func (s *memSub) end(err error) {
 		for _, topic := range s.topics {
 			if t, ok := b.topics[topic]; ok {
 				delete(t.subs, s)
-				if len(t.subs) == 0 && len(t.history) == 0 {
-					if b.trimmed.Less(t.trimmed) {
-						b.trimmed = t.trimmed
-					}
-					delete(b.topics, topic)
-				}
+				b.forgetIfIdle(t)
 			}
 		}
 		b.mu.Unlock()

@@ -35,6 +35,8 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_MAX_TOPICS", "max-topics", "32"},
 	{"SSE_HISTORY_SIZE", "history-size", "100"},
 	{"SSE_HISTORY_SECONDS", "history-seconds", "300"},
+	{"SSE_HISTORY_MAX_TOPICS", "history-max-topics", "100000"},
+	{"SSE_HISTORY_MAX_BYTES", "history-max-bytes", "268435456"},
 	{"SSE_RETRY_MS", "retry-ms", "3000"},
 	{"SSE_WRITE_TIMEOUT_SECONDS", "write-timeout-seconds", "10"},
 	{"SSE_JWT_SECRET", "jwt-secret", ""},
