@@ -21,7 +21,7 @@ type webhookAnswer struct {
 }
 
 // startAnsweringWebhook serves a webhook that gives the same answer to
-// every call, and a hub asking it (no cache, a 200 ms timeout).
+// every call, and a hub asking it (no cache, a 1 s timeout).
 func startAnsweringWebhook(t *testing.T, a webhookAnswer) *hub.Hub {
 	t.Helper()
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -39,7 +39,7 @@ func startAnsweringWebhook(t *testing.T, a webhookAnswer) *hub.Hub {
 		io.WriteString(w, a.body)
 	}))
 	t.Cleanup(app.Close)
-	return newHub(t, hub.Config{AuthorizeURL: app.URL, AuthorizeTimeout: 200 * time.Millisecond, AuthorizeCacheTTL: -1})
+	return newHub(t, hub.Config{AuthorizeURL: app.URL, AuthorizeTimeout: time.Second, AuthorizeCacheTTL: -1})
 }
 
 // denials reads sse_webhook_denials_total{reason} from the hub's
@@ -99,7 +99,7 @@ func TestWebhook_decisionTable(t *testing.T) {
 		{"500 with allow true", webhookAnswer{status: http.StatusInternalServerError, body: `{"allow": true}`}, 403, "did not answer", "status"},
 		{"404 with allow true", webhookAnswer{status: http.StatusNotFound, body: `{"allow": true}`}, 403, "did not answer", "status"},
 		{"redirect", webhookAnswer{status: http.StatusFound, header: http.Header{"Location": {"/elsewhere"}}, body: `{"allow": true}`}, 403, "did not answer", "redirect"},
-		{"timeout", webhookAnswer{status: ok, body: `{"allow": true}`, delay: 2 * time.Second}, 403, "did not answer", "timeout"},
+		{"timeout", webhookAnswer{status: ok, body: `{"allow": true}`, delay: 10 * time.Second}, 403, "did not answer", "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
