@@ -332,36 +332,42 @@ func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, 
 			continue
 		}
 		healthy = true
-		out := Event{ID: ev.ID, Name: ev.Name, Topic: s.topic, Data: json.RawMessage(ev.Data)}
-		if ev.Name == sse.EventTokenExpired {
-			out.Kind = KindTokenExpired
-			var body struct {
-				Exp int64 `json:"exp"`
-			}
-			if json.Unmarshal(out.Data, &body) == nil {
-				out.Exp = time.Unix(body.Exp, 0)
-			}
-			if err := s.handle(out); err != nil {
-				return healthy, &handlerError{err}
-			}
-			return true, errTokenExpired
-		}
-		if ev.Name == sse.EventResync {
-			out.Kind = KindResync
-			var body struct {
-				Topics []string `json:"topics"`
-			}
-			if json.Unmarshal(out.Data, &body) == nil {
-				out.Topics = body.Topics
-			}
-			if out.Topics == nil {
-				out.Topics = append([]string(nil), s.topics...)
-			}
-		}
+		out := s.event(ev)
 		if err := s.handle(out); err != nil {
 			return healthy, &handlerError{err}
 		}
+		if out.Kind == KindTokenExpired {
+			return healthy, errTokenExpired // the server closes the stream
+		}
 	}
+}
+
+// event converts a parsed event, decoding the server's notices (resync,
+// token_expired).
+func (s *subscription) event(ev wire.Event) Event {
+	out := Event{ID: ev.ID, Name: ev.Name, Topic: s.topic, Data: json.RawMessage(ev.Data)}
+	switch ev.Name {
+	case sse.EventTokenExpired:
+		out.Kind = KindTokenExpired
+		var body struct {
+			Exp int64 `json:"exp"`
+		}
+		if json.Unmarshal(out.Data, &body) == nil {
+			out.Exp = time.Unix(body.Exp, 0)
+		}
+	case sse.EventResync:
+		out.Kind = KindResync
+		var body struct {
+			Topics []string `json:"topics"`
+		}
+		if json.Unmarshal(out.Data, &body) == nil {
+			out.Topics = body.Topics
+		}
+		if out.Topics == nil {
+			out.Topics = append([]string(nil), s.topics...)
+		}
+	}
+	return out
 }
 
 // update takes the last event id and retry delay the parser has seen.

@@ -49,7 +49,7 @@ type TopicClaims struct {
 func (h *Hub) authenticatePublisher(r *http.Request) (*Claims, error) {
 	if h.auth == nil {
 		if !isLoopback(r) {
-			return nil, fmt.Errorf("%w: publishing is accepted only from loopback until authentication is configured (SSE_JWT_SECRET, SSE_JWT_PUBLIC_KEY_FILE or SSE_JWT_JWKS_FILE)", sse.ErrForbidden)
+			return nil, fmt.Errorf("%w: publishing is accepted only from loopback until authentication is configured (SSE_JWT_SECRET, SSE_JWT_PUBLIC_KEY_FILE, SSE_JWT_JWKS_FILE or SSE_JWT_JWKS_URL)", sse.ErrForbidden)
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !isLoopbackOrigin(origin) {
 			// A browser on this machine, running a page of another site
