@@ -1,9 +1,12 @@
 package ssevents
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/ssevents/ssevents/sse"
 )
@@ -27,6 +30,11 @@ import (
 //     message, which should name the denied topic: Forbidden(topic) does;
 //   - any other error answers 500: it is logged, and the client sees only
 //     "internal error".
+//
+// An Authorizer whose credentials expire (a token's exp, a session's end)
+// calls ExpireStreamAt(r, t) before it returns nil: the stream it allowed
+// then ends at t, with a final `token_expired` event, so that the client
+// reconnects with fresh credentials and is asked again.
 //
 // AuthorizeEachTopic makes an Authorizer of a rule about one topic.
 type Authorizer func(r *http.Request, topics []string) error
@@ -96,25 +104,59 @@ type challengeError struct {
 func (e *challengeError) Error() string { return e.err.Error() }
 func (e *challengeError) Unwrap() error { return e.err }
 
-// authorize asks Config.Authorize about topics, once. It returns nil, an
-// error answered 401 or 403, or one answered 500 that hides the
-// authorizer's detail from the client (WriteError logs it).
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, topics []string) error {
-	if h.cfg.Authorize == nil {
-		return nil
+// expiryKey is the context key of the request's *streamExpiry.
+type expiryKey struct{}
+
+// streamExpiry is where ExpireStreamAt records, for the Handler, when the
+// stream being authorized must end. Safe for concurrent use (an Authorizer
+// may ask several services at once).
+type streamExpiry struct {
+	mu sync.Mutex
+	at time.Time // zero: never
+}
+
+// ExpireStreamAt records that the credentials an Authorizer accepted for r
+// stop being valid at t, so that the stream it allows ends at t: the
+// Handler then sends the event sse.EventTokenExpired, with data
+// {"exp": <t in unix seconds>}, and closes the stream. Called several
+// times, the earliest t wins; a t already past ends the stream right after
+// it opens. It does nothing when r is not a request the Handler is
+// authorizing (an Authorizer called from a test, say).
+func ExpireStreamAt(r *http.Request, t time.Time) {
+	e, ok := r.Context().Value(expiryKey{}).(*streamExpiry)
+	if !ok || t.IsZero() {
+		return
 	}
-	err := h.cfg.Authorize(r, topics)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.at.IsZero() || t.Before(e.at) {
+		e.at = t
+	}
+}
+
+// authorize asks Config.Authorize about topics, once. It returns when the
+// stream must end (zero: never; see ExpireStreamAt) and nil, or an error
+// answered 401 or 403, or one answered 500 that hides the authorizer's
+// detail from the client (WriteError logs it).
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, topics []string) (time.Time, error) {
+	if h.cfg.Authorize == nil {
+		return time.Time{}, nil
+	}
+	exp := &streamExpiry{}
+	err := h.cfg.Authorize(r.WithContext(context.WithValue(r.Context(), expiryKey{}, exp)), topics)
 	switch status := sse.HTTPStatus(err); status {
 	case http.StatusOK:
-		return nil
+		exp.mu.Lock()
+		defer exp.mu.Unlock()
+		return exp.at, nil
 	case http.StatusUnauthorized, http.StatusForbidden:
 		var c *challengeError
 		if status == http.StatusUnauthorized && errors.As(err, &c) && c.challenge != "" {
 			w.Header().Set("WWW-Authenticate", c.challenge)
 		}
-		return err
+		return time.Time{}, err
 	}
 	// Not a verdict (perhaps an error that would map to another status,
 	// such as a broker's): a failure of the authorizer, answered 500.
-	return fmt.Errorf("ssevents: authorizer failed: %v", err)
+	return time.Time{}, fmt.Errorf("ssevents: authorizer failed: %v", err)
 }

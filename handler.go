@@ -113,7 +113,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The slot is reserved before Authorize is asked: a full instance
 	// answers 503 without asking, and at most MaxConnections
 	// authorizations (webhook calls, database lookups) run at once.
-	if err := h.authorize(w, r, topics); err != nil {
+	expires, err := h.authorize(w, r, topics)
+	if err != nil {
 		h.conns.Add(-1)
 		if sse.HTTPStatus(err) != http.StatusInternalServerError {
 			h.metrics.rejectedAuth.Add(1)
@@ -139,7 +140,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.wg.Add(1)
 	h.metrics.connsTotal.Add(1)
 	h.metrics.connsCurrent.Add(1)
-	s := &stream{h: h, sub: sub, cancel: cancel, topics: topics, remote: r.RemoteAddr}
+	s := &stream{h: h, sub: sub, cancel: cancel, topics: topics, remote: r.RemoteAddr, expires: expires}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hdr.Set("Cache-Control", "no-cache")

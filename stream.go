@@ -32,6 +32,9 @@ type stream struct {
 	cancel context.CancelFunc
 	topics []string
 	remote string
+	// expires is when the credentials that authorized the stream end
+	// (ExpireStreamAt); zero: never.
+	expires time.Time
 
 	out         io.Writer
 	setDeadline func(time.Time) error
@@ -158,10 +161,18 @@ func (s *stream) backlog(b sse.Backlog) error {
 func (s *stream) live(ctx context.Context) error {
 	hb := time.NewTicker(s.h.cfg.HeartbeatInterval)
 	defer hb.Stop()
+	var expired <-chan time.Time // nil (never) without an expiry
+	if !s.expires.IsZero() {
+		t := time.NewTimer(time.Until(s.expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-expired:
+			return s.expire()
 		case <-s.h.ctx.Done():
 			// Shutting down: publishing has stopped; what is queued is
 			// written before the stream ends.
@@ -188,6 +199,22 @@ func (s *stream) live(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// tokenExpiredData is the data of a token_expired event.
+type tokenExpiredData struct {
+	Exp int64 `json:"exp"`
+}
+
+// expire ends a stream whose credentials expired: the events already
+// queued (published while they were valid), then the token_expired event.
+func (s *stream) expire() error {
+	if err := s.writeQueued(); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(tokenExpiredData{Exp: s.expires.Unix()})
+	s.buf = wire.AppendEvent(s.buf, "", sse.EventTokenExpired, data)
+	return s.flush()
 }
 
 // writeQueued writes the events waiting in the subscription in one batch,

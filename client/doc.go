@@ -14,6 +14,11 @@
 //   - a gap the history cannot fill: the server's `resync` event is
 //     delivered as an Event of kind KindResync naming the topics whose
 //     state the application should refetch;
+//   - credentials that expire: the server's `token_expired` event is
+//     delivered as an Event of kind KindTokenExpired (with Exp), then the
+//     subscription reconnects at once with a fresh token from
+//     Config.TokenFunc, resuming from the last event id; without TokenFunc
+//     it ends with an error wrapping ErrTokenExpired;
 //   - a dead connection (a NAT or proxy that silently dropped it): when no
 //     byte arrives for MissedHeartbeats heartbeat intervals, the connection
 //     is abandoned and a new one made.

@@ -30,19 +30,34 @@ const (
 	// been missed, and the application should refetch their state (through
 	// its REST API, say). Later events arrive as usual.
 	KindResync
+	// KindTokenExpired says that the credentials the stream was opened
+	// with expired at Event.Exp and the server ended the stream. With
+	// Config.TokenFunc the subscription reconnects at once with a fresh
+	// token (from TokenFunc); without it, Subscribe returns an error
+	// wrapping ErrTokenExpired after handling this event.
+	KindTokenExpired
 )
 
-// String returns "event" or "resync".
+// ErrTokenExpired is returned by Subscribe when the server ended the
+// stream because its token expired and the client has no
+// Config.TokenFunc to get a fresh one.
+var ErrTokenExpired = errors.New("ssevents: the token expired (set Config.TokenFunc to reconnect with a fresh one)")
+
+// String returns "event", "resync" or "token_expired".
 func (k Kind) String() string {
-	if k == KindResync {
+	switch k {
+	case KindResync:
 		return "resync"
+	case KindTokenExpired:
+		return "token_expired"
 	}
 	return "event"
 }
 
 // Event is one event received on a subscription.
 type Event struct {
-	// Kind is KindEvent, or KindResync for the server's resync notice.
+	// Kind is KindEvent, or KindResync or KindTokenExpired for the
+	// server's notices.
 	Kind Kind
 	// ID is the event's id, the one a reconnection resumes after. It may
 	// be empty for a resync sent before any event was published.
@@ -55,6 +70,8 @@ type Event struct {
 	Topic string
 	// Topics, for KindResync, lists the topics to refetch.
 	Topics []string
+	// Exp, for KindTokenExpired, is when the credentials expired.
+	Exp time.Time
 	// Data is the event's JSON payload.
 	Data json.RawMessage
 }
@@ -178,6 +195,13 @@ func (s *subscription) run(ctx context.Context) error {
 		if healthy {
 			attempt = 0
 		}
+		if errors.Is(err, errTokenExpired) {
+			s.state(ConnState{Attempt: attempt, Err: err})
+			if s.c.cfg.TokenFunc == nil {
+				return fmt.Errorf("%w: the server ended the stream", ErrTokenExpired)
+			}
+			continue // at once: a fresh token is not a failure to back off from
+		}
 		if permanent(err) {
 			s.state(ConnState{Attempt: attempt, Err: err})
 			return err
@@ -229,6 +253,10 @@ func permanent(err error) bool {
 // errStreamEnded reports a stream the server closed cleanly (a restart, a
 // deploy); the subscription reconnects.
 var errStreamEnded = fmt.Errorf("ssevents: the server ended the stream: %w", io.EOF)
+
+// errTokenExpired ends a connection whose token expired (the server's
+// token_expired event).
+var errTokenExpired = fmt.Errorf("ssevents: the stream's token expired: %w", ErrTokenExpired)
 
 // errBadRequest marks errors in making the request itself (a failing
 // TokenFunc), which retrying does not fix.
@@ -304,23 +332,42 @@ func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, 
 			continue
 		}
 		healthy = true
-		out := Event{ID: ev.ID, Name: ev.Name, Topic: s.topic, Data: json.RawMessage(ev.Data)}
-		if ev.Name == sse.EventResync {
-			out.Kind = KindResync
-			var body struct {
-				Topics []string `json:"topics"`
-			}
-			if json.Unmarshal(out.Data, &body) == nil {
-				out.Topics = body.Topics
-			}
-			if out.Topics == nil {
-				out.Topics = append([]string(nil), s.topics...)
-			}
-		}
+		out := s.event(ev)
 		if err := s.handle(out); err != nil {
 			return healthy, &handlerError{err}
 		}
+		if out.Kind == KindTokenExpired {
+			return healthy, errTokenExpired // the server closes the stream
+		}
 	}
+}
+
+// event converts a parsed event, decoding the server's notices (resync,
+// token_expired).
+func (s *subscription) event(ev wire.Event) Event {
+	out := Event{ID: ev.ID, Name: ev.Name, Topic: s.topic, Data: json.RawMessage(ev.Data)}
+	switch ev.Name {
+	case sse.EventTokenExpired:
+		out.Kind = KindTokenExpired
+		var body struct {
+			Exp int64 `json:"exp"`
+		}
+		if json.Unmarshal(out.Data, &body) == nil {
+			out.Exp = time.Unix(body.Exp, 0)
+		}
+	case sse.EventResync:
+		out.Kind = KindResync
+		var body struct {
+			Topics []string `json:"topics"`
+		}
+		if json.Unmarshal(out.Data, &body) == nil {
+			out.Topics = body.Topics
+		}
+		if out.Topics == nil {
+			out.Topics = append([]string(nil), s.topics...)
+		}
+	}
+	return out
 }
 
 // update takes the last event id and retry delay the parser has seen.

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,7 +26,7 @@ const (
 )
 
 // Claims are the claims of an ssevents token: the registered JWT claims
-// (exp is required) and the topics the bearer may use.
+// (exp is required unless Config.JWTAllowNoExp) and the topics the bearer may use.
 type Claims struct {
 	// SSE lists the topic patterns the bearer may use.
 	SSE TopicClaims `json:"sse"`
@@ -47,7 +48,7 @@ type TopicClaims struct {
 func (h *Hub) authenticatePublisher(r *http.Request) (*Claims, error) {
 	if h.auth == nil {
 		if !isLoopback(r) {
-			return nil, fmt.Errorf("%w: publishing is accepted only from loopback until authentication is configured (SSE_JWT_SECRET, SSE_JWT_PUBLIC_KEY_FILE or SSE_JWT_JWKS_FILE)", sse.ErrForbidden)
+			return nil, fmt.Errorf("%w: publishing is accepted only from loopback until authentication is configured (SSE_JWT_SECRET, SSE_JWT_PUBLIC_KEY_FILE, SSE_JWT_JWKS_FILE or SSE_JWT_JWKS_URL)", sse.ErrForbidden)
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !isLoopbackOrigin(origin) {
 			// A browser on this machine, running a page of another site
@@ -60,7 +61,7 @@ func (h *Hub) authenticatePublisher(r *http.Request) (*Claims, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: missing token: send Authorization: Bearer <token>", sse.ErrUnauthorized)
 	}
-	return h.auth.verify(tok)
+	return h.auth.verify(r.Context(), tok)
 }
 
 // isLoopbackOrigin reports whether a browser's Origin is a page served from
@@ -109,50 +110,48 @@ const bearerChallenge = `Bearer realm="ssevents"`
 // authorizeSubscribe is the hub's ssevents.Authorizer, asked once per
 // subscribe request: see the package documentation for the rules. Public
 // topics are allowed as they are; the token, when the request has one, is
-// verified once; the webhook is asked once, about every topic that is not
-// public, and only when the token did not grant them all. A denial names
-// the first topic, in the request's order, that nothing granted; every 401
-// carries the Bearer challenge.
+// verified once; the webhook is asked once, about the topics that neither
+// are public nor the token granted. A denial names the first topic, in the
+// request's order, that nothing granted; every 401 carries the Bearer
+// challenge. When the token granted a topic, the stream ends at its exp
+// (plus the leeway); when the webhook did, at its expires_in
+// (ssevents.ExpireStreamAt).
 func (h *Hub) authorizeSubscribe(r *http.Request, topics []string) error {
 	if h.auth == nil && h.webhook == nil {
 		return nil
 	}
-	var private []string // topics that are not public
+	var undecided []string // topics that are not public, nor granted yet
 	for _, t := range topics {
 		if !matchAny(h.cfg.PublicTopics, t) {
-			private = append(private, t)
+			undecided = append(undecided, t)
 		}
 	}
-	if len(private) == 0 {
+	if len(undecided) == 0 {
 		return nil
 	}
-	var claims *Claims
 	tok, hasToken := "", false
 	if h.auth != nil {
 		if tok, hasToken = subscriberToken(r); hasToken {
-			var err error
-			if claims, err = h.auth.verify(tok); err != nil {
+			claims, err := h.auth.verify(r.Context(), tok)
+			if err != nil {
 				return ssevents.WithChallenge(err, bearerChallenge)
 			}
+			n := len(undecided)
+			undecided = slices.DeleteFunc(undecided, func(t string) bool { return matchAny(claims.SSE.Subscribe, t) })
+			if len(undecided) < n && claims.ExpiresAt != nil {
+				ssevents.ExpireStreamAt(r, claims.ExpiresAt.Add(h.cfg.JWTLeeway))
+			}
 		}
-	}
-	undecided := private // the topics the token did not grant
-	if claims != nil {
-		undecided = slices.DeleteFunc(slices.Clone(private), func(t string) bool { return matchAny(claims.SSE.Subscribe, t) })
 	}
 	switch {
 	case len(undecided) == 0:
 		return nil
 	case h.webhook != nil:
-		answer, err := h.webhook.authorize(r, private)
+		answer, err := h.webhook.authorize(r, undecided)
 		if err != nil {
 			return ssevents.WithChallenge(err, bearerChallenge)
 		}
-		for _, t := range undecided {
-			if !answer.allows(t) {
-				return ssevents.Forbidden(t)
-			}
-		}
+		ssevents.ExpireStreamAt(r, answer.expires)
 		return nil
 	case !hasToken:
 		return ssevents.WithChallenge(fmt.Errorf("%w: missing token: send Authorization: Bearer <token>, the cookie %s or the query parameter %s", sse.ErrUnauthorized, TokenCookie, TokenQueryParam), bearerChallenge)
@@ -184,6 +183,7 @@ type authenticator struct {
 	parser *jwt.Parser
 	secret []byte
 	keys   []publicKey
+	remote *remoteKeys // Config.JWTJWKSURL's keys, or nil
 }
 
 // newAuthenticator loads cfg's keys; it returns nil when no key is
@@ -207,10 +207,18 @@ func newAuthenticator(cfg Config) (*authenticator, error) {
 		}
 		a.keys = append(a.keys, ks...)
 	}
-	if a.secret == nil && len(a.keys) == 0 {
+	if a.secret == nil && len(a.keys) == 0 && cfg.JWTJWKSURL == "" {
 		return nil, nil
 	}
 	var methods []string
+	if cfg.JWTJWKSURL != "" {
+		remote, err := newRemoteKeys(cfg.JWTJWKSURL, cfg.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("%w: SSE_JWT_JWKS_URL: %w", sse.ErrInvalidConfig, err)
+		}
+		a.remote = remote
+		methods = append(methods, "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+	}
 	if a.secret != nil {
 		methods = append(methods, "HS256", "HS384", "HS512")
 	}
@@ -223,7 +231,12 @@ func newAuthenticator(cfg Config) (*authenticator, error) {
 			}
 		}
 	}
-	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithExpirationRequired(), jwt.WithLeeway(cfg.JWTLeeway)}
+	// iat is checked too: a token issued in the future (beyond the
+	// leeway) comes from a signer whose clock is wrong, or was forged.
+	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.JWTLeeway)}
+	if !cfg.JWTAllowNoExp {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
 	if cfg.JWTIssuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.JWTIssuer))
 	}
@@ -236,17 +249,19 @@ func newAuthenticator(cfg Config) (*authenticator, error) {
 
 // verify parses and checks tok. Every failure wraps
 // sse.ErrUnauthorized with a reason fit for the client.
-func (a *authenticator) verify(tok string) (*Claims, error) {
+func (a *authenticator) verify(ctx context.Context, tok string) (*Claims, error) {
 	var c Claims
-	if _, err := a.parser.ParseWithClaims(tok, &c, a.keyFor); err != nil {
+	keyFor := func(t *jwt.Token) (any, error) { return a.keyFor(ctx, t) }
+	if _, err := a.parser.ParseWithClaims(tok, &c, keyFor); err != nil {
 		return nil, fmt.Errorf("%w: %s", sse.ErrUnauthorized, tokenErrorText(err))
 	}
 	return &c, nil
 }
 
 // keyFor picks the key that verifies t: the secret for HMAC, else the
-// public keys of the token's algorithm (and kid, when it has one).
-func (a *authenticator) keyFor(t *jwt.Token) (any, error) {
+// public keys of the token's algorithm (and kid, when it has one), else
+// those of the JWKS URL.
+func (a *authenticator) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	alg := t.Method.Alg()
 	if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
 		if a.secret == nil {
@@ -263,6 +278,9 @@ func (a *authenticator) keyFor(t *jwt.Token) (any, error) {
 	}
 	switch len(set.Keys) {
 	case 0:
+		if a.remote != nil {
+			return a.remote.key(ctx, t)
+		}
 		return nil, errNoKey
 	case 1:
 		return set.Keys[0], nil
@@ -277,7 +295,9 @@ func tokenErrorText(err error) string {
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "the token has expired"
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "the token was issued in the future (iat): check the signer's clock"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return "the token is not valid yet"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		for _, claim := range []string{"exp", "aud", "iss"} {
@@ -298,4 +318,11 @@ func tokenErrorText(err error) string {
 		return "the token's algorithm or key id is not accepted"
 	}
 	return "the token is invalid"
+}
+
+// close stops refreshing the JWKS URL's keys; a nil authenticator is fine.
+func (a *authenticator) close() {
+	if a != nil && a.remote != nil {
+		a.remote.close()
+	}
 }

@@ -47,7 +47,7 @@ func startWebhookApp(t *testing.T) *webhookApp {
 		case c == nil:
 			w.WriteHeader(http.StatusUnauthorized)
 		case c.Value == "allow":
-			w.WriteHeader(http.StatusNoContent)
+			io.WriteString(w, `{"allow": true}`)
 		case c.Value == "only-a":
 			io.WriteString(w, `{"allow": true, "topics": ["a"]}`)
 		default:
@@ -174,8 +174,8 @@ func TestAuthorize_jwtWebhookAndPublicTopics(t *testing.T) {
 		{"token grants all", "news,jwt:1,jwt:2", withToken(http.Header{}), 200, "", nil},
 		{"webhook asked once about the non-public topics", "news,a,b", session("allow"), 200, "", [][]string{{"a", "b"}}},
 		{"first denied topic named", "news,a,b,c", session("only-a"), 403, `topic "b"`, [][]string{{"a", "b", "c"}}},
-		{"token and webhook combine", "jwt:1,a", withToken(session("only-a")), 200, "", [][]string{{"jwt:1", "a"}}},
-		{"denial after the token's topics", "jwt:1,a,b", withToken(session("only-a")), 403, `topic "b"`, [][]string{{"jwt:1", "a", "b"}}},
+		{"token and webhook combine; the webhook is asked about what the token did not grant", "jwt:1,a", withToken(session("only-a")), 200, "", [][]string{{"a"}}},
+		{"denial after the token's topics", "jwt:1,a,b", withToken(session("only-a")), 403, `topic "b"`, [][]string{{"a", "b"}}},
 		{"webhook denies all", "news,a", session("deny"), 403, `topic "a"`, [][]string{{"a"}}},
 		{"webhook does not know the credentials", "news,a", nil, 401, "did not recognize the credentials", [][]string{{"a"}}},
 		{"bad token is 401 before the webhook", "a", http.Header{"Authorization": {"Bearer x"}, "Cookie": {"session=allow"}}, 401, "malformed", nil},

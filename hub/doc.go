@@ -62,9 +62,14 @@
 //
 // Tokens are JWTs signed with HS256/384/512 (Config.JWTSecret) or
 // RS256/384/512 and ES256/384/512 (a PEM public key or certificate,
-// Config.JWTPublicKeyFile; or a JWKS file, Config.JWTJWKSFile, whose keys
-// are chosen by the token's kid). exp is required; iss and aud are checked
-// when configured. The claims:
+// Config.JWTPublicKeyFile; a JWKS file, Config.JWTJWKSFile; or a JWKS URL,
+// Config.JWTJWKSURL; JWKS keys are chosen by the token's kid). A JWKS URL
+// is fetched at start, every 10 minutes, and when a token has a kid the
+// set lacks (at most once a minute, so made-up kids cannot flood the
+// identity provider); a failed fetch keeps the keys known so far. exp is
+// required (unless Config.JWTAllowNoExp, SSE_JWT_REQUIRE_EXP=false); iat,
+// when present, must not be later than now plus Config.JWTLeeway; iss and
+// aud are checked when configured. The claims:
 //
 //	{"sub": "42", "exp": 1767225600,
 //	 "sse": {"publish": ["workspace:42:*"], "subscribe": ["user:42", "workspace:42:*"]}}
@@ -73,11 +78,28 @@
 // colons included (see MatchTopic). `ssevents token` mints HS256 tokens
 // for development.
 //
+// # Streams end when their credentials do
+//
+// A stream that a token granted ends at the token's exp plus
+// Config.JWTLeeway; one that the webhook allowed with "expires_in", that
+// many seconds after the webhook was asked (the earliest of the two when
+// both apply). Its last event is
+//
+//	event: token_expired
+//	data: {"exp": <unix seconds>}
+//
+// and the connection then closes: a browser's EventSource reconnects by
+// itself (with the cookie, which the page has refreshed, or after the
+// page's code reopened it with a new access_token), and the Go client
+// reconnects with Config.TokenFunc's fresh token. token_expired is a
+// reserved event name that publishers may not use.
+//
 // # Authorization webhook
 //
 // With Config.AuthorizeURL, when PublicTopics and the token do not grant
 // every topic of a subscription, the hub asks the application once, about
-// all of the subscription's topics that are not public. It sends
+// the subscription's topics that neither are public nor the token granted.
+// It sends
 //
 //	POST <AuthorizeURL>
 //	Content-Type: application/json
@@ -85,20 +107,38 @@
 //	Authorization: <the subscriber's header, or "Bearer <access_token>">
 //	X-Forwarded-For: <the subscriber's address (see Client address)>
 //
-//	{"topics": ["a", "b"]}     (every topic of the request that is not public)
+//	{"topics": ["a", "b"]}     (the topics asked about)
 //
-// and reads the answer:
+// and reads the answer strictly: only an explicit yes allows.
 //
-//	2xx, empty body or {"allow": true}    every topic allowed
-//	2xx, {"allow": true, "topics": [..]}  only the listed topics allowed
-//	2xx, {"allow": false}                 denied (403)
-//	401                                   not signed in (401)
-//	403                                   denied (403)
-//	anything else, or no answer within    denied (403), logged
-//	Config.AuthorizeTimeout
+//	answer                                         result   reason counted
+//	2xx {"allow": true}                            allowed  -
+//	2xx {"allow": true, "topics": [every topic]}   allowed  -
+//	2xx {"allow": true, "topics": [...]} lacking   403 naming the first
+//	    a topic asked about                        missing topic   topics
+//	2xx {"allow": false}                           403      not_allowed
+//	401                                            401      status
+//	403                                            403      status
+//	3xx (never followed)                           403      redirect
+//	any other status                               403      status
+//	2xx, body not JSON (an empty body included)    403      not_json
+//	2xx, JSON of another shape: null, {}, [..],    403      shape
+//	    {"authorized": false}, {"ok": false},
+//	    "allow" not a JSON boolean, "topics" not
+//	    a list of strings, "expires_in" not a
+//	    number of seconds from 1 to a year
+//	2xx, body over 64 KiB (never cut short)        403      too_large
+//	no answer within Config.AuthorizeTimeout       403      timeout
+//	the call failed (connection refused, ...)      403      error
 //
-// Answers other than failures are cached for Config.AuthorizeCacheTTL per
-// credentials and topics (hashed: no credential is kept in clear).
+// An allowing answer may add "expires_in": <seconds>, which ends the
+// stream that long after the call (see above). Every denial is counted in
+// the Prometheus counter sse_webhook_denials_total{reason}; failures (the
+// rows other than allowed, not_allowed, topics, 401 and 403) are logged
+// and answered "the authorization service did not answer". Allowing and
+// denying answers (not failures) are cached for Config.AuthorizeCacheTTL
+// per credentials and topics (hashed: no credential is kept in clear), and
+// never past their expires_in.
 //
 // # CORS
 //

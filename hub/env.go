@@ -32,6 +32,13 @@ var ownSettings = []Setting{
 	settings.String(settings.Spec{Name: "SSE_JWT_JWKS_FILE", Field: "JWTJWKSFile",
 		Usage: "RSA and EC public keys that verify tokens, chosen by kid", Allowed: "path of a JWKS (JSON Web Key Set) file"},
 		func(c *Config) *string { return &c.JWTJWKSFile }),
+	settings.String(settings.Spec{Name: "SSE_JWT_JWKS_URL", Field: "JWTJWKSURL",
+		Usage:   "JWKS of RSA and EC keys that verify tokens, chosen by kid; refreshed in the background and on an unknown kid",
+		Allowed: "http:// or https:// URL", Check: checkWebhookURL},
+		func(c *Config) *string { return &c.JWTJWKSURL }),
+	settings.Bool(settings.Spec{Name: "SSE_JWT_REQUIRE_EXP", Field: "JWTAllowNoExp", Default: "true",
+		Usage: "refuse tokens without exp (false: accept them; their streams never expire)"}, true,
+		func(c *Config) *bool { return &c.JWTAllowNoExp }),
 	settings.String(settings.Spec{Name: "SSE_JWT_ISSUER", Field: "JWTIssuer",
 		Usage: "iss claim every token must carry", Allowed: "any string"},
 		func(c *Config) *string { return &c.JWTIssuer }),
@@ -86,7 +93,8 @@ func checkSecret(s string) error {
 	return nil
 }
 
-// checkWebhookURL accepts an http:// or https:// URL.
+// checkWebhookURL accepts an http:// or https:// URL (the webhook's, the
+// JWKS's).
 func checkWebhookURL(u string) error {
 	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return fmt.Errorf("want an http:// or https:// URL")

@@ -56,6 +56,12 @@ type Config struct {
 	// JWTLeeway is the clock skew allowed on exp, nbf and iat. Default 0.
 	// Env: SSE_JWT_LEEWAY_SECONDS.
 	JWTLeeway time.Duration
+	// JWTJWKSURL is a JWKS URL (RSA and EC keys chosen by kid), fetched in the background
+	// and on an unknown kid (rate-limited). Default: none. Env: SSE_JWT_JWKS_URL.
+	JWTJWKSURL string
+	// JWTAllowNoExp accepts tokens without exp (they never end a stream). Default
+	// false: exp is required. Env: SSE_JWT_REQUIRE_EXP=false.
+	JWTAllowNoExp bool
 
 	// AuthorizeURL is the authorization webhook: the hub POSTs
 	// {"topics": [...]} to it with the subscriber's Cookie and
@@ -183,8 +189,10 @@ func New(cfg Config) (*Hub, error) {
 	core.Authorize = h.subscribeAuthorizer(core.Authorize)
 	h.app, err = ssevents.New(core)
 	if err != nil {
+		h.auth.close()
 		return nil, err
 	}
+	h.registerMetrics()
 	h.routes()
 	h.handler = h.guard(h.app)
 	h.logMode()
@@ -228,6 +236,7 @@ func (h *Hub) App() *ssevents.App { return h.app }
 func (h *Hub) Close() error {
 	h.closeOnce.Do(func() {
 		h.closeErr = h.app.Close()
+		h.auth.close()
 		if h.webhook != nil {
 			h.webhook.close()
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -23,28 +26,34 @@ type webhookRequest struct {
 	Topics []string `json:"topics"`
 }
 
-// webhookReply is the body the webhook may answer with.
-type webhookReply struct {
-	Allow  *bool    `json:"allow"`
-	Topics []string `json:"topics"`
-}
-
-// webhookAnswer is what the webhook allowed.
+// webhookAnswer is what the webhook allowed: every requested topic, until
+// expires (zero: no end).
 type webhookAnswer struct {
-	all    bool     // every requested topic
-	topics []string // else these
+	expires time.Time
 }
 
-func (a webhookAnswer) allows(topic string) bool {
-	return a.all || slices.Contains(a.topics, topic)
-}
-
-// maxWebhookReply bounds the webhook's answer body that is read.
+// maxWebhookReply bounds the webhook's answer body that is read: an answer
+// is a few dozen bytes; a longer one denies (reason too_large).
 const maxWebhookReply = 64 << 10
 
 // maxWebhookCacheEntries bounds the cache: about 100 bytes an entry, so at
 // most a few MB however many distinct clients connect.
 const maxWebhookCacheEntries = 50_000
+
+// Reasons of sse_webhook_denials_total: why a webhook answer denied.
+const (
+	denyStatus     = "status"      // a status other than 2xx (401 and 403 included)
+	denyNotJSON    = "not_json"    // a 2xx body that is not JSON (an empty one included)
+	denyShape      = "shape"       // JSON, but not {"allow": <bool>, ...} with valid topics and expires_in
+	denyNotAllowed = "not_allowed" // {"allow": false}
+	denyTopics     = "topics"      // "topics" lacks a requested topic
+	denyTooLarge   = "too_large"   // a body over maxWebhookReply
+	denyTimeout    = "timeout"     // no answer within Config.AuthorizeTimeout
+	denyRedirect   = "redirect"    // a 3xx answer (never followed)
+	denyError      = "error"       // the call failed otherwise (connection refused, ...)
+)
+
+var denyReasons = []string{denyStatus, denyNotJSON, denyShape, denyNotAllowed, denyTopics, denyTooLarge, denyTimeout, denyRedirect, denyError}
 
 type cacheEntry struct {
 	answer  webhookAnswer
@@ -60,6 +69,7 @@ type webhook struct {
 	timeout time.Duration
 	ttl     time.Duration
 	logger  *slog.Logger
+	denials *prometheus.CounterVec // by reason
 
 	mu      sync.Mutex
 	cache   map[[sha256.Size]byte]cacheEntry
@@ -74,13 +84,26 @@ type flight struct {
 	err    error
 }
 
+// newWebhook returns the webhook of cfg. Its client never follows a
+// redirect, even when Config.HTTPClient would: the subscriber's credentials
+// go to AuthorizeURL only, and a redirect denies.
 func newWebhook(cfg Config) *webhook {
-	return &webhook{
-		url: cfg.AuthorizeURL, client: cfg.HTTPClient, timeout: cfg.AuthorizeTimeout,
+	client := *cfg.HTTPClient
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	h := &webhook{
+		url: cfg.AuthorizeURL, client: &client, timeout: cfg.AuthorizeTimeout,
 		ttl: cfg.AuthorizeCacheTTL, logger: cfg.Logger,
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sse_webhook_denials_total",
+			Help: "Authorization webhook answers that denied a subscription, by reason.",
+		}, []string{"reason"}),
 		cache:   make(map[[sha256.Size]byte]cacheEntry),
 		flights: make(map[[sha256.Size]byte]*flight),
 	}
+	for _, r := range denyReasons {
+		h.denials.WithLabelValues(r) // every reason is exported, from 0
+	}
+	return h
 }
 
 func (h *webhook) close() { h.client.CloseIdleConnections() }
@@ -122,7 +145,11 @@ func (h *webhook) authorize(r *http.Request, topics []string) (webhookAnswer, er
 	h.mu.Lock()
 	delete(h.flights, key)
 	if cacheable && h.ttl > 0 {
-		h.store(key, cacheEntry{answer: answer, err: err, expires: now.Add(h.ttl)}, now)
+		until := now.Add(h.ttl)
+		if !answer.expires.IsZero() && answer.expires.Before(until) {
+			until = answer.expires // never reuse an answer past its expires_in
+		}
+		h.store(key, cacheEntry{answer: answer, err: err, expires: until}, now)
 	}
 	h.mu.Unlock()
 	close(f.done)
@@ -167,7 +194,7 @@ func (h *webhook) call(r *http.Request, authz, cookie string, topics []string) (
 	body, _ := json.Marshal(webhookRequest{Topics: topics})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
 	if err != nil {
-		return h.fail(r, err)
+		return h.fail(r, denyError, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -178,41 +205,97 @@ func (h *webhook) call(r *http.Request, authz, cookie string, topics []string) (
 		req.Header.Set("Cookie", cookie)
 	}
 	setForwardedFor(req, r) // the resolved client, not what the client wrote
+	start := time.Now()
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return h.fail(r, err)
+		if ctx.Err() != nil {
+			return h.fail(r, denyTimeout, err)
+		}
+		return h.fail(r, denyError, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxWebhookReply))
-	if err != nil {
-		return h.fail(r, err)
-	}
+	// limit+1 bytes: a body cut at the limit is noticed, never taken for
+	// a shorter answer.
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxWebhookReply+1))
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	case err != nil && ctx.Err() != nil:
+		return h.fail(r, denyTimeout, err)
+	case err != nil:
+		return h.fail(r, denyError, err)
+	}
+	switch code := resp.StatusCode; {
+	case code == http.StatusUnauthorized:
+		h.denials.WithLabelValues(denyStatus).Inc()
 		return webhookAnswer{}, true, fmt.Errorf("%w: the application did not recognize the credentials", sse.ErrUnauthorized)
-	case resp.StatusCode == http.StatusForbidden:
-		return webhookAnswer{}, true, nil
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return h.fail(r, fmt.Errorf("answered %s", resp.Status))
+	case code == http.StatusForbidden:
+		h.denials.WithLabelValues(denyStatus).Inc()
+		return webhookAnswer{}, true, ssevents.Forbidden(topics[0])
+	case code >= 300 && code <= 399:
+		return h.fail(r, denyRedirect, fmt.Errorf("answered %s (redirects are not followed)", resp.Status))
+	case code < 200 || code > 299:
+		return h.fail(r, denyStatus, fmt.Errorf("answered %s", resp.Status))
+	case len(data) > maxWebhookReply:
+		return h.fail(r, denyTooLarge, fmt.Errorf("answer is over %d bytes", maxWebhookReply))
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return webhookAnswer{all: true}, true, nil
-	}
-	var reply webhookReply
-	if err := json.Unmarshal(data, &reply); err != nil {
-		return h.fail(r, fmt.Errorf("answer is not JSON: %w", err))
-	}
-	switch {
-	case reply.Allow != nil && !*reply.Allow:
-		return webhookAnswer{}, true, nil
-	case reply.Topics != nil:
-		return webhookAnswer{topics: reply.Topics}, true, nil
-	}
-	return webhookAnswer{all: true}, true, nil
+	return h.decide(r, data, topics, start)
 }
 
-// fail logs a webhook failure and denies.
-func (h *webhook) fail(r *http.Request, err error) (webhookAnswer, bool, error) {
-	h.logger.WarnContext(r.Context(), "authorization webhook failed; denying", "url", h.url, "error", err)
-	return webhookAnswer{}, false, fmt.Errorf("%w: the authorization service did not answer", sse.ErrForbidden)
+// webhookReply is a 2xx answer's body, checked by decide.
+type webhookReply struct {
+	Allow     *bool            `json:"allow"`
+	Topics    *[]string        `json:"topics"`
+	ExpiresIn *json.RawMessage `json:"expires_in"`
+}
+
+// decide reads a 2xx answer's body: only a JSON object whose "allow" is
+// true allows, and only when its "topics", if present, lists every one of
+// topics. asked is when the call was made, from which expires_in counts.
+func (h *webhook) decide(r *http.Request, data []byte, topics []string, asked time.Time) (webhookAnswer, bool, error) {
+	if !json.Valid(data) {
+		return h.fail(r, denyNotJSON, errors.New("answer is not JSON (an allowing answer is {\"allow\": true})"))
+	}
+	var reply webhookReply
+	if err := json.Unmarshal(data, &reply); err != nil || bytes.TrimSpace(data)[0] != '{' || reply.Allow == nil {
+		return h.fail(r, denyShape, errors.New(`answer is not a JSON object with "allow": true or false`))
+	}
+	var answer webhookAnswer
+	if reply.ExpiresIn != nil {
+		var secs float64
+		if err := json.Unmarshal(*reply.ExpiresIn, &secs); err != nil || secs <= 0 || secs > maxExpiresIn {
+			return h.fail(r, denyShape, fmt.Errorf(`"expires_in" is %s, want seconds from 1 to %d`, *reply.ExpiresIn, maxExpiresIn))
+		}
+		answer.expires = asked.Add(time.Duration(secs * float64(time.Second)))
+	}
+	if !*reply.Allow {
+		h.denials.WithLabelValues(denyNotAllowed).Inc()
+		return webhookAnswer{}, true, ssevents.Forbidden(topics[0])
+	}
+	if reply.Topics != nil {
+		for _, t := range topics {
+			if !slices.Contains(*reply.Topics, t) {
+				h.denials.WithLabelValues(denyTopics).Inc()
+				return webhookAnswer{}, true, ssevents.Forbidden(t)
+			}
+		}
+	}
+	return answer, true, nil
+}
+
+// maxExpiresIn bounds a webhook's expires_in (a year): larger values are
+// taken for a mistake, such as a unix time instead of seconds.
+const maxExpiresIn = 365 * 24 * 3600
+
+// fail counts and logs a webhook failure, and denies.
+func (h *webhook) fail(r *http.Request, reason string, err error) (webhookAnswer, bool, error) {
+	h.denials.WithLabelValues(reason).Inc()
+	h.logger.WarnContext(r.Context(), "authorization webhook failed; denying", "url", h.url, "reason", reason, "error", err)
+	return webhookAnswer{}, false, fmt.Errorf("%w: the authorization service did not answer (it failed or gave an invalid answer)", sse.ErrForbidden)
+}
+
+// registerMetrics adds the hub's own metrics (the webhook's denials) to the
+// app's Prometheus registry.
+func (h *Hub) registerMetrics() {
+	if h.webhook != nil {
+		h.app.Metrics().Registry().MustRegister(h.webhook.denials)
+	}
 }

@@ -26,6 +26,10 @@ const (
 	// EventHeartbeat is the optional named heartbeat event (see
 	// Config.HeartbeatEvent).
 	EventHeartbeat = "heartbeat"
+	// EventTokenExpired is the last event of a stream whose credentials
+	// expired (data: {"exp": <unix seconds>}); the server then closes the
+	// stream, and the client reconnects with fresh credentials.
+	EventTokenExpired = "token_expired"
 )
 
 // Event is one published event as a subscriber receives it.
@@ -101,7 +105,7 @@ func (m Message) Validate(maxSize int) error {
 	if err := ValidateEventName(m.Event); err != nil {
 		return err
 	}
-	if m.Event == EventResync || m.Event == EventHeartbeat {
+	if m.Event == EventResync || m.Event == EventHeartbeat || m.Event == EventTokenExpired {
 		return fmt.Errorf("%w: %q is reserved for ssevents itself", ErrInvalidEvent, m.Event)
 	}
 	if maxSize > 0 && len(m.Data) > maxSize {

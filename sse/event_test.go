@@ -31,6 +31,7 @@ func TestMessageValidate(t *testing.T) {
 		{"event with a newline", with(func(m *sse.Message) { m.Event = "a\nb" }), 0, sse.ErrInvalidEvent, `'\n'`},
 		{"reserved resync", with(func(m *sse.Message) { m.Event = sse.EventResync }), 0, sse.ErrInvalidEvent, "reserved"},
 		{"reserved heartbeat", with(func(m *sse.Message) { m.Event = sse.EventHeartbeat }), 0, sse.ErrInvalidEvent, "reserved"},
+		{"reserved token_expired", with(func(m *sse.Message) { m.Event = sse.EventTokenExpired }), 0, sse.ErrInvalidEvent, "reserved"},
 		{"data not JSON", with(func(m *sse.Message) { m.Data = json.RawMessage(`{`) }), 0, sse.ErrInvalidData, ""},
 		{"no data", with(func(m *sse.Message) { m.Data = nil }), 0, sse.ErrInvalidData, ""},
 		{"data too large", with(func(m *sse.Message) { m.Data = json.RawMessage(`"` + strings.Repeat("x", 20) + `"`) }), 10, sse.ErrMessageTooLarge, "22 bytes of data, the limit is 10"},

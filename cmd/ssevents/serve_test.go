@@ -362,7 +362,7 @@ func startAuthApp(t *testing.T) *authApp {
 		}
 		switch {
 		case r.Header.Get("Authorization") == "Bearer good", session == "allow":
-			w.WriteHeader(http.StatusNoContent)
+			fmt.Fprint(w, `{"allow": true}`)
 		case session == "allow-json":
 			fmt.Fprint(w, `{"allow": true}`)
 		case session == "deny":
@@ -380,13 +380,13 @@ func startAuthApp(t *testing.T) *authApp {
 			case <-r.Context().Done():
 			case <-a.gate:
 			}
-			w.WriteHeader(http.StatusNoContent)
+			fmt.Fprint(w, `{"allow": true}`)
 		case session == "slow":
 			select {
 			case <-r.Context().Done():
 			case <-time.After(testTimeout):
 			}
-			w.WriteHeader(http.StatusNoContent)
+			fmt.Fprint(w, `{"allow": true}`)
 		default:
 			w.WriteHeader(http.StatusUnauthorized)
 		}

@@ -42,6 +42,8 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_JWT_SECRET", "jwt-secret", ""},
 	{"SSE_JWT_PUBLIC_KEY_FILE", "jwt-public-key-file", ""},
 	{"SSE_JWT_JWKS_FILE", "jwt-jwks-file", ""},
+	{"SSE_JWT_JWKS_URL", "jwt-jwks-url", ""},
+	{"SSE_JWT_REQUIRE_EXP", "jwt-require-exp", "true"},
 	{"SSE_JWT_ISSUER", "jwt-issuer", ""},
 	{"SSE_JWT_AUDIENCE", "jwt-audience", ""},
 	{"SSE_JWT_LEEWAY_SECONDS", "jwt-leeway-seconds", "0"},
