@@ -112,7 +112,8 @@ func TestWebhook_getsTheResolvedClient(t *testing.T) {
 				mu.Lock()
 				hooks = append(hooks, strings.Join(r.Header.Values("X-Forwarded-For"), "|"))
 				mu.Unlock()
-				w.WriteHeader(http.StatusNoContent)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"allow": true}`))
 			}))
 			t.Cleanup(app.Close)
 			srv := startHub(t, hub.Config{
