@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,27 +65,115 @@ const retryAfterSeconds = "5"
 // treated as unknown (resync).
 const maxLastEventIDLength = 256
 
+// maxQueryOverhead is the room a subscribe query has beyond its topics:
+// lastEventId (up to maxLastEventIDLength bytes, percent-encoded), a hub's
+// access_token (a JWT of a few KB) and a cache-busting parameter or two.
+const maxQueryOverhead = 16 << 10
+
+// maxQueryBytes is the longest subscribe query accepted with max topics per
+// connection: max topics of MaxTopicLength bytes, every byte
+// percent-encoded (3 bytes) and each followed by a comma, plus
+// maxQueryOverhead. At the default 32 topics that is about 35 KB: a
+// longer query is refused before any of it is decoded.
+func maxQueryBytes(max int) int { return max*3*(sse.MaxTopicLength+1) + maxQueryOverhead }
+
 // parseTopics returns the topics of a subscription request: every topic=
-// parameter, each split on commas, blanks trimmed, repeats removed. It checks
-// the count against max and each name with sse.ValidateTopic.
+// parameter, each split on commas, blanks trimmed, repeats removed, in the
+// order given. Its cost is bounded before anything is decoded: a query
+// longer than maxQueryBytes(max) is refused at once, and splitting stops
+// at the first topic past max distinct ones, so a request naming 100,000
+// topics costs no more than one naming max+1. Each topic is checked with
+// sse.ValidateTopic as it is found. Every error answers 400.
 func parseTopics(r *http.Request, max int) ([]string, error) {
-	var topics []string
-	for _, v := range r.URL.Query()["topic"] {
-		topics = append(topics, SplitTopics(v)...)
+	if max <= 0 {
+		max = DefaultMaxTopicsPerConnection
 	}
-	topics = sse.UniqueTopics(topics)
-	if len(topics) == 0 {
-		return nil, fmt.Errorf("%w: pass ?topic=name (several: ?topic=a,b or repeated topic=)", sse.ErrNoTopic)
+	q := r.URL.RawQuery
+	if limit := maxQueryBytes(max); len(q) > limit {
+		return nil, fmt.Errorf("%w: the query is %d bytes, the limit is %d bytes (room for %d topics per connection, the limit, of up to %d bytes each)",
+			sse.ErrInvalidRequest, len(q), limit, max, sse.MaxTopicLength)
 	}
-	if max > 0 && len(topics) > max {
-		return nil, fmt.Errorf("%w: %d topics requested, the limit is %d per connection", sse.ErrTooManyTopics, len(topics), max)
-	}
-	for _, t := range topics {
-		if err := sse.ValidateTopic(t); err != nil {
+	var ts topicSet
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if strings.Contains(pair, ";") {
+			continue // url.ParseQuery skips it too: r.URL.Query() agrees
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		if !isTopicKey(key) {
+			continue
+		}
+		v, err := url.QueryUnescape(value)
+		if err != nil {
+			return nil, fmt.Errorf("%w: a topic parameter is not valid URL encoding", sse.ErrInvalidTopic)
+		}
+		if err := ts.addList(v, max); err != nil {
 			return nil, err
 		}
 	}
-	return topics, nil
+	if len(ts.list) == 0 {
+		return nil, fmt.Errorf("%w: pass ?topic=name (several: ?topic=a,b or repeated topic=)", sse.ErrNoTopic)
+	}
+	return ts.list, nil
+}
+
+// isTopicKey reports whether a raw query key is "topic", decoding it only
+// when it holds an escape.
+func isTopicKey(key string) bool {
+	if key == "topic" || !strings.ContainsAny(key, "%+") {
+		return key == "topic"
+	}
+	k, err := url.QueryUnescape(key)
+	return err == nil && k == "topic"
+}
+
+// topicSet collects distinct topics in first-seen order in linear time:
+// a slice for the first few (where a scan beats hashing), a map past them.
+type topicSet struct {
+	list []string
+	seen map[string]struct{}
+}
+
+// smallTopicSet is the count up to which topicSet scans its slice.
+const smallTopicSet = 8
+
+// addList adds the comma-separated topics of v, skipping blanks and
+// repeats; the first topic past max distinct ones is ErrTooManyTopics,
+// found without reading the rest of v.
+func (s *topicSet) addList(v string, max int) error {
+	for v != "" {
+		var t string
+		t, v, _ = strings.Cut(v, ",")
+		if t = strings.TrimSpace(t); t == "" || s.has(t) {
+			continue
+		}
+		if len(s.list) == max {
+			return fmt.Errorf("%w: more than %d topics requested, the limit is %d per connection", sse.ErrTooManyTopics, max, max)
+		}
+		if err := sse.ValidateTopic(t); err != nil {
+			return err
+		}
+		s.list = append(s.list, t)
+		if s.seen != nil {
+			s.seen[t] = struct{}{}
+		} else if len(s.list) > smallTopicSet {
+			s.seen = make(map[string]struct{}, 2*smallTopicSet)
+			for _, u := range s.list {
+				s.seen[u] = struct{}{}
+			}
+		}
+	}
+	return nil
+}
+
+// has reports whether t was added.
+func (s *topicSet) has(t string) bool {
+	if s.seen == nil {
+		return slices.Contains(s.list, t)
+	}
+	_, ok := s.seen[t]
+	return ok
 }
 
 // ServeHTTP implements http.Handler.
