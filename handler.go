@@ -28,7 +28,8 @@ type Handler struct {
 	broker  sse.Broker
 	metrics *Metrics
 
-	conns atomic.Int64
+	conns   atomic.Int64 // open streams, and slots taken by streams about to open
+	pending atomic.Int64 // requests waiting for Config.Authorize
 
 	ctx    context.Context // ended by Close: every stream returns
 	cancel context.CancelFunc
@@ -48,6 +49,10 @@ func NewHandler(cfg Config, b sse.Broker, m *Metrics) *Handler {
 // Connections returns the number of open streams.
 func (h *Handler) Connections() int { return int(h.conns.Load()) }
 
+// PendingAuthorizations returns the number of subscribe requests waiting
+// for Config.Authorize to answer.
+func (h *Handler) PendingAuthorizations() int { return int(h.pending.Load()) }
+
 // Close ends every open stream cleanly and waits for their handlers to
 // return. Later requests are answered 503.
 func (h *Handler) Close() error {
@@ -57,7 +62,7 @@ func (h *Handler) Close() error {
 }
 
 // retryAfterSeconds is the Retry-After sent with a 503 for the connection
-// limit: long enough for load to move elsewhere, short enough that a
+// limit or the pending-authorization limit: long enough for load to move elsewhere, short enough that a
 // browser's automatic retry finds a slot soon.
 const retryAfterSeconds = "5"
 
@@ -193,21 +198,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.cfg.Logger, err)
 		return
 	}
-	if n := h.conns.Add(1); n > int64(h.cfg.MaxConnections) {
-		h.conns.Add(-1)
-		h.metrics.rejectedFull.Add(1)
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		WriteError(w, r, h.cfg.Logger, fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", sse.ErrTooManyConnections, h.cfg.MaxConnections))
-		return
-	}
-	// The slot is reserved before Authorize is asked: a full instance
-	// answers 503 without asking, and at most MaxConnections
-	// authorizations (webhook calls, database lookups) run at once.
-	if err := h.authorize(w, r, topics); err != nil {
-		h.conns.Add(-1)
-		if sse.HTTPStatus(err) != http.StatusInternalServerError {
-			h.metrics.rejectedAuth.Add(1)
-		}
+	if err := h.admit(w, r, topics); err != nil {
 		WriteError(w, r, h.cfg.Logger, err)
 		return
 	}
@@ -247,6 +238,59 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	s.out, s.setDeadline, s.flusher = w, rc.SetWriteDeadline, rc.Flush
 	s.run(ctx)
+}
+
+// admit takes a connection slot for an authorized request, or returns the
+// error to answer (counted in the metrics). A request is authorized first,
+// holding one of Config.MaxPendingAuth places while Config.Authorize runs,
+// and takes its slot only once allowed: requests stuck in a slow
+// authorizer (a hanging webhook) cannot fill the instance and lock out
+// subscribers whose topics are allowed at once. An instance already full
+// answers 503 without asking the authorizer. On success the caller holds
+// the slot and must give it back (h.conns.Add(-1)) if no stream starts.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, topics []string) error {
+	full := func() error {
+		h.metrics.rejectedFull.Add(1)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		return fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", sse.ErrTooManyConnections, h.cfg.MaxConnections)
+	}
+	if h.conns.Load() >= int64(h.cfg.MaxConnections) {
+		return full()
+	}
+	if err := h.authorizePending(w, r, topics); err != nil {
+		return err
+	}
+	if n := h.conns.Add(1); n > int64(h.cfg.MaxConnections) {
+		h.conns.Add(-1)
+		return full()
+	}
+	return nil
+}
+
+// authorizePending asks Config.Authorize about topics while holding one of
+// Config.MaxPendingAuth places; past them it answers 503 with Retry-After
+// at once. It counts refusals in the metrics.
+func (h *Handler) authorizePending(w http.ResponseWriter, r *http.Request, topics []string) error {
+	if h.cfg.Authorize == nil {
+		return nil
+	}
+	if n := h.pending.Add(1); n > int64(h.cfg.MaxPendingAuth) {
+		h.pending.Add(-1)
+		h.metrics.rejectedPending.Add(1)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		return fmt.Errorf("%w: %d subscriptions are already waiting for authorization, the limit (MaxPendingAuth, SSE_MAX_PENDING_AUTH); retry later",
+			sse.ErrTooManyConnections, h.cfg.MaxPendingAuth)
+	}
+	h.metrics.pendingAuth.Add(1)
+	defer func() { // deferred: an authorizer's panic must not keep its place
+		h.pending.Add(-1)
+		h.metrics.pendingAuth.Add(-1)
+	}()
+	err := h.authorize(w, r, topics)
+	if err != nil && sse.HTTPStatus(err) != http.StatusInternalServerError {
+		h.metrics.rejectedAuth.Add(1)
+	}
+	return err
 }
 
 // lastEventID returns the id to resume from: the Last-Event-ID header (sent
