@@ -16,8 +16,8 @@ import (
 //
 // The Handler calls it once per subscribe request, with every topic of the
 // request: after the topics are parsed, validated and de-duplicated (in the
-// order the client gave them) and a connection slot is reserved, before the
-// subscription is made. It may be called from many goroutines at once, so
+// order the client gave them), holding one of Config.MaxPendingAuth places
+// and before a connection slot is taken. It may be called from many goroutines at once, so
 // it must be safe for concurrent use; it must not modify topics.
 //
 // Its answer:

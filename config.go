@@ -25,6 +25,10 @@ const (
 	// DefaultMaxConnections is the number of streams one instance serves
 	// before it answers 503.
 	DefaultMaxConnections = 10000
+	// MinMaxPendingAuth is the least default of MaxPendingAuth, whatever
+	// MaxConnections: a small instance still lets a burst of subscribers
+	// be authorized at once.
+	MinMaxPendingAuth = 16
 	// DefaultMaxQueueSize is the number of events that may wait for one
 	// subscriber: a burst that size is absorbed while a write to a slow
 	// network is in flight; a reader that stays further behind is
@@ -81,6 +85,16 @@ type Config struct {
 	// MaxConnections per instance; more are answered 503 with Retry-After.
 	// Default DefaultMaxConnections (10000). Env: SSE_MAX_CONNECTIONS.
 	MaxConnections int
+	// MaxPendingAuth bounds the subscribe requests waiting for Authorize
+	// at once; more are answered 503 with Retry-After. A request takes its
+	// connection slot (MaxConnections) only once authorized, so a slow
+	// authorizer (a hanging webhook) fills this bound, not the instance.
+	// Default max(MinMaxPendingAuth, MaxConnections/10) (1000 at the
+	// default MaxConnections): authorization is a short wait, so a tenth of
+	// the streams arriving at once is a generous burst, while the bound
+	// keeps a stuck authorizer from holding unbounded requests and their
+	// goroutines. Env: SSE_MAX_PENDING_AUTH.
+	MaxPendingAuth int
 	// MaxQueueSize bounds the events waiting for one connection. Default
 	// DefaultMaxQueueSize (128). Env: SSE_MAX_QUEUE_SIZE.
 	MaxQueueSize int
@@ -143,6 +157,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxPendingAuth == 0 {
+		c.MaxPendingAuth = max(MinMaxPendingAuth, c.MaxConnections/10)
 	}
 	if c.MaxQueueSize == 0 {
 		c.MaxQueueSize = DefaultMaxQueueSize

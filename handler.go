@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,7 +28,8 @@ type Handler struct {
 	broker  sse.Broker
 	metrics *Metrics
 
-	conns atomic.Int64
+	conns   atomic.Int64 // open streams, and slots taken by streams about to open
+	pending atomic.Int64 // requests waiting for Config.Authorize
 
 	ctx    context.Context // ended by Close: every stream returns
 	cancel context.CancelFunc
@@ -46,6 +49,10 @@ func NewHandler(cfg Config, b sse.Broker, m *Metrics) *Handler {
 // Connections returns the number of open streams.
 func (h *Handler) Connections() int { return int(h.conns.Load()) }
 
+// PendingAuthorizations returns the number of subscribe requests waiting
+// for Config.Authorize to answer.
+func (h *Handler) PendingAuthorizations() int { return int(h.pending.Load()) }
+
 // Close ends every open stream cleanly and waits for their handlers to
 // return. Later requests are answered 503.
 func (h *Handler) Close() error {
@@ -55,7 +62,7 @@ func (h *Handler) Close() error {
 }
 
 // retryAfterSeconds is the Retry-After sent with a 503 for the connection
-// limit: long enough for load to move elsewhere, short enough that a
+// limit or the pending-authorization limit: long enough for load to move elsewhere, short enough that a
 // browser's automatic retry finds a slot soon.
 const retryAfterSeconds = "5"
 
@@ -63,27 +70,115 @@ const retryAfterSeconds = "5"
 // treated as unknown (resync).
 const maxLastEventIDLength = 256
 
+// maxQueryOverhead is the room a subscribe query has beyond its topics:
+// lastEventId (up to maxLastEventIDLength bytes, percent-encoded), a hub's
+// access_token (a JWT of a few KB) and a cache-busting parameter or two.
+const maxQueryOverhead = 16 << 10
+
+// maxQueryBytes is the longest subscribe query accepted with max topics per
+// connection: max topics of MaxTopicLength bytes, every byte
+// percent-encoded (3 bytes) and each followed by a comma, plus
+// maxQueryOverhead. At the default 32 topics that is about 35 KB: a
+// longer query is refused before any of it is decoded.
+func maxQueryBytes(max int) int { return max*3*(sse.MaxTopicLength+1) + maxQueryOverhead }
+
 // parseTopics returns the topics of a subscription request: every topic=
-// parameter, each split on commas, blanks trimmed, repeats removed. It checks
-// the count against max and each name with sse.ValidateTopic.
+// parameter, each split on commas, blanks trimmed, repeats removed, in the
+// order given. Its cost is bounded before anything is decoded: a query
+// longer than maxQueryBytes(max) is refused at once, and splitting stops
+// at the first topic past max distinct ones, so a request naming 100,000
+// topics costs no more than one naming max+1. Each topic is checked with
+// sse.ValidateTopic as it is found. Every error answers 400.
 func parseTopics(r *http.Request, max int) ([]string, error) {
-	var topics []string
-	for _, v := range r.URL.Query()["topic"] {
-		topics = append(topics, SplitTopics(v)...)
+	if max <= 0 {
+		max = DefaultMaxTopicsPerConnection
 	}
-	topics = sse.UniqueTopics(topics)
-	if len(topics) == 0 {
-		return nil, fmt.Errorf("%w: pass ?topic=name (several: ?topic=a,b or repeated topic=)", sse.ErrNoTopic)
+	q := r.URL.RawQuery
+	if limit := maxQueryBytes(max); len(q) > limit {
+		return nil, fmt.Errorf("%w: the query is %d bytes, the limit is %d bytes (room for %d topics per connection, the limit, of up to %d bytes each)",
+			sse.ErrInvalidRequest, len(q), limit, max, sse.MaxTopicLength)
 	}
-	if max > 0 && len(topics) > max {
-		return nil, fmt.Errorf("%w: %d topics requested, the limit is %d per connection", sse.ErrTooManyTopics, len(topics), max)
-	}
-	for _, t := range topics {
-		if err := sse.ValidateTopic(t); err != nil {
+	var ts topicSet
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if strings.Contains(pair, ";") {
+			continue // url.ParseQuery skips it too: r.URL.Query() agrees
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		if !isTopicKey(key) {
+			continue
+		}
+		v, err := url.QueryUnescape(value)
+		if err != nil {
+			return nil, fmt.Errorf("%w: a topic parameter is not valid URL encoding", sse.ErrInvalidTopic)
+		}
+		if err := ts.addList(v, max); err != nil {
 			return nil, err
 		}
 	}
-	return topics, nil
+	if len(ts.list) == 0 {
+		return nil, fmt.Errorf("%w: pass ?topic=name (several: ?topic=a,b or repeated topic=)", sse.ErrNoTopic)
+	}
+	return ts.list, nil
+}
+
+// isTopicKey reports whether a raw query key is "topic", decoding it only
+// when it holds an escape.
+func isTopicKey(key string) bool {
+	if key == "topic" || !strings.ContainsAny(key, "%+") {
+		return key == "topic"
+	}
+	k, err := url.QueryUnescape(key)
+	return err == nil && k == "topic"
+}
+
+// topicSet collects distinct topics in first-seen order in linear time:
+// a slice for the first few (where a scan beats hashing), a map past them.
+type topicSet struct {
+	list []string
+	seen map[string]struct{}
+}
+
+// smallTopicSet is the count up to which topicSet scans its slice.
+const smallTopicSet = 8
+
+// addList adds the comma-separated topics of v, skipping blanks and
+// repeats; the first topic past max distinct ones is ErrTooManyTopics,
+// found without reading the rest of v.
+func (s *topicSet) addList(v string, max int) error {
+	for v != "" {
+		var t string
+		t, v, _ = strings.Cut(v, ",")
+		if t = strings.TrimSpace(t); t == "" || s.has(t) {
+			continue
+		}
+		if len(s.list) == max {
+			return fmt.Errorf("%w: more than %d topics requested, the limit is %d per connection", sse.ErrTooManyTopics, max, max)
+		}
+		if err := sse.ValidateTopic(t); err != nil {
+			return err
+		}
+		s.list = append(s.list, t)
+		if s.seen != nil {
+			s.seen[t] = struct{}{}
+		} else if len(s.list) > smallTopicSet {
+			s.seen = make(map[string]struct{}, 2*smallTopicSet)
+			for _, u := range s.list {
+				s.seen[u] = struct{}{}
+			}
+		}
+	}
+	return nil
+}
+
+// has reports whether t was added.
+func (s *topicSet) has(t string) bool {
+	if s.seen == nil {
+		return slices.Contains(s.list, t)
+	}
+	_, ok := s.seen[t]
+	return ok
 }
 
 // ServeHTTP implements http.Handler.
@@ -103,22 +198,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.cfg.Logger, err)
 		return
 	}
-	if n := h.conns.Add(1); n > int64(h.cfg.MaxConnections) {
-		h.conns.Add(-1)
-		h.metrics.rejectedFull.Add(1)
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		WriteError(w, r, h.cfg.Logger, fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", sse.ErrTooManyConnections, h.cfg.MaxConnections))
-		return
-	}
-	// The slot is reserved before Authorize is asked: a full instance
-	// answers 503 without asking, and at most MaxConnections
-	// authorizations (webhook calls, database lookups) run at once.
-	expires, err := h.authorize(w, r, topics)
+	expires, err := h.admit(w, r, topics)
 	if err != nil {
-		h.conns.Add(-1)
-		if sse.HTTPStatus(err) != http.StatusInternalServerError {
-			h.metrics.rejectedAuth.Add(1)
-		}
 		WriteError(w, r, h.cfg.Logger, err)
 		return
 	}
@@ -158,6 +239,61 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	s.out, s.setDeadline, s.flusher = w, rc.SetWriteDeadline, rc.Flush
 	s.run(ctx)
+}
+
+// admit takes a connection slot for an authorized request, or returns the
+// error to answer (counted in the metrics). A request is authorized first,
+// holding one of Config.MaxPendingAuth places while Config.Authorize runs,
+// and takes its slot only once allowed: requests stuck in a slow
+// authorizer (a hanging webhook) cannot fill the instance and lock out
+// subscribers whose topics are allowed at once. An instance already full
+// answers 503 without asking the authorizer. On success the caller holds
+// the slot and must give it back (h.conns.Add(-1)) if no stream starts;
+// expires is when the authorizer said the stream must end (see
+// ExpireStreamAt), zero for never.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, topics []string) (expires time.Time, err error) {
+	full := func() error {
+		h.metrics.rejectedFull.Add(1)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		return fmt.Errorf("%w: this instance serves %d streams, its limit; retry later", sse.ErrTooManyConnections, h.cfg.MaxConnections)
+	}
+	if h.conns.Load() >= int64(h.cfg.MaxConnections) {
+		return time.Time{}, full()
+	}
+	if expires, err = h.authorizePending(w, r, topics); err != nil {
+		return time.Time{}, err
+	}
+	if n := h.conns.Add(1); n > int64(h.cfg.MaxConnections) {
+		h.conns.Add(-1)
+		return time.Time{}, full()
+	}
+	return expires, nil
+}
+
+// authorizePending asks Config.Authorize about topics while holding one of
+// Config.MaxPendingAuth places; past them it answers 503 with Retry-After
+// at once. It counts refusals in the metrics.
+func (h *Handler) authorizePending(w http.ResponseWriter, r *http.Request, topics []string) (time.Time, error) {
+	if h.cfg.Authorize == nil {
+		return time.Time{}, nil
+	}
+	if n := h.pending.Add(1); n > int64(h.cfg.MaxPendingAuth) {
+		h.pending.Add(-1)
+		h.metrics.rejectedPending.Add(1)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		return time.Time{}, fmt.Errorf("%w: %d subscriptions are already waiting for authorization, the limit (MaxPendingAuth, SSE_MAX_PENDING_AUTH); retry later",
+			sse.ErrTooManyConnections, h.cfg.MaxPendingAuth)
+	}
+	h.metrics.pendingAuth.Add(1)
+	defer func() { // deferred: an authorizer's panic must not keep its place
+		h.pending.Add(-1)
+		h.metrics.pendingAuth.Add(-1)
+	}()
+	expires, err := h.authorize(w, r, topics)
+	if err != nil && sse.HTTPStatus(err) != http.StatusInternalServerError {
+		h.metrics.rejectedAuth.Add(1)
+	}
+	return expires, err
 }
 
 // lastEventID returns the id to resume from: the Last-Event-ID header (sent

@@ -36,6 +36,10 @@ type Metrics struct {
 	brokerErrors  atomic.Int64
 	reconnects    atomic.Int64
 
+	// The authorization stage (Handler.admit).
+	rejectedPending atomic.Int64 // over MaxPendingAuth
+	pendingAuth     atomic.Int64 // requests waiting for Config.Authorize
+
 	latMu      sync.Mutex
 	latAvgMs   float64 // exponentially weighted moving average of publish latency
 	latCount   int64
@@ -81,6 +85,8 @@ func NewMetrics() *Metrics {
 		counter("sse_connections_rejected", rejHelp, &m.rejectedFull, prometheus.Labels{"reason": "max_connections"}),
 		counter("sse_connections_rejected", rejHelp, &m.rejectedAuth, prometheus.Labels{"reason": "unauthorized"}),
 		counter("sse_connections_rejected", rejHelp, &m.rejectedBad, prometheus.Labels{"reason": "bad_request"}),
+		counter("sse_connections_rejected", rejHelp, &m.rejectedPending, prometheus.Labels{"reason": "pending_auth"}),
+		gauge("sse_authorizations_pending", "Subscribe requests waiting for the authorizer.", func() float64 { return float64(m.pendingAuth.Load()) }),
 		counter("sse_messages_published", "Events published through this instance.", &m.published, nil),
 		counter("sse_publish_errors", "Publishes that failed.", &m.publishErrors, nil),
 		counter("sse_messages_delivered", "Events written to clients.", &m.delivered, nil),
@@ -179,10 +185,15 @@ type ConnectionStats struct {
 	// Total is the number of streams opened since start.
 	Total int64 `json:"total"`
 	// Rejected counts subscriptions refused before their stream started
-	// (connection limit, 401/403, 400).
+	// (connection limit, pending-authorization limit, 401/403, 400).
 	Rejected int64 `json:"rejected"`
 	// RejectedMaxConnections counts 503s for the connection limit alone.
 	RejectedMaxConnections int64 `json:"rejected_max_connections"`
+	// RejectedPendingAuth counts 503s for Config.MaxPendingAuth alone.
+	RejectedPendingAuth int64 `json:"rejected_pending_auth"`
+	// PendingAuth is the number of subscribe requests waiting for the
+	// authorizer now.
+	PendingAuth int64 `json:"pending_auth"`
 	// SlowDisconnected counts streams ended because their client could not
 	// keep up (queue overflow or write timeout).
 	SlowDisconnected int64 `json:"slow_disconnected"`
@@ -228,8 +239,10 @@ func (m *Metrics) Snapshot() Snapshot {
 	s := Snapshot{
 		Connections: ConnectionStats{
 			Current: m.connsCurrent.Load(), Total: m.connsTotal.Load(),
-			Rejected:               m.rejectedFull.Load() + m.rejectedAuth.Load() + m.rejectedBad.Load(),
+			Rejected:               m.rejectedFull.Load() + m.rejectedAuth.Load() + m.rejectedBad.Load() + m.rejectedPending.Load(),
 			RejectedMaxConnections: m.rejectedFull.Load(),
+			RejectedPendingAuth:    m.rejectedPending.Load(),
+			PendingAuth:            m.pendingAuth.Load(),
 			SlowDisconnected:       m.slowConsumers.Load(),
 		},
 		Messages: MessageStats{

@@ -9,13 +9,19 @@
 //	GET  /                 demo page (Config.DisableDemo turns it off)
 //	POST /publish          {"topic": "a" | "topics": ["a","b"], "event": "name", "data": <any JSON>}
 //	                       -> 200 {"id": "..."}; 400 bad request, 401/403 credentials,
-//	                          413 too large, 503 broker down; every error {"error": "..."}
+//	                          408 body too slow, 413 too large, 415 content type,
+//	                          503 broker down; every error {"error": "..."}
 //	GET  /events?topic=a,b the SSE stream (Config.Path)
 //	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
 //
-// A publish body must be sent with Content-Type: application/json (so that
-// no web page can post to the hub without a CORS preflight). "data" may be
-// left out (null).
+// A publish body is a UTF-8 JSON document sent with Content-Type
+// application/json (a charset parameter, when given, must be utf-8), or
+// application/x-www-form-urlencoded, which `curl -d` sends, when the body
+// is JSON all the same. Any other Content-Type, or none, is answered 415:
+// a page of another site can post text/plain or an untyped body without a
+// CORS preflight. Invalid UTF-8 anywhere in the body is 400 (it is not
+// replaced with U+FFFD), and a body that has not arrived 30 s after the
+// request is 408. "data" may be left out (null).
 //
 // # Who may subscribe
 //

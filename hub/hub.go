@@ -165,6 +165,8 @@ type Hub struct {
 	logger  *slog.Logger
 	handler http.Handler
 
+	publishReadTimeout time.Duration // 0: the constant publishReadTimeout; tests shorten it
+
 	closeOnce sync.Once
 	closeErr  error
 }

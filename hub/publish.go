@@ -6,8 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/sse"
@@ -21,11 +26,13 @@ import (
 const envelopeSlack = 16 << 10
 
 // publishReadTimeout bounds reading one publish body, so a client that
-// trickles a body cannot hold a connection.
+// trickles a body cannot hold a connection: past it the publish is
+// answered 408.
 const publishReadTimeout = 30 * time.Second
 
 // handlePublish publishes one event: 200 {"id"}, or a JSON error: 400 bad
-// request, 401/403 credentials, 413 too large, 503 broker down.
+// request, 401/403 credentials, 408 body too slow, 413 too large, 415
+// content type, 503 broker down.
 func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
 	if err := h.publish(w, r); err != nil {
 		h.writeError(w, r, err)
@@ -42,11 +49,15 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 	if err := h.limits.allowPublish(w, r, claims); err != nil {
 		return err
 	}
+	form, err := publishContentType(r)
+	if err != nil {
+		return err
+	}
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return err
 	}
-	req, err := h.readPublishRequest(w, r)
+	req, err := h.readPublishRequest(w, r, form)
 	if err != nil {
 		return err
 	}
@@ -88,30 +99,29 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return "", fmt.Errorf("%w: %d %s headers, give one", sse.ErrInvalidIdempotencyKey, len(vals), sse.IdempotencyKeyHeader)
 }
 
-// readPublishRequest decodes and checks the body of a publish.
-func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (sse.PublishRequest, error) {
+// readPublishRequest reads, decodes and checks the body of a publish: a
+// UTF-8 JSON document, under the size bound and the read deadline.
+func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request, form bool) (sse.PublishRequest, error) {
 	var req sse.PublishRequest
-	// The body is read as JSON whatever its Content-Type says (curl -d
-	// sends a form type). Cross-site posts are stopped elsewhere: a JWT
-	// comes only in the Authorization header, which a page cannot set
-	// without a preflight, and loopback-only mode refuses foreign Origins.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(publishReadTimeout)) // unsupported by some writers; then no deadline
-	maxData := h.app.MaxMessageSize()
-	body := http.MaxBytesReader(w, r.Body, int64(maxData+envelopeSlack))
-	dec := json.NewDecoder(body)
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return req, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
+	err = dec.Decode(&req)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
 		err = errors.New("more than one JSON value in the body")
 	}
-	var tooLarge *http.MaxBytesError
+	hint := ""
+	if form {
+		hint = " (a body sent as application/x-www-form-urlencoded, as curl -d does, is read as JSON too)"
+	}
 	switch {
-	case errors.As(err, &tooLarge):
-		return req, fmt.Errorf("%w: the body is over %d bytes; event data may be at most %d bytes", sse.ErrMessageTooLarge, tooLarge.Limit, maxData)
 	case errors.Is(err, io.EOF):
 		return req, fmt.Errorf("%w: empty body; send {\"topic\": \"name\", \"event\": \"name\", \"data\": ...}", sse.ErrInvalidRequest)
 	case err != nil:
-		return req, fmt.Errorf("%w: body is not a valid publish request: %s", sse.ErrInvalidRequest, jsonErrorText(err))
+		return req, fmt.Errorf("%w: body is not a valid publish request: %s%s", sse.ErrInvalidRequest, jsonErrorText(err), hint)
 	}
 	if len(req.Data) == 0 {
 		req.Data = json.RawMessage("null")
@@ -126,6 +136,72 @@ func (h *Hub) readPublishRequest(w http.ResponseWriter, r *http.Request) (sse.Pu
 		return req, fmt.Errorf("%w: the event field is missing", sse.ErrInvalidEvent)
 	}
 	return req, nil
+}
+
+// readBody reads a publish body whole: at most MaxMessageSize plus
+// envelopeSlack bytes (413 past them), arriving within the read timeout
+// (408 after it), and valid UTF-8 (400 otherwise). The UTF-8 check is made
+// on the raw bytes because encoding/json would silently replace an invalid
+// sequence in a string with U+FFFD, and keep it as is in raw data.
+func (h *Hub) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	timeout := h.publishReadTimeout
+	if timeout <= 0 {
+		timeout = publishReadTimeout
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout)) // unsupported by some writers; then no deadline
+	maxData := h.app.MaxMessageSize()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxData+envelopeSlack)))
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, fmt.Errorf("%w: the body is over %d bytes; event data may be at most %d bytes", sse.ErrMessageTooLarge, tooLarge.Limit, maxData)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return nil, fmt.Errorf("%w: the body did not arrive within %v; send it at once", sse.ErrRequestTimeout, timeout)
+	case err != nil:
+		return nil, fmt.Errorf("%w: the body could not be read", sse.ErrInvalidRequest)
+	}
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: the body is not valid UTF-8 (at byte %d); JSON must be UTF-8", sse.ErrInvalidRequest, invalidUTF8At(body))
+	}
+	return body, nil
+}
+
+// invalidUTF8At returns the offset of the first byte of b that does not
+// begin a valid UTF-8 sequence, or len(b).
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// publishContentType checks a publish's Content-Type: application/json, or
+// application/x-www-form-urlencoded (which curl -d sends) for a body that
+// is JSON all the same (form reports it); a charset parameter, when given,
+// must be UTF-8. Anything else, or none, is 415: a body without a type, or
+// as text/plain, is what a page of another site can post without a CORS
+// preflight.
+func publishContentType(r *http.Request) (form bool, err error) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return false, fmt.Errorf("%w: no Content-Type; send Content-Type: application/json", sse.ErrUnsupportedMediaType)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false, fmt.Errorf("%w: Content-Type %.100q is not a media type; send application/json", sse.ErrUnsupportedMediaType, ct)
+	}
+	if mt != "application/json" && mt != "application/x-www-form-urlencoded" {
+		return false, fmt.Errorf("%w: Content-Type %.100s; send application/json", sse.ErrUnsupportedMediaType, mt)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return false, fmt.Errorf("%w: charset %.40q; the body must be UTF-8", sse.ErrUnsupportedMediaType, cs)
+	}
+	return mt == "application/x-www-form-urlencoded", nil
 }
 
 // requestTopics returns the request's topics, checked and without repeats.

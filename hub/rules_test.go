@@ -78,6 +78,7 @@ func wantAnswer(t *testing.T, w *httptest.ResponseRecorder, status int, want str
 // publishRequest is a POST /publish of one event to topic "a".
 func publishRequest(header http.Header) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, "/publish", strings.NewReader(`{"topic": "a", "event": "e", "data": 1}`))
+	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {
 		req.Header[k] = v
 	}

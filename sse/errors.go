@@ -21,12 +21,18 @@ var (
 	ErrInvalidEvent = errors.New("ssevents: invalid event name")
 	// ErrInvalidData: event data is not valid JSON.
 	ErrInvalidData = errors.New("ssevents: event data is not valid JSON")
-	// ErrInvalidRequest: a request body could not be read as the JSON
-	// document the endpoint expects.
+	// ErrInvalidRequest: a request (its body, or a subscribe query) could
+	// not be read as the endpoint expects.
 	ErrInvalidRequest = errors.New("ssevents: invalid request")
 	// ErrInvalidIdempotencyKey: an idempotency key is empty, too long or
 	// has a byte outside visible ASCII (see ValidateIdempotencyKey).
 	ErrInvalidIdempotencyKey = errors.New("ssevents: invalid idempotency key")
+	// ErrRequestTimeout: a request body did not arrive in the time the
+	// endpoint allows (408).
+	ErrRequestTimeout = errors.New("ssevents: request timeout")
+	// ErrUnsupportedMediaType: a request body came with a Content-Type the
+	// endpoint does not accept (415).
+	ErrUnsupportedMediaType = errors.New("ssevents: unsupported media type")
 	// ErrMessageTooLarge: event data is larger than Config.MaxMessageSize.
 	ErrMessageTooLarge = errors.New("ssevents: message too large")
 	// ErrTooManyConnections: the instance already serves
@@ -73,6 +79,10 @@ func HTTPStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrRateLimited):
 		return http.StatusTooManyRequests
+	case errors.Is(err, ErrRequestTimeout):
+		return http.StatusRequestTimeout
+	case errors.Is(err, ErrUnsupportedMediaType):
+		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrTooManyConnections), errors.Is(err, ErrUnavailable),
 		errors.Is(err, ErrBrokerClosed):
 		return http.StatusServiceUnavailable

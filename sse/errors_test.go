@@ -23,6 +23,8 @@ func TestHTTPStatusTable(t *testing.T) {
 		sse.ErrForbidden:             403,
 		sse.ErrMessageTooLarge:       413,
 		sse.ErrRateLimited:           429,
+		sse.ErrRequestTimeout:        408,
+		sse.ErrUnsupportedMediaType:  415,
 		sse.ErrTooManyConnections:    503,
 		sse.ErrUnavailable:           503,
 		sse.ErrBrokerClosed:          503,

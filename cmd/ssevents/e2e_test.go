@@ -454,6 +454,19 @@ func waitConnections(t *testing.T, m *main.Main, n int) {
 	}
 }
 
+// waitPendingAuth waits until n subscribe requests wait for the hub's
+// authorization (a connection slot is taken only after it).
+func waitPendingAuth(t *testing.T, m *main.Main, n int) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for m.Hub().App().Events().PendingAuthorizations() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests wait for authorization, want %d", m.Hub().App().Events().PendingAuthorizations(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestCLI_publishAndTail runs `ssevents tail` and `ssevents publish`
 // against a live hub that checks tokens.
 func TestCLI_publishAndTail(t *testing.T) {

@@ -515,7 +515,7 @@ func TestAuth_webhookCoalesces(t *testing.T) {
 			statuses <- resp.StatusCode
 		}()
 	}
-	waitConnections(t, m, n) // all n are being authorized
+	waitPendingAuth(t, m, n) // all n are being authorized
 	close(app.gate)
 	for range n {
 		if st := <-statuses; st != http.StatusOK {

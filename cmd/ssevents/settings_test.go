@@ -30,6 +30,7 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_HEARTBEAT_SECONDS", "heartbeat-seconds", "15"},
 	{"SSE_HEARTBEAT_EVENT", "heartbeat-event", "false"},
 	{"SSE_MAX_CONNECTIONS", "max-connections", "10000"},
+	{"SSE_MAX_PENDING_AUTH", "max-pending-auth", "1000"},
 	{"SSE_MAX_QUEUE_SIZE", "max-queue-size", "128"},
 	{"SSE_MAX_MESSAGE_SIZE", "max-message-size", "65536"},
 	{"SSE_MAX_TOPICS", "max-topics", "32"},
