@@ -246,8 +246,10 @@ return id
 // expired, its last id) and its entries from ARGV[1] ("(<id>" exclusive,
 // or "+" for none).
 // Reply: {seconds, microseconds, last, genesis, then per stream: last id,
-// max deleted id, entries}; "" for what does not exist.
-var stateScript = rueidis.NewLuaScript(`
+// max deleted id, entries}; "" for what does not exist. It is read-only
+// (EVALSHA_RO), so the client may send it again on a connection that broke
+// under it, as after a restart of Redis.
+var stateScript = rueidis.NewLuaScriptReadOnly(`
 local t = redis.call('TIME')
 local out = {t[1], t[2]}
 local first = 1
