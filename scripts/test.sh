@@ -28,6 +28,12 @@ echo "== go vet"
 go vet ./...
 echo "== core module: go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
+echo "== fuzzing the HTTP surface and the wire format briefly (${SSE_FUZZTIME:=5s} each)"
+# Seed corpora already ran above as ordinary tests; this explores past them.
+# A crash writes its input under testdata/fuzz, to commit as a new seed.
+for target in ".:FuzzSubscribeQuery" "./hub:FuzzPublishBody" "./hub:FuzzSubscriberToken" "./internal/wire:FuzzParser"; do
+  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$SSE_FUZZTIME" "${target%%:*}"
+done
 if [ -f examples/go.mod ]; then
   echo "== examples module: go test -race ./... (browser and deployment tests)"
   # One package at a time: each browser test runs its own Chromium.
