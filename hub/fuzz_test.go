@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +105,31 @@ func FuzzPublishBody(f *testing.F) {
 	})
 }
 
+// jwtShape finds the candidate tokens in a string: three base64url parts.
+var jwtShape = regexp.MustCompile(`[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
+
+// carriesValidToken reports whether any of the inputs holds a token that
+// testSecret signed, unexpired, granting the topic "private": the only
+// thing that may open a stream. (Tokens of earlier fuzzing runs, kept in
+// the fuzz cache, are such tokens too: they are judged by what they are,
+// not by being this run's.)
+func carriesValidToken(inputs ...string) bool {
+	for _, in := range inputs {
+		if u, err := url.QueryUnescape(in); err == nil {
+			in += " " + u
+		}
+		for _, cand := range jwtShape.FindAllString(in, -1) {
+			var c hub.Claims
+			tok, err := jwt.ParseWithClaims(cand, &c, func(*jwt.Token) (any, error) { return []byte(testSecret), nil },
+				jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
+			if err == nil && tok.Valid && slices.Contains(c.SSE.Subscribe, "private") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // FuzzSubscriberToken sends arbitrary Authorization headers, Cookie
 // headers and queries (the three places a subscriber's token may come
 // from) to the SSE endpoint of a hub that checks JWTs. It must never
@@ -148,8 +175,8 @@ func FuzzSubscriberToken(f *testing.F) {
 		}
 		switch w.Code {
 		case http.StatusOK:
-			if !strings.Contains(authorization+cookie+query, valid) && !strings.Contains(query, url.QueryEscape(valid)) {
-				t.Fatalf("200 without the valid token: Authorization %q, Cookie %q, query %q", authorization, cookie, query)
+			if !carriesValidToken(authorization, cookie, query) {
+				t.Fatalf("200 without a valid token: Authorization %q, Cookie %q, query %q", authorization, cookie, query)
 			}
 		case http.StatusUnauthorized:
 			jsonError(t, w)
