@@ -24,9 +24,9 @@ func echoRouter(app *ssevents.App) http.Handler {
 		return nil
 	})
 	e.POST("/rooms/:room/messages", func(c echo.Context) error {
-		var in MessageInput
-		if err := c.Bind(&in); err != nil {
-			return c.JSON(http.StatusBadRequest, sse.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
+		in, err := readMessageInput(c.Response(), c.Request())
+		if err != nil {
+			return c.JSON(http.StatusBadRequest, sse.ErrorBody{Error: err.Error()})
 		}
 		msg, err := newMessage(c.Param("room"), in)
 		if err != nil {

@@ -22,9 +22,9 @@ func ginRouter(app *ssevents.App) http.Handler {
 	}
 	r.GET("/", func(c *gin.Context) { writePage(c.Writer, "gin") })
 	r.POST("/rooms/:room/messages", func(c *gin.Context) {
-		var in MessageInput
-		if err := c.ShouldBindJSON(&in); err != nil {
-			c.JSON(http.StatusBadRequest, sse.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
+		in, err := readMessageInput(c.Writer, c.Request)
+		if err != nil {
+			c.JSON(http.StatusBadRequest, sse.ErrorBody{Error: err.Error()})
 			return
 		}
 		msg, err := newMessage(c.Param("room"), in)

@@ -61,9 +61,9 @@ var appPaths = []string{"/events", "/health", "/health/live", "/health/ready", "
 // postMessage is a plain net/http handler for the routers that speak
 // net/http (chi): the publish middleware around it publishes its answer.
 func postMessage(w http.ResponseWriter, r *http.Request) {
-	var in MessageInput
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10)).Decode(&in); err != nil {
-		writeJSON(w, http.StatusBadRequest, sse.ErrorBody{Error: `body must be JSON {"author": "...", "text": "..."}`})
+	in, err := readMessageInput(w, r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, sse.ErrorBody{Error: err.Error()})
 		return
 	}
 	msg, err := newMessage(r.PathValue("room"), in)
@@ -72,6 +72,20 @@ func postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, msg)
+}
+
+// errNotJSON is the answer to a body that is not a message.
+var errNotJSON = errors.New(`body must be JSON {"author": "...", "text": "..."}`)
+
+// readMessageInput reads the body as JSON whatever its Content-Type (curl
+// -d sends a form type, a bare client none), so the three routers answer
+// the same request alike: chi, gin and echo all call it.
+func readMessageInput(w http.ResponseWriter, r *http.Request) (MessageInput, error) {
+	var in MessageInput
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10)).Decode(&in); err != nil {
+		return MessageInput{}, errNotJSON
+	}
+	return in, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
