@@ -80,7 +80,12 @@ func TestBenchBounds(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"--conns", "0"},
-		{"--rate", "0"},
+		{"--rate", "-1"},
+		{"--publishers", "1001"},
+		{"--max-events", "2000000"},
+		{"--source-addrs", "0"},
+		{"--source-addrs", "10.0.0.1"},
+		{"--source-addrs", "127.0.0.2,::1"},
 		{"--duration", "11m"},
 		{"--conns", "2", "--topics", "3"},
 	} {
