@@ -218,4 +218,3 @@ func CheckLoopback(ctx context.Context, rawURL string) error {
 	}
 	return nil
 }
-

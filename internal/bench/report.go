@@ -46,12 +46,12 @@ type Report struct {
 	// Fewer published than planned means the hub could not keep up.
 	// MaxEventsReached: with Rate 0, publishing stopped before Duration
 	// because Planned events were sent.
-	Planned          int  `json:"planned"`
-	MaxEventsReached bool `json:"max_events_reached,omitempty"`
-	Published     int64   `json:"published"`
-	PublishErrors int64   `json:"publish_errors"`
-	PublishRate   float64 `json:"publish_rate"`
-	LastError     string  `json:"last_publish_error,omitempty"`
+	Planned          int     `json:"planned"`
+	MaxEventsReached bool    `json:"max_events_reached,omitempty"`
+	Published        int64   `json:"published"`
+	PublishErrors    int64   `json:"publish_errors"`
+	PublishRate      float64 `json:"publish_rate"`
+	LastError        string  `json:"last_publish_error,omitempty"`
 	// PublishP50Ms and PublishP99Ms: the time from sending a POST
 	// /publish to its 2xx answer, retries included.
 	PublishP50Ms float64 `json:"publish_p50_ms"`

@@ -282,7 +282,7 @@ type benchSub struct {
 	w      *Worker
 	c      *client.Client // of its URL and source address
 	topic  int
-	url    int // index in the run's URLs
+	url    int           // index in the run's URLs
 	up     chan struct{} // closed on the first connection
 	done   chan struct{} // closed when the subscription ended
 	cancel context.CancelFunc
