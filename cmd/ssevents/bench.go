@@ -18,12 +18,14 @@ import (
 const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--json] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--publishers P] [--json]"
 
 // runBench load-tests a hub on this machine: --conns subscriptions (over
-// several worker processes past --per-process), --rate events a second
-// for --duration, then a report on stdout (one JSON object with --json) and
-// a live progress line on stderr.
+// several worker processes past --per-process, from several loopback
+// source addresses with --source-addrs or past 25,000), --rate events a
+// second (0: as fast as --publishers can) for --duration, round-robin over
+// every --url, then a report on stdout (one JSON object with --json) and a
+// live progress line on stderr.
 //
 // With --check it checks the delivery promise instead (runBenchCheck), on
-// any hub, several --url allowed.
+// any hub.
 //
 // With the hidden --worker flag it is a worker process instead, holding
 // subscriptions for a parent bench and speaking bench's protocol on stdin
