@@ -286,12 +286,7 @@ type benchSub struct {
 	up     chan struct{} // closed on the first connection
 	done   chan struct{} // closed when the subscription ended
 	cancel context.CancelFunc
-	// last and window detect duplicates the way IPsec's anti-replay window
-	// does: seqs arrive nearly in order (publishers run a few requests in
-	// parallel), so the highest seq seen and a bitmap of the 64 below it
-	// suffice.
-	last   uint64
-	window uint64
+	seen   seenWindow
 }
 
 func (s *benchSub) run(ctx context.Context, start time.Time, slots <-chan struct{}) {
@@ -333,19 +328,9 @@ func (s *benchSub) handle(ev client.Event) error {
 	if !ok {
 		return nil // not a benchmark event
 	}
-	switch {
-	case seq > s.last:
-		if shift := seq - s.last; shift < 64 {
-			s.window = s.window<<shift | 1
-		} else {
-			s.window = 1
-		}
-		s.last = seq
-	case s.last-seq >= 64 || s.window&(1<<(s.last-seq)) != 0:
+	if s.seen.add(seq) {
 		s.w.duplicates.Add(1)
 		return nil
-	default:
-		s.window |= 1 << (s.last - seq)
 	}
 	s.w.received.Add(1)
 	if i := (seq-1)*uint64(len(s.w.cfg.Topics)) + uint64(s.topic); i < uint64(len(s.w.delivered)) {
