@@ -8,20 +8,24 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ssevents/ssevents/internal/bench"
 )
 
-const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--json] [--url URL] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--publishers P] [--json]"
+const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--json] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--publishers P] [--json]"
 
 // runBench load-tests a hub on this machine: --conns subscriptions (over
-// several worker processes past --per-process), --rate events a second
-// for --duration, then a report on stdout (one JSON object with --json) and
-// a live progress line on stderr.
+// several worker processes past --per-process, from several loopback
+// source addresses with --source-addrs or past 25,000), --rate events a
+// second (0: as fast as --publishers can) for --duration, round-robin over
+// every --url, then a report on stdout (one JSON object with --json) and a
+// live progress line on stderr.
 //
 // With --check it checks the delivery promise instead (runBenchCheck), on
-// any hub, several --url allowed.
+// any hub.
 //
 // With the hidden --worker flag it is a worker process instead, holding
 // subscriptions for a parent bench and speaking bench's protocol on stdin
@@ -29,10 +33,10 @@ const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--json] 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", benchUsage, stderr)
 	var urls urlList
-	fs.Var(&urls, "url", "URL of the hub (default "+defaultHubURL+"); with --check, repeat it to spread streams and publishes over several instances")
+	fs.Var(&urls, "url", "URL of the hub (default "+defaultHubURL+"); repeat it to spread streams and publishes round-robin over several instances")
 	token := fs.String("token", "", "bearer token (default $SSE_TOKEN)")
 	conns := fs.Int("conns", 100, "subscriptions to open (--check: reconnecting streams, default 10)")
-	rate := fs.Int("rate", 10, "events to publish a second (--check: default 50)")
+	rate := fs.Int("rate", 10, "events to publish a second; 0: as fast as the publishers can, until --duration or --max-events (--check: default 50)")
 	duration := fs.Duration("duration", 10*time.Second, "how long to publish")
 	topics := fs.Int("topics", 1, "topics to spread events and subscriptions over (--check: default 4, two per stream)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
@@ -42,7 +46,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	connectTimeout := fs.Duration("connect-timeout", bench.DefaultConnectTimeout, "how long opening the subscriptions may take")
 	checkMode := fs.Bool("check", false, "check the delivery promise (lost, phantom, duplicate, reordered events) instead of measuring; any hub, not only loopback")
 	historySize := fs.Int("history-size", 0, "with --check: the hub's per-topic history size, to judge resyncs (default 100)")
-	pubs := fs.Int("publishers", 0, "with --check: publishes in flight (default 4)")
+	pubs := fs.Int("publishers", 0, "publish requests in flight (default 8; --check: default 4)")
+	maxEvents := fs.Int("max-events", bench.MaxEvents, "with --rate 0: stop publishing after this many events")
+	var sources sourceAddrs
+	fs.Var(&sources, "source-addrs", "loopback addresses to dial streams from, round-robin: a count N (127.0.0.2 ...) or a comma-separated list (default: automatic past 25,000 streams or one worker)")
 	worker := fs.Bool("worker", false, "run as a worker process of another bench (internal)")
 	fs.Usage = func() {
 		// --worker is internal: list every flag but it.
@@ -71,12 +78,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			conns: conns, topics: topics, rate: rate, historySize: historySize, publishers: pubs,
 			duration: duration, drain: drain, connectTimeout: connectTimeout, set: setFlags(fs), asJSON: *asJSON}, stdout, stderr)
 	}
-	if len(urls) > 1 {
-		return errors.New("bench: --url may be repeated only with --check")
-	}
 	cfg := bench.Config{
-		URL: cf.url, Token: cf.config().Token,
-		Conns: *conns, Rate: *rate, Duration: *duration, Topics: *topics,
+		URL: cf.url, URLs: urls, Token: cf.config().Token, Publishers: *pubs, MaxEvents: *maxEvents,
+		SourceAddrs: sources.addrs, Conns: *conns, Rate: *rate, Duration: *duration, Topics: *topics,
 		PerProcess: *perProcess, ServerPID: *serverPID, Drain: *drain, ConnectTimeout: *connectTimeout,
 		Progress: stderr, ProgressTTY: isTerminal(stderr),
 	}
@@ -96,6 +100,31 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.Join(err, werr)
 	}
 	return errors.Join(err, rep.WriteText(stdout))
+}
+
+// sourceAddrs is the --source-addrs flag: a count or a list of addresses.
+type sourceAddrs struct{ addrs []string }
+
+func (s *sourceAddrs) String() string { return strings.Join(s.addrs, ",") }
+
+func (s *sourceAddrs) Set(v string) error {
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 1 || n > bench.MaxSourceAddrs {
+			return fmt.Errorf("a count of 1 to %d, or a list of addresses", bench.MaxSourceAddrs)
+		}
+		s.addrs = bench.SourceAddrs(n)
+		return nil
+	}
+	s.addrs = nil
+	for a := range strings.SplitSeq(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			s.addrs = append(s.addrs, a)
+		}
+	}
+	if len(s.addrs) == 0 {
+		return errors.New("no address")
+	}
+	return nil // checked by bench.Config.Validate
 }
 
 // isTerminal reports whether w is a terminal, to redraw the progress line

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,8 +45,8 @@ func TestBenchSmallRun(t *testing.T) {
 	if rep.LatencyP50Ms <= 0 || rep.LatencyP99Ms < rep.LatencyP50Ms || rep.LatencyP999Ms < rep.LatencyP99Ms {
 		t.Errorf("latencies p50 %v p99 %v p99.9 %v are not ordered", rep.LatencyP50Ms, rep.LatencyP99Ms, rep.LatencyP999Ms)
 	}
-	if !strings.Contains(stderr.String(), "bench: ") {
-		t.Errorf("no progress line on stderr: %q", stderr.String())
+	if !strings.Contains(stderr.String(), "bench: ") || !strings.Contains(stderr.String(), "| p99 ") {
+		t.Errorf("no progress line with published, received and p99 on stderr: %q", stderr.String())
 	}
 }
 
@@ -80,13 +82,80 @@ func TestBenchBounds(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"--conns", "0"},
-		{"--rate", "0"},
+		{"--rate", "-1"},
+		{"--publishers", "1001"},
+		{"--max-events", "2000000"},
+		{"--source-addrs", "0"},
+		{"--source-addrs", "10.0.0.1"},
+		{"--source-addrs", "127.0.0.2,::1"},
 		{"--duration", "11m"},
 		{"--conns", "2", "--topics", "3"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if err := runBench(t.Context(), append([]string{"--url", "http://127.0.0.1:1"}, args...), &stdout, &stderr); err == nil {
 			t.Errorf("bench %v succeeded, want a bounds error", args)
+		}
+	}
+}
+
+func TestBenchScalingFlags(t *testing.T) {
+	t.Parallel()
+	_, srv := startCLITestHub(t, hub.Config{})
+	var mu sync.Mutex
+	sources := map[string]bool{}
+	spied := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && r.Method == http.MethodGet {
+			mu.Lock()
+			sources[host] = true
+			mu.Unlock()
+		}
+		srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(spied.Close)
+	var stdout, stderr bytes.Buffer
+	err := runBench(t.Context(), []string{"--url", srv.URL, "--url", spied.URL, "--conns", "12", "--rate", "0",
+		"--max-events", "100", "--publishers", "2", "--source-addrs", "3", "--duration", "20s", "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var rep bench.Report
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last stdout line is not JSON: %v\n%s", err, stdout.String())
+	}
+	if len(rep.ConnectedPerURL) != 2 || rep.ConnectedPerURL[0] != 6 || rep.ConnectedPerURL[1] != 6 {
+		t.Errorf("connected per URL %v, want [6 6]", rep.ConnectedPerURL)
+	}
+	if rep.Published != 100 || !rep.MaxEventsReached || rep.Publishers != 2 || rep.Received != 1200 {
+		t.Errorf("published %d (max reached %v) by %d publishers, received %d; want 100 (true) by 2, 1200",
+			rep.Published, rep.MaxEventsReached, rep.Publishers, rep.Received)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The spied instance holds streams 1, 3, 5, ... of 12: source index
+	// (i / 2) % 3 gives all three addresses.
+	if len(sources) != 3 || !sources["127.0.0.2"] || !sources["127.0.0.3"] || !sources["127.0.0.4"] {
+		t.Errorf("the hub saw streams from %v, want 127.0.0.2, .3 and .4", sources)
+	}
+}
+
+func TestSourceAddrsFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{"2", "127.0.0.2,127.0.0.3", false},
+		{"127.0.0.9, 127.0.0.10", "127.0.0.9,127.0.0.10", false},
+		{"0", "", true},
+		{"251", "", true},
+		{",", "", true},
+	} {
+		var s sourceAddrs
+		err := s.Set(tc.in)
+		if (err != nil) != tc.wantErr || !tc.wantErr && s.String() != tc.want {
+			t.Errorf("--source-addrs %q = %q, %v; want %q (error %v)", tc.in, s.String(), err, tc.want, tc.wantErr)
 		}
 	}
 }

@@ -106,11 +106,11 @@ func TestBenchCheck(t *testing.T) {
 	}
 }
 
-func TestBenchURLRepeatsOnlyWithCheck(t *testing.T) {
+func TestBenchRepeatedURLMustAllBeLoopback(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	err := main.RunCommand(t.Context(), []string{"bench", "--url", "http://127.0.0.1:1", "--url", "http://127.0.0.1:2", "--conns", "1"}, &stdout, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "--check") {
-		t.Errorf("bench with two --url = %v, want a refusal naming --check", err)
+	err := main.RunCommand(t.Context(), []string{"bench", "--url", "http://127.0.0.1:1", "--url", "http://10.1.2.3:2", "--conns", "1"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "10.1.2.3") || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("bench with a second --url off this machine = %v, want a refusal naming it and loopback", err)
 	}
 }

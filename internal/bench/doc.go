@@ -1,9 +1,11 @@
 // Package bench is the load tool behind `ssevents bench`: it opens many
-// subscriptions to a hub running on the same machine (in this process, or in
-// worker processes when there are more than one process can hold), publishes
-// events at a fixed rate through POST /publish, and reports connect times,
-// delivery latency, throughput, lost events and the server's memory per
-// connection.
+// subscriptions to a hub running on the same machine (one instance or
+// several, round-robin; in this process, or in worker processes when there
+// are more than one process can hold; from several loopback source
+// addresses when one would run out of ephemeral ports), publishes events
+// through POST /publish at a fixed rate or, with rate 0, as fast as its
+// publishers can, and reports connect times, delivery latency, throughput,
+// lost events and the server's memory per connection.
 //
 // Each event's data carries its publish time and a sequence number, so a
 // worker measures latency on receipt against the same clock and counts

@@ -13,13 +13,15 @@ import (
 	"github.com/ssevents/ssevents/internal/pace"
 )
 
-// publishing publishes the run's events at a fixed rate.
+// publishing publishes the run's events at a fixed rate, or back to back
+// when the rate is 0.
 type publishing struct {
 	cfg    Config
 	topics []string
-	c      *client.Client
+	cs     []*client.Client // one per URL: event i goes to cs[i % len(cs)]
 	hc     *http.Client
 	start  time.Time
+	end    time.Time // when the last publish was answered
 	total  int
 
 	sent      atomic.Int64
@@ -32,12 +34,14 @@ type publishing struct {
 }
 
 func newPublishing(cfg Config, topics []string) *publishing {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: publishers, DisableCompression: true}}
-	c, _ := client.New(client.Config{URL: cfg.URL, Token: cfg.Token, HTTPClient: hc}) // URL checked by Run
-	total := int(int64(cfg.Rate) * int64(cfg.Duration) / int64(time.Second))
-	total = max(total, 1)
-	return &publishing{cfg: cfg, topics: topics, c: c, hc: hc, total: total,
-		ok: make([]atomic.Int64, len(topics)), maybe: make([]atomic.Int64, len(topics)), status: make([]atomic.Int32, total)}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.publishers(), DisableCompression: true}}
+	var cs []*client.Client
+	for _, u := range cfg.urls() {
+		c, _ := client.New(client.Config{URL: u, Token: cfg.Token, HTTPClient: hc}) // URL checked by Run
+		cs = append(cs, c)
+	}
+	return &publishing{cfg: cfg, topics: topics, cs: cs, hc: hc, total: cfg.events(),
+		ok: make([]atomic.Int64, len(topics)), maybe: make([]atomic.Int64, len(topics)), status: make([]atomic.Int32, cfg.events())}
 }
 
 // The status of one event's publish.
@@ -52,12 +56,15 @@ const (
 )
 
 // run publishes event i at start + i/Rate: a schedule, so that a slow
-// request delays the events behind it only until a publisher is free. It
-// stops at start + Duration whatever is left (a saturated hub cannot take
-// the rate; the report shows how many were sent), and lets requests in
-// flight then finish for at most publishGrace.
+// request delays the events behind it only until a publisher is free. With
+// Rate 0 there is no schedule: each publisher publishes back to back, until
+// Duration passed or the run's total (MaxEvents) was sent. It stops at
+// start + Duration whatever is left (a saturated hub cannot take the rate;
+// the report shows how many were sent), and lets requests in flight then
+// finish for at most publishGrace.
 func (p *publishing) run(ctx context.Context) {
 	defer p.hc.CloseIdleConnections()
+	defer func() { p.end = time.Now() }()
 	p.start = time.Now()
 	end := p.start.Add(p.cfg.Duration)
 	schedule, stopSchedule := context.WithDeadline(ctx, end)
@@ -65,9 +72,9 @@ func (p *publishing) run(ctx context.Context) {
 	inflight, stopInflight := context.WithDeadline(ctx, end.Add(publishGrace))
 	defer stopInflight()
 
-	jobs := make(chan int, publishers)
+	jobs := make(chan int, p.cfg.publishers())
 	var wg sync.WaitGroup
-	for range publishers {
+	for range p.cfg.publishers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -76,7 +83,10 @@ func (p *publishing) run(ctx context.Context) {
 			}
 		}()
 	}
-	interval := time.Second / time.Duration(p.cfg.Rate)
+	var interval time.Duration // Rate 0: as fast as the publishers take them
+	if p.cfg.Rate > 0 {
+		interval = time.Second / time.Duration(p.cfg.Rate)
+	}
 	pace.Schedule(schedule, p.start, interval, p.total, jobs)
 	wg.Wait()
 }
@@ -88,7 +98,7 @@ func (p *publishing) publish(ctx context.Context, i int) {
 	defer cancel()
 	p.sent.Add(1)
 	start := time.Now()
-	if _, err := p.c.Publish(ctx, p.topics[topic], "bench", json.RawMessage(payload(seq, start))); err != nil {
+	if _, err := p.cs[i%len(p.cs)].Publish(ctx, p.topics[topic], "bench", json.RawMessage(payload(seq, start))); err != nil {
 		p.errs.Add(1)
 		p.lastError.Store(err.Error())
 		var se *client.StatusError
@@ -103,6 +113,12 @@ func (p *publishing) publish(ctx context.Context, i int) {
 	p.answered.Record(time.Since(start))
 	p.ok[topic].Add(1)
 	p.status[i].Store(sentOK)
+}
+
+// limited reports whether publishing stopped because the run's total was
+// sent before Duration ended: with Rate 0, that is MaxEvents.
+func (p *publishing) limited() bool {
+	return p.cfg.Rate == 0 && p.sent.Load() >= int64(p.total) && p.end.Before(p.start.Add(p.cfg.Duration))
 }
 
 // expectedSoFar is the deliveries the events published so far owe, counting

@@ -158,7 +158,7 @@ func startRemote(ctx context.Context, spawn SpawnFunc, index int, cfg WorkerConf
 // read follows the worker's messages until its result.
 func (r *remoteWorker) read(stdout io.Reader, index int) {
 	sc := bufio.NewScanner(stdout)
-	sc.Buffer(nil, 16<<20) // a result holds two histograms: tens of KB
+	sc.Buffer(nil, 16<<20) // a result holds two histograms (tens of KB) and a count per event: up to ~7 MB at MaxEvents
 	readyOnce := sync.OnceFunc(func() { close(r.ready) })
 	defer readyOnce() // a worker that died is "ready": its count says what it has
 	for sc.Scan() {

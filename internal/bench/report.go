@@ -18,6 +18,15 @@ type Report struct {
 	Duration string `json:"duration"`
 	Topics   int    `json:"topics"`
 	Workers  int    `json:"workers"`
+	// Publishers is how many publish requests were in flight at most.
+	Publishers int `json:"publishers"`
+	// URLs are the hub instances, when more than URL; ConnectedPerURL
+	// counts the subscriptions open on each (always, one entry per URL).
+	URLs            []string `json:"urls,omitempty"`
+	ConnectedPerURL []int    `json:"connected_per_url,omitempty"`
+	// SourceAddrs are the addresses the subscriptions were dialed from,
+	// round-robin; none means the system's choice.
+	SourceAddrs []string `json:"source_addrs,omitempty"`
 
 	// Connected subscriptions after the connect phase; ConnectFailed did
 	// not open in time.
@@ -30,15 +39,19 @@ type Report struct {
 	ConnectP99Ms  float64 `json:"connect_p99_ms"`
 	ConnectMaxMs  float64 `json:"connect_max_ms"`
 
-	// Planned events (Rate x Duration); Published ones accepted by the hub
-	// (or unanswered but delivered); PublishErrors refused or unanswered
-	// and never delivered; PublishRate achieved, per second. Fewer
-	// published than planned means the hub could not keep up.
-	Planned       int     `json:"planned"`
-	Published     int64   `json:"published"`
-	PublishErrors int64   `json:"publish_errors"`
-	PublishRate   float64 `json:"publish_rate"`
-	LastError     string  `json:"last_publish_error,omitempty"`
+	// Planned events (Rate x Duration; with Rate 0 the bound MaxEvents);
+	// Published ones accepted by the hub (or unanswered but delivered);
+	// PublishErrors refused or unanswered and never delivered; PublishRate
+	// achieved, per second (with Rate 0, over the time spent publishing).
+	// Fewer published than planned means the hub could not keep up.
+	// MaxEventsReached: with Rate 0, publishing stopped before Duration
+	// because Planned events were sent.
+	Planned          int     `json:"planned"`
+	MaxEventsReached bool    `json:"max_events_reached,omitempty"`
+	Published        int64   `json:"published"`
+	PublishErrors    int64   `json:"publish_errors"`
+	PublishRate      float64 `json:"publish_rate"`
+	LastError        string  `json:"last_publish_error,omitempty"`
 	// PublishP50Ms and PublishP99Ms: the time from sending a POST
 	// /publish to its 2xx answer, retries included.
 	PublishP50Ms float64 `json:"publish_p50_ms"`
@@ -86,6 +99,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (r *Report) fill(results []WorkerResult, p *publishing, elapsed time.Duration) {
 	var lat, conn Histogram
 	perTopic := make([]int, r.Topics)
+	r.ConnectedPerURL = make([]int, len(p.cs))
 	delivered := make([]uint64, p.total)
 	var wall time.Duration
 	for _, res := range results {
@@ -97,6 +111,11 @@ func (r *Report) fill(results []WorkerResult, p *publishing, elapsed time.Durati
 		lat.AddSparse(res.Latency)
 		conn.AddSparse(res.ConnectTime)
 		wall = max(wall, res.ConnectWall)
+		for i, n := range res.ConnectedPerURL {
+			if i < len(r.ConnectedPerURL) {
+				r.ConnectedPerURL[i] += n
+			}
+		}
 		for i, n := range res.ConnectedPerTopic {
 			if i < len(perTopic) {
 				perTopic[i] += n
@@ -128,9 +147,14 @@ func (r *Report) fill(results []WorkerResult, p *publishing, elapsed time.Durati
 	if s, ok := p.lastError.Load().(string); ok {
 		r.LastError = s
 	}
-	if d := p.cfg.Duration.Seconds(); d > 0 {
+	d := p.cfg.Duration.Seconds()
+	if p.cfg.Rate == 0 && p.end.After(p.start) {
+		d = p.end.Sub(p.start).Seconds()
+	}
+	if d > 0 {
 		r.PublishRate = float64(r.Published) / d
 	}
+	r.MaxEventsReached = p.limited()
 	r.PublishP50Ms, r.PublishP99Ms = ms(p.answered.Quantile(0.5)), ms(p.answered.Quantile(0.99))
 	if elapsed > 0 {
 		r.DeliveriesPerSec = float64(r.Received) / elapsed.Seconds()
@@ -143,11 +167,26 @@ func (r *Report) fill(results []WorkerResult, p *publishing, elapsed time.Durati
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "target       %s (%d workers)\n", r.URL, r.Workers)
-	fmt.Fprintf(&b, "load         %d conns, %d topics, %d events/s for %s\n", r.Conns, r.Topics, r.Rate, r.Duration)
+	for i, u := range r.URLs {
+		if i < len(r.ConnectedPerURL) {
+			fmt.Fprintf(&b, "instance     %s: %d open\n", u, r.ConnectedPerURL[i])
+		}
+	}
+	if len(r.SourceAddrs) > 0 {
+		fmt.Fprintf(&b, "sources      %d addresses (%s .. %s)\n", len(r.SourceAddrs), r.SourceAddrs[0], r.SourceAddrs[len(r.SourceAddrs)-1])
+	}
+	rate := fmt.Sprintf("%d events/s", r.Rate)
+	if r.Rate == 0 {
+		rate = "events as fast as possible"
+	}
+	fmt.Fprintf(&b, "load         %d conns, %d topics, %s for %s, %d publishers\n", r.Conns, r.Topics, rate, r.Duration, r.Publishers)
 	fmt.Fprintf(&b, "connect      %d open, %d failed in %.0f ms (per conn p50 %.1f ms, p99 %.1f ms, max %.1f ms)\n",
 		r.Connected, r.ConnectFailed, r.ConnectWallMs, r.ConnectP50Ms, r.ConnectP99Ms, r.ConnectMaxMs)
 	fmt.Fprintf(&b, "published    %d of %d planned (%d errors), %.1f/s; answered in p50 %.2f ms, p99 %.2f ms\n",
 		r.Published, r.Planned, r.PublishErrors, r.PublishRate, r.PublishP50Ms, r.PublishP99Ms)
+	if r.MaxEventsReached {
+		fmt.Fprintf(&b, "stopped      publishing at the bound of %d events, before the end of the duration\n", r.Planned)
+	}
 	if r.LastError != "" {
 		fmt.Fprintf(&b, "last error   %s\n", r.LastError)
 	}
@@ -223,6 +262,10 @@ type progressLine struct {
 	printed bool
 }
 
+// print prints the progress line: connections opened, events published,
+// deliveries and their p99 so far (the highest of the workers' p99s, an
+// upper bound of the run's). On a terminal it is redrawn in place at each
+// call; elsewhere it is printed as a line at most once a second.
 func (l *progressLine) print(phase string, p *publishing) {
 	if l.w == nil {
 		return
@@ -238,21 +281,30 @@ func (l *progressLine) print(phase string, p *publishing) {
 		pr.Failed += x.Failed
 		pr.Received += x.Received
 		pr.Reconnects += x.Reconnects
+		pr.LatencyP99Ms = max(pr.LatencyP99Ms, x.LatencyP99Ms)
 	}
+	_, _ = io.WriteString(l.w, l.format(phase, pr, p))
+	l.printed = true
+}
+
+// format formats one progress line from the workers' summed progress.
+func (l *progressLine) format(phase string, pr Progress, p *publishing) string {
 	s := fmt.Sprintf("bench: %-7s conns %d/%d", phase, pr.Connected, l.conns)
-	if pr.Connected == 0 && !pr.Ready {
-		s = fmt.Sprintf("bench: %-7s opening %d conns", phase, l.conns)
+	if pr.Failed > 0 {
+		s += fmt.Sprintf(" (%d failed)", pr.Failed)
 	}
 	if p != nil {
-		s += fmt.Sprintf(" | published %d/%d (%d errors) | received %d/%d | reconnects %d",
-			p.sent.Load(), p.total, p.errs.Load(), pr.Received, p.expectedSoFar(l.workers), pr.Reconnects)
+		planned := fmt.Sprintf("/%d", p.total)
+		if p.cfg.Rate == 0 {
+			planned = ""
+		}
+		s += fmt.Sprintf(" | published %d%s (%d errors) | received %d/%d | p99 %.1f ms | reconnects %d",
+			p.sent.Load(), planned, p.errs.Load(), pr.Received, p.expectedSoFar(l.workers), pr.LatencyP99Ms, pr.Reconnects)
 	}
 	if l.tty {
-		fmt.Fprintf(l.w, "\r%s\x1b[K", s)
-	} else {
-		fmt.Fprintln(l.w, s)
+		return "\r" + s + "\x1b[K"
 	}
-	l.printed = true
+	return s + "\n"
 }
 
 func (l *progressLine) finish() {

@@ -72,14 +72,15 @@ func TestSubscriptionCountsDuplicates(t *testing.T) {
 	w := &Worker{}
 	s := &benchSub{w: w}
 	now := time.Now()
-	for _, seq := range []uint64{1, 2, 4, 3, 3, 2, 100, 40, 70, 200, 100} {
+	for _, seq := range []uint64{1, 2, 4, 3, 3, 2, 100, 40, 70, 200, 100, 1000, 5, 1030, 5, 3000, 1500, 1029} {
 		_ = s.handle(client.Event{Data: payload(seq, now)})
 	}
-	// Unique: 1 2 4 3 100 40 70 200 = 8 (40 and 70 are within the window
-	// of 64 below 100); again: 3, 2, and 100 (too far below 200 to tell,
-	// so counted as a duplicate).
-	if r, d := w.received.Load(), w.duplicates.Load(); r != 8 || d != 3 {
-		t.Errorf("received %d, duplicates %d; want 8, 3", r, d)
+	// Unique: 1 2 4 3 100 40 70 200 1000 5 1030 3000 = 12 (40 and 70 are
+	// within the window below 100, 5 within the window of 1024 below
+	// 1000); again: 3, 2, 100, 5 (now 1025 below 1030: too far to tell),
+	// 1500 and 1029 (too far below 3000).
+	if r, d := w.received.Load(), w.duplicates.Load(); r != 12 || d != 6 {
+		t.Errorf("received %d, duplicates %d; want 12, 6", r, d)
 	}
 	if _, _, ok := parsePayload([]byte(`{"other":1}`)); ok {
 		t.Error("parsePayload accepted foreign data")

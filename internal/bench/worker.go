@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -30,6 +31,9 @@ type WorkerConfig struct {
 	// URL of the hub and Token for it.
 	URL   string `json:"url"`
 	Token string `json:"token,omitempty"`
+	// URLs, when set, replaces URL: subscription i connects to
+	// URLs[(FirstConn+i) % len(URLs)].
+	URLs []string `json:"urls,omitempty"`
 	// Conns is the number of subscriptions to open.
 	Conns int `json:"conns"`
 	// FirstConn is the run-wide index of the worker's first subscription;
@@ -44,10 +48,12 @@ type WorkerConfig struct {
 	ConnectConcurrency int `json:"connect_concurrency,omitempty"`
 	// ConnectTimeout: default DefaultConnectTimeout.
 	ConnectTimeout time.Duration `json:"connect_timeout,omitempty"`
-	// LocalIP, when set, is the source address of the worker's
-	// connections, so that workers on 127.0.0.2, .3, ... each get their own
-	// range of ephemeral ports.
-	LocalIP string `json:"local_ip,omitempty"`
+	// LocalIPs, when set, are the source addresses of the connections:
+	// subscription i (run-wide index j = FirstConn+i) dials from
+	// LocalIPs[(j / len(URLs)) % len(LocalIPs)], so that every source
+	// address carries its share of every URL's streams, each source with
+	// its own range of ephemeral ports.
+	LocalIPs []string `json:"local_ips,omitempty"`
 }
 
 // Progress is a worker's running count.
@@ -66,6 +72,8 @@ type Progress struct {
 	Ready bool `json:"ready"`
 	// LastError is the last connection error seen, if any.
 	LastError string `json:"last_error,omitempty"`
+	// LatencyP99Ms is the delivery latency p99 so far.
+	LatencyP99Ms float64 `json:"latency_p99_ms,omitempty"`
 }
 
 // WorkerResult is what a worker reports when stopped.
@@ -74,9 +82,12 @@ type WorkerResult struct {
 	// ConnectedPerTopic counts the open subscriptions of each topic at the
 	// end of the connect phase, for the expected deliveries.
 	ConnectedPerTopic []int `json:"connected_per_topic"`
+	// ConnectedPerURL counts them for each of the run's URLs.
+	ConnectedPerURL []int `json:"connected_per_url,omitempty"`
 	// Delivered counts, for each event of the run, the subscriptions that
 	// received it, so that the parent can tell lost deliveries apart and
-	// settle publishes whose answer it did not get.
+	// settle publishes whose answer it did not get. Trailing zeros are
+	// left out (with Rate 0 most planned events are never sent).
 	Delivered []uint32 `json:"delivered"`
 	// Latency and ConnectTime are histograms in Histogram.Sparse form.
 	Latency     [][2]uint64 `json:"latency"`
@@ -88,8 +99,8 @@ type WorkerResult struct {
 // Worker holds a share of a run's subscriptions in this process.
 type Worker struct {
 	cfg     WorkerConfig
-	c       *client.Client
-	hc      *http.Client
+	cs      [][]*client.Client // [url][source address]
+	hcs     []*http.Client     // one per source address
 	latency Histogram
 	connect Histogram
 
@@ -100,6 +111,7 @@ type Worker struct {
 
 	ready       chan struct{}
 	perTopic    []int
+	perURL      []int
 	connectWall time.Duration
 
 	cancel context.CancelFunc
@@ -115,22 +127,45 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	if cfg.LocalIP != "" {
-		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.LocalIP)}
+	if len(cfg.URLs) == 0 {
+		cfg.URLs = []string{cfg.URL}
 	}
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext:        dialer.DialContext,
-		DisableCompression: true,
-		MaxIdleConns:       -1, // a stream's connection is never reused
-	}}
-	c, err := client.New(client.Config{URL: cfg.URL, Token: cfg.Token, HTTPClient: hc})
-	if err != nil {
-		return nil, err
+	if len(cfg.Topics) == 0 {
+		return nil, errors.New("bench worker: no topics")
+	}
+	w := &Worker{cfg: cfg, ready: make(chan struct{}), delivered: make([]atomic.Uint32, max(cfg.Events, 0))}
+	sources := cfg.LocalIPs
+	if len(sources) == 0 {
+		sources = []string{""} // the system's choice
+	}
+	for _, src := range sources {
+		dialer := &net.Dialer{Timeout: 10 * time.Second}
+		if src != "" {
+			ip := net.ParseIP(src)
+			if ip == nil {
+				return nil, fmt.Errorf("bench worker: bad source address %q", src)
+			}
+			dialer.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		w.hcs = append(w.hcs, &http.Client{Transport: &http.Transport{
+			DialContext:        dialer.DialContext,
+			DisableCompression: true,
+			MaxIdleConns:       -1, // a stream's connection is never reused
+		}})
+	}
+	for _, u := range cfg.URLs {
+		var row []*client.Client
+		for _, hc := range w.hcs {
+			c, err := client.New(client.Config{URL: u, Token: cfg.Token, HTTPClient: hc})
+			if err != nil {
+				return nil, err
+			}
+			row = append(row, c)
+		}
+		w.cs = append(w.cs, row)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Worker{cfg: cfg, c: c, hc: hc, ready: make(chan struct{}), cancel: cancel,
-		delivered: make([]atomic.Uint32, max(cfg.Events, 0))}
+	w.cancel = cancel
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -155,8 +190,10 @@ func (w *Worker) run(ctx context.Context) {
 		if phase.Err() != nil {
 			break
 		}
-		topic := (w.cfg.FirstConn + i) % len(w.cfg.Topics)
-		s := &benchSub{w: w, topic: topic, up: make(chan struct{}), done: make(chan struct{})}
+		j := w.cfg.FirstConn + i
+		topic, url := j%len(w.cfg.Topics), j%len(w.cs)
+		s := &benchSub{w: w, topic: topic, url: url, c: w.cs[url][(j/len(w.cs))%len(w.hcs)],
+			up: make(chan struct{}), done: make(chan struct{})}
 		subs[i] = s
 		var sctx context.Context
 		sctx, s.cancel = context.WithCancel(ctx)
@@ -167,6 +204,7 @@ func (w *Worker) run(ctx context.Context) {
 		}()
 	}
 	w.perTopic = make([]int, len(w.cfg.Topics))
+	w.perURL = make([]int, len(w.cs))
 	for _, s := range subs {
 		if s == nil {
 			w.failed.Add(1)
@@ -175,6 +213,7 @@ func (w *Worker) run(ctx context.Context) {
 		select {
 		case <-s.up:
 			w.perTopic[s.topic]++
+			w.perURL[s.url]++
 			w.connected.Add(1)
 		case <-s.done: // refused (a 401, say): it will not connect
 			w.failed.Add(1)
@@ -199,6 +238,9 @@ func (w *Worker) Progress() Progress {
 		Duplicates: w.duplicates.Load(),
 		Reconnects: uint64(w.reconnects.Load()),
 	}
+	if w.received.Load() > 0 {
+		p.LatencyP99Ms = ms(w.latency.Quantile(0.99))
+	}
 	p.LastError, _ = w.lastError.Load().(string)
 	select {
 	case <-w.ready:
@@ -213,15 +255,22 @@ func (w *Worker) Progress() Progress {
 func (w *Worker) Stop() (WorkerResult, error) {
 	w.cancel()
 	w.wg.Wait()
-	w.hc.CloseIdleConnections()
-	delivered := make([]uint32, len(w.delivered))
-	for i := range w.delivered {
+	for _, hc := range w.hcs {
+		hc.CloseIdleConnections()
+	}
+	n := len(w.delivered)
+	for n > 0 && w.delivered[n-1].Load() == 0 {
+		n--
+	}
+	delivered := make([]uint32, n)
+	for i := range delivered {
 		delivered[i] = w.delivered[i].Load()
 	}
 	return WorkerResult{
 		Delivered:         delivered,
 		Progress:          w.Progress(),
 		ConnectedPerTopic: w.perTopic,
+		ConnectedPerURL:   w.perURL,
 		Latency:           w.latency.Sparse(),
 		ConnectTime:       w.connect.Sparse(),
 		ConnectWall:       w.connectWall,
@@ -231,16 +280,13 @@ func (w *Worker) Stop() (WorkerResult, error) {
 // benchSub is one subscription of a worker.
 type benchSub struct {
 	w      *Worker
+	c      *client.Client // of its URL and source address
 	topic  int
+	url    int           // index in the run's URLs
 	up     chan struct{} // closed on the first connection
 	done   chan struct{} // closed when the subscription ended
 	cancel context.CancelFunc
-	// last and window detect duplicates the way IPsec's anti-replay window
-	// does: seqs arrive nearly in order (publishers run a few requests in
-	// parallel), so the highest seq seen and a bitmap of the 64 below it
-	// suffice.
-	last   uint64
-	window uint64
+	seen   seenWindow
 }
 
 func (s *benchSub) run(ctx context.Context, start time.Time, slots <-chan struct{}) {
@@ -254,7 +300,7 @@ func (s *benchSub) run(ctx context.Context, start time.Time, slots <-chan struct
 	defer release()
 	defer close(s.done)
 	opened := false
-	err := s.w.c.Subscribe(ctx, []string{s.w.cfg.Topics[s.topic]}, s.handle, client.OnConnState(func(cs client.ConnState) {
+	err := s.c.Subscribe(ctx, []string{s.w.cfg.Topics[s.topic]}, s.handle, client.OnConnState(func(cs client.ConnState) {
 		switch {
 		case cs.Connected && !opened:
 			opened = true
@@ -282,19 +328,9 @@ func (s *benchSub) handle(ev client.Event) error {
 	if !ok {
 		return nil // not a benchmark event
 	}
-	switch {
-	case seq > s.last:
-		if shift := seq - s.last; shift < 64 {
-			s.window = s.window<<shift | 1
-		} else {
-			s.window = 1
-		}
-		s.last = seq
-	case s.last-seq >= 64 || s.window&(1<<(s.last-seq)) != 0:
+	if s.seen.add(seq) {
 		s.w.duplicates.Add(1)
 		return nil
-	default:
-		s.window |= 1 << (s.last - seq)
 	}
 	s.w.received.Add(1)
 	if i := (seq-1)*uint64(len(s.w.cfg.Topics)) + uint64(s.topic); i < uint64(len(s.w.delivered)) {
