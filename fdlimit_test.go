@@ -20,6 +20,7 @@ func TestMaxConnectionsForFileLimit(t *testing.T) {
 		{"hard limit of 20000", 20_000, true, 19_000},
 		{"common soft limit", 1024, true, 768},
 		{"headroom turns to 5% past 5120", 5120, true, 4864},
+		{"ulimit -n 65536", 65_536, true, 62_261},
 		{"large limit", 1_048_576, true, 996_151},
 		{"just under the cap", 1_052_000, true, 999_400},
 		{"past the cap", 2_000_000, true, ssevents.MaxMaxConnections},
