@@ -106,7 +106,7 @@ func TestMaxPendingAuthDefault(t *testing.T) {
 	for _, tc := range []struct {
 		maxConns, pending, want int
 	}{
-		{0, 0, 1000},
+		{0, 0, max(ssevents.MinMaxPendingAuth, ssevents.ProcessMaxConnections()/10)}, // the default MaxConnections follows the open-file limit
 		{5, 0, ssevents.MinMaxPendingAuth},
 		{100, 0, ssevents.MinMaxPendingAuth},
 		{200, 0, 20},

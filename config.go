@@ -22,8 +22,10 @@ const (
 	MinHeartbeatInterval = 5 * time.Second
 	// MaxHeartbeatInterval is the longest heartbeat interval accepted.
 	MaxHeartbeatInterval = 60 * time.Second
-	// DefaultMaxConnections is the number of streams one instance serves
-	// before it answers 503.
+	// DefaultMaxConnections is the default MaxConnections where the
+	// process's open-file limit cannot be read (a system without
+	// RLIMIT_NOFILE); elsewhere the default follows that limit (see
+	// ProcessMaxConnections).
 	DefaultMaxConnections = 10000
 	// MinMaxPendingAuth is the least default of MaxPendingAuth, whatever
 	// MaxConnections: a small instance still lets a burst of subscribers
@@ -83,14 +85,17 @@ type Config struct {
 	// listen for it. Default false. Env: SSE_HEARTBEAT_EVENT.
 	HeartbeatEvent bool
 	// MaxConnections per instance; more are answered 503 with Retry-After.
-	// Default DefaultMaxConnections (10000). Env: SSE_MAX_CONNECTIONS.
+	// Default ProcessMaxConnections(): the open-file limit minus a
+	// headroom of max(256, 5%) for the hub's other files, so 19000 at a
+	// limit of 20000, at most MaxMaxConnections, and DefaultMaxConnections
+	// (10000) where the limit cannot be read. Env: SSE_MAX_CONNECTIONS.
 	MaxConnections int
 	// MaxPendingAuth bounds the subscribe requests waiting for Authorize
 	// at once; more are answered 503 with Retry-After. A request takes its
 	// connection slot (MaxConnections) only once authorized, so a slow
 	// authorizer (a hanging webhook) fills this bound, not the instance.
-	// Default max(MinMaxPendingAuth, MaxConnections/10) (1000 at the
-	// default MaxConnections): authorization is a short wait, so a tenth of
+	// Default max(MinMaxPendingAuth, MaxConnections/10) (1900 at the
+	// default MaxConnections of an open-file limit of 20000): authorization is a short wait, so a tenth of
 	// the streams arriving at once is a generous burst, while the bound
 	// keeps a stuck authorizer from holding unbounded requests and their
 	// goroutines. Env: SSE_MAX_PENDING_AUTH.
@@ -156,7 +161,7 @@ func (c Config) withDefaults() Config {
 		c.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if c.MaxConnections == 0 {
-		c.MaxConnections = DefaultMaxConnections
+		c.MaxConnections = ProcessMaxConnections()
 	}
 	if c.MaxPendingAuth == 0 {
 		c.MaxPendingAuth = max(MinMaxPendingAuth, c.MaxConnections/10)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -126,13 +127,16 @@ func TestConfigValidateAndDefaults(t *testing.T) {
 	}
 	defer app.Close()
 	c := app.Config()
-	if c.Path != "/events" || c.HeartbeatInterval != 15*time.Second || c.MaxConnections != ssevents.DefaultMaxConnections ||
+	if c.Path != "/events" || c.HeartbeatInterval != 15*time.Second || c.MaxConnections != ssevents.ProcessMaxConnections() ||
 		c.MaxQueueSize != ssevents.DefaultMaxQueueSize || c.MaxMessageSize != ssevents.DefaultMaxMessageSize ||
 		c.HistorySize != sse.DefaultHistorySize || c.HistoryAge != sse.DefaultHistoryAge ||
 		c.HistoryMaxTopics != 100_000 || c.HistoryMaxBytes != 268435456 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
+
+// hereValue finds the value of a computed default, "rule (19000 here)".
+var hereValue = regexp.MustCompile(`^.+ \((\d+) here\)$`)
 
 // Every declared default, given as its variable, yields the Config that
 // the zero Config gets from its defaults: the table and the Default*
@@ -152,7 +156,11 @@ func TestSettings_defaultsAreConfigDefaults(t *testing.T) {
 			if s.Default == "" {
 				return // no default: the zero value (TopicPrefix)
 			}
-			cfg, err := ssevents.ConfigFromLookup(func(k string) (string, bool) { return s.Default, k == s.Name })
+			value := s.Default // or, for a computed default, its value here
+			if m := hereValue.FindStringSubmatch(value); m != nil {
+				value = m[1]
+			}
+			cfg, err := ssevents.ConfigFromLookup(func(k string) (string, bool) { return value, k == s.Name })
 			if err != nil {
 				t.Fatalf("default %q: %v", s.Default, err)
 			}

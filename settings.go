@@ -2,6 +2,7 @@ package ssevents
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -40,11 +41,13 @@ var Settings = []Setting{
 	settings.Bool(settings.Spec{Name: "SSE_HEARTBEAT_EVENT", Field: "HeartbeatEvent", Default: "false",
 		Usage: "send heartbeats as named `heartbeat` events"}, false,
 		func(c *Config) *bool { return &c.HeartbeatEvent }),
-	settings.Int(settings.Spec{Name: "SSE_MAX_CONNECTIONS", Field: "MaxConnections", Default: strconv.Itoa(DefaultMaxConnections),
-		Usage: "streams per instance before 503", Min: 1, Max: 1_000_000},
+	settings.Int(settings.Spec{Name: "SSE_MAX_CONNECTIONS", Field: "MaxConnections", Default: hereDefault("open-file limit minus headroom", ProcessMaxConnections()),
+		Usage: "streams per instance before 503 (unset: the open-file limit minus max(256, 5%), at most 1000000; 10000 where the limit cannot be read)",
+		Min:   1, Max: MaxMaxConnections},
 		func(c *Config) *int { return &c.MaxConnections }),
-	settings.Int(settings.Spec{Name: "SSE_MAX_PENDING_AUTH", Field: "MaxPendingAuth", Default: strconv.Itoa(max(MinMaxPendingAuth, DefaultMaxConnections/10)),
-		Usage: "subscribe requests waiting for authorization before 503 (unset: max(16, max-connections/10))", Min: 1, Max: 1_000_000},
+	settings.Int(settings.Spec{Name: "SSE_MAX_PENDING_AUTH", Field: "MaxPendingAuth",
+		Default: hereDefault("max(16, max-connections/10)", max(MinMaxPendingAuth, ProcessMaxConnections()/10)),
+		Usage:   "subscribe requests waiting for authorization before 503", Min: 1, Max: 1_000_000},
 		func(c *Config) *int { return &c.MaxPendingAuth }),
 	settings.Int(settings.Spec{Name: "SSE_MAX_QUEUE_SIZE", Field: "MaxQueueSize", Default: strconv.Itoa(DefaultMaxQueueSize),
 		Usage: "events waiting per connection before it is dropped", Min: 1, Max: 100_000},
@@ -74,6 +77,12 @@ var Settings = []Setting{
 		Usage: "seconds one write to a client may take", Min: 1, Max: 600, Unit: "s"},
 		func(c *Config) *time.Duration { return &c.WriteTimeout }),
 }
+
+// hereDefault is the default text of a setting whose default is computed
+// at start: the rule, then the value it gives in this process, as in
+// "open-file limit minus headroom (19000 here)". The README shows the rule
+// alone.
+func hereDefault(rule string, here int) string { return fmt.Sprintf("%s (%d here)", rule, here) }
 
 // checkPath accepts a path for the SSE endpoint: it starts with / and holds
 // no blank or pattern brace.

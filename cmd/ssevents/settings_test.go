@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,9 @@ import (
 
 // contract is every setting of `ssevents serve` with its variable, flag and
 // default: a public contract (scripts, deployments and the README use
-// them), written out here so that a change to the table fails.
+// them), written out here so that a change to the table fails. A default
+// computed at start is its rule, without the "(19000 here)" that follows
+// it in the declaration (see withoutHere).
 var contract = []struct{ variable, flag, def string }{
 	{"SSE_ADDR", "addr", ":8000"},
 	{"SSE_SHUTDOWN_TIMEOUT_SECONDS", "shutdown-timeout-seconds", "10"},
@@ -29,8 +33,8 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_TOPIC_PREFIX", "topic-prefix", ""},
 	{"SSE_HEARTBEAT_SECONDS", "heartbeat-seconds", "15"},
 	{"SSE_HEARTBEAT_EVENT", "heartbeat-event", "false"},
-	{"SSE_MAX_CONNECTIONS", "max-connections", "10000"},
-	{"SSE_MAX_PENDING_AUTH", "max-pending-auth", "1000"},
+	{"SSE_MAX_CONNECTIONS", "max-connections", "open-file limit minus headroom"},
+	{"SSE_MAX_PENDING_AUTH", "max-pending-auth", "max(16, max-connections/10)"},
 	{"SSE_MAX_QUEUE_SIZE", "max-queue-size", "128"},
 	{"SSE_MAX_MESSAGE_SIZE", "max-message-size", "65536"},
 	{"SSE_MAX_TOPICS", "max-topics", "32"},
@@ -59,6 +63,48 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0"},
 }
 
+// here is the value a computed default has in this process, appended to
+// its rule in the declaration: "open-file limit minus headroom (19000 here)".
+var here = regexp.MustCompile(` \((\d+) here\)$`)
+
+// withoutHere is a default as the README shows it: a computed default
+// without its value in this process, which differs from machine to
+// machine.
+func withoutHere(def string) string { return here.ReplaceAllString(def, "") }
+
+// A computed default's rule is followed by the value it gives here, the
+// value that a zero Config gets: the README's rule and `serve -h`'s
+// number come from one declaration.
+func TestServeSettings_computedDefaultsShowTheirValue(t *testing.T) {
+	t.Parallel()
+	defaults := ssevents.Config{}
+	if err := defaults.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	app, err := ssevents.New(defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	c := app.Config()
+	for _, tt := range []struct {
+		variable string
+		want     int
+	}{
+		{"SSE_MAX_CONNECTIONS", c.MaxConnections},
+		{"SSE_MAX_PENDING_AUTH", c.MaxPendingAuth},
+	} {
+		i := slices.IndexFunc(ssevents.Settings, func(s ssevents.Setting) bool { return s.Name == tt.variable })
+		if i < 0 {
+			t.Fatalf("no setting %s", tt.variable)
+		}
+		m := here.FindStringSubmatch(ssevents.Settings[i].Default)
+		if m == nil || m[1] != strconv.Itoa(tt.want) {
+			t.Errorf("%s default %q, want it to end (%d here)", tt.variable, ssevents.Settings[i].Default, tt.want)
+		}
+	}
+}
+
 func TestServeSettings_keepTheirNamesAndDefaults(t *testing.T) {
 	t.Parallel()
 	all := main.ServeSettings()
@@ -70,7 +116,7 @@ func TestServeSettings_keepTheirNamesAndDefaults(t *testing.T) {
 			t.Errorf("unexpected setting %s", s.Name)
 			continue
 		}
-		if want := contract[i]; s.Name != want.variable || s.Flag() != want.flag || s.Default != want.def {
+		if want := contract[i]; s.Name != want.variable || s.Flag() != want.flag || withoutHere(s.Default) != want.def {
 			t.Errorf("setting %d is %s --%s default %q, want %s --%s default %q", i, s.Name, s.Flag(), s.Default, want.variable, want.flag, want.def)
 		}
 	}
@@ -183,8 +229,8 @@ func TestREADME_listsExactlyTheSettings(t *testing.T) {
 		if core[s.Name] {
 			name = s.Field
 		}
-		if r[0] != name || r[1] != s.DefaultText() {
-			t.Errorf("README: %s is %q default %q, want %q default %q", s.Name, r[0], r[1], name, s.DefaultText())
+		if r[0] != name || r[1] != withoutHere(s.DefaultText()) {
+			t.Errorf("README: %s is %q default %q, want %q default %q", s.Name, r[0], r[1], name, withoutHere(s.DefaultText()))
 		}
 		if p := allowedPrefix(s); !strings.HasPrefix(r[2], p) {
 			t.Errorf("README: %s allows %q, want it to begin %q", s.Name, r[2], p)
