@@ -144,7 +144,7 @@ func (s *stream) backlog(b sse.Backlog) error {
 	// Written in batches so that a long backlog is not one huge buffer.
 	const batchBytes = 32 << 10
 	for i, ev := range b.Events {
-		s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
+		s.buf = appendEncoded(s.buf, ev)
 		if len(s.buf) >= batchBytes || i == len(b.Events)-1 {
 			if err := s.flush(); err != nil {
 				return err
@@ -224,7 +224,7 @@ func (s *stream) writeQueued() error {
 	s.batch, err = s.sub.Drain(s.batch[:0])
 	if len(s.batch) > 0 {
 		for _, ev := range s.batch {
-			s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
+			s.buf = appendEncoded(s.buf, ev)
 		}
 		if werr := s.flush(); werr != nil {
 			return werr
@@ -236,6 +236,15 @@ func (s *stream) writeQueued() error {
 		}
 	}
 	return err
+}
+
+// appendEncoded appends ev as the broker encoded it, shared by every
+// stream that gets it, or encodes it when it came without an encoding.
+func appendEncoded(dst []byte, ev sse.Event) []byte {
+	if ev.Wire != nil {
+		return append(dst, ev.Wire...)
+	}
+	return wire.AppendEvent(dst, ev.ID, ev.Name, ev.Data)
 }
 
 func appendHeartbeatEvent(dst []byte, now time.Time) []byte {
