@@ -15,9 +15,11 @@ import (
 )
 
 // countingWriter is a ResponseWriter that keeps nothing and counts the
-// events written to it, for benchmarks of the stream write path.
+// streams that started (their retry line is written once subscribed) and
+// the events written to it, for benchmarks of the stream write path.
 type countingWriter struct {
 	header http.Header
+	opened *atomic.Int64
 	events *atomic.Int64
 }
 
@@ -25,6 +27,7 @@ func (c *countingWriter) Header() http.Header { return c.header }
 func (c *countingWriter) WriteHeader(int)     {}
 func (c *countingWriter) Flush()              {}
 func (c *countingWriter) Write(p []byte) (int, error) {
+	c.opened.Add(int64(bytes.Count(p, []byte("retry:"))))
 	c.events.Add(int64(bytes.Count(p, []byte("event: tick\n"))))
 	return len(p), nil
 }
@@ -40,14 +43,17 @@ func BenchmarkBroadcastToStreams(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
-			var written atomic.Int64
+			var opened, written atomic.Int64
 			var wg sync.WaitGroup
 			for range n {
-				w := &countingWriter{header: http.Header{}, events: &written}
+				w := &countingWriter{header: http.Header{}, opened: &opened, events: &written}
 				req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/events?topic=t", nil)
 				wg.Go(func() { app.ServeHTTP(w, req) })
 			}
-			for app.Events().Connections() < n {
+			// Every stream subscribed (it wrote its retry line): a publish
+			// now owes each of them the event. (A connection slot is taken
+			// before the subscription, so Connections() is too early.)
+			for opened.Load() < int64(n) {
 				runtime.Gosched()
 			}
 			data := map[string]any{"id": 42, "status": "closed", "by": "user:7", "note": "a payload of a typical size for a status change"}
