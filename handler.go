@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ssevents/ssevents/internal/heartbeat"
 	"github.com/ssevents/ssevents/internal/wire"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -34,6 +35,9 @@ type Handler struct {
 	ctx    context.Context // ended by Close: every stream returns
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	beatsOnce sync.Once
+	beats     *heartbeat.Scheduler // every stream's heartbeats; started by the first stream
 }
 
 // NewHandler returns a handler that streams from b. Zero fields of cfg take

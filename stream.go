@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ssevents/ssevents/internal/heartbeat"
 	"github.com/ssevents/ssevents/internal/wire"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -43,7 +44,8 @@ type stream struct {
 
 	buf   []byte
 	batch []sse.Event
-	last  time.Time // of the last write, for heartbeats
+	last  time.Time        // of the last write, for heartbeats
+	beat  *heartbeat.Entry // in h's heartbeat scheduler while live
 }
 
 // hijack takes the connection over and writes the response head itself. It
@@ -127,6 +129,9 @@ func (s *stream) flush() error {
 		s.buf = nil // after a large batch, give the memory back
 	}
 	s.last = time.Now()
+	if s.beat != nil {
+		s.beat.Wrote(s.last)
+	}
 	return err
 }
 
@@ -144,7 +149,7 @@ func (s *stream) backlog(b sse.Backlog) error {
 	// Written in batches so that a long backlog is not one huge buffer.
 	const batchBytes = 32 << 10
 	for i, ev := range b.Events {
-		s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
+		s.buf = appendEncoded(s.buf, ev)
 		if len(s.buf) >= batchBytes || i == len(b.Events)-1 {
 			if err := s.flush(); err != nil {
 				return err
@@ -158,9 +163,24 @@ func (s *stream) backlog(b sse.Backlog) error {
 	return nil
 }
 
+// heartbeats returns the handler's heartbeat scheduler, started on first
+// use by a stream (so within the stream's synctest bubble in tests) and
+// stopped by Close.
+func (h *Handler) heartbeats() *heartbeat.Scheduler {
+	h.beatsOnce.Do(func() {
+		h.beats = heartbeat.New(h.cfg.HeartbeatInterval)
+		h.wg.Add(1) // the calling stream holds h.wg, so Close is not waiting on zero yet
+		go func() {
+			defer h.wg.Done()
+			h.beats.Run(h.ctx)
+		}()
+	})
+	return h.beats
+}
+
 func (s *stream) live(ctx context.Context) error {
-	hb := time.NewTicker(s.h.cfg.HeartbeatInterval)
-	defer hb.Stop()
+	s.beat = s.h.heartbeats().Add(s.last)
+	defer s.beat.Remove()
 	var expired <-chan time.Time // nil (never) without an expiry
 	if !s.expires.IsZero() {
 		t := time.NewTimer(time.Until(s.expires))
@@ -184,8 +204,10 @@ func (s *stream) live(ctx context.Context) error {
 			if err := s.writeQueued(); err != nil {
 				return err
 			}
-		case now := <-hb.C:
-			// Only an idle stream needs a heartbeat; allow for ticker jitter.
+		case <-s.beat.C():
+			// Only an idle stream needs a heartbeat: the scheduler wakes
+			// one idle for the interval, but it may have written since.
+			now := time.Now()
 			if now.Sub(s.last) < s.h.cfg.HeartbeatInterval*9/10 {
 				continue
 			}
@@ -224,7 +246,7 @@ func (s *stream) writeQueued() error {
 	s.batch, err = s.sub.Drain(s.batch[:0])
 	if len(s.batch) > 0 {
 		for _, ev := range s.batch {
-			s.buf = wire.AppendEvent(s.buf, ev.ID, ev.Name, ev.Data)
+			s.buf = appendEncoded(s.buf, ev)
 		}
 		if werr := s.flush(); werr != nil {
 			return werr
@@ -236,6 +258,15 @@ func (s *stream) writeQueued() error {
 		}
 	}
 	return err
+}
+
+// appendEncoded appends ev as the broker encoded it, shared by every
+// stream that gets it, or encodes it when it came without an encoding.
+func appendEncoded(dst []byte, ev sse.Event) []byte {
+	if ev.Wire != nil {
+		return append(dst, ev.Wire...)
+	}
+	return wire.AppendEvent(dst, ev.ID, ev.Name, ev.Data)
 }
 
 func appendHeartbeatEvent(dst []byte, now time.Time) []byte {

@@ -50,6 +50,14 @@ type Event struct {
 	Data json.RawMessage
 	// Time is when the event was published, for latency measurements.
 	Time time.Time
+	// Wire is the event's encoding on an SSE stream: its id, event and
+	// data lines and the blank line that ends it, as the broker encoded it
+	// once when the event was published or received. Every stream that
+	// gets the event writes these same bytes, so a broadcast is encoded
+	// once, not once per subscriber. It is read-only: it is shared by
+	// every subscriber and the history. Nil for an event made by hand; a
+	// stream then encodes ID, Name and Data itself.
+	Wire []byte
 }
 
 // Message is what a publisher sends: one event for one or more topics.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/internal/wire"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -96,7 +97,10 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 		id = b.first
 	}
 	b.last = id
-	ev := sse.Event{ID: id.String(), Name: msg.Event, Data: msg.Data, Time: now}
+	ev := sse.Event{ID: id.String(), Name: msg.Event, Time: now}
+	// Encoded once for every subscriber and the history; Data then shares
+	// the encoding's bytes (see wire.EncodeEvent).
+	ev.Wire, ev.Data = wire.EncodeEvent(ev.ID, ev.Name, msg.Data)
 	var seen map[*memSub]struct{} // only needed when one event goes to several topics
 	if len(msg.Topics) > 1 {
 		seen = make(map[*memSub]struct{})

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/ssevents/ssevents/internal/streamid"
+	"github.com/ssevents/ssevents/internal/wire"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -96,6 +97,7 @@ func decodeMessage(payload string, now time.Time) (delivery, error) {
 			return delivery{}, sse.ErrInvalidEvent
 		}
 		d.ev.Time = now
+		d.ev.Wire, d.ev.Data = wire.EncodeEvent("", d.ev.Name, d.ev.Data)
 		return d, nil
 	}
 	id, err := streamid.Parse(env.ID)
@@ -104,6 +106,8 @@ func decodeMessage(payload string, now time.Time) (delivery, error) {
 	}
 	d.ev.ID, d.id, d.hasID, d.mid = env.ID, id, true, env.MID
 	d.ev.Time = time.UnixMilli(int64(id.Ms))
+	// Encoded once, for every local subscriber of the topic.
+	d.ev.Wire, d.ev.Data = wire.EncodeEvent(d.ev.ID, d.ev.Name, d.ev.Data)
 	return d, nil
 }
 
@@ -113,9 +117,8 @@ func entryDelivery(topic string, e rueidis.XRangeEntry) (delivery, bool) {
 	if err != nil {
 		return delivery{}, false
 	}
-	return delivery{
-		ev: sse.Event{ID: e.ID, Topic: topic, Name: e.FieldValues["e"],
-			Data: json.RawMessage(e.FieldValues["d"]), Time: time.UnixMilli(int64(id.Ms))},
-		id: id, hasID: true, mid: e.FieldValues["m"],
-	}, true
+	ev := sse.Event{ID: e.ID, Topic: topic, Name: e.FieldValues["e"], Time: time.UnixMilli(int64(id.Ms))}
+	// Encoded once, for every local subscriber of the topic.
+	ev.Wire, ev.Data = wire.EncodeEvent(ev.ID, ev.Name, []byte(e.FieldValues["d"]))
+	return delivery{ev: ev, id: id, hasID: true, mid: e.FieldValues["m"]}, true
 }

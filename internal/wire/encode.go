@@ -41,6 +41,28 @@ func AppendEvent(dst []byte, id, name string, data []byte) []byte {
 	return append(dst, '\n')
 }
 
+// EncodeEvent returns what AppendEvent(nil, id, name, data) returns, and
+// data as it sits in that encoding. When data is one line (compact JSON
+// always is), the encoding is allocated at its exact size and the returned
+// data is a slice of it, capped at its end, so a holder of both keeps one
+// copy of the payload; otherwise the returned data is data itself.
+func EncodeEvent(id, name string, data []byte) (enc, dataInEnc []byte) {
+	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
+		return AppendEvent(nil, id, name, data), data
+	}
+	n := len("data: ") + len(data) + 2
+	if id != "" {
+		n += len("id: ") + len(id) + 1
+	}
+	if name != "" {
+		n += len("event: ") + len(name) + 1
+	}
+	enc = AppendEvent(make([]byte, 0, n), id, name, data)
+	end := len(enc) - 2 // before the data line's LF and the blank line
+	start := end - len(data)
+	return enc, enc[start:end:end]
+}
+
 // AppendComment appends text as comment lines to dst and returns the extended
 // buffer. text is split on CRLF, CR and LF, and each line is written as
 // ": <line>\n", so a comment can never set a field or dispatch an event. An
