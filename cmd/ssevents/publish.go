@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
@@ -50,16 +51,32 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, refusing positional arguments.
+// parseFlags parses args, refusing positional arguments. Its errors are
+// usage errors (exit status 2).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return asUsage(err)
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	return asUsage(strayArgument(fs, args))
+}
+
+// strayArgument returns the error for a positional argument left after the
+// flags, in one line: a value given to a boolean flag with a space
+// ("--demo false") is named as such.
+func strayArgument(fs *flag.FlagSet, args []string) error {
+	if fs.NArg() == 0 {
+		return nil
 	}
-	return nil
+	stray := fs.Arg(0)
+	if i := len(args) - fs.NArg(); i > 0 {
+		name := strings.TrimLeft(args[i-1], "-")
+		if f := fs.Lookup(name); f != nil && !strings.Contains(name, "=") {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				return fmt.Errorf("%s: unexpected argument %q: a boolean flag takes its value after =, as in --%s=%s", fs.Name(), stray, name, stray)
+			}
+		}
+	}
+	return fmt.Errorf("%s: unexpected argument %q (see ssevents %s -h)", fs.Name(), stray, fs.Name())
 }
 
 // runPublish publishes one event and prints its id. The request carries an

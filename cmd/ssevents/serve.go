@@ -201,14 +201,13 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool), std
 	get := settings.DefineFlags(fs, all, lookup)
 	fs.Usage = func() { serveUsage(stderr, all) }
 	if err := fs.Parse(args); err != nil {
-		return err
+		return asUsage(err)
 	}
-	if fs.NArg() > 0 {
-		serveUsage(stderr, all)
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	if err := strayArgument(fs, args); err != nil {
+		return asUsage(err)
 	}
 	if err := settings.ApplyLookup(m, all, get); err != nil {
-		return err
+		return asUsage(err)
 	}
 	m.Logger = newLogger(m.logLevel, m.logFormat, stderr)
 	return nil

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestCommandLineHelpAndUsage: help that was asked for goes to stdout with
+// exit status 0; a command line that cannot be used gets one clear line
+// (and, for a mistake in flags, the usage) on stderr and exit status 2.
+func TestCommandLineHelpAndUsage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string // must contain; "" for empty
+		stderr     string // must contain; "" for empty
+		stderrMost int    // most lines on stderr; 0 for no bound
+	}{
+		{"top help", []string{"-h"}, 0, `Run "ssevents <command> -h" for a command's flags.`, "", 0},
+		{"help word", []string{"help"}, 0, "usage: ssevents <command>", "", 0},
+		{"serve help", []string{"serve", "-h"}, 0, "SSE_REDIS_URL", "", 0},
+		{"publish help", []string{"publish", "--help"}, 0, "usage: ssevents publish", "", 0},
+		{"bench help", []string{"bench", "-h"}, 0, "usage: ssevents bench", "", 0},
+		{"no command", nil, 2, "", "ssevents: no command given", 0},
+		{"unknown command", []string{"frobnicate"}, 2, "", `ssevents: unknown command "frobnicate"`, 0},
+		{"bool flag with a space", []string{"serve", "--demo", "false"}, 2, "", `serve: unexpected argument "false": a boolean flag takes its value after =, as in --demo=false`, 1},
+		{"stray argument", []string{"publish", "--topic", "t", "extra"}, 2, "", `publish: unexpected argument "extra" (see ssevents publish -h)`, 1},
+		{"unknown flag", []string{"tail", "--nope"}, 2, "", "flag provided but not defined: -nope", 0},
+		{"bad value", []string{"serve", "--heartbeat-seconds", "1"}, 2, "", "SSE_HEARTBEAT_SECONDS", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			code := exitCode(err, &stderr)
+			if code != tt.code {
+				t.Fatalf("exit status %d, want %d (err %v, stderr %q)", code, tt.code, err, stderr.String())
+			}
+			check := func(name, got, want string) {
+				t.Helper()
+				if want == "" && got != "" {
+					t.Errorf("%s = %q, want nothing", name, got)
+				}
+				if !strings.Contains(got, want) {
+					t.Errorf("%s = %q, want it to contain %q", name, got, want)
+				}
+			}
+			check("stdout", stdout.String(), tt.stdout)
+			check("stderr", stderr.String(), tt.stderr)
+			if n := strings.Count(stderr.String(), "\n"); tt.stderrMost > 0 && n > tt.stderrMost {
+				t.Errorf("stderr has %d lines, want at most %d: %q", n, tt.stderrMost, stderr.String())
+			}
+			if strings.Count(stderr.String(), "ssevents: ssevents:") > 0 {
+				t.Errorf("stderr stutters: %q", stderr.String())
+			}
+		})
+	}
+}
