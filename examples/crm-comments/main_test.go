@@ -215,18 +215,7 @@ func TestRESTPublishesEachChange(t *testing.T) {
 	c := postComment(t, srv.URL, "t1", "Ann", "hello")
 	do := func(method, path, body string, want int) string {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, b)
-		}
-		return string(b)
+		return ssetest.Request(t, method, srv.URL+path, "application/json", body, want)
 	}
 	do("PUT", fmt.Sprintf("/comments/%d", c.ID), `{"text":"hello, edited"}`, http.StatusOK)
 	if got := do("GET", fmt.Sprintf("/comments/%d", c.ID), "", http.StatusOK); !strings.Contains(got, `"text":"hello, edited"`) {

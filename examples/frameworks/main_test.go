@@ -58,12 +58,12 @@ func TestAdapters(t *testing.T) {
 			stream := ssetest.Subscribe(t, srv.URL+"/events?topic=room:lobby", nil)
 			post := func(room, body string, want int) string {
 				t.Helper()
-				return postAs(t, srv.URL+"/rooms/"+room+"/messages", "application/json", body, want)
+				return string(bytes.TrimSpace([]byte(ssetest.Request(t, http.MethodPost, srv.URL+"/rooms/"+room+"/messages", "application/json", body, want))))
 			}
 			// The same JSON without a Content-Type, and as curl -d sends
 			// it: every framework answers alike.
-			postAs(t, srv.URL+"/rooms/other/messages", "", `{"author":"ann","text":"bare"}`, http.StatusCreated)
-			postAs(t, srv.URL+"/rooms/other/messages", "application/x-www-form-urlencoded", `{"author":"ann","text":"curl"}`, http.StatusCreated)
+			ssetest.Request(t, http.MethodPost, srv.URL+"/rooms/other/messages", "", `{"author":"ann","text":"bare"}`, http.StatusCreated)
+			ssetest.Request(t, http.MethodPost, srv.URL+"/rooms/other/messages", "application/x-www-form-urlencoded", `{"author":"ann","text":"curl"}`, http.StatusCreated)
 			post("lobby", `{"author":"","text":"hi"}`, http.StatusBadRequest)
 			post("lobby", `{`, http.StatusBadRequest)
 			post("other", `{"author":"ann","text":"elsewhere"}`, http.StatusCreated)
@@ -81,29 +81,6 @@ func TestAdapters(t *testing.T) {
 			}
 		})
 	}
-}
-
-// postAs posts body with the Content-Type ct ("" for none) and fails
-// unless the answer has status want; it returns the trimmed answer.
-func postAs(t *testing.T, url, ct, body string, want int) string {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("POST %s (Content-Type %q): status %d, want %d: %s", body, ct, resp.StatusCode, want, b)
-	}
-	return string(bytes.TrimSpace(b))
 }
 
 // TestUnknownFramework: a wrong --framework is an error naming the choices.
