@@ -37,6 +37,9 @@ const (
 	// disconnected and resumes from history. The queue grows on demand, so
 	// an idle connection holds no buffer.
 	DefaultMaxQueueSize = sse.DefaultQueueSize
+	// DefaultMaxQueueBytes is the number of bytes of events that may wait
+	// for one connection (sse.DefaultQueueBytes, 1 MiB).
+	DefaultMaxQueueBytes = sse.DefaultQueueBytes
 	// DefaultMaxMessageSize is the largest event data accepted, in bytes.
 	DefaultMaxMessageSize = 64 << 10
 	// DefaultMaxTopicsPerConnection caps the topics of one stream.
@@ -103,6 +106,11 @@ type Config struct {
 	// MaxQueueSize bounds the events waiting for one connection. Default
 	// DefaultMaxQueueSize (128). Env: SSE_MAX_QUEUE_SIZE.
 	MaxQueueSize int
+	// MaxQueueBytes bounds the bytes of the events waiting for one
+	// connection as well: a client that falls behind on large events is
+	// dropped before its queue costs more. Default DefaultMaxQueueBytes
+	// (1 MiB). Env: SSE_MAX_QUEUE_BYTES.
+	MaxQueueBytes int
 	// MaxMessageSize bounds event data in bytes. Default
 	// DefaultMaxMessageSize (64 KiB). Env: SSE_MAX_MESSAGE_SIZE.
 	MaxMessageSize int
@@ -141,6 +149,15 @@ type Config struct {
 	// them over cuts an idle stream's memory by about two thirds; keep it
 	// unless a wrapper must see every byte of the stream. Default false.
 	DisableHijack bool
+	// DisablePoller serves each taken-over HTTP/1.x stream from a
+	// goroutine of its own, as on systems other than Linux and for
+	// streams that cannot be taken over (HTTP/2, TLS served by the
+	// process itself, DisableHijack). By default on Linux, a stream, once
+	// authorized, subscribed and caught up, is handed to a poller: a loop
+	// per core writes events to every socket without blocking, so an idle
+	// stream holds no goroutine and no buffer. Default false. Env:
+	// SSE_POLLER=false.
+	DisablePoller bool
 	// Authorize, when set, is asked once per subscribe request about all
 	// its topics (see Authorizer; AuthorizeEachTopic adapts a per-topic
 	// rule). Default: every topic is allowed.
@@ -168,6 +185,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueueSize == 0 {
 		c.MaxQueueSize = DefaultMaxQueueSize
+	}
+	if c.MaxQueueBytes == 0 {
+		c.MaxQueueBytes = DefaultMaxQueueBytes
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize

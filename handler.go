@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/internal/heartbeat"
+	"github.com/ssevents/ssevents/internal/poller"
 	"github.com/ssevents/ssevents/internal/wire"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -38,6 +39,9 @@ type Handler struct {
 
 	beatsOnce sync.Once
 	beats     *heartbeat.Scheduler // every stream's heartbeats; started by the first stream
+
+	pollOnce sync.Once
+	poll     atomic.Pointer[poller.Poller] // serves taken-over streams; started by the first, nil when unavailable
 }
 
 // NewHandler returns a handler that streams from b. Zero fields of cfg take
@@ -62,6 +66,10 @@ func (h *Handler) PendingAuthorizations() int { return int(h.pending.Load()) }
 func (h *Handler) Close() error {
 	h.cancel()
 	h.wg.Wait()
+	h.pollOnce.Do(func() {}) // none is started after this
+	if p := h.poll.Load(); p != nil {
+		p.Close()
+	}
 	return nil
 }
 
@@ -214,6 +222,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Topics:      topics,
 		LastEventID: lastEventID(r),
 		QueueSize:   h.cfg.MaxQueueSize,
+		QueueBytes:  h.cfg.MaxQueueBytes,
 		OnDrop:      func(n int) { h.metrics.dropped.Add(int64(n)) },
 	})
 	if err != nil {
@@ -231,7 +240,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Accel-Buffering", "no")
 	if s.hijack(w, r) {
-		go s.run(ctx)
+		s.serveHijacked(ctx)
 		return
 	}
 	stop := context.AfterFunc(r.Context(), cancel)

@@ -16,17 +16,22 @@ import (
 	"github.com/ssevents/ssevents/sse"
 )
 
-// stream writes one SSE response.
+// stream writes one SSE response, on one of two I/O paths.
 //
 // Over HTTP/1.x it takes the connection over from net/http (Hijack) once
-// the stream is authorized and subscribed, and the request's handler
-// returns: net/http's per-connection buffers and goroutines are then freed,
-// and an idle stream costs two small goroutines (writer and close
-// detector) and its subscription, instead of net/http's ~20 KB. The
-// response is then delimited by the connection's end, as HTTP/1.1 allows.
+// the stream is authorized and subscribed, so net/http's per-connection
+// buffers and goroutines are freed; the response is then delimited by the
+// connection's end, as HTTP/1.1 allows. The request's goroutine writes the
+// retry line and the backlog, then, on Linux, hands the socket to the
+// handler's poller (pollstream.go): from then on the stream holds no
+// goroutine and no buffer while idle, and a loop per core writes its
+// events. Elsewhere (and with Config.DisablePoller, a TLS connection, or a
+// subscription that cannot call back) a goroutine per stream runs live,
+// with a second one that notices the client leave.
+//
 // Where the connection cannot be taken over (HTTP/2, a ResponseWriter
 // wrapper without Hijack, a recorder in tests) it writes through the
-// ResponseWriter, with one Flush per batch.
+// ResponseWriter from the request's goroutine, with one Flush per batch.
 type stream struct {
 	h      *Handler
 	sub    sse.Subscription
@@ -46,6 +51,8 @@ type stream struct {
 	batch []sse.Event
 	last  time.Time        // of the last write, for heartbeats
 	beat  *heartbeat.Entry // in h's heartbeat scheduler while live
+
+	poll pollState // on the poller path
 }
 
 // hijack takes the connection over and writes the response head itself. It
@@ -70,9 +77,43 @@ func (s *stream) hijack(w http.ResponseWriter, r *http.Request) bool {
 	s.buf = append(s.buf, head.Bytes()...)
 	_ = brw // its reader may hold a pipelined request, which a stream ignores; dropping it frees the buffers
 	s.conn, s.out, s.setDeadline = conn, conn, conn.SetWriteDeadline
+	return true
+}
+
+// serveHijacked writes the retry line and the backlog from the request's
+// goroutine, then hands the stream to the poller, or else to a goroutine
+// of its own.
+func (s *stream) serveHijacked(ctx context.Context) {
+	p := s.h.poller()
+	if p == nil {
+		s.goLive(ctx, true)
+		return
+	}
+	if err := s.catchUp(); err != nil {
+		s.end(err)
+		return
+	}
+	if !s.startPolled(p) {
+		s.goLive(ctx, false)
+	}
+}
+
+// goLive serves the stream from a goroutine of its own, with another that
+// watches for the client leaving; catchUp tells whether the retry line and
+// backlog are still to write.
+func (s *stream) goLive(ctx context.Context, catchUp bool) {
 	s.h.wg.Add(1)
 	go s.watchClose()
-	return true
+	go func() {
+		var err error
+		if catchUp {
+			err = s.catchUp()
+		}
+		if err == nil {
+			err = s.live(ctx)
+		}
+		s.end(err)
+	}()
 }
 
 // watchClose cancels the stream when the client closes the connection. A
@@ -89,30 +130,38 @@ func (s *stream) watchClose() {
 // client leaves, the subscription ends or the handler is closed; then it
 // releases the stream's slot.
 func (s *stream) run(ctx context.Context) {
-	h := s.h
-	defer func() {
-		s.sub.Close()
-		s.cancel()
-		if s.conn != nil {
-			s.conn.Close()
-		}
-		h.conns.Add(-1)
-		h.metrics.connsCurrent.Add(-1)
-		h.wg.Done()
-	}()
-	s.buf = wire.AppendRetry(s.buf, h.cfg.Retry)
-	err := s.flush()
-	if err == nil {
-		err = s.backlog(s.sub.Backlog())
-	}
+	err := s.catchUp()
 	if err == nil {
 		err = s.live(ctx)
 	}
+	s.end(err)
+}
+
+// catchUp writes the retry line and the backlog.
+func (s *stream) catchUp() error {
+	s.buf = wire.AppendRetry(s.buf, s.h.cfg.Retry)
+	if err := s.flush(); err != nil {
+		return err
+	}
+	return s.backlog(s.sub.Backlog())
+}
+
+// end releases what the stream holds, after err ended it, and its slot.
+func (s *stream) end(err error) {
+	h := s.h
+	s.sub.Close()
+	s.cancel()
+	if s.conn != nil {
+		s.conn.Close()
+	}
 	if errors.Is(err, sse.ErrSlowConsumer) || errors.Is(err, os.ErrDeadlineExceeded) {
-		// Its queue overflowed, or one write took longer than WriteTimeout.
+		// Its queue overflowed, or a write waited longer than WriteTimeout.
 		h.metrics.slowConsumers.Add(1)
 		h.cfg.Logger.Warn("slow subscriber disconnected", "topics", s.topics, "remote", s.remote)
 	}
+	h.conns.Add(-1)
+	h.metrics.connsCurrent.Add(-1)
+	h.wg.Done()
 }
 
 // flush writes buf in one write, under a deadline, then flushes it.

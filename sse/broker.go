@@ -49,6 +49,22 @@ type SubscribeRequest struct {
 	// OnDrop, when set, is called with the number of events dropped when
 	// the subscription's queue overflows (for metrics).
 	OnDrop func(n int)
+	// QueueBytes bounds the bytes of the events waiting for the subscriber
+	// (Event.Size) as well; 0 means DefaultQueueBytes. The first event into
+	// an empty queue is always accepted.
+	QueueBytes int
+}
+
+// Waker is implemented by subscriptions that can call a function, instead
+// of signalling Notify, when events are waiting or the subscription has
+// ended. The SSE handler serves such a subscription without a goroutine of
+// its own (see Queue.SetWake); it falls back to Notify for those that do
+// not implement it. The brokers of this module implement it.
+type Waker interface {
+	// SetWake registers fn, called when events are waiting or the
+	// subscription has ended, at once if that is already the case. fn
+	// must not block; it is called from the broker's fan-out.
+	SetWake(fn func())
 }
 
 // Backlog is what a subscriber missed since its LastEventID.
@@ -164,6 +180,10 @@ const (
 	// burst of a hundred events fits, and a client that falls further
 	// behind is better off resuming from history.
 	DefaultQueueSize = 128
+	// DefaultQueueBytes bounds the bytes waiting for one subscriber: the
+	// default queue of small notifications is far below it, a burst of
+	// large events ends the subscription before it costs more.
+	DefaultQueueBytes = 1 << 20
 )
 
 func (o BrokerOptions) withDefaults() BrokerOptions {

@@ -60,6 +60,15 @@ type Event struct {
 	Wire []byte
 }
 
+// Size is the event's size on a stream in bytes: len(Wire), or an
+// estimate of its encoding when it has none. Queues are bounded by it.
+func (e Event) Size() int {
+	if e.Wire != nil {
+		return len(e.Wire)
+	}
+	return len(e.ID) + len(e.Name) + len(e.Data) + 20 // "id: ", "event: ", "data: ", newlines
+}
+
 // Message is what a publisher sends: one event for one or more topics.
 type Message struct {
 	// Topics the event is published to; at least one.

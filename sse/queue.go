@@ -6,19 +6,26 @@ import (
 
 // Queue is the bounded, non-blocking event queue behind one subscription.
 // Brokers push into it from their fan-out loop; the SSE handler drains it.
-// Push never blocks: when the queue is full, the queue ends with
-// ErrSlowConsumer and drops what it held, so one slow reader costs its
-// publishers nothing. Broker implementations embed it in their
-// Subscription. Queue is safe for concurrent use.
+// Push never blocks: when the queue is full (in events, or in bytes when
+// MaxBytes is set), the queue ends with ErrSlowConsumer and drops what it
+// held, so one slow reader costs its publishers nothing. Broker
+// implementations embed it in their Subscription. Queue is safe for
+// concurrent use.
 type Queue struct {
 	mu     sync.Mutex
 	events []Event // grows on demand up to max, so an idle queue costs no buffer
 	max    int
+	bytes  int // Size of the waiting events
 	err    error
 	notify chan struct{} // capacity 1: one pending wake-up is enough, pushes coalesce
+	wakeFn func()        // SetWake's function, called instead of signalling notify
 	// OnDrop, when set before the first Push, is called with the number of
 	// events dropped when the queue overflows.
 	OnDrop func(n int)
+	// MaxBytes, when set before the first Push, bounds the bytes of the
+	// waiting events (Event.Size) as well as their number. A single event
+	// larger than MaxBytes is still accepted into an empty queue.
+	MaxBytes int
 }
 
 // queueRetainCap is the largest backing array a drained queue keeps for
@@ -43,21 +50,41 @@ func (q *Queue) Push(ev Event) bool {
 		q.mu.Unlock()
 		return false
 	}
-	if len(q.events) >= q.max {
+	size := ev.Size()
+	if len(q.events) >= q.max || (q.MaxBytes > 0 && len(q.events) > 0 && q.bytes+size > q.MaxBytes) {
 		dropped := len(q.events) + 1
 		q.err = ErrSlowConsumer
 		q.events = nil
+		q.bytes = 0
+		fn := q.wakeFn
 		q.mu.Unlock()
-		q.wake()
+		q.wake(fn)
 		if q.OnDrop != nil {
 			q.OnDrop(dropped)
 		}
 		return false
 	}
 	q.events = append(q.events, ev)
+	q.bytes += size
+	fn := q.wakeFn
 	q.mu.Unlock()
-	q.wake()
+	q.wake(fn)
 	return true
+}
+
+// SetWake makes the queue call fn, instead of signalling Notify, whenever
+// events are waiting or the queue has ended; if either is already the
+// case, fn is called at once. fn runs on the pushing goroutine (a broker's
+// fan-out) and must not block: the SSE handler uses it to schedule a write
+// on its poller. It implements Waker.
+func (q *Queue) SetWake(fn func()) {
+	q.mu.Lock()
+	q.wakeFn = fn
+	due := len(q.events) > 0 || q.err != nil
+	q.mu.Unlock()
+	if due && fn != nil {
+		fn()
+	}
 }
 
 // Fail ends the queue with err unless it has already ended. Events still
@@ -67,8 +94,9 @@ func (q *Queue) Fail(err error) {
 	if q.err == nil {
 		q.err = err
 	}
+	fn := q.wakeFn
 	q.mu.Unlock()
-	q.wake()
+	q.wake(fn)
 }
 
 // Err returns the error that ended the queue, or nil while it is open.
@@ -88,6 +116,7 @@ func (q *Queue) Drain(dst []Event) ([]Event, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	dst = append(dst, q.events...)
+	q.bytes = 0
 	clear(q.events) // drop references to payloads
 	if cap(q.events) > queueRetainCap {
 		q.events = nil // after a burst, give the memory back
@@ -107,7 +136,13 @@ func (q *Queue) Len() int {
 	return len(q.events)
 }
 
-func (q *Queue) wake() {
+// wake calls fn, SetWake's function read under q.mu, or else signals
+// notify.
+func (q *Queue) wake(fn func()) {
+	if fn != nil {
+		fn()
+		return
+	}
 	select {
 	case q.notify <- struct{}{}:
 	default:

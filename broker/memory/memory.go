@@ -137,6 +137,10 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 	}
 	s := &memSub{b: b, q: sse.NewQueue(req.QueueSize), topics: sse.UniqueTopics(req.Topics)}
 	s.q.OnDrop = req.OnDrop
+	s.q.MaxBytes = req.QueueBytes
+	if s.q.MaxBytes == 0 {
+		s.q.MaxBytes = sse.DefaultQueueBytes
+	}
 	now := b.now()
 	b.mu.Lock()
 	if b.closed {
@@ -296,6 +300,7 @@ type memSub struct {
 
 func (s *memSub) Backlog() sse.Backlog                       { return s.backlog }
 func (s *memSub) Notify() <-chan struct{}                    { return s.q.Notify() }
+func (s *memSub) SetWake(fn func())                          { s.q.SetWake(fn) }
 func (s *memSub) Drain(dst []sse.Event) ([]sse.Event, error) { return s.q.Drain(dst) }
 func (s *memSub) Close() error {
 	s.end(context.Canceled)

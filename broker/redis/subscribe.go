@@ -42,6 +42,7 @@ var _ sse.Subscription = (*subscription)(nil)
 
 func (s *subscription) Backlog() sse.Backlog                       { return s.backlog }
 func (s *subscription) Notify() <-chan struct{}                    { return s.q.Notify() }
+func (s *subscription) SetWake(fn func())                          { s.q.SetWake(fn) }
 func (s *subscription) Drain(dst []sse.Event) ([]sse.Event, error) { return s.q.Drain(dst) }
 
 // Close implements sse.Subscription.
@@ -124,6 +125,10 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 	}
 	s := &subscription{b: b, q: sse.NewQueue(req.QueueSize), topics: dedupe(req.Topics)}
 	s.q.OnDrop = req.OnDrop
+	s.q.MaxBytes = req.QueueBytes
+	if s.q.MaxBytes == 0 {
+		s.q.MaxBytes = sse.DefaultQueueBytes
+	}
 	s.starting = req.LastEventID != ""
 	var readies []chan struct{}
 	var pokes []*subscriberConn

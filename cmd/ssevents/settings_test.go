@@ -36,6 +36,8 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_MAX_CONNECTIONS", "max-connections", "open-file limit minus headroom"},
 	{"SSE_MAX_PENDING_AUTH", "max-pending-auth", "max(16, max-connections/10)"},
 	{"SSE_MAX_QUEUE_SIZE", "max-queue-size", "128"},
+	{"SSE_MAX_QUEUE_BYTES", "max-queue-bytes", "1048576"},
+	{"SSE_POLLER", "poller", "true"},
 	{"SSE_MAX_MESSAGE_SIZE", "max-message-size", "65536"},
 	{"SSE_MAX_TOPICS", "max-topics", "32"},
 	{"SSE_HISTORY_SIZE", "history-size", "100"},

@@ -37,7 +37,8 @@ func New(interval time.Duration) *Scheduler {
 // Entry is one stream's place in a scheduler.
 type Entry struct {
 	s     *Scheduler
-	c     chan struct{} // capacity 1: a wake-up not yet taken is enough
+	c     chan struct{} // capacity 1: a wake-up not yet taken is enough; nil with fn
+	fn    func()        // AddFunc's function, called instead of signalling c
 	last  atomic.Int64  // last write, in nanoseconds since s.epoch
 	due   time.Duration // next deadline, since s.epoch; under s.mu
 	index int           // in s.due; -1 once removed
@@ -46,7 +47,17 @@ type Entry struct {
 // Add registers an entry that last wrote at now; it is first due at now
 // plus the interval.
 func (s *Scheduler) Add(now time.Time) *Entry {
-	e := &Entry{s: s, c: make(chan struct{}, 1)}
+	return s.add(&Entry{s: s, c: make(chan struct{}, 1)}, now)
+}
+
+// AddFunc registers an entry like Add whose wake-up is a call of fn, on
+// the scheduler's goroutine with its lock held: fn must not block, nor
+// call the scheduler. C of such an entry is nil.
+func (s *Scheduler) AddFunc(now time.Time, fn func()) *Entry {
+	return s.add(&Entry{s: s, fn: fn}, now)
+}
+
+func (s *Scheduler) add(e *Entry, now time.Time) *Entry {
 	at := s.since(now)
 	e.last.Store(int64(at))
 	e.due = at + s.interval
@@ -101,9 +112,13 @@ func (s *Scheduler) Fire(now time.Time) (next time.Time, ok bool) {
 		if last := time.Duration(e.last.Load()); at-last < s.interval {
 			e.due = last + s.interval // wrote since: not idle yet
 		} else {
-			select {
-			case e.c <- struct{}{}:
-			default:
+			if e.fn != nil {
+				e.fn()
+			} else {
+				select {
+				case e.c <- struct{}{}:
+				default:
+				}
 			}
 			e.due = at + s.interval
 		}

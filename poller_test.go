@@ -1,0 +1,175 @@
+package ssevents_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/internal/wire"
+	"github.com/ssevents/ssevents/sse"
+)
+
+// rawStream is a subscriber on a bare TCP connection: it costs the test
+// process no goroutine, so the server's goroutines can be counted.
+type rawStream struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialStream(t *testing.T, addr, query string) *rawStream {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "GET /events?%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", query)
+	s := &rawStream{conn: c, r: bufio.NewReader(c)}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	status, err := s.r.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 200 ") {
+		t.Fatalf("status %q, %v", status, err)
+	}
+	for { // headers
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	if line, err := s.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "retry:") {
+		t.Fatalf("first line %q, %v; want the retry line", line, err)
+	}
+	return s
+}
+
+// next reads the next event, skipping comments.
+func (s *rawStream) next(t *testing.T) wire.Event {
+	t.Helper()
+	_ = s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var ev wire.Event
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading an event: %v", err)
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case line == "" && (ev.Data != "" || ev.Name != ""):
+			return ev
+		case strings.HasPrefix(line, "id: "):
+			ev.ID = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			ev.Name = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			ev.Data = line[6:]
+		}
+	}
+}
+
+// TestIdleStreamsHoldNoGoroutineOnThePoller opens the same streams on both
+// I/O paths: on the poller, they add no goroutine per stream; on the
+// goroutine path, two each. Both deliver every event.
+func TestIdleStreamsHoldNoGoroutineOnThePoller(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the poller runs on Linux; elsewhere every stream has its goroutines")
+	}
+	const n = 200
+	for _, tc := range []struct {
+		name       string
+		disable    bool
+		maxPerConn float64
+		minPerConn float64
+	}{
+		{"poller", false, 0, 0},
+		{"goroutines", true, 3, 1.9},
+	} {
+		if !tc.disable && ssevents.GoroutinePathOnly() {
+			continue // this run (SSE_POLLER=false) keeps every stream off the poller; the default run covers it
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			app, srv := newServer(t, ssevents.Config{DisablePoller: tc.disable})
+			addr := strings.TrimPrefix(srv.URL, "http://")
+			dialStream(t, addr, "topic=warmup") // starts the poller and the heartbeat scheduler
+			time.Sleep(50 * time.Millisecond)
+			before := runtime.NumGoroutine()
+			streams := make([]*rawStream, n)
+			for i := range streams {
+				streams[i] = dialStream(t, addr, "topic=room")
+			}
+			waitFor(t, "streams", 5*time.Second, func() bool { return app.Events().Connections() == n+1 })
+			time.Sleep(50 * time.Millisecond) // net/http's connection goroutines return after the takeover
+			perConn := float64(runtime.NumGoroutine()-before) / n
+			if tc.disable {
+				if perConn < tc.minPerConn || perConn > tc.maxPerConn {
+					t.Fatalf("goroutine path: %.2f goroutines per stream, want about 2", perConn)
+				}
+				if got := app.Events().PolledStreams(); got != 0 {
+					t.Fatalf("%d streams on the poller with DisablePoller", got)
+				}
+			} else {
+				if perConn > 0.05 {
+					t.Fatalf("poller path: %.2f goroutines per stream (%d streams), want none", perConn, n)
+				}
+				if got := app.Events().PolledStreams(); got != n+1 {
+					t.Fatalf("%d streams on the poller, want %d", got, n+1)
+				}
+			}
+			for i := range 3 {
+				id, err := app.PublishMessage(context.Background(), sse.Message{Topics: []string{"room"}, Event: "tick", Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j, s := range streams {
+					ev := s.next(t)
+					if ev.ID != id || ev.Name != "tick" || ev.Data != fmt.Sprintf(`{"i":%d}`, i) {
+						t.Fatalf("stream %d got %+v, want id %s tick {\"i\":%d}", j, ev, id, i)
+					}
+				}
+			}
+			// Clients leave: every stream ends and gives back its slot.
+			for _, s := range streams {
+				s.conn.Close()
+			}
+			waitFor(t, "streams to end", 5*time.Second, func() bool { return app.Events().Connections() == 1 })
+			if !tc.disable {
+				waitFor(t, "poller to release them", 5*time.Second, func() bool { return app.Events().PolledStreams() == 1 })
+			}
+		})
+	}
+}
+
+// TestQueueBytesBoundDropsOnlyTheSlowStream fills a stream that never
+// reads with events far larger than its byte bound allows: it is dropped
+// and counted, while a reading stream on the same topic gets every event.
+func TestQueueBytesBoundDropsOnlyTheSlowStream(t *testing.T) {
+	app, srv := newServer(t, ssevents.Config{MaxQueueBytes: 64 << 10, MaxQueueSize: 100_000, WriteTimeout: time.Minute})
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	slow := dialStream(t, addr, "topic=big")
+	_ = slow.conn.(*net.TCPConn).SetReadBuffer(4096)
+	fast := dialStream(t, addr, "topic=big")
+	data := []byte(`"` + strings.Repeat("x", 16<<10) + `"`)
+	// 9.6 MB, one event at a time as the reading stream takes them: past
+	// the slow stream's socket buffers and its 64 KiB queue.
+	const events = 600
+	for i := range events {
+		if _, err := app.PublishMessage(context.Background(), sse.Message{Topics: []string{"big"}, Event: "blob", Data: data}); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		if ev := fast.next(t); ev.Name != "blob" {
+			t.Fatalf("fast stream event %d: %+v", i, ev)
+		}
+	}
+	waitFor(t, "the slow stream to be dropped", 10*time.Second, func() bool { return app.Events().Connections() == 1 })
+	if got := app.Metrics().Snapshot().Connections.SlowDisconnected; got != 1 {
+		t.Fatalf("slow streams disconnected = %d, want 1", got)
+	}
+}
