@@ -28,6 +28,10 @@ echo "== go vet"
 go vet ./...
 echo "== core module: go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
+echo "== the same stream tests on the goroutine I/O path (SSE_POLLER=false)"
+# By default on Linux a caught-up HTTP/1.x stream is served by the poller;
+# these packages' stream behaviour must hold on both paths.
+SSE_POLLER=false go test -race -count=1 -timeout 10m . ./hub/... ./cmd/ssevents/...
 echo "== fuzzing the HTTP surface and the wire format briefly (${SSE_FUZZTIME:=5s} each)"
 # Seed corpora already ran above as ordinary tests; this explores past them.
 # A crash writes its input under testdata/fuzz, to commit as a new seed.
