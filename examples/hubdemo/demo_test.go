@@ -27,8 +27,9 @@ import (
 )
 
 // screenshot, when set, is where TestDemoPage_screenshot writes its PNG
-// of the page: go test ./hubdemo -run TestDemoPage_screenshot -demo.screenshot=../docs/demo.png
-var screenshot = flag.String("demo.screenshot", "", "write a PNG of the demo page (1200x800) to this path, such as ../docs/demo.png")
+// of the page. A relative path is relative to this package's directory,
+// where go test runs the test: ../../docs/demo.png is the README's.
+var screenshot = flag.String("demo.screenshot", "", "write a PNG of the demo page (1200x800) to this path, relative to examples/hubdemo (the README's: ../../docs/demo.png)")
 
 // TestMain shares one Chromium between the package's browser tests.
 func TestMain(m *testing.M) { browsertest.Main(m) }
@@ -355,7 +356,9 @@ func TestDemoPage_parser(t *testing.T) {
 // -demo.screenshot=path saves the page (1200x800) as a PNG there: the
 // README's docs/demo.png comes from
 //
-//	cd examples && go test -run TestDemoPage_screenshot ./hubdemo -demo.screenshot=../docs/demo.png
+//	cd examples && go test -run TestDemoPage_screenshot ./hubdemo -demo.screenshot=../../docs/demo.png
+//
+// (a relative path is relative to examples/hubdemo, where the test runs).
 func TestDemoPage_screenshot(t *testing.T) {
 	_, srv := startHub(t, hub.Config{})
 	p := browsertest.Shared(t).NewPage(t, srv.URL+"/")

@@ -3,7 +3,8 @@
 // the tests publish, and the page must show every event whatever its name,
 // follow topic changes, show the hub's resync and token_expired events and
 // the state of its connection. Its test flag -demo.screenshot regenerates
-// the README's screenshot, docs/demo.png:
+// the README's screenshot, docs/demo.png (a relative path is relative to
+// this directory, where go test runs the test):
 //
-//	cd examples && go test -run TestDemoPage_screenshot ./hubdemo -demo.screenshot=../docs/demo.png
+//	cd examples && go test -run TestDemoPage_screenshot ./hubdemo -demo.screenshot=../../docs/demo.png
 package hubdemo
