@@ -172,7 +172,7 @@ func TestServe_demoPage(t *testing.T) {
 		contains          []string
 	}{
 		{"/", "text/html", []string{`content="/sse"`, `/demo/demo.js`, "Publish", "Subscribe"}},
-		{"/demo/demo.js", "text/javascript", []string{"new EventSource(", `fetch("/publish"`, "textContent", "addEventListener"}},
+		{"/demo/demo.js", "text/javascript", []string{"getReader()", "Last-Event-ID", `fetch("/publish"`, "textContent", "addEventListener"}},
 		{"/demo/demo.css", "text/css", []string{".status"}},
 	}
 	for _, tt := range tests {
