@@ -65,6 +65,9 @@ func (h *Handler) PendingAuthorizations() int { return int(h.pending.Load()) }
 // return. Later requests are answered 503.
 func (h *Handler) Close() error {
 	h.cancel()
+	if p := h.poll.Load(); p != nil {
+		p.WakeAll() // each sees h.ctx done, writes what is queued and ends
+	}
 	h.wg.Wait()
 	h.pollOnce.Do(func() {}) // none is started after this
 	if p := h.poll.Load(); p != nil {
@@ -216,8 +219,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The subscription's context is the stream's own: a hijacked stream
-	// outlives the request's.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	// outlives the request's, and keeps none of its values (they hold the
+	// connection's addresses and contexts).
+	ctx, cancel := context.WithCancel(context.Background())
 	sub, err := h.broker.Subscribe(ctx, sse.SubscribeRequest{
 		Topics:      topics,
 		LastEventID: lastEventID(r),

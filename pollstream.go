@@ -1,7 +1,6 @@
 package ssevents
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -47,11 +46,11 @@ func (h *Handler) poller() *poller.Poller {
 var goroutinePathOnly bool
 
 // Reasons to wake a polled stream other than its subscription, in
-// pollState.due.
+// pollState.due. The handler's shutdown wakes every polled stream
+// (Poller.WakeAll), which then finds h.ctx done.
 const (
-	dueBeat     = 1 << iota // the heartbeat scheduler found it idle
-	dueExpire               // its credentials expired (ExpireStreamAt)
-	dueShutdown             // the handler is closing
+	dueBeat   = 1 << iota // the heartbeat scheduler found it idle
+	dueExpire             // its credentials expired (ExpireStreamAt)
 )
 
 // pollState is a stream's state on the poller path. Apart from due, it is
@@ -60,8 +59,7 @@ type pollState struct {
 	conn   *poller.Conn
 	due    atomic.Uint32 // reasons to wake, set from other goroutines
 	expiry *time.Timer
-	stop   func() bool // unregisters the shutdown callback
-	ending bool        // ends once its pending output is written
+	ending bool // ends once its pending output is written
 	endErr error
 	ended  bool
 }
@@ -83,20 +81,19 @@ func (s *stream) startPolled(p *poller.Poller) bool {
 	if !s.expires.IsZero() {
 		s.poll.expiry = time.AfterFunc(time.Until(s.expires), func() { s.wake(dueExpire) })
 	}
-	s.poll.stop = context.AfterFunc(s.h.ctx, func() { s.wake(dueShutdown) })
 	if err := pc.Start(); err != nil {
 		s.beat.Remove()
 		s.beat = nil
 		if s.poll.expiry != nil {
 			s.poll.expiry.Stop()
 		}
-		s.poll.stop()
 		s.poll = pollState{}
 		return false
 	}
 	s.conn, s.out, s.setDeadline = nil, nil, nil // closed by Start: the poller owns the socket
+	s.buf = nil                                  // an idle stream holds no buffer
 	waker.SetWake(pc.Wake)
-	pc.Wake() // anything published while it caught up
+	pc.Wake() // anything published while it caught up, or a shutdown that began meanwhile
 	return true
 }
 
@@ -132,7 +129,7 @@ func (s *stream) ready() {
 	switch {
 	case err != nil && !isQueueEnd(err):
 		s.finish(err) // the connection broke
-	case due&dueShutdown != 0:
+	case s.h.ctx.Err() != nil:
 		// Shutting down: publishing has stopped; what is queued is
 		// written before the stream ends.
 		if errors.Is(err, sse.ErrBrokerClosed) {
@@ -266,7 +263,6 @@ func (s *stream) finish(err error) {
 	if ps.expiry != nil {
 		ps.expiry.Stop()
 	}
-	ps.stop()
 	ps.conn.Close()
 	var q queueEnd
 	if errors.As(err, &q) {

@@ -17,7 +17,7 @@ type Queue struct {
 	max    int
 	bytes  int // Size of the waiting events
 	err    error
-	notify chan struct{} // capacity 1: one pending wake-up is enough, pushes coalesce
+	notify chan struct{} // capacity 1: one pending wake-up is enough, pushes coalesce; made by the first Notify
 	wakeFn func()        // SetWake's function, called instead of signalling notify
 	// OnDrop, when set before the first Push, is called with the number of
 	// events dropped when the queue overflows.
@@ -39,7 +39,7 @@ func NewQueue(max int) *Queue {
 	if max <= 0 {
 		max = DefaultQueueSize
 	}
-	return &Queue{max: max, notify: make(chan struct{}, 1)}
+	return &Queue{max: max}
 }
 
 // Push adds ev. It returns false, and adds nothing, if the queue has ended;
@@ -56,9 +56,9 @@ func (q *Queue) Push(ev Event) bool {
 		q.err = ErrSlowConsumer
 		q.events = nil
 		q.bytes = 0
-		fn := q.wakeFn
+		fn, ch := q.wakeFn, q.notify
 		q.mu.Unlock()
-		q.wake(fn)
+		wake(fn, ch)
 		if q.OnDrop != nil {
 			q.OnDrop(dropped)
 		}
@@ -66,9 +66,9 @@ func (q *Queue) Push(ev Event) bool {
 	}
 	q.events = append(q.events, ev)
 	q.bytes += size
-	fn := q.wakeFn
+	fn, ch := q.wakeFn, q.notify
 	q.mu.Unlock()
-	q.wake(fn)
+	wake(fn, ch)
 	return true
 }
 
@@ -94,9 +94,9 @@ func (q *Queue) Fail(err error) {
 	if q.err == nil {
 		q.err = err
 	}
-	fn := q.wakeFn
+	fn, ch := q.wakeFn, q.notify
 	q.mu.Unlock()
-	q.wake(fn)
+	wake(fn, ch)
 }
 
 // Err returns the error that ended the queue, or nil while it is open.
@@ -108,7 +108,17 @@ func (q *Queue) Err() error {
 
 // Notify returns a channel that receives a value when events are waiting or
 // the queue has ended.
-func (q *Queue) Notify() <-chan struct{} { return q.notify }
+func (q *Queue) Notify() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.notify == nil {
+		q.notify = make(chan struct{}, 1)
+		if len(q.events) > 0 || q.err != nil {
+			q.notify <- struct{}{}
+		}
+	}
+	return q.notify
+}
 
 // Drain appends the waiting events to dst and returns it, and the error that
 // ended the queue once no event is left.
@@ -136,15 +146,18 @@ func (q *Queue) Len() int {
 	return len(q.events)
 }
 
-// wake calls fn, SetWake's function read under q.mu, or else signals
-// notify.
-func (q *Queue) wake(fn func()) {
+// wake calls fn, SetWake's function, or else signals ch, the Notify
+// channel if one was asked for; both read under the queue's lock.
+func wake(fn func(), ch chan struct{}) {
 	if fn != nil {
 		fn()
 		return
 	}
+	if ch == nil {
+		return
+	}
 	select {
-	case q.notify <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }

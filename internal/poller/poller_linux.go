@@ -137,6 +137,21 @@ func (c *Conn) Start() error {
 	return nil
 }
 
+// WakeAll wakes every connection registered.
+func (p *Poller) WakeAll() {
+	for _, l := range p.loops {
+		l.mu.Lock()
+		cs := make([]*Conn, 0, len(l.conns))
+		for _, c := range l.conns {
+			cs = append(cs, c)
+		}
+		l.mu.Unlock()
+		for _, c := range cs {
+			c.Wake()
+		}
+	}
+}
+
 // Len returns the number of connections registered.
 func (p *Poller) Len() int {
 	n := 0

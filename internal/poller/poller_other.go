@@ -16,6 +16,9 @@ func (p *Poller) Close() error { return nil }
 // Add returns ErrUnsupported on this system.
 func (p *Poller) Add(net.Conn, Callbacks) (*Conn, error) { return nil, ErrUnsupported }
 
+// WakeAll does nothing.
+func (p *Poller) WakeAll() {}
+
 // Len returns 0.
 func (p *Poller) Len() int { return 0 }
 
