@@ -67,6 +67,7 @@ fi
 ulimit -n "$(ulimit -Hn)"
 
 sampler=""
+# shellcheck disable=SC2317 # run by the EXIT trap
 down() {
 	local status=$?
 	if [ -n "$sampler" ]; then
@@ -115,6 +116,7 @@ urls=()
 for u in "${hubs[@]}"; do urls+=(--url "$u"); done
 cmd=("$bin" bench "${urls[@]}" --conns "$conns" --topics "$topics" --rate "$rate" --duration "$duration"
 	--source-addrs "$nsrc" --connect-timeout 180s --server-pid "${hub_pids[0]}" --json)
+# shellcheck disable=SC2016 # the token is left out of the log
 printf '+ %s --token "$TOKEN"\n' "${cmd[*]}" >&2
 rc=0
 "${cmd[@]}" --token "$token" >"$out/bench.json" 2>"$out/bench.log" || rc=$?
