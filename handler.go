@@ -218,11 +218,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.cfg.Logger, err)
 		return
 	}
-	// The subscription's context is the stream's own: a hijacked stream
-	// outlives the request's, and keeps none of its values (they hold the
-	// connection's addresses and contexts).
-	ctx, cancel := context.WithCancel(context.Background())
-	sub, err := h.broker.Subscribe(ctx, sse.SubscribeRequest{
+	// The subscription ends when the stream does (sub.Close), whichever
+	// path serves it: a hijacked stream outlives the request, and keeps
+	// none of its context (which holds the connection's addresses and
+	// contexts: memory an idle stream need not keep).
+	sub, err := h.broker.Subscribe(context.Background(), sse.SubscribeRequest{
 		Topics:      topics,
 		LastEventID: lastEventID(r),
 		QueueSize:   h.cfg.MaxQueueSize,
@@ -230,7 +230,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		OnDrop:      func(n int) { h.metrics.dropped.Add(int64(n)) },
 	})
 	if err != nil {
-		cancel()
 		h.conns.Add(-1)
 		WriteError(w, r, h.cfg.Logger, err)
 		return
@@ -238,17 +237,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.wg.Add(1)
 	h.metrics.connsTotal.Add(1)
 	h.metrics.connsCurrent.Add(1)
-	s := &stream{h: h, sub: sub, cancel: cancel, topics: topics, remote: r.RemoteAddr, expires: expires}
+	s := &stream{h: h, sub: sub, topics: topics, remote: r.RemoteAddr, expires: expires}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Accel-Buffering", "no")
 	if s.hijack(w, r) {
-		s.serveHijacked(ctx)
+		s.serveHijacked()
 		return
 	}
-	stop := context.AfterFunc(r.Context(), cancel)
-	defer stop()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	s.cancel = cancel
 	rc := http.NewResponseController(w)
 	// A stream outlives any http.Server.ReadTimeout, which would otherwise
 	// cancel the request's context midway; client departure is still seen.

@@ -35,7 +35,7 @@ import (
 type stream struct {
 	h      *Handler
 	sub    sse.Subscription
-	cancel context.CancelFunc
+	cancel context.CancelFunc // ends live on the goroutine paths; nil on the poller
 	topics []string
 	remote string
 	// expires is when the credentials that authorized the stream end
@@ -83,10 +83,10 @@ func (s *stream) hijack(w http.ResponseWriter, r *http.Request) bool {
 // serveHijacked writes the retry line and the backlog from the request's
 // goroutine, then hands the stream to the poller, or else to a goroutine
 // of its own.
-func (s *stream) serveHijacked(ctx context.Context) {
+func (s *stream) serveHijacked() {
 	p := s.h.poller()
 	if p == nil {
-		s.goLive(ctx, true)
+		s.goLive(true)
 		return
 	}
 	if err := s.catchUp(); err != nil {
@@ -94,14 +94,16 @@ func (s *stream) serveHijacked(ctx context.Context) {
 		return
 	}
 	if !s.startPolled(p) {
-		s.goLive(ctx, false)
+		s.goLive(false)
 	}
 }
 
 // goLive serves the stream from a goroutine of its own, with another that
 // watches for the client leaving; catchUp tells whether the retry line and
 // backlog are still to write.
-func (s *stream) goLive(ctx context.Context, catchUp bool) {
+func (s *stream) goLive(catchUp bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
 	s.h.wg.Add(1)
 	go s.watchClose()
 	go func() {
@@ -150,7 +152,9 @@ func (s *stream) catchUp() error {
 func (s *stream) end(err error) {
 	h := s.h
 	s.sub.Close()
-	s.cancel()
+	if s.cancel != nil {
+		s.cancel()
+	}
 	if s.conn != nil {
 		s.conn.Close()
 	}
