@@ -27,7 +27,7 @@ func secs(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }
 var Settings = []Setting{
 	settings.String(settings.Spec{Name: "SSE_REDIS_URL", Field: "BrokerURL", Default: DefaultBrokerURL,
 		Usage:   "broker to fan out through",
-		Allowed: "memory:// (embedded), redis://, rediss://, redis+sentinel://, redis+cluster:// URL"},
+		Allowed: "memory:// (embedded), redis://, rediss://, redis+sentinel://, redis+cluster:// URL", Check: sse.CheckBrokerURL},
 		func(c *Config) *string { return &c.BrokerURL }),
 	settings.String(settings.Spec{Name: "SSE_PATH", Field: "Path", Default: DefaultPath,
 		Usage: "path of the SSE endpoint", Allowed: "a path starting with /", Check: checkPath},

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -210,8 +211,21 @@ func (h *Hub) logMode() {
 	case h.auth == nil:
 		h.logger.Info("publishing is accepted only from loopback: configure a JWT key to publish from other hosts")
 	}
-	h.logger.Info("hub ready", "jwt", h.auth != nil, "webhook", h.webhook != nil,
-		"public_topics", h.cfg.PublicTopics, "cors_origins", h.cfg.CORSOrigins, "path", h.app.Config().Path)
+}
+
+// LogReady logs "hub ready" with url, the base URL the hub is served on
+// ("https://localhost:8000"), its demo page's URL unless
+// Config.DisableDemo, and how subscriptions are authorized. A program that
+// serves the hub calls it once it listens: New does not know the address,
+// and a hub whose listener could not be bound is not ready.
+func (h *Hub) LogReady(ctx context.Context, url string) {
+	attrs := []any{"url", url}
+	if !h.cfg.DisableDemo {
+		attrs = append(attrs, "demo", url+"/")
+	}
+	attrs = append(attrs, "path", h.app.Config().Path, "jwt", h.auth != nil, "webhook", h.webhook != nil,
+		"public_topics", h.cfg.PublicTopics, "cors_origins", h.cfg.CORSOrigins)
+	h.logger.InfoContext(ctx, "hub ready", attrs...)
 }
 
 // routes registers the hub's endpoints on the app's mux, next to the app's

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -239,14 +240,53 @@ func RegisterBroker(scheme string, open OpenFunc) {
 // means "memory://", the embedded broker (package broker/memory, which the
 // ssevents server package imports); other schemes need their package
 // imported (for Redis: import _ "github.com/ssevents/ssevents/broker/redis").
+// A URL it cannot open is an error as CheckBrokerURL describes, or the
+// broker's own.
 func OpenBroker(ctx context.Context, rawURL string, opts BrokerOptions) (Broker, error) {
 	opts = opts.withDefaults()
 	if rawURL == "" {
 		rawURL = "memory://"
 	}
+	u, open, err := lookupBroker(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, u, opts)
+}
+
+// CheckBrokerURL reports whether OpenBroker has a broker for rawURL's
+// scheme, without opening it: nil, or an error wrapping ErrInvalidConfig
+// (rawURL is not a URL) or ErrUnknownBroker (no broker is registered for
+// its scheme; the message lists the schemes that have one, as in
+// `"http"; accepted: memory://, redis://, ...`). An empty URL is
+// "memory://". The error never shows a password of the URL.
+func CheckBrokerURL(rawURL string) error {
+	if rawURL == "" {
+		rawURL = "memory://"
+	}
+	_, _, err := lookupBroker(rawURL)
+	return err
+}
+
+// BrokerSchemes returns the URL schemes brokers are registered for
+// (RegisterBroker), sorted: "memory", "redis", "redis+cluster", ...
+func BrokerSchemes() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	schemes := make([]string, 0, len(registry))
+	for s := range registry {
+		schemes = append(schemes, s)
+	}
+	sort.Strings(schemes)
+	return schemes
+}
+
+// lookupBroker parses rawURL and finds the opener of its scheme.
+func lookupBroker(rawURL string) (*url.URL, OpenFunc, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("%w: broker URL %q is not a URL", ErrInvalidConfig, redact(rawURL))
+		return nil, nil, fmt.Errorf("%w: broker URL %q is not a URL (want scheme://...; accepted schemes: %s)",
+			ErrInvalidConfig, redact(rawURL), acceptedSchemes())
 	}
 	registryMu.RLock()
 	open, ok := registry[strings.ToLower(u.Scheme)]
@@ -259,9 +299,22 @@ func OpenBroker(ctx context.Context, rawURL string, opts BrokerOptions) (Broker,
 		case u.Scheme == "memory":
 			hint = ` (add import _ "github.com/ssevents/ssevents/broker/memory")`
 		}
-		return nil, fmt.Errorf("%w %q%s", ErrUnknownBroker, u.Scheme, hint)
+		return nil, nil, fmt.Errorf("%w %q; accepted: %s%s", ErrUnknownBroker, u.Scheme, acceptedSchemes(), hint)
 	}
-	return open(ctx, u, opts)
+	return u, open, nil
+}
+
+// acceptedSchemes lists the registered schemes as URL prefixes:
+// "memory://, redis://, ...", or "none" when no broker is registered.
+func acceptedSchemes() string {
+	schemes := BrokerSchemes()
+	if len(schemes) == 0 {
+		return "none (import a broker package)"
+	}
+	for i, s := range schemes {
+		schemes[i] = s + "://"
+	}
+	return strings.Join(schemes, ", ")
 }
 
 // redact hides a password in a URL for error messages.

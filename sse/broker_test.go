@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,4 +65,44 @@ func TestRegisterBroker(t *testing.T) {
 		}
 	}()
 	sse.RegisterBroker("sse-test", nil)
+}
+
+// An unknown scheme's error lists the schemes that have a broker, from the
+// registry, and CheckBrokerURL answers as OpenBroker would without opening.
+func TestCheckBrokerURL(t *testing.T) {
+	t.Parallel()
+	schemes := sse.BrokerSchemes()
+	if !slices.Contains(schemes, "memory") || !slices.IsSorted(schemes) {
+		t.Fatalf("BrokerSchemes() = %v, want memory among them, sorted", schemes)
+	}
+	for _, raw := range []string{"", "memory://", "MEMORY://"} {
+		if err := sse.CheckBrokerURL(raw); err != nil {
+			t.Errorf("CheckBrokerURL(%q) = %v, want nil", raw, err)
+		}
+	}
+	for _, tt := range []struct {
+		url  string
+		want error
+		text string
+	}{
+		{"http://user:hunter2@x", sse.ErrUnknownBroker, `"http"; accepted: memory://`},
+		{"nonsense", sse.ErrInvalidConfig, "accepted schemes: memory://"},
+	} {
+		err := sse.CheckBrokerURL(tt.url)
+		if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.text) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("CheckBrokerURL(%q) = %v, want %v saying %q and no password", tt.url, err, tt.want, tt.text)
+		}
+		_, openErr := sse.OpenBroker(context.Background(), tt.url, sse.BrokerOptions{})
+		if openErr == nil || openErr.Error() != err.Error() {
+			t.Errorf("OpenBroker(%q) = %v, want CheckBrokerURL's error %v", tt.url, openErr, err)
+		}
+	}
+	// Every registered scheme is listed (schemes was read first: a test
+	// running in parallel may register more, never fewer).
+	err := sse.CheckBrokerURL("bogus://x")
+	for _, s := range schemes {
+		if !strings.Contains(err.Error(), s+"://") {
+			t.Errorf("%v does not list %s://", err, s)
+		}
+	}
 }

@@ -41,6 +41,10 @@ type Main struct {
 	Config hub.Config
 	// Addr is the listen address. Default ":8000". Env: SSE_ADDR.
 	Addr string
+	// TLSCertFile and TLSKeyFile, both set, are the PEM certificate chain
+	// and private key to serve HTTPS with, HTTP/2 included. Default: none
+	// (plain HTTP/1.1). Env: SSE_TLS_CERT_FILE, SSE_TLS_KEY_FILE.
+	TLSCertFile, TLSKeyFile string
 	// ShutdownTimeout bounds the graceful shutdown of Close. Default 10 s.
 	// Env: SSE_SHUTDOWN_TIMEOUT_SECONDS.
 	ShutdownTimeout time.Duration
@@ -51,6 +55,7 @@ type Main struct {
 
 	hub      *hub.Hub
 	ln       net.Listener
+	tls      bool // serving HTTPS
 	srv      *http.Server
 	done     chan struct{} // closed when Serve returned
 	serveErr error
@@ -63,11 +68,18 @@ func NewMain() *Main {
 	return &Main{Addr: defaultAddr, ShutdownTimeout: defaultShutdownTimeout}
 }
 
-// Run opens the hub and starts serving on Addr in the background. It
-// returns once the listener is bound; Close stops everything.
+// Run opens the hub and starts serving on Addr in the background: HTTPS
+// with HTTP/2 when TLSCertFile and TLSKeyFile are set, else HTTP/1.1. It
+// loads the TLS pair, opens the hub and binds the listener, and only then
+// logs "hub ready" with the URL; an error in any step is returned before
+// that line. Close stops everything.
 func (m *Main) Run(ctx context.Context) error {
 	if m.Logger == nil {
 		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	tlsConfig, err := loadTLS(m.TLSCertFile, m.TLSKeyFile)
+	if err != nil {
+		return err
 	}
 	cfg := m.Config
 	cfg.Logger = m.Logger
@@ -77,32 +89,44 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", m.Addr)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen on %s: %w", m.Addr, err), h.Close())
+		return errors.Join(fmt.Errorf("cannot listen on %s (SSE_ADDR): %w", m.Addr, listenReason(err)), h.Close())
 	}
-	m.hub, m.ln = h, ln
+	m.hub, m.ln, m.tls = h, ln, tlsConfig != nil
 	m.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		// No ReadTimeout or WriteTimeout: they would cut streams; the SSE
 		// handler sets a deadline per write and publish one per body.
-		ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:  slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		TLSConfig: tlsConfig,
 	}
 	m.done = make(chan struct{})
 	go func() {
 		defer close(m.done)
-		m.serveErr = m.srv.Serve(ln)
+		if tlsConfig != nil {
+			m.serveErr = m.srv.ServeTLS(ln, "", "") // the pair is in TLSConfig
+		} else {
+			m.serveErr = m.srv.Serve(ln)
+		}
 	}()
-	if cfg.DisableDemo {
-		m.Logger.InfoContext(ctx, "listening", "addr", ln.Addr().String())
-	} else {
-		m.Logger.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "demo", m.URL()+"/")
-	}
+	h.LogReady(ctx, m.URL())
 	return nil
 }
 
-// URL returns the hub's base URL, e.g. "http://127.0.0.1:41234", once Run
-// returned.
+// listenReason is the cause of a listen error without net.OpError's
+// repetition of the address ("listen tcp 127.0.0.1:80: bind: permission
+// denied" becomes "bind: permission denied").
+func listenReason(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// URL returns the hub's base URL, e.g. "http://127.0.0.1:41234" (https://
+// when serving TLS), once Run returned.
 func (m *Main) URL() string {
 	if m.ln == nil {
 		return ""
@@ -112,7 +136,11 @@ func (m *Main) URL() string {
 	if addr.IP.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	scheme := "http://"
+	if m.tls {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
 // Hub returns the running hub.
@@ -169,8 +197,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // hub's.
 var ownSettings = []settings.Setting[Main]{
 	settings.String(settings.Spec{Name: "SSE_ADDR", Field: "Addr", Default: defaultAddr,
-		Usage: "address to listen on", Allowed: "host:port"},
+		Usage: "address to listen on", Allowed: "host:port", Check: checkAddr},
 		func(m *Main) *string { return &m.Addr }),
+	settings.String(settings.Spec{Name: "SSE_TLS_CERT_FILE", Field: "TLSCertFile",
+		Usage:   "certificate chain to serve HTTPS and HTTP/2 with (with --tls-key-file)",
+		Allowed: "path of a PEM file (CERTIFICATE blocks, the server's first)"},
+		func(m *Main) *string { return &m.TLSCertFile }),
+	settings.String(settings.Spec{Name: "SSE_TLS_KEY_FILE", Field: "TLSKeyFile",
+		Usage:   "private key of the TLS certificate (with --tls-cert-file)",
+		Allowed: "path of a PEM file (PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)"},
+		func(m *Main) *string { return &m.TLSKeyFile }),
 	settings.Duration(settings.Spec{Name: "SSE_SHUTDOWN_TIMEOUT_SECONDS", Field: "ShutdownTimeout",
 		Default: strconv.Itoa(int(defaultShutdownTimeout / time.Second)),
 		Usage:   "seconds to wait for requests in flight at shutdown", Min: 1, Max: 600, Unit: "s"},
@@ -181,6 +217,23 @@ var ownSettings = []settings.Setting[Main]{
 	settings.Enum(settings.Spec{Name: "SSE_LOG_FORMAT", Field: "logFormat", Default: "text",
 		Usage: "log format, on stderr", Values: []string{"text", "json"}},
 		func(m *Main) *string { return &m.logFormat }),
+}
+
+// checkAddr accepts a listen address: host:port, with a port number (0
+// picks a free port) and a host that may be empty (every interface).
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			err = errors.New(ae.Err)
+		}
+		return fmt.Errorf("%v; want host:port, as in :8000 or 127.0.0.1:8000", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535; want host:port, as in :8000 or 127.0.0.1:8000", port)
+	}
+	return nil
 }
 
 // ServeSettings lists every setting of `ssevents serve`: the command's
@@ -207,6 +260,9 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool), std
 		return asUsage(err)
 	}
 	if err := settings.ApplyLookup(m, all, get); err != nil {
+		return asUsage(err)
+	}
+	if err := checkTLSPair(m.TLSCertFile, m.TLSKeyFile); err != nil {
 		return asUsage(err)
 	}
 	m.Logger = newLogger(m.logLevel, m.logFormat, stderr)

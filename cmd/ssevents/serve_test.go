@@ -302,7 +302,6 @@ func TestRun_invalidConfig(t *testing.T) {
 			set := strings.Replace(string(jwks(t, map[string]any{"e": &ecKey().PublicKey})), `"kty":"EC"`, `"kty":"EC","alg":"ES384"`, 1)
 			return []string{"--jwt-jwks-file", writeFile(t, "jwks.json", []byte(set))}
 		}},
-		{"unknown broker", "no broker registered", fixed("--redis-url", "nats://localhost")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

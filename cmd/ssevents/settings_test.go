@@ -25,6 +25,8 @@ import (
 // it in the declaration (see withoutHere).
 var contract = []struct{ variable, flag, def string }{
 	{"SSE_ADDR", "addr", ":8000"},
+	{"SSE_TLS_CERT_FILE", "tls-cert-file", ""},
+	{"SSE_TLS_KEY_FILE", "tls-key-file", ""},
 	{"SSE_SHUTDOWN_TIMEOUT_SECONDS", "shutdown-timeout-seconds", "10"},
 	{"SSE_LOG_LEVEL", "log-level", "info"},
 	{"SSE_LOG_FORMAT", "log-format", "text"},
@@ -291,6 +293,16 @@ func TestParseFlags(t *testing.T) {
 				t.Error("--log-level WARN: info enabled or warn disabled")
 			}
 		}},
+		{name: "TLS pair", args: []string{"--tls-cert-file", "c.pem"}, env: map[string]string{"SSE_TLS_KEY_FILE": "k.pem"},
+			check: func(t *testing.T, m *main.Main) {
+				if m.TLSCertFile != "c.pem" || m.TLSKeyFile != "k.pem" {
+					t.Errorf("TLS files %q, %q", m.TLSCertFile, m.TLSKeyFile)
+				}
+			}},
+		{name: "TLS certificate alone", env: map[string]string{"SSE_TLS_CERT_FILE": "c.pem"}, wantErr: "SSE_TLS_CERT_FILE (--tls-cert-file) is set but SSE_TLS_KEY_FILE (--tls-key-file) is not: HTTPS needs both"},
+		{name: "TLS key alone", args: []string{"--tls-key-file", "k.pem"}, wantErr: "SSE_TLS_KEY_FILE (--tls-key-file) is set but SSE_TLS_CERT_FILE"},
+		{name: "address without port", args: []string{"--addr", "localhost"}, wantErr: `SSE_ADDR="localhost": missing port in address`},
+		{name: "broker URL scheme", env: map[string]string{"SSE_REDIS_URL": "http://x"}, wantErr: `SSE_REDIS_URL="http://x": no broker registered for URL scheme "http"; accepted: memory://, redis://`},
 		{name: "invalid core value", env: map[string]string{"SSE_MAX_CONNECTIONS": "0"}, wantErr: `SSE_MAX_CONNECTIONS="0": want an integer from 1 to 1000000`},
 		{name: "not a number", args: []string{"--shutdown-timeout-seconds", "ten"}, wantErr: "SSE_SHUTDOWN_TIMEOUT_SECONDS=\"ten\": want an integer from 1 to 600"},
 		{name: "bad bool", env: map[string]string{"SSE_DEMO": "maybe"}, wantErr: `SSE_DEMO="maybe": want true or false`},

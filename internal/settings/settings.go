@@ -3,6 +3,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -119,20 +120,56 @@ func orList(values []string) string {
 	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
-// invalid is the error of a variable's value.
+// invalid is the error of a variable's value. A password in a URL value
+// is not shown.
 func (s Spec) invalid(v string, want error) error {
 	if s.Secret {
-		return fmt.Errorf("%w: %s %w", sse.ErrInvalidConfig, s.Name, want)
+		return &valueError{fmt.Sprintf("%s: %s ", sse.ErrInvalidConfig, s.Name), want}
 	}
-	return fmt.Errorf("%w: %s=%q: %w", sse.ErrInvalidConfig, s.Name, v, want)
+	return &valueError{fmt.Sprintf("%s: %s=%q: ", sse.ErrInvalidConfig, s.Name, redactURL(v)), want}
 }
 
 // outOfRange is the error of a field's value.
 func (s Spec) outOfRange(v any, want error) error {
 	if s.Secret {
-		return fmt.Errorf("%w: %s %w", sse.ErrInvalidConfig, s.Field, want)
+		return &valueError{fmt.Sprintf("%s: %s ", sse.ErrInvalidConfig, s.Field), want}
 	}
-	return fmt.Errorf("%w: %s is %v: %w", sse.ErrInvalidConfig, s.Field, v, want)
+	if str, ok := v.(string); ok {
+		v = redactURL(str)
+	}
+	return &valueError{fmt.Sprintf("%s: %s is %v: ", sse.ErrInvalidConfig, s.Field, v), want}
+}
+
+// valueError is an invalid setting: it wraps sse.ErrInvalidConfig and the
+// reason, whose own "ssevents: " (or "ssevents: invalid configuration: ")
+// prefix it drops so that the message does not stutter.
+type valueError struct {
+	prefix string // "ssevents: invalid configuration: SSE_X="v": "
+	reason error
+}
+
+func (e *valueError) Error() string {
+	reason := strings.TrimPrefix(e.reason.Error(), sse.ErrInvalidConfig.Error()+": ")
+	return e.prefix + strings.TrimPrefix(reason, "ssevents: ")
+}
+
+func (e *valueError) Unwrap() []error { return []error{sse.ErrInvalidConfig, e.reason} }
+
+// redactURL hides the password of a URL value ("redis://:xxxxx@host");
+// other values are returned as they are.
+func redactURL(v string) string {
+	u, err := url.Parse(strings.Trim(v, `"`))
+	if err != nil || u.User == nil {
+		return v
+	}
+	if _, ok := u.User.Password(); !ok {
+		return v
+	}
+	r := u.Redacted()
+	if strings.HasPrefix(v, `"`) {
+		return strconv.Quote(r)
+	}
+	return r
 }
 
 // parseInt parses an integer from s.Min to s.Max.

@@ -225,3 +225,27 @@ func TestTexts(t *testing.T) {
 		})
 	}
 }
+
+// An invalid value's error wraps the reason without repeating its
+// "ssevents: " prefix, and shows a URL's password as xxxxx.
+func TestInvalidValue_noStutterNoPassword(t *testing.T) {
+	t.Parallel()
+	reason := errors.New("ssevents: no broker registered for URL scheme \"http\"")
+	url := settings.String(settings.Spec{Name: "SSE_URL", Field: "URL", Check: func(string) error { return reason }},
+		func(c *conf) *string { return &c.Name })
+	for _, err := range []error{
+		url.Apply(&conf{}, "http://user:hunter2@host/x"),
+		url.Validate(&conf{Name: "http://user:hunter2@host/x"}),
+	} {
+		msg := err.Error()
+		if !errors.Is(err, sse.ErrInvalidConfig) || !errors.Is(err, reason) {
+			t.Errorf("%v does not wrap ErrInvalidConfig and the reason", err)
+		}
+		if strings.Count(msg, "ssevents: ") != 1 || !strings.HasPrefix(msg, "ssevents: invalid configuration: ") {
+			t.Errorf("%q: want one ssevents: prefix, at the start", msg)
+		}
+		if strings.Contains(msg, "hunter2") || !strings.Contains(msg, "http://user:xxxxx@host/x") || !strings.HasSuffix(msg, `no broker registered for URL scheme "http"`) {
+			t.Errorf("%q: want the URL without its password, then the reason", msg)
+		}
+	}
+}

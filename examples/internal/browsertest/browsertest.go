@@ -55,6 +55,20 @@ func New(t testing.TB) *Browser {
 	return b
 }
 
+// NewWith is New with extra launch options after the usual ones, for a
+// test that needs a flag the other tests must not get (such as
+// chromedp.Flag("ignore-certificate-errors-spki-list", hash) to trust a
+// test's own certificate).
+func NewWith(t testing.TB, opts ...chromedp.ExecAllocatorOption) *Browser {
+	t.Helper()
+	b, stop, err := start(t.TempDir(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return b
+}
+
 var shared struct {
 	once sync.Once
 	b    *Browser
@@ -94,8 +108,9 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// start launches Chromium with its profile in dir.
-func start(dir string) (*Browser, func(), error) {
+// start launches Chromium with its profile in dir, with the extra options
+// after the usual ones.
+func start(dir string, extra ...chromedp.ExecAllocatorOption) (*Browser, func(), error) {
 	path, err := ExecPath()
 	if err != nil {
 		return nil, nil, err
@@ -121,6 +136,7 @@ func start(dir string) (*Browser, func(), error) {
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.WindowSize(1200, 900),
 	}
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	stop := func() {
