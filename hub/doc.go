@@ -115,7 +115,9 @@
 //
 //	{"topics": ["a", "b"]}     (the topics asked about)
 //
-// and reads the answer strictly: only an explicit yes allows.
+// and reads the answer strictly: only an explicit yes allows. A "topics"
+// list in the answer that omits a topic asked about denies the whole
+// request (403): a stream is never opened with fewer topics than asked.
 //
 //	answer                                         result   reason counted
 //	2xx {"allow": true}                            allowed  -
