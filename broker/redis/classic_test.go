@@ -88,7 +88,7 @@ func TestClusterClassicPubSub(t *testing.T) {
 	seqs := map[string][]int{}
 	for _, ev := range got {
 		if ev.Name != "ticket_status_changed" || ev.ID != "" {
-			t.Fatalf("delivered %+v, want ticket_status_changed without an id", ev)
+			t.Fatalf("delivered %s, want ticket_status_changed without an id", events([]sse.Event{ev}))
 		}
 		seqs[ev.Topic] = append(seqs[ev.Topic], brokertest.Seq(t, ev))
 	}
@@ -119,7 +119,7 @@ func TestClusterClassicPubSub(t *testing.T) {
 		}
 	}
 	if ours != 1 || done != 1 {
-		t.Fatalf("after a sharded publish and its classic copy got %+v, want the event once and done", got)
+		t.Fatalf("after a sharded publish and its classic copy got %s, want the event once and done", events(got))
 	}
 
 	// Without the setting a broker does not see a plain PUBLISH.
@@ -128,11 +128,11 @@ func TestClusterClassicPubSub(t *testing.T) {
 	pubNode.MustDo("PUBLISH", topics[0], pyEnvelope("unseen", 200))
 	// b's classic connection received it: it went out to the cluster.
 	if got := receiveQuiet(t, sub, 1); got[0].Name != "unseen" {
-		t.Fatalf("classic broker got %+v, want the unseen envelope", got)
+		t.Fatalf("classic broker got %s, want the unseen envelope", events(got))
 	}
 	brokertest.Publish(t, pub, 201, topics[0])
 	if got := brokertest.ReceiveAtLeast(t, psub, 1); got[0].Name != "test.event" || brokertest.Seq(t, got[0]) != 201 {
-		t.Fatalf("without ClassicPubSub the first event is %+v, want our publish 201 (the PUBLISHed envelope is not seen)", got[0])
+		t.Fatalf("without ClassicPubSub the first event is %s, want our publish 201 (the PUBLISHed envelope is not seen)", events(got[:1]))
 	}
 	total := 0
 	for _, n := range c.Nodes {
@@ -164,6 +164,44 @@ func TestClassicPubSubOneServer(t *testing.T) {
 	brokertest.Publish(t, b, 2, "comments")
 	got := receiveQuiet(t, sub, 2)
 	if got[0].Name != "comment_created" || got[0].ID != "" || got[1].ID == "" || brokertest.Seq(t, got[1]) != 2 {
-		t.Fatalf("got %+v, want the envelope without an id, then our event", got)
+		t.Fatalf("got %s, want the envelope without an id, then our event", events(got))
+	}
+}
+
+// TestClusterClassicPubSubReconnect kills the classic subscriber
+// connection: the broker reconnects, subscribes the classic channels again
+// and delivers the plain PUBLISHes that follow, once each and in order.
+func TestClusterClassicPubSubReconnect(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	obs := &observer{}
+	b := open(t, c.URL(), sse.BrokerOptions{ClassicPubSub: true, Observer: obs})
+	const topic = "comments"
+	sub := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}})
+	classicSubs := func() (total int, on *redistest.Server) {
+		for _, n := range c.Nodes {
+			if k := numsub(t, n, false, topic); k > 0 {
+				total, on = total+k, n
+			}
+		}
+		return total, on
+	}
+	total, node := classicSubs()
+	if total != 1 {
+		t.Fatalf("classic subscriptions to %s: %d, want 1", topic, total)
+	}
+	node.MustDo("CLIENT", "KILL", "TYPE", "pubsub")
+	brokertest.Eventually(t, "classic subscription restored", func() bool { n, _ := classicSubs(); return n == 1 })
+	for i := range 3 { // from one node: a cluster keeps one node's PUBLISHes in order
+		c.Nodes[0].MustDo("PUBLISH", topic, pyEnvelope("comment_created", i))
+	}
+	got := receiveQuiet(t, sub, 3)
+	for i, ev := range got {
+		if ev.Name != "comment_created" || ev.ID != "" || brokertest.Seq(t, ev) != i {
+			t.Fatalf("after the reconnect got %s, want comment_created 0, 1, 2", events(got))
+		}
+	}
+	if obs.reconnects.Load() == 0 {
+		t.Error("the reconnection was not reported to the Observer")
 	}
 }

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -95,9 +96,18 @@ func receiveQuiet(t *testing.T, sub sse.Subscription, n int) []sse.Event {
 		t.Fatalf("subscription ended: %v", err)
 	}
 	if len(got) != n {
-		t.Fatalf("received %d events, want %d: %+v", len(got), n, got)
+		t.Fatalf("received %d events, want %d: %s", len(got), n, events(got))
 	}
 	return got
+}
+
+// events describes evs for a failure message: topic, name, id and data.
+func events(evs []sse.Event) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		fmt.Fprintf(&b, "\n  %s %s id=%q %s", ev.Topic, ev.Name, ev.ID, ev.Data)
+	}
+	return b.String()
 }
 
 // lockedBuffer collects a logger's output; safe for concurrent use.
