@@ -74,6 +74,17 @@ type Config struct {
 	// sse.RegisterBroker. Default "memory://". Env: SSE_REDIS_URL (the
 	// name fastapi-sse-events users know).
 	BrokerURL string
+	// RedisClassicPubSub, on a Redis Cluster, makes the instance also
+	// SUBSCRIBE the classic Pub/Sub channel of each topic it has
+	// subscribers for, over one connection to one node, so that
+	// publishers that do a plain PUBLISH of fastapi-sse-events' envelope
+	// (the Python library) reach its clients: the cluster's sharded
+	// subscriptions do not see a PUBLISH. Those events are delivered as on
+	// a single server: live, with their event name and data and no id.
+	// On a single server or Sentinel every channel is classic already, and
+	// this changes nothing. Default false. Env: SSE_REDIS_CLASSIC_PUBSUB
+	// (sse.BrokerOptions.ClassicPubSub).
+	RedisClassicPubSub bool
 	// Broker, when set, is used instead of opening BrokerURL. The App does
 	// not close a broker it was given.
 	Broker sse.Broker
@@ -235,6 +246,7 @@ func (c Config) brokerOptions(m *Metrics) sse.BrokerOptions {
 		HistoryMaxTopics: c.HistoryMaxTopics,
 		HistoryMaxBytes:  c.HistoryMaxBytes,
 		TopicPrefix:      c.TopicPrefix,
+		ClassicPubSub:    c.RedisClassicPubSub,
 		Logger:           c.Logger,
 		Observer:         m,
 	}

@@ -35,6 +35,7 @@ type Metrics struct {
 	resyncs       atomic.Int64
 	brokerErrors  atomic.Int64
 	reconnects    atomic.Int64
+	malformed     atomic.Int64 // broker channel messages that were not an event envelope
 
 	// The authorization stage (Handler.admit).
 	rejectedPending atomic.Int64 // over MaxPendingAuth
@@ -96,6 +97,7 @@ func NewMetrics() *Metrics {
 		counter("sse_resyncs", "Resync events sent because history did not cover a resume.", &m.resyncs, nil),
 		counter("sse_broker_errors", "Broker backend errors (Redis unreachable, command failures).", &m.brokerErrors, nil),
 		counter("sse_broker_reconnects", "Broker backend reconnections.", &m.reconnects, nil),
+		counter("sse_envelopes_malformed_total", "Messages on the broker's channels dropped because they are not a valid event envelope (a foreign publisher's mistake).", &m.malformed, nil),
 		gauge("sse_publish_latency_ms", "Moving average of publish latency, in milliseconds.", func() float64 {
 			m.latMu.Lock()
 			defer m.latMu.Unlock()
@@ -146,7 +148,12 @@ func (m *Metrics) BrokerError() { m.brokerErrors.Add(1) }
 // reconnection.
 func (m *Metrics) BrokerReconnect() { m.reconnects.Add(1) }
 
-var _ sse.Observer = (*Metrics)(nil)
+// EnvelopeMalformed implements sse.EnvelopeObserver: it counts a message
+// on a broker channel that was dropped because it is not a valid event
+// envelope (sse_envelopes_malformed_total).
+func (m *Metrics) EnvelopeMalformed() { m.malformed.Add(1) }
+
+var _ sse.EnvelopeObserver = (*Metrics)(nil)
 
 func (m *Metrics) observeDelivered(evs []sse.Event, now time.Time) {
 	m.delivered.Add(int64(len(evs)))
@@ -232,6 +239,11 @@ type BrokerStats struct {
 	Errors int64 `json:"errors"`
 	// Reconnects counts broker backend reconnections.
 	Reconnects int64 `json:"reconnects"`
+	// MalformedEnvelopes counts messages on the broker's channels dropped
+	// because they are not a valid event envelope (for example a foreign
+	// publisher's PUBLISH of something else than fastapi-sse-events'
+	// {"event": ..., "data": ...}).
+	MalformedEnvelopes int64 `json:"malformed_envelopes"`
 }
 
 // Snapshot returns the current values.
@@ -251,7 +263,8 @@ func (m *Metrics) Snapshot() Snapshot {
 			Replayed: m.replayed.Load(), Resyncs: m.resyncs.Load(),
 		},
 		Topics: m.topicCount(),
-		Broker: BrokerStats{Errors: m.brokerErrors.Load(), Reconnects: m.reconnects.Load()},
+		Broker: BrokerStats{Errors: m.brokerErrors.Load(), Reconnects: m.reconnects.Load(),
+			MalformedEnvelopes: m.malformed.Load()},
 	}
 	m.latMu.Lock()
 	if m.latCount > 0 {

@@ -137,6 +137,14 @@ type BrokerOptions struct {
 	// TopicPrefix is prepended (with a colon) to topics in the backend's
 	// key space, so several applications can share one Redis.
 	TopicPrefix string
+	// ClassicPubSub makes a broker whose fan-out is sharded (the Redis
+	// broker on a Redis Cluster, which uses SSUBSCRIBE) also listen on the
+	// classic Pub/Sub channel of every topic with local subscribers, so
+	// that publishers doing a plain PUBLISH of fastapi-sse-events'
+	// envelope (the Python library) reach its subscribers. Brokers whose
+	// channels are classic already (one Redis server, Sentinel) and the
+	// embedded broker ignore it. Default false.
+	ClassicPubSub bool
 	// Logger receives the broker's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Observer is told of the broker's errors and reconnections (the
@@ -152,6 +160,19 @@ type Observer interface {
 	BrokerError()
 	// BrokerReconnect is called when a lost backend connection is back.
 	BrokerReconnect()
+}
+
+// EnvelopeObserver is an Observer that is also told of every message a
+// broker read from its backend's channels and dropped because it is not an
+// event envelope it can deliver (not JSON, no valid event name, a reserved
+// event name): a foreign publisher's mistake, not a backend fault, so it
+// is reported here and not as a BrokerError. A broker calls
+// EnvelopeMalformed when its Observer implements this interface. Its
+// methods are safe for concurrent use and return at once.
+type EnvelopeObserver interface {
+	Observer
+	// EnvelopeMalformed is called for every malformed message dropped.
+	EnvelopeMalformed()
 }
 
 // nopObserver is the Observer of brokers opened without one.

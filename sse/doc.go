@@ -3,7 +3,7 @@
 // idempotency keys; Broker and Subscription, the contract every broker
 // implements, with its registry by URL scheme (RegisterBroker, OpenBroker),
 // the bounded per-subscriber Queue brokers deliver into and the Observer
-// brokers report to; the errors, with the one table that maps them to HTTP
+// (and EnvelopeObserver, for malformed channel messages) brokers report to; the errors, with the one table that maps them to HTTP
 // statuses (HTTPStatus); and the JSON types of the hub's publish API.
 //
 // It imports only the standard library, so a client or a broker that

@@ -32,6 +32,9 @@ type Broker struct {
 	counter string // the id record: newest id and dataset genesis (see publishScript)
 	clock   clock  // Redis's clock, for publish deadlines
 
+	envObserver  sse.EnvelopeObserver // opts.Observer, when it counts malformed envelopes
+	malformedLog malformedLog         // channels whose first malformed envelope was logged
+
 	ctx    context.Context // canceled by Close; ends the subscriber connections' goroutines
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -42,6 +45,7 @@ type Broker struct {
 	channels map[string]*topic          // by channel name
 	conns    map[string]*subscriberConn // by node address; "" for a single node
 	slots    []string                   // cluster: the address of each slot's master
+	classic  *classicConn               // cluster with ClassicPubSub: the classic channels' subscriber
 }
 
 var _ sse.Broker = (*Broker)(nil)
@@ -73,6 +77,7 @@ func New(ctx context.Context, cfg Config, opts sse.BrokerOptions) (*Broker, erro
 	if opts.TopicPrefix != "" {
 		b.counter += ":" + opts.TopicPrefix
 	}
+	b.envObserver, _ = opts.Observer.(sse.EnvelopeObserver)
 	if cfg.Cluster {
 		if b.slots, err = b.loadSlots(ctx); err != nil {
 			client.Close()
@@ -87,6 +92,10 @@ func New(ctx context.Context, cfg Config, opts sse.BrokerOptions) (*Broker, erro
 		return nil, fmt.Errorf("%w: read the server's clock: %v", sse.ErrUnavailable, err)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	if cfg.Cluster && opts.ClassicPubSub {
+		// On one server (or Sentinel) the channels are classic already.
+		b.classic = b.newClassicConn()
+	}
 	return b, nil
 }
 
@@ -299,6 +308,11 @@ func (b *Broker) Ready(ctx context.Context) error {
 			b.mu.Unlock()
 			return fmt.Errorf("%w: redis subscriber connection: %v", sse.ErrUnavailable, err)
 		}
+	}
+	if c := b.classic; c != nil && !c.up && c.err != nil && len(c.want) > 0 {
+		err := c.err
+		b.mu.Unlock()
+		return fmt.Errorf("%w: redis classic subscriber connection: %v", sse.ErrUnavailable, err)
 	}
 	b.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)

@@ -28,6 +28,17 @@
 // A message without the marker, {"event":"...","data":...} published raw by
 // a Python service, is delivered as that named event with no id: it is not
 // in the history, and a client that receives it keeps its last ssevents id.
+// A message that is neither is dropped and reported to an
+// sse.EnvelopeObserver; the first one per channel is logged.
+//
+// # Classic channels on a cluster
+//
+// On a Redis Cluster, fan-out uses sharded Pub/Sub, which a plain PUBLISH
+// does not reach. With BrokerOptions.ClassicPubSub the broker also
+// SUBSCRIBEs the classic channel of each local topic over one connection
+// to one node, and treats what arrives there as a single server would:
+// foreign envelopes are delivered live without an id, copies of our own
+// messages are dropped (they arrive from the shard).
 //
 // See README.md for the URL forms, the guarantees under faults and on a
 // cluster, and the migration path for mixed Python/Go fleets.

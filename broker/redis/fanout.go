@@ -268,8 +268,7 @@ func (l *subscriberConn) reconcile(ctx context.Context, dc rueidis.DedicatedClie
 func (b *Broker) onMessage(channel, payload string) {
 	d, err := decodeMessage(payload, time.Now())
 	if err != nil {
-		b.opts.Observer.BrokerError()
-		b.log.Warn("dropped an unreadable message", "channel", channel, "error", err)
+		b.malformed(channel, payload, err)
 		return
 	}
 	b.mu.Lock()

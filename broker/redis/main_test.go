@@ -56,8 +56,9 @@ func TestClusterConformance(t *testing.T) {
 	})
 }
 
-// observer counts what a broker reports (sse.Observer).
-type observer struct{ errors, reconnects atomic.Int64 }
+// observer counts what a broker reports (sse.EnvelopeObserver).
+type observer struct{ errors, reconnects, malformed atomic.Int64 }
 
-func (o *observer) BrokerError()     { o.errors.Add(1) }
-func (o *observer) BrokerReconnect() { o.reconnects.Add(1) }
+func (o *observer) BrokerError()       { o.errors.Add(1) }
+func (o *observer) BrokerReconnect()   { o.reconnects.Add(1) }
+func (o *observer) EnvelopeMalformed() { o.malformed.Add(1) }

@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -42,11 +43,13 @@ func messageParts(msg sse.Message, mid string) (head, tail string) {
 	return head, b.String()
 }
 
-// envelope is a message read from a channel.
+// envelope is a message read from a channel. ID is raw: a foreign
+// envelope's id (fastapi-sse-events sets a string, other publishers may
+// set a number or null) is never used, so its type does not matter.
 type envelope struct {
 	SSEvents int             `json:"ssevents"`
 	MID      string          `json:"mid"`
-	ID       string          `json:"id"`
+	ID       json.RawMessage `json:"id"`
 	Event    string          `json:"event"`
 	Data     json.RawMessage `json:"data"`
 }
@@ -70,16 +73,19 @@ func (d delivery) sameEvent(o delivery) bool {
 	return d.mid != "" && d.mid == o.mid
 }
 
-// decodeMessage reads a channel message: ours, or a fastapi-sse-events envelope, which
-// is delivered with no id (so a client keeps its last ssevents id). The
-// caller sets the topic.
+// decodeMessage reads a channel message: ours, or a fastapi-sse-events
+// envelope, which keeps its event name and data and is delivered with no
+// id (its own "id", if any, is dropped: ids are ours, so that they are
+// ordered and resumable on every instance, and a client that receives the
+// event keeps its last ssevents id). The caller sets the topic. An error
+// says, in a few words, why the message is not an envelope.
 func decodeMessage(payload string, now time.Time) (delivery, error) {
 	var env envelope
 	if err := json.Unmarshal([]byte(payload), &env); err != nil {
-		return delivery{}, err
+		return delivery{}, fmt.Errorf("not a JSON envelope: %w", err)
 	}
 	if err := sse.ValidateEventName(env.Event); err != nil {
-		return delivery{}, err
+		return delivery{}, err // names the event name and what is wrong with it
 	}
 	data := env.Data
 	if len(data) == 0 {
@@ -87,24 +93,28 @@ func decodeMessage(payload string, now time.Time) (delivery, error) {
 	} else {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, data); err != nil {
-			return delivery{}, err
+			return delivery{}, fmt.Errorf("data: %w", err)
 		}
 		data = buf.Bytes()
 	}
 	d := delivery{ev: sse.Event{Name: env.Event, Data: data}}
 	if env.SSEvents != 1 {
 		if env.Event == sse.EventResync || env.Event == sse.EventHeartbeat {
-			return delivery{}, sse.ErrInvalidEvent
+			return delivery{}, fmt.Errorf("event name %q is reserved: %w", env.Event, sse.ErrInvalidEvent)
 		}
 		d.ev.Time = now
 		d.ev.Wire, d.ev.Data = wire.EncodeEvent("", d.ev.Name, d.ev.Data)
 		return d, nil
 	}
-	id, err := streamid.Parse(env.ID)
-	if err != nil {
-		return delivery{}, err
+	var rawID string
+	if err := json.Unmarshal(env.ID, &rawID); err != nil {
+		return delivery{}, fmt.Errorf("id of a marked envelope: %w", err)
 	}
-	d.ev.ID, d.id, d.hasID, d.mid = env.ID, id, true, env.MID
+	id, err := streamid.Parse(rawID)
+	if err != nil {
+		return delivery{}, fmt.Errorf("id of a marked envelope: %w", err)
+	}
+	d.ev.ID, d.id, d.hasID, d.mid = rawID, id, true, env.MID
 	d.ev.Time = time.UnixMilli(int64(id.Ms))
 	// Encoded once, for every local subscriber of the topic.
 	d.ev.Wire, d.ev.Data = wire.EncodeEvent(d.ev.ID, d.ev.Name, d.ev.Data)

@@ -101,12 +101,18 @@ func (s *subscription) end(err error) {
 					delete(t.conn.want, t.channel)
 				}
 				pokes = append(pokes, t.conn)
+				if b.classic != nil {
+					b.classic.removeLocked(t.channel)
+				}
 			}
 		}
 		s.early = nil
 		b.mu.Unlock()
 		for _, l := range pokes {
 			l.poke()
+		}
+		if b.classic != nil && len(pokes) > 0 {
+			b.classic.poke()
 		}
 		s.q.Fail(err)
 	})
@@ -151,6 +157,9 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 		}
 		t.subs[s] = struct{}{}
 		readies = append(readies, t.ready)
+		if b.classic != nil {
+			readies = append(readies, b.classic.addLocked(t.channel))
+		}
 		if l := t.conn; !l.up && l.err != nil && time.Since(l.downSince) > downFor {
 			down = l.err // not a reconnection in passing: an outage
 		}
@@ -158,6 +167,9 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 	b.mu.Unlock()
 	for _, l := range pokes {
 		l.poke()
+	}
+	if b.classic != nil {
+		b.classic.poke()
 	}
 	if down != nil {
 		s.end(sse.ErrUnavailable)

@@ -66,7 +66,13 @@ func (b *Broker) syncTopic(ctx context.Context, t *topic) error {
 	t.genesis = st.genesis
 	if first {
 		t.last = ss.last
-		if st.hasCtr && t.last.Less(st.counter) {
+		// On one node the id record and the streams are written by one
+		// script, so every id up to the record's is in its stream or was
+		// never this topic's. On a cluster the record runs ahead: a
+		// publisher takes its id there before writing the topic's shard,
+		// so an event in flight may have an id below the record's that
+		// this topic has yet to receive.
+		if !b.cfg.Cluster && st.hasCtr && t.last.Less(st.counter) {
 			t.last = st.counter
 		}
 	} else if changed || t.last.Less(ss.maxDeleted) {

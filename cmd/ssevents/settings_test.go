@@ -31,6 +31,7 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_LOG_LEVEL", "log-level", "info"},
 	{"SSE_LOG_FORMAT", "log-format", "text"},
 	{"SSE_REDIS_URL", "redis-url", "memory://"},
+	{"SSE_REDIS_CLASSIC_PUBSUB", "redis-classic-pubsub", "false"},
 	{"SSE_PATH", "path", "/events"},
 	{"SSE_TOPIC_PREFIX", "topic-prefix", ""},
 	{"SSE_HEARTBEAT_SECONDS", "heartbeat-seconds", "15"},
