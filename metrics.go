@@ -155,8 +155,13 @@ func (m *Metrics) EnvelopeMalformed() { m.malformed.Add(1) }
 
 var _ sse.EnvelopeObserver = (*Metrics)(nil)
 
-func (m *Metrics) observeDelivered(evs []sse.Event, now time.Time) {
-	m.delivered.Add(int64(len(evs)))
+// countDelivered counts n events as delivered; a stream counts them as it
+// writes them, so a client that has read an event finds it counted, and
+// takes them back (-n) if the write fails.
+func (m *Metrics) countDelivered(n int) { m.delivered.Add(int64(n)) }
+
+// observeLatency records the delivery latency of evs, written at now.
+func (m *Metrics) observeLatency(evs []sse.Event, now time.Time) {
 	for i := range evs {
 		if !evs[i].Time.IsZero() {
 			m.deliverLat.Observe(now.Sub(evs[i].Time).Seconds())

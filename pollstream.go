@@ -214,11 +214,13 @@ func (s *stream) sendQueued() error {
 				sc.bufs = append(sc.bufs, wire.AppendEvent(nil, ev.ID, ev.Name, ev.Data))
 			}
 		}
+		s.h.metrics.countDelivered(len(sc.batch))
 		if err := s.poll.conn.Write(sc.bufs...); err != nil {
+			s.h.metrics.countDelivered(-len(sc.batch))
 			return err
 		}
 		s.wrote()
-		s.h.metrics.observeDelivered(sc.batch, s.last)
+		s.h.metrics.observeLatency(sc.batch, s.last)
 	}
 	if qerr != nil {
 		return queueEnd{qerr}

@@ -301,10 +301,12 @@ func (s *stream) writeQueued() error {
 		for _, ev := range s.batch {
 			s.buf = appendEncoded(s.buf, ev)
 		}
+		s.h.metrics.countDelivered(len(s.batch))
 		if werr := s.flush(); werr != nil {
+			s.h.metrics.countDelivered(-len(s.batch))
 			return werr
 		}
-		s.h.metrics.observeDelivered(s.batch, s.last)
+		s.h.metrics.observeLatency(s.batch, s.last)
 		clear(s.batch)
 		if cap(s.batch) > 64 {
 			s.batch = nil
