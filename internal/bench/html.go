@@ -90,30 +90,47 @@ func (r *Report) headline() [][2]string {
 	return stats
 }
 
-// charts draws the report's charts.
+// charts draws the report's charts. A rate of a second is its count over
+// the part of the second the phase covered, so that a phase's first and
+// last seconds, partly covered, do not show as dips.
 func (r *Report) charts(s *Series) []template.HTML {
 	xMax := max(s.EndS, 1)
 	band := [2]float64{s.PublishStartS, s.PublishEndS}
-	var p50, p99, deliveries line
-	p50 = line{name: "p50", color: colorP50}
-	p99 = line{name: "p99", color: colorP99}
-	deliveries = line{name: "deliveries/s", color: colorMain}
+	// perSecond plots count at the middle of the part of second t within
+	// [from, to], as a rate.
+	perSecond := func(l *line, t int, count float64, from, to float64) {
+		lo, hi := max(float64(t), from), min(float64(t+1), to)
+		if hi-lo < 0.05 { // too little of the second to make a rate of
+			lo, hi = float64(t), float64(t+1)
+		}
+		l.add((lo+hi)/2, count/(hi-lo))
+	}
+	p50 := line{name: "p50", color: colorP50}
+	p99 := line{name: "p99", color: colorP99}
+	deliveries := line{name: "deliveries/s", color: colorMain}
 	for _, p := range s.Latency {
-		x := float64(p.T) + 0.5
-		p50.add(x, p.P50Ms)
-		p99.add(x, p.P99Ms)
-		deliveries.add(x, float64(p.Deliveries))
+		perSecond(&deliveries, p.T, float64(p.Deliveries), s.PublishStartS, s.EndS)
+		if p.Deliveries > 0 {
+			x := deliveries.xs[len(deliveries.xs)-1]
+			p50.add(x, p.P50Ms)
+			p99.add(x, p.P99Ms)
+		}
+	}
+	published := line{name: "accepted/s", color: colorOther}
+	for _, p := range s.Publishes {
+		perSecond(&published, p.T, float64(p.Accepted), s.PublishStartS, s.PublishEndS)
 	}
 	open := line{name: "open", color: colorMain}
-	published := line{name: "accepted publishes/s", color: colorOther}
 	rss := line{name: "RSS", color: colorMain}
-	for i, smp := range s.Samples {
+	for _, smp := range s.Samples {
 		open.add(smp.T, float64(smp.Open))
-		if i > 0 {
-			published.add(smp.T, smp.PublishedPerSec)
-		}
 		if smp.ServerRSSBytes > 0 {
 			rss.add(smp.T, mib(smp.ServerRSSBytes))
+		}
+	}
+	for _, l := range []line{deliveries, published, open} {
+		for _, x := range l.xs {
+			xMax = max(xMax, x)
 		}
 	}
 	charts := []template.HTML{

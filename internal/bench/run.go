@@ -49,7 +49,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	pub := newPublishing(cfg, topics)
-	start := time.Now()
+	start := pub.seriesStart
 	nWorkers := (cfg.Conns + cfg.PerProcess - 1) / cfg.PerProcess
 	if cfg.SourceAddrs == nil {
 		cfg.SourceAddrs = autoSourceAddrs(cfg.Conns, nWorkers, cfg.URLs)
@@ -62,7 +62,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Workers = len(workers)
 	prog := &progressLine{w: cfg.Progress, tty: cfg.ProgressTTY, workers: workers, conns: cfg.Conns}
 	defer prog.finish()
-	samples := startSampler(start, workers, pub, rss.pid)
+	samples := startSampler(start, workers, rss.pid)
 
 	if err := connect(ctx, cfg, workers, prog); err != nil {
 		samples.stop()
@@ -70,16 +70,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.ServerRSSConnectedBytes = rss.read()
+	samples.sample()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	publishAll(ctx, pub, prog, tick)
 	published := time.Now()
+	samples.sample()
 	drain(ctx, cfg, workers, pub, prog, tick)
 	elapsed := time.Since(pub.start)
 	rep.DrainMs = ms(time.Since(published))
 	rep.ServerRSSEndBytes = rss.read()
 	series := &Series{Start: start, PublishStartS: pub.start.Sub(start).Seconds(), PublishEndS: pub.end.Sub(start).Seconds(),
-		EndS: time.Since(start).Seconds(), Samples: samples.stop()}
+		EndS: time.Since(start).Seconds(), Samples: samples.stop(), Publishes: publishSeries(pub)}
 
 	results, stopErr := stopWorkers(workers)
 	rep.fill(results, pub, elapsed)

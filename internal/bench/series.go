@@ -21,18 +21,43 @@ const sampleEvery = time.Second
 // Series are a run's time series, drawn by Report.WriteHTML. Times are in
 // seconds from Start; second i of Latency covers [Start+i, Start+i+1).
 type Series struct {
-	// Start is when the run began connecting its subscriptions.
+	// Start is the second of the wall clock in which the run began
+	// connecting its subscriptions (whole, so that the series' seconds
+	// are the clock's).
 	Start time.Time `json:"start"`
 	// PublishStartS and PublishEndS bracket the publish phase; EndS is
 	// the end of the drain.
 	PublishStartS float64 `json:"publish_start_s"`
 	PublishEndS   float64 `json:"publish_end_s"`
 	EndS          float64 `json:"end_s"`
-	// Latency has one point per second in which deliveries arrived.
+	// Latency has one point per second, from the first second with a
+	// delivery to the last (0 deliveries in a second of silence).
 	Latency []LatencyPoint `json:"latency"`
+	// Publishes has one point per second of the publish phase.
+	Publishes []PublishPoint `json:"publishes"`
 	// Samples are taken every second from the start of the run to its
-	// end.
+	// end, and at the end of each phase.
 	Samples []Sample `json:"samples"`
+}
+
+// PublishPoint is the publishes the hub accepted in one second of a run.
+type PublishPoint struct {
+	// T is the second, from the run's start.
+	T int `json:"t"`
+	// Accepted publishes in that second.
+	Accepted int64 `json:"accepted"`
+}
+
+// publishSeries returns the accepted publishes of each second of the
+// publish phase.
+func publishSeries(p *publishing) []PublishPoint {
+	first := int(p.start.Sub(p.seriesStart) / time.Second)
+	last := min(int(p.end.Sub(p.seriesStart)/time.Second), len(p.perSecond)-1)
+	var out []PublishPoint
+	for t := max(first, 0); t <= last; t++ {
+		out = append(out, PublishPoint{T: t, Accepted: p.perSecond[t].Load()})
+	}
+	return out
 }
 
 // LatencyPoint is the deliveries received in one second of a run.
@@ -52,9 +77,6 @@ type Sample struct {
 	T float64 `json:"t"`
 	// Open is the number of subscriptions connected at that moment.
 	Open int `json:"open"`
-	// PublishedPerSec is the rate of accepted publishes since the
-	// previous sample.
-	PublishedPerSec float64 `json:"published_per_sec"`
 	// ServerRSSBytes is the hub's memory, 0 when unknown.
 	ServerRSSBytes int64 `json:"server_rss_bytes,omitempty"`
 }
@@ -123,31 +145,33 @@ func (p *perSecond) Sparse() []SecondHistogram {
 }
 
 // latencySeries merges the workers' per-second histograms into one point
-// per second, numbered from start.
+// per second, numbered from start (a whole second of the wall clock, so
+// that the run's seconds are the wall clock's).
 func latencySeries(results []WorkerResult, start time.Time) []LatencyPoint {
-	merged := map[int64]*Histogram{}
+	merged := map[int]*Histogram{}
 	for _, res := range results {
 		for _, s := range res.LatencyBySecond {
-			h := merged[s.Unix]
+			t := max(int(s.Unix-start.Unix()), 0)
+			h := merged[t]
 			if h == nil {
 				h = new(Histogram)
-				merged[s.Unix] = h
+				merged[t] = h
 			}
 			h.AddSparse(s.Counts)
 		}
 	}
-	secs := make([]int64, 0, len(merged))
-	for s := range merged {
-		secs = append(secs, s)
+	secs := make([]int, 0, len(merged))
+	for t := range merged {
+		secs = append(secs, t)
 	}
 	slices.Sort(secs)
-	out := make([]LatencyPoint, 0, len(secs))
-	for _, s := range secs {
-		h := merged[s]
-		// A second of the wall clock straddles two of the run's: it is
-		// counted in the one its middle falls in.
-		t := int(time.Unix(s, 5e8).Sub(start) / time.Second)
-		out = append(out, LatencyPoint{T: max(t, 0), Deliveries: h.Count(), P50Ms: ms(h.Quantile(0.5)), P99Ms: ms(h.Quantile(0.99))})
+	var out []LatencyPoint
+	for _, t := range secs {
+		for len(out) > 0 && out[len(out)-1].T < t-1 {
+			out = append(out, LatencyPoint{T: out[len(out)-1].T + 1}) // a second of silence
+		}
+		h := merged[t]
+		out = append(out, LatencyPoint{T: t, Deliveries: h.Count(), P50Ms: ms(h.Quantile(0.5)), P99Ms: ms(h.Quantile(0.99))})
 	}
 	return out
 }
@@ -156,21 +180,18 @@ func latencySeries(results []WorkerResult, start time.Time) []LatencyPoint {
 type sampler struct {
 	start   time.Time
 	workers []WorkerHandle
-	pub     *publishing
 	pid     int // the hub's process, 0 when unknown
 
-	mu       sync.Mutex
-	samples  []Sample
-	lastT    time.Time
-	lastDone int64
+	mu      sync.Mutex
+	samples []Sample
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 // startSampler samples now and then every sampleEvery, until stop.
-func startSampler(start time.Time, workers []WorkerHandle, pub *publishing, pid int) *sampler {
-	s := &sampler{start: start, workers: workers, pub: pub, pid: pid, lastT: start}
+func startSampler(start time.Time, workers []WorkerHandle, pid int) *sampler {
+	s := &sampler{start: start, workers: workers, pid: pid}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.sample()
@@ -198,22 +219,13 @@ func (s *sampler) sample() {
 	for _, w := range s.workers {
 		open += w.Progress().Open
 	}
-	var done int64
-	for i := range s.pub.ok {
-		done += s.pub.ok[i].Load()
-	}
 	var rss int64
 	if s.pid > 0 {
 		rss, _ = RSS(s.pid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rate := 0.0
-	if d := now.Sub(s.lastT).Seconds(); d > 0 && len(s.samples) > 0 {
-		rate = float64(done-s.lastDone) / d
-	}
-	s.lastT, s.lastDone = now, done
-	s.samples = append(s.samples, Sample{T: now.Sub(s.start).Seconds(), Open: open, PublishedPerSec: rate, ServerRSSBytes: rss})
+	s.samples = append(s.samples, Sample{T: now.Sub(s.start).Seconds(), Open: open, ServerRSSBytes: rss})
 }
 
 // stop takes a last sample, ends the sampling and returns the samples.
