@@ -61,7 +61,7 @@ type tailPrinter struct {
 
 // newTailPrinter returns a printer for the events of topics on w.
 func newTailPrinter(w io.Writer, topics []string, color bool, width int) *tailPrinter {
-	p := &tailPrinter{w: w, Color: color, Width: width, topicW: 1, eventW: len("message")}
+	p := &tailPrinter{w: w, Color: color, Width: width, topicW: 1, eventW: len("[resync]")}
 	if len(topics) == 1 {
 		p.topicW = min(utf8.RuneCountInString(topics[0]), maxNameWidth)
 	}

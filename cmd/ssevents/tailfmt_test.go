@@ -39,15 +39,15 @@ func TestTailPrinterColumns(t *testing.T) {
 		client.Event{Kind: client.KindResync, Name: "resync", Topic: "orders", Topics: []string{"orders"}, Data: json.RawMessage(`{"topics":["orders"]}`)},
 	)
 	want := []string{
-		`03:04:05.006  orders  created  …560000123-7  {"n":1}`,
-		`03:04:05.006  orders  paid     9-1           "x"`,
-		// [resync] is wider than the event column so far: the column grows.
+		`03:04:05.006  orders  created   …560000123-7  {"n":1}`,
+		`03:04:05.006  orders  paid      9-1           "x"`,
 		`03:04:05.006  orders  [resync]  -             {"topics":["orders"]}`,
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	// Later lines align with the widest so far.
+	// A wider name widens its column; later lines align with the widest
+	// so far.
 	buf.Reset()
 	lines = printLines(t, p, &buf,
 		client.Event{ID: "9-2", Name: "paid", Topic: "orders", Data: json.RawMessage(`1`)},
@@ -75,7 +75,7 @@ func TestTailPrinterSeveralTopics(t *testing.T) {
 	var buf bytes.Buffer
 	p := newTailPrinter(&buf, []string{"a", "b"}, false, 0)
 	lines := printLines(t, p, &buf, client.Event{ID: "1-1", Name: "e", Data: json.RawMessage(`{}`)})
-	if want := `03:04:05.006  -  e        1-1           {}`; lines[0] != want {
+	if want := `03:04:05.006  -  e         1-1           {}`; lines[0] != want {
 		t.Errorf("line = %q, want %q: the topic of a stream of several is unknown", lines[0], want)
 	}
 }
