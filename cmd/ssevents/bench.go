@@ -40,7 +40,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := durationFlag(fs, "duration", 10*time.Second, "how long to publish")
 	topics := fs.Int("topics", 1, "topics to spread events and subscriptions over (--check: default 4, two per stream)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	htmlFile := fs.String("html", "", "also write the report as a self-contained HTML page with charts over time (latency p50/p99, deliveries, publishes, connections, server memory) to this file")
+	htmlFile := fs.String("html", "", "also write the report as a self-contained HTML page with charts over time (latency p50/p99, deliveries, publishes, connections, server memory) to this `file`")
 	serverPID := fs.Int("server-pid", 0, "the hub's process id, for its memory (default: found by the URL's port)")
 	perProcess := fs.Int("per-process", bench.DefaultPerProcess, "most subscriptions per process; more start worker processes")
 	drain := durationFlag(fs, "drain", bench.DefaultDrain, "how long to wait for deliveries after the last publish")

@@ -38,7 +38,7 @@ func TestErrorLines(t *testing.T) {
 		{"publish refused by the hub", []string{"publish", "--url", srv.URL, "--topic", "a b"}, 1,
 			"ssevents publish: " + badTopic + " (400)"},
 		{"publish unauthorized", []string{"publish", "--url", authSrv.URL, "--topic", "t", "--token", "wrong"}, 1,
-			"ssevents publish: unauthorized: token is malformed: token contains an invalid number of segments (401)"},
+			"ssevents publish: unauthorized: the token is malformed (401)"},
 		{"publish bad URL", []string{"publish", "--url", "http://x y", "--topic", "t"}, 1,
 			`ssevents publish: invalid configuration: client URL "http://x y": want http://host[:port][/prefix]`},
 		{"publish no topic", []string{"publish", "--url", srv.URL}, 1, "ssevents publish: --topic is required"},

@@ -91,6 +91,7 @@ type bareError struct {
 	prefixes []string
 }
 
+// Error returns the message without the prefixes.
 func (e bareError) Error() string {
 	msg := strings.TrimPrefix(e.err.Error(), "ssevents: ")
 	for _, p := range e.prefixes {
@@ -99,6 +100,7 @@ func (e bareError) Error() string {
 	return msg
 }
 
+// Unwrap returns the error, for errors.Is and As.
 func (e bareError) Unwrap() error { return e.err }
 
 // bare returns err without the "ssevents: " prefix of its message, nor
