@@ -173,3 +173,25 @@ func checkWellFormed(t *testing.T, page []byte) map[string]int {
 	}
 	return counts
 }
+
+// TestLatencySeries: the workers' histograms of a second merge into one
+// point, numbered from the run's start, and a silent second is a point of
+// no deliveries.
+func TestLatencySeries(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1000, 0)
+	var a, b, c Histogram
+	a.Record(time.Millisecond)
+	b.Record(3 * time.Millisecond)
+	b.Record(3 * time.Millisecond)
+	c.Record(9 * time.Millisecond)
+	results := []WorkerResult{
+		{LatencyBySecond: []SecondHistogram{{Unix: 1000, Counts: a.Sparse()}, {Unix: 1003, Counts: c.Sparse()}}},
+		{LatencyBySecond: []SecondHistogram{{Unix: 1000, Counts: b.Sparse()}}},
+	}
+	got := latencySeries(results, start)
+	if len(got) != 4 || got[0].T != 0 || got[0].Deliveries != 3 || got[0].P50Ms < 2.9 || got[0].P50Ms > 3.1 ||
+		got[1] != (LatencyPoint{T: 1}) || got[2] != (LatencyPoint{T: 2}) || got[3].T != 3 || got[3].Deliveries != 1 {
+		t.Errorf("latencySeries = %+v, want seconds 0 (3 deliveries, p50 3 ms), 1 and 2 silent, 3 (1 delivery)", got)
+	}
+}

@@ -119,7 +119,7 @@ func (p *publishing) publish(ctx context.Context, i int) {
 	p.answered.Record(time.Since(start))
 	p.ok[topic].Add(1)
 	p.status[i].Store(sentOK)
-	if sec := int(time.Since(p.seriesStart) / time.Second); sec < len(p.perSecond) {
+	if sec := int(time.Since(p.seriesStart) / time.Second); sec >= 0 && sec < len(p.perSecond) {
 		p.perSecond[sec].Add(1)
 	}
 }

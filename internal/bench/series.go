@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -140,7 +141,7 @@ func (p *perSecond) Sparse() []SecondHistogram {
 	for sec, h := range p.m {
 		out = append(out, SecondHistogram{Unix: sec, Counts: h.Sparse()})
 	}
-	slices.SortFunc(out, func(a, b SecondHistogram) int { return int(a.Unix - b.Unix) })
+	slices.SortFunc(out, func(a, b SecondHistogram) int { return cmp.Compare(a.Unix, b.Unix) })
 	return out
 }
 
@@ -235,5 +236,8 @@ func (s *sampler) stop() []Sample {
 	s.sample()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Samples taken at the same moment by the ticker and at a phase's end
+	// may have been appended out of order.
+	slices.SortFunc(s.samples, func(a, b Sample) int { return cmp.Compare(a.T, b.T) })
 	return s.samples
 }
