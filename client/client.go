@@ -189,20 +189,30 @@ func (c *Client) setHeaders(req *http.Request) error {
 
 // StatusError is an error answer of the server: its HTTP status and the
 // message of its JSON body {"error": "..."} (or the start of a non-JSON
-// body). It wraps sse.ErrUnauthorized for 401, ErrForbidden for 403,
+// body). It matches, with errors.Is, the sse sentinel error the server
+// answered with when its message names one (sse.ErrInvalidTopic for
+// `ssevents: invalid topic: ...`, say), and otherwise the sentinel of its
+// status: sse.ErrUnauthorized for 401, ErrForbidden for 403,
 // ErrMessageTooLarge for 413 and ErrTooManyConnections or ErrUnavailable
 // for 503, so errors.Is works across client and server.
 type StatusError struct {
 	// StatusCode is the HTTP status, e.g. 403.
 	StatusCode int
-	// Message is what the server said was wrong.
+	// Message is what the server said was wrong, as it said it (an
+	// ssevents server's message starts with "ssevents: ").
 	Message string
 	// RetryAfter is the server's Retry-After, when it sent one in seconds.
 	RetryAfter time.Duration
 }
 
-// Error implements error.
+// Error implements error with one "ssevents: " prefix: an ssevents
+// server's message followed by the status, as in
+// `ssevents: invalid topic: "a b" has the character ' '; ... (400)`, or
+// for another server `ssevents: server answered 404: 404 page not found`.
 func (e *StatusError) Error() string {
+	if msg, ok := strings.CutPrefix(e.Message, "ssevents: "); ok && msg != "" {
+		return fmt.Sprintf("ssevents: %s (%d)", msg, e.StatusCode)
+	}
 	msg := e.Message
 	if msg == "" {
 		msg = http.StatusText(e.StatusCode)
@@ -210,8 +220,25 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("ssevents: server answered %d: %s", e.StatusCode, msg)
 }
 
-// Unwrap returns the ssevents sentinel error matching the status, or nil.
+// answerSentinels are the sse errors a server answers with, which a
+// StatusError matches when its message starts with theirs.
+var answerSentinels = []error{
+	sse.ErrNoTopic, sse.ErrInvalidTopic, sse.ErrTooManyTopics, sse.ErrInvalidEvent,
+	sse.ErrInvalidData, sse.ErrInvalidRequest, sse.ErrInvalidIdempotencyKey,
+	sse.ErrUnauthorized, sse.ErrForbidden, sse.ErrMessageTooLarge, sse.ErrRateLimited,
+	sse.ErrRequestTimeout, sse.ErrUnsupportedMediaType, sse.ErrTooManyConnections,
+	sse.ErrUnavailable, sse.ErrBrokerClosed,
+}
+
+// Unwrap returns the ssevents sentinel error the server's message and
+// status name, or nil.
 func (e *StatusError) Unwrap() error {
+	for _, s := range answerSentinels {
+		text := s.Error()
+		if sse.HTTPStatus(s) == e.StatusCode && (e.Message == text || strings.HasPrefix(e.Message, text+":")) {
+			return s
+		}
+	}
 	switch e.StatusCode {
 	case http.StatusUnauthorized:
 		return sse.ErrUnauthorized

@@ -25,7 +25,12 @@
 //
 // Answers that retrying cannot fix (400, 401, 403, 404, ...) end the
 // subscription with a *StatusError carrying the HTTP status and the
-// server's JSON error message.
+// server's JSON error message; it reads "ssevents: <message> (<status>)"
+// and matches, with errors.Is, the sse sentinel the server answered with
+// (sse.ErrInvalidTopic, sse.ErrUnauthorized, ...).
+//
+// Named heartbeat events (a hub with SSE_HEARTBEAT_EVENT=true) are skipped
+// unless the subscription asks for them with the Heartbeats option.
 //
 // Publishing (Client.Publish, PublishTopics, PublishMessage) sends an
 // Idempotency-Key with every request and retries the same request with the

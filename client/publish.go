@@ -204,7 +204,7 @@ func (c *Client) publishOnce(ctx context.Context, key string, body []byte) (stri
 	req.Header.Set(sse.IdempotencyKeyHeader, key)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("ssevents: publish: %w", err)
+		return "", fmt.Errorf("ssevents: %w", err) // Post "<url>": dial tcp ...
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -212,7 +212,7 @@ func (c *Client) publishOnce(ctx context.Context, key string, body []byte) (stri
 	}
 	var out sse.PublishResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&out); err != nil {
-		return "", fmt.Errorf("ssevents: publish: reading the answer: %w", err)
+		return "", fmt.Errorf("ssevents: reading the answer to the publish: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody)) // let the connection be reused
 	return out.ID, nil

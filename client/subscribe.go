@@ -36,6 +36,11 @@ const (
 	// token (from TokenFunc); without it, Subscribe returns an error
 	// wrapping ErrTokenExpired after handling this event.
 	KindTokenExpired
+	// KindHeartbeat is the server's named heartbeat event (a hub started
+	// with SSE_HEARTBEAT_EVENT=true), delivered only to a subscription
+	// made with the Heartbeats option. Heartbeats sent as SSE comments,
+	// the default, are never delivered.
+	KindHeartbeat
 )
 
 // ErrTokenExpired is returned by Subscribe when the server ended the
@@ -43,9 +48,11 @@ const (
 // Config.TokenFunc to get a fresh one.
 var ErrTokenExpired = errors.New("ssevents: the token expired (set Config.TokenFunc to reconnect with a fresh one)")
 
-// String returns "event", "resync" or "token_expired".
+// String returns "event", "resync", "token_expired" or "heartbeat".
 func (k Kind) String() string {
 	switch k {
+	case KindHeartbeat:
+		return "heartbeat"
 	case KindResync:
 		return "resync"
 	case KindTokenExpired:
@@ -105,6 +112,13 @@ func ResumeFrom(id string) SubscribeOption {
 // connection is established, fails or ends. fn must not block for long.
 func OnConnState(fn func(ConnState)) SubscribeOption {
 	return func(s *subscription) { s.onState = fn }
+}
+
+// Heartbeats makes the subscription deliver the server's named heartbeat
+// events, as Events of KindHeartbeat, instead of skipping them; a tool
+// that shows a stream's liveness (ssevents tail) wants them.
+func Heartbeats() SubscribeOption {
+	return func(s *subscription) { s.heartbeats = true }
 }
 
 // errStopIteration ends the subscription behind Events when the loop body
@@ -175,6 +189,8 @@ type subscription struct {
 	topic   string // the only topic, or ""
 	handle  func(Event) error
 	onState func(ConnState)
+
+	heartbeats bool // deliver named heartbeat events
 
 	lastID string        // sent as Last-Event-ID
 	retry  time.Duration // the server's last `retry:` value
@@ -329,6 +345,11 @@ func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, 
 		}
 		s.update(p)
 		if ev.Name == sse.EventHeartbeat {
+			if s.heartbeats {
+				if err := s.handle(Event{Kind: KindHeartbeat, Name: ev.Name, Topic: s.topic, Data: json.RawMessage(ev.Data)}); err != nil {
+					return healthy, &handlerError{err}
+				}
+			}
 			continue
 		}
 		healthy = true

@@ -15,7 +15,7 @@ import (
 	"github.com/ssevents/ssevents/internal/bench"
 )
 
-const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--json] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--publishers P] [--json]"
+const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--json] [--html FILE] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--publishers P] [--json]"
 
 // runBench load-tests a hub on this machine: --conns subscriptions (over
 // several worker processes past --per-process, from several loopback
@@ -37,13 +37,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	token := fs.String("token", "", "bearer token (default $SSE_TOKEN)")
 	conns := fs.Int("conns", 100, "subscriptions to open (--check: reconnecting streams, default 10)")
 	rate := fs.Int("rate", 10, "events to publish a second; 0: as fast as the publishers can, until --duration or --max-events (--check: default 50)")
-	duration := fs.Duration("duration", 10*time.Second, "how long to publish")
+	duration := durationFlag(fs, "duration", 10*time.Second, "how long to publish")
 	topics := fs.Int("topics", 1, "topics to spread events and subscriptions over (--check: default 4, two per stream)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	htmlFile := fs.String("html", "", "also write the report as a self-contained HTML page with charts over time (latency p50/p99, deliveries, publishes, connections, server memory) to this `file`")
 	serverPID := fs.Int("server-pid", 0, "the hub's process id, for its memory (default: found by the URL's port)")
 	perProcess := fs.Int("per-process", bench.DefaultPerProcess, "most subscriptions per process; more start worker processes")
-	drain := fs.Duration("drain", bench.DefaultDrain, "how long to wait for deliveries after the last publish")
-	connectTimeout := fs.Duration("connect-timeout", bench.DefaultConnectTimeout, "how long opening the subscriptions may take")
+	drain := durationFlag(fs, "drain", bench.DefaultDrain, "how long to wait for deliveries after the last publish")
+	connectTimeout := durationFlag(fs, "connect-timeout", bench.DefaultConnectTimeout, "how long opening the subscriptions may take")
 	checkMode := fs.Bool("check", false, "check the delivery promise (lost, phantom, duplicate, reordered events) instead of measuring; any hub, not only loopback")
 	historySize := fs.Int("history-size", 0, "with --check: the hub's per-topic history size, to judge resyncs (default 100)")
 	pubs := fs.Int("publishers", 0, "publish requests in flight (default 8; --check: default 4)")
@@ -74,6 +75,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cf := clientFlags{url: urls[0], token: *token}
 	if *checkMode {
+		if *htmlFile != "" {
+			return asUsage(errors.New("bench: --html draws a load run's report; --check has none"))
+		}
 		return runBenchCheck(ctx, benchCheckFlags{urls: urls, token: cf.config().Token,
 			conns: conns, topics: topics, rate: rate, historySize: historySize, publishers: pubs,
 			duration: duration, drain: drain, connectTimeout: connectTimeout, set: setFlags(fs), asJSON: *asJSON}, stdout, stderr)
@@ -84,12 +88,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		PerProcess: *perProcess, ServerPID: *serverPID, Drain: *drain, ConnectTimeout: *connectTimeout,
 		Progress: stderr, ProgressTTY: isTerminal(stderr),
 	}
+	if err := cfg.Validate(); err != nil {
+		return asUsage(err)
+	}
 	if exe, err := os.Executable(); err == nil {
 		cfg.Spawn = bench.ExecSpawn([]string{exe, "bench", "--worker"}, stderr)
 	}
 	rep, err := bench.Run(ctx, cfg)
 	if rep == nil {
 		return err
+	}
+	if *htmlFile != "" {
+		if herr := writeHTMLReport(*htmlFile, rep); herr != nil {
+			err = errors.Join(err, herr)
+		} else {
+			fmt.Fprintf(stderr, "bench: report page written to %s\n", *htmlFile)
+		}
 	}
 	if *asJSON {
 		b, jerr := json.Marshal(rep)
@@ -100,6 +114,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.Join(err, werr)
 	}
 	return errors.Join(err, rep.WriteText(stdout))
+}
+
+// writeHTMLReport writes rep's HTML page to the file name.
+func writeHTMLReport(name string, rep *bench.Report) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("bench: --html: %w", err)
+	}
+	if err := rep.WriteHTML(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("bench: --html: writing %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bench: --html: %w", err)
+	}
+	return nil
 }
 
 // sourceAddrs is the --source-addrs flag: a count or a list of addresses.
@@ -127,13 +157,18 @@ func (s *sourceAddrs) Set(v string) error {
 	return nil // checked by bench.Config.Validate
 }
 
-// isTerminal reports whether w is a terminal, to redraw the progress line
-// in place.
+// isTerminal reports whether w is a terminal: a character device that
+// answers as a terminal does (not /dev/null), to redraw bench's progress
+// line in place and to colour tail's lines.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	_, ok = terminalSize(f)
+	return ok
 }

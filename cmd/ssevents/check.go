@@ -70,7 +70,7 @@ func runBenchCheck(ctx context.Context, f benchCheckFlags, stdout, stderr io.Wri
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rep, err := check.Run(ctx, f.config(logger))
 	if err != nil && rep.Streams == 0 {
-		return fmt.Errorf("bench --check: %w", err)
+		return fmt.Errorf("bench --check: %w", bare(err, "check: "))
 	}
 	var werr error
 	if f.asJSON {

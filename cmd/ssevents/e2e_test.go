@@ -476,7 +476,7 @@ func TestCLI_publishAndTail(t *testing.T) {
 	var tailOut, tailErr syncBuffer
 	tailDone := make(chan error, 1)
 	go func() {
-		tailDone <- main.RunCommand(t.Context(), []string{"tail", "--url", m.URL(), "--token", tok, "--topic", "cli:1", "--count", "2"}, &tailOut, &tailErr)
+		tailDone <- main.RunCommand(t.Context(), []string{"tail", "--url", m.URL(), "--token", tok, "--topic", "cli:1", "--count", "2", "--json"}, &tailOut, &tailErr)
 	}()
 	waitConnections(t, m, 1)
 
@@ -497,9 +497,15 @@ func TestCLI_publishAndTail(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatalf("tail did not end after 2 events; output %q, stderr %q", tailOut.String(), tailErr.String())
 	}
-	want := ids[0] + ` step {"n":1}` + "\n" + ids[1] + ` step "two"` + "\n"
-	if got := tailOut.String(); got != want {
-		t.Fatalf("tail printed %q, want %q", got, want)
+	lines := strings.Split(strings.TrimSuffix(tailOut.String(), "\n"), "\n")
+	for i, want := range []string{`{"n":1}`, `"two"`} {
+		var ev struct {
+			Topic, Event, ID string
+			Data             json.RawMessage
+		}
+		if len(lines) != 2 || json.Unmarshal([]byte(lines[i]), &ev) != nil || ev.Topic != "cli:1" || ev.Event != "step" || ev.ID != ids[i] || string(ev.Data) != want {
+			t.Fatalf("tail --json printed %q, want events %v with data %s", tailOut.String(), ids, want)
+		}
 	}
 
 	// Without a token the hub refuses both, and the commands say so.

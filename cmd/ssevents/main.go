@@ -44,23 +44,72 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-// exitCode prints err (once, with one "ssevents:" prefix) and returns the
+// exitCode prints err as one line (see errorLine) and returns the
 // process's exit status: 0 for success and for help that was asked for, 2
 // for a command line that could not be used, 1 for any other failure.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	msg := err.Error()
-	if !strings.HasPrefix(msg, "ssevents: ") {
-		msg = "ssevents: " + msg
-	}
-	fmt.Fprintln(stderr, msg)
+	fmt.Fprintln(stderr, errorLine(err))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return 2
 	}
 	return 1
+}
+
+// errorLine is err as the command line prints it: one line with one
+// prefix, "ssevents <command>: <what went wrong>" for a command's failure
+// (an error whose message starts with "<command>: " or "<command> --"),
+// "ssevents: <what went wrong>" otherwise. The "ssevents: " prefixes of
+// wrapped errors (a server's message, a client error) are not repeated,
+// and the lines of joined errors are joined with "; ".
+func errorLine(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "ssevents: ")
+	msg = strings.ReplaceAll(msg, ": ssevents: ", ": ")
+	var lines []string
+	for l := range strings.SplitSeq(msg, "\n") {
+		if l = strings.TrimSpace(strings.TrimPrefix(l, "ssevents: ")); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	msg = strings.Join(lines, "; ")
+	for _, c := range commands {
+		if strings.HasPrefix(msg, c.name+": ") || strings.HasPrefix(msg, c.name+" --") {
+			return "ssevents " + msg
+		}
+	}
+	return "ssevents: " + msg
+}
+
+// bareError is an error whose message drops the "ssevents: " prefix (and
+// the given ones after it), to be wrapped in a message that already has
+// one; errors.Is and As still see the error.
+type bareError struct {
+	err      error
+	prefixes []string
+}
+
+// Error returns the message without the prefixes.
+func (e bareError) Error() string {
+	msg := strings.TrimPrefix(e.err.Error(), "ssevents: ")
+	for _, p := range e.prefixes {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return msg
+}
+
+// Unwrap returns the error, for errors.Is and As.
+func (e bareError) Unwrap() error { return e.err }
+
+// bare returns err without the "ssevents: " prefix of its message, nor
+// the other prefixes given, for fmt.Errorf("publish: %w", bare(err)).
+func bare(err error, prefixes ...string) error {
+	if err == nil {
+		return nil
+	}
+	return bareError{err, prefixes}
 }
 
 // usageError is a command line that could not be used: an unknown command

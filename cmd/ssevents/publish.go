@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/client"
@@ -52,12 +53,49 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseFlags parses args, refusing positional arguments. Its errors are
-// usage errors (exit status 2).
+// usage errors (exit status 2) of one line, naming the command; the usage
+// is printed only when asked for (-h).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return asUsage(err)
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard) // the error is returned, to be printed once
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return err
+	case err != nil:
+		return asUsage(fmt.Errorf("%s: %w (see ssevents %s -h)", fs.Name(), err, fs.Name()))
 	}
 	return asUsage(strayArgument(fs, args))
+}
+
+// durationValue is a time.Duration flag whose error says what is wanted
+// (flag.Duration's says only "parse error").
+type durationValue time.Duration
+
+// Set implements flag.Value.
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 5s, 1m30s or 250ms")
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// String implements flag.Value.
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// durationFlag defines a duration flag on fs (as fs.Duration does) whose
+// bad values are refused with a clear message.
+func durationFlag(fs *flag.FlagSet, name string, value time.Duration, usage string) *time.Duration {
+	p := new(time.Duration)
+	*p = value
+	fs.Var((*durationValue)(p), name, usage+" (a `duration` such as 5s)")
+	return p
 }
 
 // strayArgument returns the error for a positional argument left after the
@@ -106,12 +144,12 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	c, err := client.New(cf.config())
 	if err != nil {
-		return fmt.Errorf("publish: %w", err)
+		return fmt.Errorf("publish: %w", bare(err))
 	}
 	defer c.CloseIdleConnections()
 	id, err := c.PublishMessage(ctx, client.Message{Topics: topics, Event: *event, Data: json.RawMessage(*data), IdempotencyKey: *key})
 	if err != nil {
-		return fmt.Errorf("publish: %w", err)
+		return fmt.Errorf("publish: %w", bare(err))
 	}
 	_, err = fmt.Fprintln(stdout, id)
 	return err

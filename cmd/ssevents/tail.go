@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -17,25 +16,20 @@ import (
 // errTailDone ends tail after --count events.
 var errTailDone = errors.New("tail: count reached")
 
-// tailLine is an event as tail --json prints it.
-type tailLine struct {
-	ID     string          `json:"id"`
-	Event  string          `json:"event"`
-	Topic  string          `json:"topic,omitempty"`
-	Resync []string        `json:"resync,omitempty"`
-	Data   json.RawMessage `json:"data"`
-}
-
 // runTail prints the events of topics as they arrive, one line each, until
-// interrupted (or --count events), reconnecting and resuming as needed.
-// Connection changes go to stderr.
+// interrupted (or --count events), reconnecting and resuming as needed:
+// aligned columns for people (see tailPrinter; in colour on a terminal
+// unless NO_COLOR is set), or with --json one JSON object per event for
+// scripts (see tailJSON). Connection changes go to stderr. Named heartbeat
+// events show as [heartbeat] lines, and neither count towards --count nor
+// appear in --json.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tail", "tail --topic a[,b] [--url URL] [--token T] [--last-event-id ID] [--json] [--count N]", stderr)
 	var cf clientFlags
 	cf.register(fs)
 	topic := fs.String("topic", "", "topic(s) to follow, comma-separated (required)")
 	lastID := fs.String("last-event-id", "", "resume after this event id")
-	asJSON := fs.Bool("json", false, "print each event as a JSON object")
+	asJSON := fs.Bool("json", false, "print each event as one JSON object a line: time, topic, event, id, data")
 	count := fs.Int("count", 0, "exit after this many events (0: until interrupted)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -47,15 +41,16 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	c, err := client.New(cf.config())
 	if err != nil {
-		return fmt.Errorf("tail: %w", err)
+		return fmt.Errorf("tail: %w", bare(err))
 	}
 	defer c.CloseIdleConnections()
-	opts := []client.SubscribeOption{client.OnConnState(func(cs client.ConnState) {
+	printer := newTailPrinter(stdout, topics, useColor(stdout, os.Getenv), lineWidth(stdout, os.Getenv))
+	opts := []client.SubscribeOption{client.Heartbeats(), client.OnConnState(func(cs client.ConnState) {
 		switch {
 		case cs.Connected:
 			fmt.Fprintf(stderr, "tail: connected to %s, topics %s\n", cf.url, strings.Join(topics, ","))
 		case cs.RetryIn > 0:
-			fmt.Fprintf(stderr, "tail: %v; reconnecting in %v\n", cs.Err, cs.RetryIn.Round(10*time.Millisecond))
+			fmt.Fprintf(stderr, "tail: %v; reconnecting in %v\n", bare(cs.Err), cs.RetryIn.Round(10*time.Millisecond))
 		}
 	})}
 	if *lastID != "" {
@@ -66,7 +61,20 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if ev.Kind == client.KindResync {
 			fmt.Fprintf(stderr, "tail: resync: events may have been missed on %s; refetch their state\n", strings.Join(ev.Topics, ","))
 		}
-		if err := printEvent(stdout, ev, *asJSON); err != nil {
+		at := time.Now()
+		if ev.Kind == client.KindHeartbeat {
+			if *asJSON {
+				return nil
+			}
+			return printer.print(ev, at)
+		}
+		var err error
+		if *asJSON {
+			err = printJSON(stdout, ev, at)
+		} else {
+			err = printer.print(ev, at)
+		}
+		if err != nil {
 			return err
 		}
 		if n++; *count > 0 && n >= *count {
@@ -78,41 +86,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case errors.Is(err, errTailDone), ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return nil
 	case err != nil:
-		return fmt.Errorf("tail: %w", err)
+		return fmt.Errorf("tail: %w", bare(err))
 	}
 	return nil
-}
-
-// printEvent writes ev as one line: "<id> <event> <data>", data compacted
-// onto one line, or a JSON object.
-func printEvent(w io.Writer, ev client.Event, asJSON bool) error {
-	data := oneLine(ev.Data)
-	if asJSON {
-		if !json.Valid(data) {
-			data, _ = json.Marshal(string(ev.Data))
-		}
-		b, err := json.Marshal(tailLine{ID: ev.ID, Event: ev.Name, Topic: ev.Topic, Resync: ev.Topics, Data: data})
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	id := ev.ID
-	if id == "" {
-		id = "-"
-	}
-	_, err := fmt.Fprintf(w, "%s %s %s\n", id, ev.Name, data)
-	return err
-}
-
-// oneLine returns JSON data without line breaks, or other data with its
-// line breaks escaped.
-func oneLine(data []byte) []byte {
-	var b bytes.Buffer
-	if json.Compact(&b, data) == nil {
-		return b.Bytes()
-	}
-	s := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(string(data))
-	return []byte(s)
 }

@@ -7,12 +7,32 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ssevents/ssevents/hub"
 )
+
+// tailLineRE matches a line of tail's columns (no colour): any time, then
+// topic, event name, the short id and data, aligned.
+func tailLineRE(topic, event, id, data string) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d{3}  ` + regexp.QuoteMeta(topic) + ` +` + regexp.QuoteMeta(event) +
+		` +` + regexp.QuoteMeta(shortID(id)) + ` +` + regexp.QuoteMeta(data) + `$`)
+}
+
+// waitForLine polls buf until a line matches re, or fails the test.
+func waitForLine(t *testing.T, buf *lockedBuffer, re *regexp.Regexp) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !re.MatchString(buf.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for a line matching %s; output so far:\n%s", re, buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // waitForOutput polls buf until it contains want, or fails the test.
 func waitForOutput(t *testing.T, buf *lockedBuffer, want string) {
@@ -44,10 +64,14 @@ func TestTailPrintsEventsUntilCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := id1 + ` created {"text":"two\nlines"}` + "\n" + id2 + ` deleted {"id":7}` + "\n"
-	waitForOutput(t, &stdout, id2)
-	if got := stdout.String(); got != want {
-		t.Errorf("tail printed\n%s\nwant\n%s", got, want)
+	waitForLine(t, &stdout, tailLineRE("-", "deleted", id2, `{"id":7}`))
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(lines) != 2 || !tailLineRE("-", "created", id1, `{"text":"two\nlines"}`).MatchString(lines[0]) ||
+		!tailLineRE("-", "deleted", id2, `{"id":7}`).MatchString(lines[1]) {
+		t.Errorf("tail printed\n%s\nwant the two events in columns, data on one line", stdout.String())
+	}
+	if strings.Index(lines[0], "{") != strings.Index(lines[1], "{") {
+		t.Errorf("data columns not aligned:\n%s", stdout.String())
 	}
 	cancel()
 	select {
@@ -76,7 +100,7 @@ func TestTailResumesAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tail: %v", err)
 	}
-	var line tailLine
+	var line tailJSON
 	if err := json.Unmarshal([]byte(stdout.String()), &line); err != nil {
 		t.Fatalf("tail --json printed %q: %v", stdout.String(), err)
 	}
@@ -156,16 +180,16 @@ func TestTailAndPublishAgainstRestartedHub(t *testing.T) {
 		return strings.TrimSpace(out.String())
 	}
 	id := publish(`{"n":1}`)
-	waitForOutput(t, &stdout, id+` job {"n":1}`)
+	waitForLine(t, &stdout, tailLineRE("jobs", "job", id, `{"n":1}`))
 
 	if err := m.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	m2 := startServeForCLI(t, addr, secret)
 	defer m2.Close()
-	waitForOutput(t, &stdout, " resync {\"topics\":[\"jobs\"]}")
+	waitForLine(t, &stdout, tailLineRE("jobs", "[resync]", "", `{"topics":["jobs"]}`))
 	id = publish(`{"n":2}`)
-	waitForOutput(t, &stdout, id+` job {"n":2}`)
+	waitForLine(t, &stdout, tailLineRE("jobs", "job", id, `{"n":2}`))
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("tail = %v, want nil after cancel", err)

@@ -35,7 +35,7 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	sub := fs.String("sub", "", "subject (sub claim), e.g. a user id")
 	publish := fs.String("publish", "", "comma-separated topic patterns the token may publish to, e.g. 'a,b:*'")
 	subscribe := fs.String("subscribe", "", "comma-separated topic patterns the token may subscribe to")
-	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (exp claim), up to 366 days")
+	ttl := durationFlag(fs, "ttl", time.Hour, "lifetime of the token (exp claim), up to 366 days")
 	iss := fs.String("iss", "", "issuer (iss claim) (default $SSE_JWT_ISSUER)")
 	aud := fs.String("aud", "", "audience (aud claim) (default $SSE_JWT_AUDIENCE)")
 	fs.Usage = func() {
@@ -45,11 +45,8 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("token: unexpected argument %q", fs.Arg(0))
 	}
 	fromEnv := func(v *string, name string) {
 		if *v == "" {
@@ -81,7 +78,7 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	}
 	for _, p := range append(append([]string(nil), claims.SSE.Publish...), claims.SSE.Subscribe...) {
 		if err := sse.ValidateTopic(strings.ReplaceAll(p, "*", "x")); p != "*" && err != nil {
-			return fmt.Errorf("token: topic pattern %q: %w", p, err)
+			return fmt.Errorf("token: topic pattern %q: %w", p, bare(err))
 		}
 	}
 	if len(claims.SSE.Publish)+len(claims.SSE.Subscribe) == 0 {
@@ -89,7 +86,7 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(*secret))
 	if err != nil {
-		return fmt.Errorf("token: %w", err)
+		return fmt.Errorf("token: %w", bare(err))
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err

@@ -5,7 +5,10 @@
 // addresses when one would run out of ephemeral ports), publishes events
 // through POST /publish at a fixed rate or, with rate 0, as fast as its
 // publishers can, and reports connect times, delivery latency, throughput,
-// lost events and the server's memory per connection.
+// lost events and the server's memory per connection; Report.WriteHTML
+// draws the run's per-second series (Series: latency percentiles,
+// deliveries, publishes, open connections, server memory) on one
+// self-contained page.
 //
 // Each event's data carries its publish time and a sequence number, so a
 // worker measures latency on receipt against the same clock and counts

@@ -31,6 +31,12 @@ type publishing struct {
 	answered  Histogram      // time to a POST /publish answer, of the accepted ones
 	lastError atomic.Value   // string
 	status    []atomic.Int32 // per event: notSent, sentOK, refused or unknown
+
+	// seriesStart is the start of the run's series: the second of the
+	// wall clock the run started in. perSecond counts the accepted
+	// publishes of each second from it.
+	seriesStart time.Time
+	perSecond   []atomic.Int64
 }
 
 func newPublishing(cfg Config, topics []string) *publishing {
@@ -41,7 +47,7 @@ func newPublishing(cfg Config, topics []string) *publishing {
 		cs = append(cs, c)
 	}
 	return &publishing{cfg: cfg, topics: topics, cs: cs, hc: hc, total: cfg.events(),
-		ok: make([]atomic.Int64, len(topics)), maybe: make([]atomic.Int64, len(topics)), status: make([]atomic.Int32, cfg.events())}
+		ok: make([]atomic.Int64, len(topics)), seriesStart: time.Now().Truncate(time.Second), perSecond: make([]atomic.Int64, maxSeriesSeconds), maybe: make([]atomic.Int64, len(topics)), status: make([]atomic.Int32, cfg.events())}
 }
 
 // The status of one event's publish.
@@ -113,6 +119,9 @@ func (p *publishing) publish(ctx context.Context, i int) {
 	p.answered.Record(time.Since(start))
 	p.ok[topic].Add(1)
 	p.status[i].Store(sentOK)
+	if sec := int(time.Since(p.seriesStart) / time.Second); sec >= 0 && sec < len(p.perSecond) {
+		p.perSecond[sec].Add(1)
+	}
 }
 
 // limited reports whether publishing stopped because the run's total was

@@ -88,6 +88,10 @@ type Report struct {
 	ServerRSSNote           string `json:"server_rss_note,omitempty"`
 
 	Errors []string `json:"errors,omitempty"`
+
+	// Series are the run's per-second time series, for WriteHTML; not
+	// part of the JSON report.
+	Series *Series `json:"-"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

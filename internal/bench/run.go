@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -48,6 +49,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	pub := newPublishing(cfg, topics)
+	start := pub.seriesStart
 	nWorkers := (cfg.Conns + cfg.PerProcess - 1) / cfg.PerProcess
 	if cfg.SourceAddrs == nil {
 		cfg.SourceAddrs = autoSourceAddrs(cfg.Conns, nWorkers, cfg.URLs)
@@ -60,23 +62,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Workers = len(workers)
 	prog := &progressLine{w: cfg.Progress, tty: cfg.ProgressTTY, workers: workers, conns: cfg.Conns}
 	defer prog.finish()
+	samples := startSampler(start, workers, rss.pid)
 
 	if err := connect(ctx, cfg, workers, prog); err != nil {
+		samples.stop()
 		_, _ = stopWorkers(workers)
 		return nil, err
 	}
 	rep.ServerRSSConnectedBytes = rss.read()
+	samples.sample()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	publishAll(ctx, pub, prog, tick)
 	published := time.Now()
+	samples.sample()
 	drain(ctx, cfg, workers, pub, prog, tick)
 	elapsed := time.Since(pub.start)
 	rep.DrainMs = ms(time.Since(published))
 	rep.ServerRSSEndBytes = rss.read()
+	series := &Series{Start: start, PublishStartS: pub.start.Sub(start).Seconds(), PublishEndS: pub.end.Sub(start).Seconds(),
+		EndS: time.Since(start).Seconds(), Samples: samples.stop(), Publishes: publishSeries(pub)}
 
 	results, stopErr := stopWorkers(workers)
 	rep.fill(results, pub, elapsed)
+	series.Latency = latencySeries(results, start)
+	rep.Series = series
 	rep.ServerRSSPerConnBytes = rss.perConn(rep.ServerRSSBeforeBytes, rep.ServerRSSConnectedBytes, rep.Connected)
 	if stopErr != nil {
 		rep.Errors = append(rep.Errors, stopErr.Error())
@@ -119,7 +129,7 @@ func connect(ctx context.Context, cfg Config, workers []WorkerHandle, prog *prog
 		p := w.Progress()
 		open += p.Connected
 		if p.LastError != "" {
-			lastErr = p.LastError
+			lastErr = strings.TrimPrefix(p.LastError, "ssevents: ") // the message has its prefix
 		}
 	}
 	if open == 0 {

@@ -68,6 +68,9 @@ type Progress struct {
 	Duplicates uint64 `json:"duplicates"`
 	// Reconnects counts connections made again after one was lost.
 	Reconnects uint64 `json:"reconnects"`
+	// Open is the number of subscriptions connected now (Connected, once
+	// Ready, is those open at the end of the connect phase).
+	Open int `json:"open"`
 	// Ready is true once the connect phase is over.
 	Ready bool `json:"ready"`
 	// LastError is the last connection error seen, if any.
@@ -92,6 +95,9 @@ type WorkerResult struct {
 	// Latency and ConnectTime are histograms in Histogram.Sparse form.
 	Latency     [][2]uint64 `json:"latency"`
 	ConnectTime [][2]uint64 `json:"connect_time"`
+	// LatencyBySecond is Latency split by the second of receipt, for the
+	// report's time series.
+	LatencyBySecond []SecondHistogram `json:"latency_by_second,omitempty"`
 	// ConnectWall is how long the connect phase took.
 	ConnectWall time.Duration `json:"connect_wall"`
 }
@@ -103,8 +109,11 @@ type Worker struct {
 	hcs     []*http.Client     // one per source address
 	latency Histogram
 	connect Histogram
+	// latencyBySecond is latency by second of receipt.
+	latencyBySecond perSecond
 
 	opened, connected, failed, reconnects atomic.Int64
+	open                                  atomic.Int64 // connected now
 	received, duplicates                  atomic.Uint64
 	delivered                             []atomic.Uint32 // per event of the run
 	lastError                             atomic.Value    // string: the last connection error
@@ -237,6 +246,7 @@ func (w *Worker) Progress() Progress {
 		Received:   w.received.Load(),
 		Duplicates: w.duplicates.Load(),
 		Reconnects: uint64(w.reconnects.Load()),
+		Open:       int(w.open.Load()),
 	}
 	if w.received.Load() > 0 {
 		p.LatencyP99Ms = ms(w.latency.Quantile(0.99))
@@ -272,6 +282,7 @@ func (w *Worker) Stop() (WorkerResult, error) {
 		ConnectedPerTopic: w.perTopic,
 		ConnectedPerURL:   w.perURL,
 		Latency:           w.latency.Sparse(),
+		LatencyBySecond:   w.latencyBySecond.Sparse(),
 		ConnectTime:       w.connect.Sparse(),
 		ConnectWall:       w.connectWall,
 	}, nil
@@ -299,8 +310,16 @@ func (s *benchSub) run(ctx context.Context, start time.Time, slots <-chan struct
 	}
 	defer release()
 	defer close(s.done)
-	opened := false
+	opened, up := false, false
 	err := s.c.Subscribe(ctx, []string{s.w.cfg.Topics[s.topic]}, s.handle, client.OnConnState(func(cs client.ConnState) {
+		if cs.Connected != up {
+			up = cs.Connected
+			if up {
+				s.w.open.Add(1)
+			} else {
+				s.w.open.Add(-1)
+			}
+		}
 		switch {
 		case cs.Connected && !opened:
 			opened = true
@@ -336,7 +355,9 @@ func (s *benchSub) handle(ev client.Event) error {
 	if i := (seq-1)*uint64(len(s.w.cfg.Topics)) + uint64(s.topic); i < uint64(len(s.w.delivered)) {
 		s.w.delivered[i].Add(1)
 	}
-	s.w.latency.Record(now.Sub(time.Unix(0, ts)))
+	d := now.Sub(time.Unix(0, ts))
+	s.w.latency.Record(d)
+	s.w.latencyBySecond.Record(now, d)
 	return nil
 }
 
