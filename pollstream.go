@@ -125,11 +125,15 @@ func (s *stream) ready() {
 		return
 	}
 	due := ps.due.Swap(0)
+	// Seen before the queue is drained: every publish acknowledged before
+	// the handler's Close is then in this drain. (Seen after, it could
+	// miss one pushed meanwhile; Close's WakeAll brings another call.)
+	closing := s.h.ctx.Err() != nil
 	err := s.sendQueued()
 	switch {
 	case err != nil && !isQueueEnd(err):
 		s.finish(err) // the connection broke
-	case s.h.ctx.Err() != nil:
+	case closing:
 		// Shutting down: publishing has stopped; what is queued is
 		// written before the stream ends.
 		if errors.Is(err, sse.ErrBrokerClosed) {
