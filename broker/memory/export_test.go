@@ -40,8 +40,8 @@ func CheckAccounting(b *Broker) error {
 	if got := b.bytes.Load(); got != int64(bytes) {
 		return fmt.Errorf("%d bytes counted, %d held", got, bytes)
 	}
-	if b.order.len != listed {
-		return fmt.Errorf("%d topics in the eviction order, %d with history", b.order.len, listed)
+	if int(b.order.len.Load()) != listed {
+		return fmt.Errorf("%d topics in the eviction order, %d with history", b.order.len.Load(), listed)
 	}
 	return nil
 }

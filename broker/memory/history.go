@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/ssevents/ssevents/internal/streamid"
@@ -74,7 +75,7 @@ func copyKey(s stored) streamid.ID {
 // from the back.
 type topicList struct {
 	front, back *memTopic
-	len         int
+	len         atomic.Int64 // written under Broker.mu; read without it to see that the bounds hold
 }
 
 // remove takes t out of the list, if it is in it.
@@ -93,7 +94,7 @@ func (l *topicList) remove(t *memTopic) {
 		l.back = t.prev
 	}
 	t.prev, t.next, t.listed = nil, nil, false
-	l.len--
+	l.len.Add(-1)
 }
 
 // pushFront puts t at the front of the list, moving it if it is in it.
@@ -109,7 +110,7 @@ func (l *topicList) pushFront(t *memTopic) {
 		l.back = t
 	}
 	l.front, t.listed = t, true
-	l.len++
+	l.len.Add(1)
 }
 
 // record appends ev to t's history and counts it; the caller has made t
@@ -169,6 +170,9 @@ func (b *Broker) dropOldest(t *memTopic, n int) {
 // eviction order.
 func (b *Broker) enforceBounds() {
 	for {
+		if !b.overBounds() {
+			return // the common case, without b.mu
+		}
 		b.mu.Lock()
 		t := b.evictable()
 		b.mu.Unlock()
@@ -182,7 +186,7 @@ func (b *Broker) enforceBounds() {
 		// Between the two locks t may have been published to again, or
 		// lost its history: decide on what holds now.
 		if b.evictable() == t {
-			if b.order.len > b.opts.HistoryMaxTopics || b.order.len > 1 {
+			if listed := b.order.len.Load(); listed > int64(b.opts.HistoryMaxTopics) || listed > 1 {
 				n = len(t.history)
 			} else {
 				n = 1
@@ -200,10 +204,17 @@ func (b *Broker) enforceBounds() {
 // evictable returns the topic that loses history next when the history is
 // over a bound, nil when it is within them. b.mu is held.
 func (b *Broker) evictable() *memTopic {
-	if b.order.len > b.opts.HistoryMaxTopics || (b.bytes.Load() > int64(b.opts.HistoryMaxBytes) && b.order.len > 0) {
+	if b.overBounds() {
 		return b.order.back
 	}
 	return nil
+}
+
+// overBounds reports whether the history is over HistoryMaxTopics or
+// HistoryMaxBytes.
+func (b *Broker) overBounds() bool {
+	n := b.order.len.Load()
+	return n > int64(b.opts.HistoryMaxTopics) || (n > 0 && b.bytes.Load() > int64(b.opts.HistoryMaxBytes))
 }
 
 // forgottenSlots is the size of the table of forgotten topics' watermarks:

@@ -120,10 +120,19 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if msg.IdempotencyKey != "" {
 		scope = idempotencyScope(msg)
 	}
-	var buf [4]int
-	shards := b.shardIndexes(buf[:0], msg.Topics)
+	names := msg.Topics
+	if len(names) > 1 {
+		names = sse.UniqueTopics(names)
+	}
+	var hashBuf [4]uint64
+	hashes := hashBuf[:0]
+	for _, name := range names {
+		hashes = append(hashes, b.hash(name))
+	}
+	var indexBuf [4]int
+	shards := b.shardIndexes(indexBuf[:0], hashes)
 	b.lock(shards)
-	id, recorded, err := b.publish(msg, scope)
+	id, recorded, err := b.publish(msg, names, hashes, scope)
 	b.unlock(shards)
 	if recorded {
 		b.enforceBounds()
@@ -131,11 +140,12 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	return id, err
 }
 
-// publish publishes msg, whose idempotency scope is scope (when it has a
-// key): it records the event in the history of each topic and delivers it
-// to their subscriptions. It reports whether it recorded an event (false
-// for a retry). The shards of msg's topics are locked.
-func (b *Broker) publish(msg sse.Message, scope idemScope) (string, bool, error) {
+// publish publishes msg to names, its topics without repeats, of hashes,
+// with the idempotency scope scope (when it has a key): it records the
+// event in the history of each topic and delivers it to their
+// subscriptions. It reports whether it recorded an event (false for a
+// retry). The shards of the topics are locked.
+func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64, scope idemScope) (string, bool, error) {
 	if b.closed.Load() {
 		return "", false, sse.ErrBrokerClosed
 	}
@@ -148,16 +158,11 @@ func (b *Broker) publish(msg sse.Message, scope idemScope) (string, bool, error)
 			return id, false, nil // a retry: published already
 		}
 	}
-	names := msg.Topics
-	if len(names) > 1 {
-		names = sse.UniqueTopics(names)
-	}
 	multi := len(names) > 1
 	var one [1]*memTopic
 	topics := one[:0]
-	for _, name := range names {
-		sh, h := b.shardOf(name)
-		topics = append(topics, sh.topic(name, h))
+	for i, name := range names {
+		topics = append(topics, b.shards[hashes[i]&b.mask].topic(name, hashes[i]))
 	}
 	var seen map[*memSub]struct{} // only needed when one event goes to several topics
 	if multi {
@@ -233,7 +238,11 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 	}
 	s := &memSub{b: b, q: sse.NewQueue(req.QueueSize), topics: sse.UniqueTopics(req.Topics)}
 	s.q.OnDrop = req.OnDrop
-	s.shards = b.shardIndexes(nil, s.topics)
+	hashes := make([]uint64, len(s.topics))
+	for i, topic := range s.topics {
+		hashes[i] = b.hash(topic)
+	}
+	s.shards = b.shardIndexes(nil, hashes)
 	// With its shards locked, every publish to its topics has either
 	// delivered and recorded its event (it is in the backlog, or its topic
 	// is resynced) or not yet taken its id (it is live): no gap and no

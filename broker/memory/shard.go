@@ -50,13 +50,13 @@ func (b *Broker) shardOf(topic string) (*shard, uint64) {
 	return &b.shards[h&b.mask], h
 }
 
-// shardIndexes appends to dst the indexes of the shards that hold topics,
-// in increasing order and each once: the order in which they are locked,
-// so that two callers that lock several shards never wait for each other
-// in a cycle.
-func (b *Broker) shardIndexes(dst []int, topics []string) []int {
-	for _, topic := range topics {
-		dst = append(dst, b.shardIndex(topic))
+// shardIndexes appends to dst the indexes of the shards that hold the
+// topics of hashes, in increasing order and each once: the order in which
+// they are locked, so that two callers that lock several shards never wait
+// for each other in a cycle.
+func (b *Broker) shardIndexes(dst []int, hashes []uint64) []int {
+	for _, h := range hashes {
+		dst = append(dst, int(h&b.mask))
 	}
 	if len(dst) > 1 {
 		slices.Sort(dst)
