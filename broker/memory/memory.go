@@ -35,9 +35,9 @@ import (
 // lock: publishes to topics of different shards, fan-out included, run in
 // parallel, and a fan-out to many subscribers holds only its topic's shard.
 // A subscription receives its events in id order, whatever shards its
-// topics are in; to that end the events of a subscription to topics of
-// several shards are delivered under the broker's one sequence lock, which
-// every publish takes briefly to take its id.
+// topics are in: to that end, publishes that deliver to subscriptions to
+// topics of several shards do so one after the other, in id order, while
+// publishes without such subscriptions do not wait for them.
 type Broker struct {
 	opts  sse.BrokerOptions
 	now   func() time.Time
@@ -50,21 +50,25 @@ type Broker struct {
 	shards []shard
 	mask   uint64 // len(shards)-1: the hash bits that pick a shard
 
-	// mu is the broker's sequence: every publish takes it once, under its
-	// shards' locks, to take its id, move its topics to the front of the
-	// eviction order and deliver to the subscriptions across shards. No
-	// shard is locked under it.
+	// mu is the broker's sequence: every publish takes it once, briefly,
+	// under its shards' locks, to take its id, move its topics to the front
+	// of the eviction order and, when it has subscriptions across shards,
+	// take its turn to deliver to them. No shard is locked under it.
 	//
 	// A subscription whose topics are all in one shard gets its events in
 	// id order because publishes to that shard take their ids and deliver
 	// under its lock. One across shards (its topics hash to several) gets
-	// its events under mu, in the order their ids are taken: were they
-	// delivered under the shard locks only, an event of one shard could
-	// overtake an older one of another, and a client that resumes from the
-	// newer id would never get the older event.
-	mu    sync.Mutex
-	last  streamid.ID
-	order topicList // the topics with history, most recently published first
+	// its events in the order of the publishes' turns, which is the order
+	// of their ids: each such publish waits, holding its shards, until the
+	// one before it has delivered to its subscriptions across shards
+	// (crossTurn is closed then). Were they delivered under the shard
+	// locks only, an event of one shard could overtake an older one of
+	// another, and a client that resumes from the newer id would never get
+	// the older event. A publish without such subscriptions never waits.
+	mu        sync.Mutex
+	last      streamid.ID
+	order     topicList     // the topics with history, most recently published first
+	crossTurn chan struct{} // closed when the last publish to subscriptions across shards has delivered to them
 
 	bytes  atomic.Int64 // estimated bytes of the history (EventBytes, TopicBytes)
 	closed atomic.Bool  // set with every shard locked
@@ -98,7 +102,10 @@ func New(opts sse.BrokerOptions) *Broker {
 		shards: make([]shard, n),
 		mask:   uint64(n - 1),
 		stop:   make(chan struct{}),
+		// No publish before the first: its turn is now.
+		crossTurn: make(chan struct{}),
 	}
+	close(b.crossTurn)
 	for i := range b.shards {
 		b.shards[i].topics = make(map[string]*memTopic)
 		b.shards[i].forgot.size = forgottenSlots / n
@@ -169,7 +176,10 @@ func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64, scope
 		seen = make(map[*memSub]struct{})
 	}
 
-	var ev sse.Event
+	cross := false
+	for _, t := range topics {
+		cross = cross || len(t.cross) > 0
+	}
 	b.mu.Lock()
 	id := streamid.Next(b.last, uint64(now.UnixMilli()))
 	if id.Less(b.first) {
@@ -178,17 +188,23 @@ func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64, scope
 	b.last = id
 	for _, t := range topics {
 		b.order.pushFront(t)
-		if len(t.cross) > 0 {
-			if ev.ID == "" {
-				ev = encodeEvent(id, msg, now)
-			}
+	}
+	// A publish to subscriptions across shards takes its turn among those
+	// publishes in the order of their ids.
+	var turn, done chan struct{}
+	if cross {
+		turn, done = b.crossTurn, make(chan struct{})
+		b.crossTurn = done
+	}
+	b.mu.Unlock()
+	ev := encodeEvent(id, msg, now)
+	if cross {
+		<-turn
+		for _, t := range topics {
 			ev.Topic = t.name
 			deliver(ev, t.cross, seen)
 		}
-	}
-	b.mu.Unlock()
-	if ev.ID == "" { // outside the sequence lock when no subscription across shards needed it
-		ev = encodeEvent(id, msg, now)
+		close(done)
 	}
 
 	for _, t := range topics {

@@ -29,16 +29,31 @@ func otherShardTopic(t *testing.T, b *memory.Broker, topic, prefix string) strin
 }
 
 // A publish to one topic completes while a fan-out to another topic is
-// under way: the fan-out holds only its own topic's shard. The fan-out is
-// held inside a subscriber's OnDrop, which the publisher calls.
+// under way: the fan-out holds only its own topic's shard, whether the
+// subscriber it is held at subscribes to topics of that shard only or of
+// several. The fan-out is held inside a subscriber's OnDrop, which the
+// publisher calls.
 func TestPublishDuringAnotherTopicsFanOut(t *testing.T) {
 	t.Parallel()
+	for _, across := range []bool{false, true} {
+		t.Run(fmt.Sprintf("across shards %v", across), func(t *testing.T) {
+			t.Parallel()
+			testPublishDuringFanOut(t, across)
+		})
+	}
+}
+
+func testPublishDuringFanOut(t *testing.T, across bool) {
 	b := newBroker(t, sse.BrokerOptions{})
 	const a = "fanout:a"
 	other := otherShardTopic(t, b, a, "fanout:b")
+	stuckTopics := []string{a}
+	if across {
+		stuckTopics = append(stuckTopics, otherShardTopic(t, b, a, "fanout:x"))
+	}
 	inFanOut, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{a}, QueueSize: 1, OnDrop: func(int) {
+	brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: stuckTopics, QueueSize: 1, OnDrop: func(int) {
 		once.Do(func() { close(inFanOut); <-release })
 	}})
 	onA := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{a}})
