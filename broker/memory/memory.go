@@ -53,7 +53,8 @@ type Broker struct {
 	// mu is the broker's sequence: every publish takes it once, briefly,
 	// under its shards' locks, to take its id, move its topics to the front
 	// of the eviction order and, when it has subscriptions across shards,
-	// take its turn to deliver to them. No shard is locked under it.
+	// take its turn to deliver to them; eviction takes it to change the
+	// eviction order. No shard is locked under it.
 	//
 	// A subscription whose topics are all in one shard gets its events in
 	// id order because publishes to that shard take their ids and deliver
