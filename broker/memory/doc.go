@@ -1,11 +1,15 @@
 // Package memory is the embedded broker: fan-out inside one process, with a
 // bounded history per topic for Last-Event-ID resume, and idempotent
-// publish. The whole history is bounded in topics and estimated bytes
+// publish. Topics are sharded by a hash of their name, so that publishes
+// to different topics, and their fan-outs, run in parallel. The whole
+// history is bounded in topics and estimated bytes
 // (sse.BrokerOptions.HistoryMaxTopics, HistoryMaxBytes; EventBytes and
 // TopicBytes are the estimate), the least recently published topics
-// evicted first, and so are the idempotency records (IdempotencyMaxRecords). It registers the URL scheme "memory" (sse.OpenBroker opens it
-// for an empty URL too); the ssevents server package imports it, so the
-// zero ssevents.Config works with no import and no external service.
+// evicted first, and so are the idempotency records
+// (IdempotencyMaxRecords). It registers the URL scheme "memory"
+// (sse.OpenBroker opens it for an empty URL too); the ssevents server
+// package imports it, so the zero ssevents.Config works with no import and
+// no external service.
 //
 // It imports only the contracts (package sse) and the standard library.
 package memory

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/ssevents/ssevents/internal/streamid"
@@ -35,14 +36,17 @@ func EventBytes(ev sse.Event) int {
 func TopicBytes(name string) int { return len(name) + TopicOverhead }
 
 type memTopic struct {
-	name    string
-	subs    map[*memSub]struct{} // nil until the first subscriber
+	name string
+	// Guarded by the lock of the topic's shard.
+	subs    map[*memSub]struct{} // subscriptions within this shard; nil until the first
+	cross   map[*memSub]struct{} // subscriptions across shards (see Broker); nil until the first
 	history []stored             // oldest first; bounded by HistorySize
 	trimmed streamid.ID          // greatest id dropped from history
 	bytes   int                  // EventBytes of history, plus TopicBytes while it is not empty
 
-	// The eviction order: topics with history, most recently published
-	// first (see topicList).
+	// The eviction order, guarded by Broker.mu: topics with history, most
+	// recently published first (see topicList). A topic is in it exactly
+	// when its history is not empty, whenever its shard is unlocked.
 	prev, next *memTopic
 	listed     bool
 }
@@ -71,7 +75,7 @@ func copyKey(s stored) streamid.ID {
 // from the back.
 type topicList struct {
 	front, back *memTopic
-	len         int
+	len         atomic.Int64 // written under Broker.mu; read without it to see that the bounds hold
 }
 
 // remove takes t out of the list, if it is in it.
@@ -90,7 +94,7 @@ func (l *topicList) remove(t *memTopic) {
 		l.back = t.prev
 	}
 	t.prev, t.next, t.listed = nil, nil, false
-	l.len--
+	l.len.Add(-1)
 }
 
 // pushFront puts t at the front of the list, moving it if it is in it.
@@ -106,36 +110,22 @@ func (l *topicList) pushFront(t *memTopic) {
 		l.back = t
 	}
 	l.front, t.listed = t, true
-	l.len++
+	l.len.Add(1)
 }
 
-// topic returns the state of topic, creating it. A new topic starts with
-// the watermark of the forgotten topics: it may be one of them, so events
-// up to it may have been lost for it. b.mu is held.
-func (b *Broker) topic(name string) *memTopic {
-	t, ok := b.topics[name]
-	if !ok {
-		t = &memTopic{name: name, trimmed: b.forgot.watermark(name)}
-		b.topics[name] = t
-	}
-	return t
-}
-
-// record appends ev to t's history, counts it, and makes t the most
-// recently published topic. b.mu is held.
+// record appends ev to t's history and counts it; the caller has made t
+// the most recently published topic (under b.mu). t's shard is locked.
 func (b *Broker) record(t *memTopic, ev sse.Event, id streamid.ID, multi bool) {
+	n := EventBytes(ev)
 	if len(t.history) == 0 {
-		t.bytes += TopicBytes(t.name)
-		b.bytes += TopicBytes(t.name)
+		n += TopicBytes(t.name)
 	}
 	t.history = append(t.history, stored{ev: ev, id: id, multi: multi})
-	n := EventBytes(ev)
 	t.bytes += n
-	b.bytes += n
-	b.order.pushFront(t)
+	b.bytes.Add(int64(n))
 }
 
-// trim drops history past the count and age bounds. b.mu is held.
+// trim drops history past the count and age bounds. t's shard is locked.
 func (b *Broker) trim(t *memTopic, now time.Time) {
 	n := 0
 	if over := len(t.history) - b.opts.HistorySize; over > 0 {
@@ -149,7 +139,7 @@ func (b *Broker) trim(t *memTopic, now time.Time) {
 }
 
 // dropOldest drops the n oldest events of t's history, and takes t out of
-// the eviction order when none is left. b.mu is held.
+// the eviction order when none is left. t's shard is locked; b.mu is not.
 func (b *Broker) dropOldest(t *memTopic, n int) {
 	if n == 0 {
 		return
@@ -164,83 +154,109 @@ func (b *Broker) dropOldest(t *memTopic, n int) {
 	if len(t.history) == 0 {
 		t.history = nil // let the backing array go
 		freed = t.bytes
+		b.mu.Lock()
 		b.order.remove(t)
+		b.mu.Unlock()
 	}
 	t.bytes -= freed
-	b.bytes -= freed
+	b.bytes.Add(-int64(freed))
 }
 
 // enforceBounds evicts history until the topics with history and their
 // bytes are within HistoryMaxTopics and HistoryMaxBytes: the least recently
 // published topic loses all its history; when only one topic is left over
-// the byte bound, its oldest events go. b.mu is held.
+// the byte bound, its oldest events go. It holds one shard's lock at a time
+// (no shard lock is held when it is called), and b.mu only to read the
+// eviction order.
 func (b *Broker) enforceBounds() {
-	for b.order.len > b.opts.HistoryMaxTopics || (b.bytes > b.opts.HistoryMaxBytes && b.order.len > 0) {
-		t := b.order.back
-		if b.order.len > b.opts.HistoryMaxTopics || b.order.len > 1 {
-			b.dropOldest(t, len(t.history))
-		} else {
-			b.dropOldest(t, 1)
+	for {
+		if !b.overBounds() {
+			return // the common case, without b.mu
 		}
-		b.forgetIfIdle(t)
+		b.mu.Lock()
+		t := b.evictable()
+		b.mu.Unlock()
+		if t == nil {
+			return
+		}
+		sh, h := b.shardOf(t.name)
+		sh.mu.Lock()
+		n := 0
+		b.mu.Lock()
+		// Between the two locks t may have been published to again, or
+		// lost its history: decide on what holds now.
+		if b.evictable() == t {
+			if listed := b.order.len.Load(); listed > int64(b.opts.HistoryMaxTopics) || listed > 1 {
+				n = len(t.history)
+			} else {
+				n = 1
+			}
+		}
+		b.mu.Unlock()
+		if n > 0 {
+			b.dropOldest(t, n)
+			sh.forgetIfIdle(t, h)
+		}
+		sh.mu.Unlock()
 	}
 }
 
-// forgetIfIdle deletes t, which has neither history nor subscribers, from
-// the topics, remembering its trimmed watermark: a resume on it from an
-// earlier id is a resync. b.mu is held.
-func (b *Broker) forgetIfIdle(t *memTopic) {
-	if len(t.history) != 0 || len(t.subs) != 0 {
-		return
+// evictable returns the topic that loses history next when the history is
+// over a bound, nil when it is within them. b.mu is held.
+func (b *Broker) evictable() *memTopic {
+	if b.overBounds() {
+		return b.order.back
 	}
-	b.forgot.remember(t.name, t.trimmed)
-	delete(b.topics, t.name)
+	return nil
+}
+
+// overBounds reports whether the history is over HistoryMaxTopics or
+// HistoryMaxBytes.
+func (b *Broker) overBounds() bool {
+	n := b.order.len.Load()
+	return n > int64(b.opts.HistoryMaxTopics) || (n > 0 && b.bytes.Load() > int64(b.opts.HistoryMaxBytes))
 }
 
 // forgottenSlots is the size of the table of forgotten topics' watermarks:
-// 1 MiB, allocated when the first topic is forgotten. A resume on a topic
-// whose slot another forgotten topic shares may be told to resync needlessly;
-// with fewer topics forgotten than slots, that is rare.
+// 1 MiB, divided among the shards, each allocating its part when it first
+// forgets a topic. A resume on a topic whose slot another forgotten topic
+// shares may be told to resync needlessly; with fewer topics forgotten than
+// slots, that is rare.
 const forgottenSlots = 1 << 16
 
-// forgotten remembers, for topics forgotten by the broker (their history
-// evicted or expired, with no subscriber left), the greatest id they lost:
-// a resume on one from an earlier id is a resync. It keeps the greatest
-// watermark per slot of a fixed table, by a hash of the topic, so its
-// memory does not grow with the topics forgotten, and it never
+// forgotten remembers, for the topics of one shard forgotten by the broker
+// (their history evicted or expired, with no subscriber left), the greatest
+// id they lost: a resume on one from an earlier id is a resync. It keeps
+// the greatest watermark per slot of a fixed table, by a hash of the topic,
+// so its memory does not grow with the topics forgotten, and it never
 // underestimates a topic's watermark (so a loss is never missed).
 type forgotten struct {
+	size  int // slots once allocated: forgottenSlots / the number of shards
 	slots []streamid.ID
 }
 
-// slot returns the index of topic's slot (FNV-1a).
-func (f *forgotten) slot(topic string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(topic); i++ {
-		h ^= uint32(topic[i])
-		h *= 16777619
-	}
-	return int(h % forgottenSlots)
-}
+// slot returns the index of the slot of the topic of hash h: its high
+// bits, since the low ones pick the shard.
+func (f *forgotten) slot(h uint64) int { return int((h >> 32) % uint64(f.size)) }
 
-// remember records that topic lost the events up to id.
-func (f *forgotten) remember(topic string, id streamid.ID) {
+// remember records that the topic of hash h lost the events up to id.
+func (f *forgotten) remember(h uint64, id streamid.ID) {
 	if id.IsZero() {
 		return
 	}
 	if f.slots == nil {
-		f.slots = make([]streamid.ID, forgottenSlots)
+		f.slots = make([]streamid.ID, f.size)
 	}
-	if i := f.slot(topic); f.slots[i].Less(id) {
+	if i := f.slot(h); f.slots[i].Less(id) {
 		f.slots[i] = id
 	}
 }
 
-// watermark returns an id at or after the greatest id topic lost while
-// forgotten; zero when none.
-func (f *forgotten) watermark(topic string) streamid.ID {
+// watermark returns an id at or after the greatest id the topic of hash h
+// lost while forgotten; zero when none.
+func (f *forgotten) watermark(h uint64) streamid.ID {
 	if f.slots == nil {
 		return streamid.ID{}
 	}
-	return f.slots[f.slot(topic)]
+	return f.slots[f.slot(h)]
 }

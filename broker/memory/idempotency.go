@@ -26,7 +26,7 @@ type idemEntry struct {
 }
 
 // idemRecords are the idempotency records, kept HistoryAge and at most
-// IdempotencyMaxRecords, oldest forgotten first. Guarded by Broker.mu.
+// IdempotencyMaxRecords, oldest forgotten first. Guarded by Broker.idemMu.
 type idemRecords struct {
 	byScope map[idemScope]idemRecord
 	order   []idemEntry // oldest first from head; may hold entries of replaced records

@@ -2,7 +2,9 @@ package memory
 
 import (
 	"context"
+	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ssevents/ssevents/internal/streamid"
@@ -28,25 +30,61 @@ import (
 // broker. Ids issued before the broker started are unknown to it: resuming
 // from one yields a resync for every topic, since events may have been lost
 // with the previous process.
+//
+// Topics are sharded by a hash of their name, each shard under its own
+// lock: publishes to topics of different shards, fan-out included, run in
+// parallel, and a fan-out to many subscribers holds only its topic's shard.
+// A subscription receives its events in id order, whatever shards its
+// topics are in: to that end, publishes that deliver to subscriptions to
+// topics of several shards do so one after the other, in id order, while
+// publishes without such subscriptions do not wait for them.
 type Broker struct {
-	opts sse.BrokerOptions
-	now  func() time.Time
+	opts  sse.BrokerOptions
+	now   func() time.Time
+	first streamid.ID // first id this broker may issue; older ids are unknown
 
-	mu     sync.Mutex
-	closed bool
-	first  streamid.ID // first id this broker may issue; older ids are unknown
-	last   streamid.ID
-	topics map[string]*memTopic
-	order  topicList // the topics with history, most recently published first
-	bytes  int       // estimated bytes of the history (EventBytes, TopicBytes)
-	forgot forgotten // what forgotten topics lost
+	// The topics, by a hash of their name (see shard). A publish, a
+	// subscribe and the end of a subscription lock the shards of their
+	// topics, in index order; eviction and the janitor lock one at a time.
+	seed   maphash.Seed
+	shards []shard
+	mask   uint64 // len(shards)-1: the hash bits that pick a shard
+
+	// mu is the broker's sequence: every publish takes it once, briefly,
+	// under its shards' locks, to take its id, move its topics to the front
+	// of the eviction order and, when it has subscriptions across shards,
+	// take its turn to deliver to them; eviction takes it to change the
+	// eviction order. No shard is locked under it.
+	//
+	// A subscription whose topics are all in one shard gets its events in
+	// id order because publishes to that shard take their ids and deliver
+	// under its lock. One across shards (its topics hash to several) gets
+	// its events in the order of the publishes' turns, which is the order
+	// of their ids: each such publish waits, holding its shards, until the
+	// one before it has delivered to its subscriptions across shards
+	// (crossTurn is closed then). Were they delivered under the shard
+	// locks only, an event of one shard could overtake an older one of
+	// another, and a client that resumes from the newer id would never get
+	// the older event. A publish without such subscriptions never waits.
+	mu        sync.Mutex
+	last      streamid.ID
+	order     topicList     // the topics with history, most recently published first
+	crossTurn chan struct{} // closed when the last publish to subscriptions across shards has delivered to them
+
+	bytes  atomic.Int64 // estimated bytes of the history (EventBytes, TopicBytes)
+	closed atomic.Bool  // set with every shard locked
+
+	idemMu sync.Mutex // taken under the shards of the publish's topics
 	idem   idemRecords
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
-var _ sse.Broker = (*Broker)(nil)
+var (
+	_ sse.Broker = (*Broker)(nil)
+	_ sse.Waker  = (*memSub)(nil) // served without a goroutine by the SSE handler
+)
 
 // memJanitorInterval is how often expired history is dropped: often enough
 // to bound memory, rarely enough to cost nothing.
@@ -55,6 +93,7 @@ const memJanitorInterval = 5 * time.Second
 // New returns an embedded broker. Zero fields of opts take their
 // defaults (see sse.BrokerOptions). Close it to stop its janitor goroutine.
 func New(opts sse.BrokerOptions) *Broker {
+	n := shardCount()
 	b := &Broker{
 		opts: opts.WithDefaults(),
 		now:  time.Now,
@@ -63,8 +102,17 @@ func New(opts sse.BrokerOptions) *Broker {
 		// previous broker (or process) is ever one of this broker's, and
 		// resuming from one yields a resync.
 		first:  streamid.ID{Ms: uint64(time.Now().UnixMilli())},
-		topics: make(map[string]*memTopic),
+		seed:   maphash.MakeSeed(),
+		shards: make([]shard, n),
+		mask:   uint64(n - 1),
 		stop:   make(chan struct{}),
+		// No publish before the first: its turn is now.
+		crossTurn: make(chan struct{}),
+	}
+	close(b.crossTurn)
+	for i := range b.shards {
+		b.shards[i].topics = make(map[string]*memTopic)
+		b.shards[i].forgot.size = forgottenSlots / n
 	}
 	b.wg.Add(1)
 	go b.janitor()
@@ -79,52 +127,125 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if len(msg.Topics) == 0 {
 		return "", sse.ErrNoTopic
 	}
-	now := b.now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return "", sse.ErrBrokerClosed
-	}
 	var scope idemScope
 	if msg.IdempotencyKey != "" {
 		scope = idempotencyScope(msg)
-		if id, ok := b.idem.lookup(scope, now, b.opts.HistoryAge); ok {
-			return id, nil // a retry: published already
+	}
+	names := msg.Topics
+	if len(names) > 1 {
+		names = sse.UniqueTopics(names)
+	}
+	var hashBuf [4]uint64
+	hashes := hashBuf[:0]
+	for _, name := range names {
+		hashes = append(hashes, b.hash(name))
+	}
+	var indexBuf [4]int
+	shards := b.shardIndexes(indexBuf[:0], hashes)
+	b.lock(shards)
+	id, recorded, err := b.publish(msg, names, hashes, scope)
+	b.unlock(shards)
+	if recorded {
+		b.enforceBounds()
+	}
+	return id, err
+}
+
+// publish publishes msg to names, its topics without repeats, of hashes,
+// with the idempotency scope scope (when it has a key): it records the
+// event in the history of each topic and delivers it to their
+// subscriptions. It reports whether it recorded an event (false for a
+// retry). The shards of the topics are locked.
+func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64, scope idemScope) (string, bool, error) {
+	if b.closed.Load() {
+		return "", false, sse.ErrBrokerClosed
+	}
+	now := b.now()
+	if msg.IdempotencyKey != "" {
+		b.idemMu.Lock()
+		id, ok := b.idem.lookup(scope, now, b.opts.HistoryAge)
+		b.idemMu.Unlock()
+		if ok {
+			return id, false, nil // a retry: published already
 		}
 	}
+	multi := len(names) > 1
+	var one [1]*memTopic
+	topics := one[:0]
+	for i, name := range names {
+		topics = append(topics, b.shards[hashes[i]&b.mask].topic(name, hashes[i]))
+	}
+	var seen map[*memSub]struct{} // only needed when one event goes to several topics
+	if multi {
+		seen = make(map[*memSub]struct{})
+	}
+
+	cross := false
+	for _, t := range topics {
+		cross = cross || len(t.cross) > 0
+	}
+	b.mu.Lock()
 	id := streamid.Next(b.last, uint64(now.UnixMilli()))
 	if id.Less(b.first) {
 		id = b.first
 	}
 	b.last = id
-	ev := sse.Event{ID: id.String(), Name: msg.Event, Time: now}
-	// Encoded once for every subscriber and the history; Data then shares
-	// the encoding's bytes (see wire.EncodeEvent).
-	ev.Wire, ev.Data = wire.EncodeEvent(ev.ID, ev.Name, msg.Data)
-	var seen map[*memSub]struct{} // only needed when one event goes to several topics
-	if len(msg.Topics) > 1 {
-		seen = make(map[*memSub]struct{})
+	for _, t := range topics {
+		b.order.pushFront(t)
 	}
-	for _, topic := range msg.Topics {
-		t := b.topic(topic)
-		ev.Topic = t.name // one copy of the name for the topic's whole history
-		b.record(t, ev, id, len(msg.Topics) > 1)
-		b.trim(t, now)
-		for s := range t.subs {
-			if seen != nil {
-				if _, dup := seen[s]; dup {
-					continue
-				}
-				seen[s] = struct{}{}
-			}
-			s.q.Push(ev)
+	// A publish to subscriptions across shards takes its turn among those
+	// publishes in the order of their ids.
+	var turn, done chan struct{}
+	if cross {
+		turn, done = b.crossTurn, make(chan struct{})
+		b.crossTurn = done
+	}
+	b.mu.Unlock()
+	ev := encodeEvent(id, msg, now)
+	if cross {
+		<-turn
+		for _, t := range topics {
+			ev.Topic = t.name
+			deliver(ev, t.cross, seen)
 		}
+		close(done)
 	}
-	b.enforceBounds()
+
+	for _, t := range topics {
+		ev.Topic = t.name // one copy of the name for the topic's whole history
+		b.record(t, ev, id, multi)
+		b.trim(t, now)
+		deliver(ev, t.subs, seen)
+	}
 	if msg.IdempotencyKey != "" {
+		b.idemMu.Lock()
 		b.idem.add(scope, ev.ID, now, b.opts.IdempotencyMaxRecords)
+		b.idemMu.Unlock()
 	}
-	return ev.ID, nil
+	return ev.ID, true, nil
+}
+
+// encodeEvent returns the event of msg, with id, published at now. It is
+// encoded once for every subscriber and the history; Data then shares the
+// encoding's bytes (see wire.EncodeEvent).
+func encodeEvent(id streamid.ID, msg sse.Message, now time.Time) sse.Event {
+	ev := sse.Event{ID: id.String(), Name: msg.Event, Time: now}
+	ev.Wire, ev.Data = wire.EncodeEvent(ev.ID, ev.Name, msg.Data)
+	return ev
+}
+
+// deliver pushes ev to subs, skipping those in seen and adding the others
+// to it (when seen is not nil: one event to several topics).
+func deliver(ev sse.Event, subs map[*memSub]struct{}, seen map[*memSub]struct{}) {
+	for s := range subs {
+		if seen != nil {
+			if _, dup := seen[s]; dup {
+				continue
+			}
+			seen[s] = struct{}{}
+		}
+		s.q.Push(ev)
+	}
 }
 
 // Subscribe implements sse.Broker.
@@ -141,43 +262,64 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 	if s.q.MaxBytes == 0 {
 		s.q.MaxBytes = sse.DefaultQueueBytes
 	}
-	now := b.now()
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	hashes := make([]uint64, len(s.topics))
+	for i, topic := range s.topics {
+		hashes[i] = b.hash(topic)
+	}
+	s.shards = b.shardIndexes(nil, hashes)
+	// With its shards locked, every publish to its topics has either
+	// delivered and recorded its event (it is in the backlog, or its topic
+	// is resynced) or not yet taken its id (it is live): no gap and no
+	// duplicate where the two meet.
+	b.lock(s.shards)
+	defer b.unlock(s.shards)
+	if b.closed.Load() {
 		return nil, sse.ErrBrokerClosed
 	}
 	if req.LastEventID != "" {
-		s.backlog = b.backlog(s.topics, req.LastEventID, now)
+		s.backlog = b.backlog(s.topics, req.LastEventID, b.now())
 	}
 	for _, topic := range s.topics {
-		t := b.topic(topic)
-		if t.subs == nil {
-			t.subs = make(map[*memSub]struct{})
+		sh, h := b.shardOf(topic)
+		t := sh.topic(topic, h)
+		set := &t.subs
+		if len(s.shards) > 1 {
+			set = &t.cross
 		}
-		t.subs[s] = struct{}{}
+		if *set == nil {
+			*set = make(map[*memSub]struct{})
+		}
+		(*set)[s] = struct{}{}
 	}
-	// Registered under b.mu so that end, which takes b.mu, sees s.stop.
+	// Registered under the shards' locks so that end, which takes them,
+	// sees s.stop.
 	s.stop = context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) })
-	b.mu.Unlock()
 	return s, nil
 }
 
 // backlog collects the events after lastID on topics, merged in id order.
-// b.mu is held.
+// The shards of topics are locked.
 func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Backlog {
+	b.mu.Lock()
+	newest := b.last
+	b.mu.Unlock()
+	cursor := ""
+	if !newest.IsZero() {
+		cursor = newest.String()
+	}
 	last, err := streamid.Parse(lastID)
-	if err != nil || last.Less(b.first) || b.last.Less(last) {
+	if err != nil || last.Less(b.first) || newest.Less(last) {
 		// Not an id of ours: from another process or made up. Only a
 		// refetch is safe.
-		return sse.Backlog{Resync: append([]string(nil), topics...), Cursor: b.cursor()}
+		return sse.Backlog{Resync: append([]string(nil), topics...), Cursor: cursor}
 	}
-	out := sse.Backlog{Cursor: b.cursor()}
+	out := sse.Backlog{Cursor: cursor}
 	var lists [][]stored
 	for _, topic := range topics {
-		t, ok := b.topics[topic]
+		sh, h := b.shardOf(topic)
+		t, ok := sh.topics[topic]
 		if !ok {
-			if last.Less(b.forgot.watermark(topic)) {
+			if last.Less(sh.forgot.watermark(h)) {
 				out.Resync = append(out.Resync, topic)
 			}
 			continue
@@ -194,14 +336,6 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 		out.Events = append(out.Events, s.ev)
 	}
 	return out
-}
-
-// cursor returns the newest id issued, "" before the first. b.mu is held.
-func (b *Broker) cursor() string {
-	if b.last.IsZero() {
-		return ""
-	}
-	return b.last.String()
 }
 
 // searchAfter returns the index of the first event of history after last.
@@ -232,22 +366,26 @@ func (b *Broker) janitor() {
 	}
 }
 
-// sweep drops expired history and forgets idle topics.
+// sweep drops expired history and forgets idle topics, one shard at a
+// time.
 func (b *Broker) sweep(now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.idemMu.Lock()
 	b.idem.expire(now, b.opts.HistoryAge)
-	for _, t := range b.topics {
-		b.trim(t, now)
-		b.forgetIfIdle(t)
+	b.idemMu.Unlock()
+	for i := range b.shards {
+		sh := &b.shards[i]
+		sh.mu.Lock()
+		for _, t := range sh.topics {
+			b.trim(t, now)
+			sh.forgetIfIdle(t, b.hash(t.name))
+		}
+		sh.mu.Unlock()
 	}
 }
 
 // Ready implements sse.Broker: the embedded broker is ready until closed.
 func (b *Broker) Ready(context.Context) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return sse.ErrBrokerClosed
 	}
 	return nil
@@ -255,25 +393,40 @@ func (b *Broker) Ready(context.Context) error {
 
 // Close implements sse.Broker.
 func (b *Broker) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil
+	// With every shard locked, no publish or subscribe is under way: those
+	// that come after see closed, and every subscription made before is
+	// in subs.
+	for i := range b.shards {
+		b.shards[i].mu.Lock()
 	}
-	b.closed = true
-	last := b.last
+	already := b.closed.Swap(true)
 	var subs []*memSub
-	for _, t := range b.topics {
-		for s := range t.subs {
-			subs = append(subs, s)
+	if !already {
+		for i := range b.shards {
+			for _, t := range b.shards[i].topics {
+				for s := range t.subs {
+					subs = append(subs, s)
+				}
+				for s := range t.cross {
+					subs = append(subs, s)
+				}
+			}
 		}
 	}
-	b.mu.Unlock()
+	for i := range b.shards {
+		b.shards[i].mu.Unlock()
+	}
+	if already {
+		return nil
+	}
 	close(b.stop)
 	for _, s := range subs {
 		s.end(sse.ErrBrokerClosed)
 	}
 	b.wg.Wait()
+	b.mu.Lock()
+	last := b.last
+	b.mu.Unlock()
 	// A broker made after Close returns starts its ids in a later
 	// millisecond than any of ours.
 	for uint64(time.Now().UnixMilli()) <= last.Ms {
@@ -284,15 +437,21 @@ func (b *Broker) Close() error {
 
 // TopicCount returns the number of topics with subscribers or history.
 func (b *Broker) TopicCount() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.topics)
+	n := 0
+	for i := range b.shards {
+		sh := &b.shards[i]
+		sh.mu.Lock()
+		n += len(sh.topics)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 type memSub struct {
 	b       *Broker
 	q       *sse.Queue
 	topics  []string
+	shards  []int // the shards of topics, in increasing order
 	backlog sse.Backlog
 	once    sync.Once
 	stop    func() bool
@@ -311,17 +470,19 @@ func (s *memSub) Close() error {
 func (s *memSub) end(err error) {
 	s.once.Do(func() {
 		b := s.b
-		b.mu.Lock()
+		b.lock(s.shards)
 		if s.stop != nil {
 			s.stop()
 		}
 		for _, topic := range s.topics {
-			if t, ok := b.topics[topic]; ok {
+			sh, h := b.shardOf(topic)
+			if t, ok := sh.topics[topic]; ok {
 				delete(t.subs, s)
-				b.forgetIfIdle(t)
+				delete(t.cross, s)
+				sh.forgetIfIdle(t, h)
 			}
 		}
-		b.mu.Unlock()
+		b.unlock(s.shards)
 		s.q.Fail(err)
 	})
 }

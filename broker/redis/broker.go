@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -38,6 +39,11 @@ type Broker struct {
 	ctx    context.Context // canceled by Close; ends the subscriber connections' goroutines
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// closing is closed, readable without mu: Publish reads it, so that a
+	// publish never waits for mu, which a fan-out to a topic's local
+	// subscribers holds (see onMessage).
+	closing atomic.Bool
 
 	mu       sync.Mutex
 	closed   bool
@@ -157,10 +163,7 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if len(msg.Topics) == 0 {
 		return "", sse.ErrNoTopic
 	}
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
+	if b.closing.Load() {
 		return "", sse.ErrBrokerClosed
 	}
 	now := time.Now()
@@ -352,6 +355,7 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.closing.Store(true)
 	var subs []*subscription
 	for _, t := range b.topics {
 		for s := range t.subs {

@@ -38,7 +38,10 @@ type subscription struct {
 	stop     func() bool
 }
 
-var _ sse.Subscription = (*subscription)(nil)
+var (
+	_ sse.Subscription = (*subscription)(nil)
+	_ sse.Waker        = (*subscription)(nil) // served without a goroutine by the SSE handler
+)
 
 func (s *subscription) Backlog() sse.Backlog                       { return s.backlog }
 func (s *subscription) Notify() <-chan struct{}                    { return s.q.Notify() }
