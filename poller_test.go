@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ssevents/ssevents"
+	"github.com/ssevents/ssevents/broker/memory"
 	"github.com/ssevents/ssevents/internal/wire"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -171,5 +174,72 @@ func TestQueueBytesBoundDropsOnlyTheSlowStream(t *testing.T) {
 	waitFor(t, "the slow stream to be dropped", 10*time.Second, func() bool { return app.Events().Connections() == 1 })
 	if got := app.Metrics().Snapshot().Connections.SlowDisconnected; got != 1 {
 		t.Fatalf("slow streams disconnected = %d, want 1", got)
+	}
+}
+
+// TestHeartbeatsOnBothIOPaths keeps a stream idle on each I/O path: the
+// handler's one heartbeat scheduler wakes it, as a comment or, with
+// HeartbeatEvent, as a heartbeat event; a published event still arrives
+// between heartbeats.
+func TestHeartbeatsOnBothIOPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		disablePoller  bool
+		heartbeatEvent bool
+	}{
+		{"poller/comment", false, false},
+		{"poller/event", false, true},
+		{"goroutines/comment", true, false},
+		{"goroutines/event", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A Handler of its own: Config.Validate (through New) keeps
+			// heartbeats at 5 s or more, too slow for a test.
+			b := memory.New(sse.BrokerOptions{})
+			t.Cleanup(func() { b.Close() })
+			h := ssevents.NewHandler(ssevents.Config{DisablePoller: tc.disablePoller, HeartbeatInterval: 100 * time.Millisecond, HeartbeatEvent: tc.heartbeatEvent}, b, nil)
+			mux := http.NewServeMux()
+			mux.Handle("/events", h)
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			t.Cleanup(func() { h.Close() })
+			s := dialStream(t, strings.TrimPrefix(srv.URL, "http://"), "topic=quiet")
+			if !tc.disablePoller && !ssevents.GoroutinePathOnly() && runtime.GOOS == "linux" {
+				if got := h.PolledStreams(); got != 1 {
+					t.Fatalf("%d streams on the poller, want 1", got)
+				}
+			}
+			beats := 0
+			deadline := time.Now().Add(5 * time.Second)
+			for beats < 3 {
+				_ = s.conn.SetReadDeadline(deadline)
+				line, err := s.r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("after %d heartbeats: %v", beats, err)
+				}
+				switch {
+				case !tc.heartbeatEvent && line == ": heartbeat\n":
+					beats++
+				case tc.heartbeatEvent && line == "event: heartbeat\n":
+					beats++
+				case strings.HasPrefix(line, "event: "):
+					t.Fatalf("unexpected %q on an idle stream", line)
+				}
+			}
+			id, err := b.Publish(context.Background(), sse.Message{Topics: []string{"quiet"}, Event: "tick", Data: []byte(`1`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				ev := s.next(t)
+				if ev.ID == "" {
+					continue // a heartbeat (or the rest of one): they carry no id
+				}
+				if ev.ID != id || ev.Name != "tick" {
+					t.Fatalf("got %+v, want the published tick %s", ev, id)
+				}
+				break
+			}
+		})
 	}
 }
