@@ -330,8 +330,8 @@ type loop struct {
 	done   chan struct{} // closed when the worker and the waiter have returned
 
 	mu     sync.Mutex
-	ready  []*Conn     // woken
-	io     []ioEvent   // readiness events from the waiter
+	ready  []*Conn   // woken
+	io     []ioEvent // readiness events from the waiter
 	conns  map[int32]*Conn
 	nextID int32
 
