@@ -43,32 +43,6 @@ func (c *Conn) Start() error {
 	return nil
 }
 
-// WakeAll wakes every connection registered.
-func (p *Poller) WakeAll() {
-	for _, l := range p.loops {
-		l.mu.Lock()
-		cs := make([]*Conn, 0, len(l.conns))
-		for _, c := range l.conns {
-			cs = append(cs, c)
-		}
-		l.mu.Unlock()
-		for _, c := range cs {
-			c.Wake()
-		}
-	}
-}
-
-// Len returns the number of connections registered.
-func (p *Poller) Len() int {
-	n := 0
-	for _, l := range p.loops {
-		l.mu.Lock()
-		n += len(l.conns)
-		l.mu.Unlock()
-	}
-	return n
-}
-
 // Conn is a connection served by a poller loop. Wake is safe from any
 // goroutine; Write, Pending and Close only from its callbacks once Start
 // has returned.

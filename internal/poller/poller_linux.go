@@ -100,3 +100,29 @@ func (p *Poller) Add(nc net.Conn, cb Callbacks) (*Conn, error) {
 	l := p.loops[p.next.Add(1)%uint32(len(p.loops))]
 	return &Conn{l: l, fd: fd, cb: cb, nc: nc}, nil
 }
+
+// WakeAll wakes every connection registered.
+func (p *Poller) WakeAll() {
+	for _, l := range p.loops {
+		l.mu.Lock()
+		cs := make([]*Conn, 0, len(l.conns))
+		for _, c := range l.conns {
+			cs = append(cs, c)
+		}
+		l.mu.Unlock()
+		for _, c := range cs {
+			c.Wake()
+		}
+	}
+}
+
+// Len returns the number of connections registered.
+func (p *Poller) Len() int {
+	n := 0
+	for _, l := range p.loops {
+		l.mu.Lock()
+		n += len(l.conns)
+		l.mu.Unlock()
+	}
+	return n
+}
