@@ -27,8 +27,16 @@ func (c *Conn) Start() error {
 	l.nextID++
 	c.id = l.nextID
 	l.conns[c.id] = c
+	c.started = true
+	woken := c.woken.Load() // a Wake before Start: queue it now
+	if woken {
+		l.ready = append(l.ready, c)
+	}
 	l.mu.Unlock()
 	p.mu.Unlock()
+	if woken {
+		l.kick()
+	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(c.fd), Pad: c.id}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 		l.mu.Lock()
@@ -47,12 +55,15 @@ func (c *Conn) Start() error {
 // goroutine; Write, Pending and Close only from its callbacks once Start
 // has returned.
 type Conn struct {
-	l     *loop
-	fd    int
-	id    int32
-	cb    Callbacks
-	nc    net.Conn // until Start
-	woken atomic.Bool
+	l  *loop
+	fd int
+	id int32
+	cb Callbacks
+	nc net.Conn // until Start
+	// started is set by Start, under the loop's lock: a Wake before it
+	// is left for Start to queue, so no callback runs before Start.
+	started bool
+	woken   atomic.Bool
 
 	// Owned by the loop goroutine.
 	pending      []byte // output the socket has not taken yet
@@ -62,13 +73,18 @@ type Conn struct {
 }
 
 // Wake asks for a call of Ready on the connection's loop. Wakes coalesce:
-// one not yet served is enough. It never blocks.
+// one not yet served is enough. It never blocks. A Wake before Start takes
+// effect at Start.
 func (c *Conn) Wake() {
 	if !c.woken.CompareAndSwap(false, true) {
 		return
 	}
 	l := c.l
 	l.mu.Lock()
+	if !c.started {
+		l.mu.Unlock()
+		return // Start queues it
+	}
 	l.ready = append(l.ready, c)
 	first := len(l.ready) == 1
 	l.mu.Unlock()

@@ -361,3 +361,50 @@ func openFiles(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+func TestWakeBeforeStartRunsReadyAfterStart(t *testing.T) {
+	p := newPoller(t, Options{Loops: 1})
+	server, _ := pair(t)
+	o := newOwner()
+	started := false
+	var mu sync.Mutex
+	readyBeforeStart := false
+	o.onReady = func(o *owner) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !started {
+			readyBeforeStart = true
+		}
+	}
+	c, err := p.Add(server, o.callbacks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.c = c
+	c.Wake() // as a heartbeat or an expired token may, before the owner is done
+	time.Sleep(20 * time.Millisecond)
+	mu.Lock()
+	started = true
+	mu.Unlock()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		o.mu.Lock()
+		n := o.ready
+		o.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ready ran %d times after a Wake before Start, want 1", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if readyBeforeStart {
+		t.Fatal("Ready ran before Start")
+	}
+}
