@@ -81,7 +81,13 @@ func (s *stream) startPolled(p *poller.Poller) bool {
 	if !s.expires.IsZero() {
 		s.poll.expiry = time.AfterFunc(time.Until(s.expires), func() { s.wake(dueExpire) })
 	}
+	// Once Start returns, callbacks may run on the loop: the stream is
+	// set up for them first. Start closes the connection: the poller owns
+	// the socket; an idle stream holds no buffer.
+	conn, out, setDeadline := s.conn, s.out, s.setDeadline
+	s.conn, s.out, s.setDeadline, s.buf = nil, nil, nil, nil
 	if err := pc.Start(); err != nil {
+		s.conn, s.out, s.setDeadline = conn, out, setDeadline
 		s.beat.Remove()
 		s.beat = nil
 		if s.poll.expiry != nil {
@@ -90,8 +96,6 @@ func (s *stream) startPolled(p *poller.Poller) bool {
 		s.poll = pollState{}
 		return false
 	}
-	s.conn, s.out, s.setDeadline = nil, nil, nil // closed by Start: the poller owns the socket
-	s.buf = nil                                  // an idle stream holds no buffer
 	waker.SetWake(pc.Wake)
 	pc.Wake() // anything published while it caught up, or a shutdown that began meanwhile
 	return true
