@@ -158,13 +158,15 @@ func (s *stream) end(err error) {
 	if s.conn != nil {
 		s.conn.Close()
 	}
+	h.conns.Add(-1)
+	h.metrics.connsCurrent.Add(-1)
 	if errors.Is(err, sse.ErrSlowConsumer) || errors.Is(err, os.ErrDeadlineExceeded) {
 		// Its queue overflowed, or a write waited longer than WriteTimeout.
+		// Counted once it is gone, so that whoever sees the count sees
+		// the stream gone too.
 		h.metrics.slowConsumers.Add(1)
 		h.cfg.Logger.Warn("slow subscriber disconnected", "topics", s.topics, "remote", s.remote)
 	}
-	h.conns.Add(-1)
-	h.metrics.connsCurrent.Add(-1)
 	h.wg.Done()
 }
 
