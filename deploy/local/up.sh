@@ -80,23 +80,9 @@ fi
 mkdir -p "$state"/{bin,logs,pids,redis,nginx/temp}
 state=$(cd "$state" && pwd)
 
-# free_port prints a loopback TCP port nobody listens on. Ports are
-# drawn at random from a range the kernel does not hand out for outgoing
-# connections (below 32768), and checked with a connect.
-taken=" "
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000))
-		case "$taken" in *" $p "*) continue ;; esac
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			taken="$taken$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
+# free_port: a loopback TCP port nobody listens on (shared with scripts/perf).
+# shellcheck source=deploy/local/lib/free-port.sh
+. "$here/lib/free-port.sh"
 
 # start NAME CMD...: runs CMD in the background, logs to logs/NAME.log,
 # and records "PID COMMAND" in pids/NAME.pid for down.sh, which checks

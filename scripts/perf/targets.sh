@@ -148,22 +148,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a loopback TCP port nobody listens on, below the
-# ephemeral range (32768-60999) so that no outgoing connection takes it.
-taken=" "
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000))
-		case "$taken" in *" $p "*) continue ;; esac
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			taken="$taken$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
+# free_port: a loopback TCP port nobody listens on, below the ephemeral range.
+# shellcheck source=deploy/local/lib/free-port.sh
+. "$repo/deploy/local/lib/free-port.sh"
 
 # Each run dials its streams from its own loopback source addresses (one
 # per 10,000 streams), rotating through 127.0.0.2-251: the closed
