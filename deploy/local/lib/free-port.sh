@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by deploy/local/up.sh and scripts/perf/targets.sh; the caller
 # defines die.
 
