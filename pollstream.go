@@ -1,7 +1,6 @@
 package ssevents
 
 import (
-	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -149,24 +148,16 @@ func (s *stream) ready() {
 	case err != nil:
 		s.finishWhenWritten(err)
 	case due&dueExpire != 0:
-		data, _ := json.Marshal(tokenExpiredData{Exp: s.expires.Unix()})
-		s.buf = wire.AppendEvent(s.buf, "", sse.EventTokenExpired, data)
+		s.appendTokenExpired()
 		if err := s.send(); err != nil {
 			s.finish(err)
 			return
 		}
 		s.finishWhenWritten(nil)
 	case due&dueBeat != 0:
-		// The scheduler wakes a stream idle for the interval, but it may
-		// have written since, or still be waiting for the socket.
-		now := time.Now()
-		if now.Sub(s.last) < s.h.cfg.HeartbeatInterval*9/10 || s.poll.conn.Pending() > 0 {
+		// Not while output still waits for the socket: it is not idle.
+		if s.poll.conn.Pending() > 0 || !s.appendHeartbeat(time.Now()) {
 			return
-		}
-		if s.h.cfg.HeartbeatEvent {
-			s.buf = appendHeartbeatEvent(s.buf, now)
-		} else {
-			s.buf = wire.AppendComment(s.buf, "heartbeat")
 		}
 		if err := s.send(); err != nil {
 			s.finish(err)

@@ -262,14 +262,8 @@ func (s *stream) live(ctx context.Context) error {
 		case <-s.beat.C():
 			// Only an idle stream needs a heartbeat: the scheduler wakes
 			// one idle for the interval, but it may have written since.
-			now := time.Now()
-			if now.Sub(s.last) < s.h.cfg.HeartbeatInterval*9/10 {
+			if !s.appendHeartbeat(time.Now()) {
 				continue
-			}
-			if s.h.cfg.HeartbeatEvent {
-				s.buf = appendHeartbeatEvent(s.buf, now)
-			} else {
-				s.buf = wire.AppendComment(s.buf, "heartbeat")
 			}
 			if err := s.flush(); err != nil {
 				return err
@@ -289,9 +283,30 @@ func (s *stream) expire() error {
 	if err := s.writeQueued(); err != nil {
 		return err
 	}
+	s.appendTokenExpired()
+	return s.flush()
+}
+
+// appendTokenExpired appends the token_expired event to s.buf.
+func (s *stream) appendTokenExpired() {
 	data, _ := json.Marshal(tokenExpiredData{Exp: s.expires.Unix()})
 	s.buf = wire.AppendEvent(s.buf, "", sse.EventTokenExpired, data)
-	return s.flush()
+}
+
+// appendHeartbeat appends a heartbeat (a comment, or with HeartbeatEvent
+// a heartbeat event) to s.buf if the stream has been idle for about the
+// interval, and reports whether it did: the scheduler wakes a stream idle
+// for the interval, but it may have written since.
+func (s *stream) appendHeartbeat(now time.Time) bool {
+	if now.Sub(s.last) < s.h.cfg.HeartbeatInterval*9/10 {
+		return false
+	}
+	if s.h.cfg.HeartbeatEvent {
+		s.buf = appendHeartbeatEvent(s.buf, now)
+	} else {
+		s.buf = wire.AppendComment(s.buf, "heartbeat")
+	}
+	return true
 }
 
 // writeQueued writes the events waiting in the subscription in one batch,
