@@ -242,6 +242,7 @@ func (s *stream) live(ctx context.Context) error {
 		defer t.Stop()
 		expired = t.C
 	}
+	notify := s.sub.Notify() // once: a Queue makes its channel on the first call, under its lock
 	for {
 		select {
 		case <-ctx.Done():
@@ -255,7 +256,7 @@ func (s *stream) live(ctx context.Context) error {
 				return err
 			}
 			return nil
-		case <-s.sub.Notify():
+		case <-notify:
 			if err := s.writeQueued(); err != nil {
 				return err
 			}
