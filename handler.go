@@ -222,12 +222,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// path serves it: a hijacked stream outlives the request, and keeps
 	// none of its context (which holds the connection's addresses and
 	// contexts: memory an idle stream need not keep).
+	var started atomic.Pointer[stream]
 	sub, err := h.broker.Subscribe(context.Background(), sse.SubscribeRequest{
 		Topics:      topics,
 		LastEventID: lastEventID(r),
 		QueueSize:   h.cfg.MaxQueueSize,
 		QueueBytes:  h.cfg.MaxQueueBytes,
-		OnDrop:      func(n int) { h.metrics.dropped.Add(int64(n)) },
+		OnDrop: func(n int) {
+			h.metrics.dropped.Add(int64(n))
+			if s := started.Load(); s != nil && s.paced != nil {
+				s.interruptSlow()
+			}
+		},
 	})
 	if err != nil {
 		h.conns.Add(-1)
@@ -238,6 +244,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.metrics.connsTotal.Add(1)
 	h.metrics.connsCurrent.Add(1)
 	s := &stream{h: h, sub: sub, topics: topics, remote: r.RemoteAddr, expires: expires}
+	if u, ok := sub.(sse.Unaccepting); ok {
+		// From now on the queue judges the client by what it has not
+		// accepted, the backlog's writes included.
+		s.paced = u
+		u.SetUnaccepted(0)
+	}
+	started.Store(s)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hdr.Set("Cache-Control", "no-cache")
@@ -255,6 +268,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
 	s.out, s.setDeadline, s.flusher = w, rc.SetWriteDeadline, rc.Flush
+	s.interrupt.Store(&s.setDeadline) // never changes on this path
 	s.run(ctx)
 }
 

@@ -16,9 +16,11 @@ import (
 // the handler's shutdown each wake it on its poller loop (Conn.Wake), and
 // the loop calls ready, which writes what is due without blocking: output
 // the socket does not take waits in the poller, and while it waits the
-// stream leaves its events in the subscription's bounded queue, so a
-// client that stops reading overflows it and is dropped, as on the
-// goroutine path.
+// stream leaves its events in the subscription's bounded queue and tells
+// it the client is behind (sse.Unaccepting): a stalled client then costs
+// the loop nothing per event (its queue does not wake it) and overflows
+// its queue with its own unaccepted bytes, while a client that keeps up is
+// never judged by the loop's own delay.
 
 // poller returns the handler's poller, started by the first stream that
 // needs it; nil with Config.DisablePoller, where the system has none, or
@@ -58,6 +60,7 @@ type pollState struct {
 	conn   *poller.Conn
 	due    atomic.Uint32 // reasons to wake, set from other goroutines
 	expiry *time.Timer
+	behind bool // the subscription was told the client has not accepted everything
 	ending bool // ends once its pending output is written
 	endErr error
 	ended  bool
@@ -132,6 +135,21 @@ func (s *stream) ready() {
 	// the handler's Close is then in this drain. (Seen after, it could
 	// miss one pushed meanwhile; Close's WakeAll brings another call.)
 	closing := s.h.ctx.Err() != nil
+	if ps.behind {
+		if ps.conn.Pending() > 0 && !closing && due&dueExpire == 0 {
+			// The client has not taken what was written: its events wait
+			// in the queue until the socket drains (Ready follows). Only
+			// an overflow ends it now.
+			if err := s.sub.(sse.Unaccepting).Err(); errors.Is(err, sse.ErrSlowConsumer) {
+				s.finish(err)
+			}
+			return
+		}
+		if ps.conn.Pending() == 0 {
+			ps.behind = false
+			s.sub.(sse.Unaccepting).SetUnaccepted(0)
+		}
+	}
 	err := s.sendQueued()
 	switch {
 	case err != nil && !isQueueEnd(err):
@@ -219,12 +237,30 @@ func (s *stream) sendQueued() error {
 			return err
 		}
 		s.wrote()
+		if pending := s.poll.conn.Pending(); pending > 0 && !s.poll.behind {
+			if u, ok := s.sub.(sse.Unaccepting); ok {
+				s.poll.behind = true
+				u.SetUnaccepted(unacceptedOf(sc.bufs, pending))
+			}
+		}
 		s.h.metrics.observeLatency(sc.batch, s.last)
 	}
 	if qerr != nil {
 		return queueEnd{qerr}
 	}
 	return nil
+}
+
+// unacceptedOf returns how much of the last write the client has not
+// accepted, of pending bytes left over from writing bufs: the rest of the
+// buffer (an event) the socket took only part of, or 1 when it stopped at a
+// buffer's end. The buffers it took none of were delayed by the loop, not
+// refused by the client, and do not count.
+func unacceptedOf(bufs [][]byte, pending int) int {
+	for i := len(bufs) - 1; i >= 0 && pending >= len(bufs[i]); i-- {
+		pending -= len(bufs[i])
+	}
+	return max(pending, 1)
 }
 
 // send writes s.buf.

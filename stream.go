@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ssevents/ssevents/internal/heartbeat"
@@ -46,6 +48,14 @@ type stream struct {
 	setDeadline func(time.Time) error
 	flusher     func() error
 	conn        net.Conn // set when hijacked
+	// raw writes to the hijacked connection's socket without blocking,
+	// where the system allows (rawwrite_unix.go); nil elsewhere.
+	raw syscall.RawConn
+	// paced is the subscription, when it judges the client by what it has
+	// not accepted (nil otherwise); interrupt, set on the goroutine paths,
+	// ends a write blocked on a client whose queue overflowed meanwhile.
+	paced     sse.Unaccepting
+	interrupt atomic.Pointer[func(time.Time) error]
 
 	buf   []byte
 	batch []sse.Event
@@ -77,6 +87,10 @@ func (s *stream) hijack(w http.ResponseWriter, r *http.Request) bool {
 	s.buf = append(s.buf, head.Bytes()...)
 	_ = brw // its reader may hold a pipelined request, which a stream ignores; dropping it frees the buffers
 	s.conn, s.out, s.setDeadline = conn, conn, conn.SetWriteDeadline
+	s.raw = rawConn(conn)
+	limitUnsent(conn)
+	setDeadline := conn.SetWriteDeadline // a copy: the poller path clears the field
+	s.interrupt.Store(&setDeadline)
 	return true
 }
 
@@ -167,6 +181,9 @@ func (s *stream) end(err error) {
 		h.metrics.slowConsumers.Add(1)
 		h.cfg.Logger.Warn("slow subscriber disconnected", "topics", s.topics, "remote", s.remote)
 	}
+	if errors.Is(err, sse.ErrLagging) {
+		h.cfg.Logger.Warn("server fell too far behind a subscriber; it resumes from history", "topics", s.topics, "remote", s.remote)
+	}
 	h.wg.Done()
 }
 
@@ -175,10 +192,7 @@ func (s *stream) flush() error {
 	if s.h.cfg.WriteTimeout > 0 {
 		_ = s.setDeadline(time.Now().Add(s.h.cfg.WriteTimeout)) // unsupported by some writers; then there is no deadline
 	}
-	_, err := s.out.Write(s.buf)
-	if err == nil && s.flusher != nil {
-		err = s.flusher()
-	}
+	err := s.write(s.buf)
 	s.buf = s.buf[:0]
 	if cap(s.buf) > 64<<10 {
 		s.buf = nil // after a large batch, give the memory back
@@ -188,6 +202,41 @@ func (s *stream) flush() error {
 		s.beat.Wrote(s.last)
 	}
 	return err
+}
+
+// write writes b, and flushes it, on the goroutine paths, telling a paced
+// subscription when the client is behind: from the moment its socket takes
+// no more (EAGAIN) where the stream writes to the socket itself, or for
+// the whole write where it cannot know (a ResponseWriter, TLS).
+func (s *stream) write(b []byte) error {
+	if s.paced == nil {
+		return s.writeThrough(b)
+	}
+	if s.raw != nil {
+		return s.writeRaw(b)
+	}
+	s.paced.SetUnaccepted(max(len(b), 1))
+	defer s.paced.SetUnaccepted(0)
+	return s.writeThrough(b)
+}
+
+// writeThrough writes b with a blocking write, then flushes it.
+func (s *stream) writeThrough(b []byte) error {
+	_, err := s.out.Write(b)
+	if err == nil && s.flusher != nil {
+		err = s.flusher()
+	}
+	return err
+}
+
+// interruptSlow ends a blocked write of a stream whose queue overflowed
+// because its client stopped reading: on the goroutine paths the writer
+// would otherwise see it only after WriteTimeout. The write then fails,
+// and the stream ends as slow.
+func (s *stream) interruptSlow() {
+	if f := s.interrupt.Load(); f != nil && errors.Is(s.paced.Err(), sse.ErrSlowConsumer) {
+		_ = (*f)(time.Now())
+	}
 }
 
 // resyncData is the data of a resync event.

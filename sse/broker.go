@@ -68,6 +68,22 @@ type Waker interface {
 	SetWake(fn func())
 }
 
+// Unaccepting is implemented by subscriptions whose queue judges a client
+// by what it has not accepted (see Queue): the SSE handler tells it, on
+// every I/O path, when the client's connection is full and when it has
+// drained, so that only the client's own slowness, never the server's lag,
+// ends the subscription with ErrSlowConsumer. The brokers of this module
+// implement it through their Queue. Its methods are safe for concurrent
+// use.
+type Unaccepting interface {
+	// SetUnaccepted reports the bytes written to the client that it has
+	// not accepted: > 0 while its connection is full, 0 once it drained.
+	SetUnaccepted(n int)
+	// Err returns the error that ended the subscription, or nil while it
+	// is open; unlike Drain it takes no event.
+	Err() error
+}
+
 // Backlog is what a subscriber missed since its LastEventID.
 type Backlog struct {
 	// Events published after LastEventID on the subscribed topics, each

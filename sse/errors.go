@@ -50,6 +50,11 @@ var (
 	// slower than events arrived; the subscription was ended so that it
 	// can resume from history.
 	ErrSlowConsumer = errors.New("ssevents: subscriber too slow, queue overflowed")
+	// ErrLagging: a subscriber's queue overflowed while its client had
+	// accepted everything written to it: the server fell too far behind
+	// (see LagQueueFactor). The subscription was ended so that it can
+	// resume from history; the client is not counted as slow.
+	ErrLagging = errors.New("ssevents: server too far behind this subscriber, queue overflowed")
 	// ErrBrokerClosed: the broker was closed.
 	ErrBrokerClosed = errors.New("ssevents: broker closed")
 	// ErrUnavailable: the broker's backend (Redis) cannot be reached now.

@@ -6,27 +6,54 @@ import (
 
 // Queue is the bounded, non-blocking event queue behind one subscription.
 // Brokers push into it from their fan-out loop; the SSE handler drains it.
-// Push never blocks: when the queue is full (in events, or in bytes when
-// MaxBytes is set), the queue ends with ErrSlowConsumer and drops what it
-// held, so one slow reader costs its publishers nothing. Broker
-// implementations embed it in their Subscription. Queue is safe for
-// concurrent use.
+// Push never blocks: when the queue is full, it ends with ErrSlowConsumer
+// (or ErrLagging) and drops what it held, so one slow reader costs its
+// publishers and the other readers nothing. Broker implementations embed
+// it in their Subscription. Queue is safe for concurrent use.
+//
+// What counts as full depends on whether the writer tells the queue what
+// its client has not accepted (SetUnaccepted, called by the SSE handler on
+// every I/O path). A queue whose writer never does is full at max events,
+// or at MaxBytes bytes of events. A queue whose writer does judges the
+// client, not the server: while the client has accepted all that was
+// written, events wait only because the writer has not run yet (the
+// server's own lag), and the queue holds up to LagQueueFactor times max of
+// them; once the client stops accepting, the events pushed from then on,
+// with the bytes it left unaccepted, are bounded by max and MaxBytes.
 type Queue struct {
 	mu     sync.Mutex
-	events []Event // grows on demand up to max, so an idle queue costs no buffer
+	events []Event // grows on demand up to its bound, so an idle queue costs no buffer
 	max    int
 	bytes  int // Size of the waiting events
 	err    error
 	notify chan struct{} // capacity 1: one pending wake-up is enough, pushes coalesce; made by the first Notify
 	wakeFn func()        // SetWake's function, called instead of signalling notify
+
+	// Set by SetUnaccepted.
+	tracked     bool // the writer reports what its client has not accepted
+	unaccepted  int  // bytes written that the client has not accepted; > 0: behind
+	behindCount int  // events pushed since the client fell behind
+	behindBytes int  // their Size
+
 	// OnDrop, when set before the first Push, is called with the number of
 	// events dropped when the queue overflows.
 	OnDrop func(n int)
 	// MaxBytes, when set before the first Push, bounds the bytes of the
 	// waiting events (Event.Size) as well as their number. A single event
-	// larger than MaxBytes is still accepted into an empty queue.
+	// larger than MaxBytes is still accepted into an empty queue whose
+	// client is not behind.
 	MaxBytes int
 }
+
+// LagQueueFactor is how many times its bound in events a queue holds while
+// its client has accepted everything written to it (see Queue): events that
+// wait only for the server's writer. It bounds the memory of a server that
+// falls far behind (a queued event costs its queue about 120 bytes; its
+// payload is shared); past it the queue ends with ErrLagging, not
+// ErrSlowConsumer, since the client did nothing wrong. 16 x the default
+// 128 events is 2,048 events, seconds of lag at any rate a stream can be
+// read at.
+const LagQueueFactor = 16
 
 // queueRetainCap is the largest backing array a drained queue keeps for
 // reuse: a connection that usually holds a few events reuses its buffer,
@@ -43,7 +70,8 @@ func NewQueue(max int) *Queue {
 }
 
 // Push adds ev. It returns false, and adds nothing, if the queue has ended;
-// a push into a full queue ends it with ErrSlowConsumer.
+// a push into a full queue ends it with ErrSlowConsumer, or ErrLagging
+// when only the server's writer was behind (see Queue).
 func (q *Queue) Push(ev Event) bool {
 	q.mu.Lock()
 	if q.err != nil {
@@ -51,9 +79,9 @@ func (q *Queue) Push(ev Event) bool {
 		return false
 	}
 	size := ev.Size()
-	if len(q.events) >= q.max || (q.MaxBytes > 0 && len(q.events) > 0 && q.bytes+size > q.MaxBytes) {
+	if err := q.full(size); err != nil {
 		dropped := len(q.events) + 1
-		q.err = ErrSlowConsumer
+		q.err = err
 		q.events = nil
 		q.bytes = 0
 		fn, ch := q.wakeFn, q.notify
@@ -66,10 +94,68 @@ func (q *Queue) Push(ev Event) bool {
 	}
 	q.events = append(q.events, ev)
 	q.bytes += size
+	if q.unaccepted > 0 {
+		// The writer waits for the client's connection to drain, and
+		// drains the queue when it does: no wake-up per event.
+		q.behindCount++
+		q.behindBytes += size
+		q.mu.Unlock()
+		return true
+	}
 	fn, ch := q.wakeFn, q.notify
 	q.mu.Unlock()
 	wake(fn, ch)
 	return true
+}
+
+// full returns the error that a push of an event of size bytes ends the
+// queue with, or nil if it fits.
+func (q *Queue) full(size int) error {
+	n := len(q.events)
+	switch {
+	case !q.tracked:
+		if n >= q.max || (q.MaxBytes > 0 && n > 0 && q.bytes+size > q.MaxBytes) {
+			return ErrSlowConsumer
+		}
+	case q.unaccepted > 0:
+		// The client stopped accepting: what it left and what arrived
+		// since are its own.
+		if q.behindCount >= q.max || n >= q.max*LagQueueFactor ||
+			(q.MaxBytes > 0 && q.unaccepted+q.behindBytes+size > q.MaxBytes) {
+			return ErrSlowConsumer
+		}
+	case n >= q.max*LagQueueFactor:
+		return ErrLagging
+	}
+	return nil
+}
+
+// SetUnaccepted tells the queue how many bytes its writer has written to
+// the client's connection that the client has not accepted yet: n > 0 when
+// the connection's buffer is full, 0 once everything written was taken.
+// From the first call on, the queue judges the client by it (see Queue).
+// While n > 0, a push does not wake the writer, which waits for the
+// connection anyway; when n goes back to 0 and events are waiting, the
+// writer is woken. It implements Unaccepting.
+func (q *Queue) SetUnaccepted(n int) {
+	q.mu.Lock()
+	q.tracked = true
+	if n > 0 {
+		if q.unaccepted == 0 {
+			q.behindCount, q.behindBytes = 0, 0
+		}
+		q.unaccepted = n
+		q.mu.Unlock()
+		return
+	}
+	was := q.unaccepted
+	q.unaccepted, q.behindCount, q.behindBytes = 0, 0, 0
+	due := was > 0 && (len(q.events) > 0 || q.err != nil)
+	fn, ch := q.wakeFn, q.notify
+	q.mu.Unlock()
+	if due {
+		wake(fn, ch)
+	}
 }
 
 // SetWake makes the queue call fn, instead of signalling Notify, whenever
@@ -133,7 +219,7 @@ func (q *Queue) Drain(dst []Event) ([]Event, error) {
 	} else {
 		q.events = q.events[:0]
 	}
-	if len(dst) > 0 && q.err != ErrSlowConsumer {
+	if len(dst) > 0 && q.err != ErrSlowConsumer && q.err != ErrLagging {
 		return dst, nil
 	}
 	return dst, q.err

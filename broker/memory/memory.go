@@ -82,8 +82,9 @@ type Broker struct {
 }
 
 var (
-	_ sse.Broker = (*Broker)(nil)
-	_ sse.Waker  = (*memSub)(nil) // served without a goroutine by the SSE handler
+	_ sse.Broker      = (*Broker)(nil)
+	_ sse.Waker       = (*memSub)(nil) // served without a goroutine by the SSE handler
+	_ sse.Unaccepting = (*memSub)(nil) // judged by what its client has not accepted
 )
 
 // memJanitorInterval is how often expired history is dropped: often enough

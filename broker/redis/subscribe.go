@@ -41,11 +41,14 @@ type subscription struct {
 var (
 	_ sse.Subscription = (*subscription)(nil)
 	_ sse.Waker        = (*subscription)(nil) // served without a goroutine by the SSE handler
+	_ sse.Unaccepting  = (*subscription)(nil) // judged by what its client has not accepted
 )
 
 func (s *subscription) Backlog() sse.Backlog                       { return s.backlog }
 func (s *subscription) Notify() <-chan struct{}                    { return s.q.Notify() }
 func (s *subscription) SetWake(fn func())                          { s.q.SetWake(fn) }
+func (s *subscription) SetUnaccepted(n int)                        { s.q.SetUnaccepted(n) }
+func (s *subscription) Err() error                                 { return s.q.Err() }
 func (s *subscription) Drain(dst []sse.Event) ([]sse.Event, error) { return s.q.Drain(dst) }
 
 // Close implements sse.Subscription.

@@ -66,7 +66,8 @@ type Conn struct {
 	woken   atomic.Bool
 
 	// Owned by the loop goroutine.
-	pending      []byte // output the socket has not taken yet
+	pending      [][]byte // output the socket has not taken yet: the buffers given to Write, the first one cut at what was written
+	pendingBytes int      // their length
 	blockedSince time.Time
 	gone         bool
 	closed       bool
@@ -97,16 +98,16 @@ func (c *Conn) Wake() {
 const iovMax = 1024
 
 // Write writes bufs in order without blocking: what the socket does not
-// take now is copied and written when it drains (Ready follows). The
-// buffers are not retained. An error means the connection is broken.
+// take now is kept and written when it drains (Ready follows). The
+// buffers are kept, not copied, until they are written: the caller must
+// not change them afterwards (a stream's events are shared read-only
+// encodings anyway). An error means the connection is broken.
 func (c *Conn) Write(bufs ...[]byte) error {
 	if c.closed || c.gone {
 		return net.ErrClosed
 	}
-	if len(c.pending) > 0 {
-		for _, b := range bufs {
-			c.pending = append(c.pending, b...)
-		}
+	if c.pendingBytes > 0 {
+		c.keep(bufs...)
 		return nil
 	}
 	for len(bufs) > 0 {
@@ -121,17 +122,12 @@ func (c *Conn) Write(bufs ...[]byte) error {
 		}
 		if n < total {
 			// The socket is full: keep the rest until it drains.
-			for _, b := range chunk {
-				if n >= len(b) {
-					n -= len(b)
-					continue
-				}
-				c.pending = append(c.pending, b[n:]...)
-				n = 0
+			for len(bufs) > 0 && n >= len(bufs[0]) {
+				n -= len(bufs[0])
+				bufs = bufs[1:]
 			}
-			for _, b := range bufs[len(chunk):] {
-				c.pending = append(c.pending, b...)
-			}
+			c.keep(bufs[0][n:])
+			c.keep(bufs[1:]...)
 			c.blockedSince = time.Now()
 			c.l.blocked[c] = struct{}{}
 			return nil
@@ -141,8 +137,18 @@ func (c *Conn) Write(bufs ...[]byte) error {
 	return nil
 }
 
+// keep adds bufs, not yet written, to the pending output.
+func (c *Conn) keep(bufs ...[]byte) {
+	for _, b := range bufs {
+		if len(b) > 0 {
+			c.pending = append(c.pending, b)
+			c.pendingBytes += len(b)
+		}
+	}
+}
+
 // Pending returns the bytes written but not yet taken by the socket.
-func (c *Conn) Pending() int { return len(c.pending) }
+func (c *Conn) Pending() int { return c.pendingBytes }
 
 // Close closes the connection; no callback follows.
 func (c *Conn) Close() error {
@@ -150,7 +156,7 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.pending = nil
+	c.pending, c.pendingBytes = nil, 0
 	delete(c.l.blocked, c)
 	c.l.mu.Lock()
 	delete(c.l.conns, c.id)
@@ -168,11 +174,8 @@ func (c *Conn) setGone(err error) {
 
 // flush writes pending output; once it is all written, Ready is called.
 func (c *Conn) flush() {
-	for len(c.pending) > 0 {
-		n, err := unix.Write(c.fd, c.pending)
-		if err == unix.EINTR {
-			continue
-		}
+	for c.pendingBytes > 0 {
+		n, err := writev(c.fd, c.pending[:min(len(c.pending), iovMax)])
 		if err == unix.EAGAIN {
 			return
 		}
@@ -180,13 +183,20 @@ func (c *Conn) flush() {
 			c.setGone(err)
 			return
 		}
-		if n < len(c.pending) {
-			c.pending = c.pending[:copy(c.pending, c.pending[n:])]
-			c.blockedSince = time.Now() // progress
-			continue
+		c.pendingBytes -= n
+		c.blockedSince = time.Now() // progress
+		k := 0
+		for k < len(c.pending) && n >= len(c.pending[k]) {
+			n -= len(c.pending[k])
+			c.pending[k] = nil // let the buffer go
+			k++
 		}
-		c.pending = nil // an idle connection holds no buffer
+		c.pending = c.pending[k:]
+		if n > 0 {
+			c.pending[0] = c.pending[0][n:]
+		}
 	}
+	c.pending = nil // an idle connection holds no buffer
 	delete(c.l.blocked, c)
 	if !c.closed && !c.gone {
 		c.cb.Ready()
