@@ -98,6 +98,9 @@ func (s *stream) startPolled(p *poller.Poller) bool {
 		s.poll = pollState{}
 		return false
 	}
+	if s.paced != nil {
+		s.paced.SetAccepting(pc.Writable) // the net.Conn is closed now
+	}
 	waker.SetWake(pc.Wake)
 	pc.Wake() // anything published while it caught up, or a shutdown that began meanwhile
 	return true
@@ -136,13 +139,16 @@ func (s *stream) ready() {
 	// miss one pushed meanwhile; Close's WakeAll brings another call.)
 	closing := s.h.ctx.Err() != nil
 	if ps.behind {
-		if ps.conn.Pending() > 0 && !closing && due&dueExpire == 0 {
-			// The client has not taken what was written: its events wait
-			// in the queue until the socket drains (Ready follows). Only
-			// an overflow ends it now.
-			if err := s.sub.(sse.Unaccepting).Err(); errors.Is(err, sse.ErrSlowConsumer) {
+		if pending := ps.conn.Pending(); pending > 0 && !closing && due&dueExpire == 0 {
+			// The client has not taken all that was written: its events
+			// wait in the queue until the socket drains (Ready follows,
+			// and on progress meanwhile). Only an overflow ends it now.
+			u := s.sub.(sse.Unaccepting)
+			if err := u.Err(); errors.Is(err, sse.ErrSlowConsumer) {
 				s.finish(err)
+				return
 			}
+			u.SetUnaccepted(pending)
 			return
 		}
 		if ps.conn.Pending() == 0 {
@@ -240,7 +246,7 @@ func (s *stream) sendQueued() error {
 		if pending := s.poll.conn.Pending(); pending > 0 && !s.poll.behind {
 			if u, ok := s.sub.(sse.Unaccepting); ok {
 				s.poll.behind = true
-				u.SetUnaccepted(unacceptedOf(sc.bufs, pending))
+				u.SetUnaccepted(pending)
 			}
 		}
 		s.h.metrics.observeLatency(sc.batch, s.last)
@@ -249,18 +255,6 @@ func (s *stream) sendQueued() error {
 		return queueEnd{qerr}
 	}
 	return nil
-}
-
-// unacceptedOf returns how much of the last write the client has not
-// accepted, of pending bytes left over from writing bufs: the rest of the
-// buffer (an event) the socket took only part of, or 1 when it stopped at a
-// buffer's end. The buffers it took none of were delayed by the loop, not
-// refused by the client, and do not count.
-func unacceptedOf(bufs [][]byte, pending int) int {
-	for i := len(bufs) - 1; i >= 0 && pending >= len(bufs[i]); i-- {
-		pending -= len(bufs[i])
-	}
-	return max(pending, 1)
 }
 
 // send writes s.buf.

@@ -89,6 +89,9 @@ func (s *stream) hijack(w http.ResponseWriter, r *http.Request) bool {
 	s.conn, s.out, s.setDeadline = conn, conn, conn.SetWriteDeadline
 	s.raw = rawConn(conn)
 	limitUnsent(conn)
+	if probe := s.acceptingProbe(); probe != nil && s.paced != nil {
+		s.paced.SetAccepting(probe)
+	}
 	setDeadline := conn.SetWriteDeadline // a copy: the poller path clears the field
 	s.interrupt.Store(&setDeadline)
 	return true
@@ -179,7 +182,7 @@ func (s *stream) end(err error) {
 		// Counted once it is gone, so that whoever sees the count sees
 		// the stream gone too.
 		h.metrics.slowConsumers.Add(1)
-		h.cfg.Logger.Warn("slow subscriber disconnected", "topics", s.topics, "remote", s.remote)
+		h.cfg.Logger.Warn("slow subscriber disconnected", "topics", s.topics, "remote", s.remote, "reason", err)
 	}
 	if errors.Is(err, sse.ErrLagging) {
 		h.cfg.Logger.Warn("server fell too far behind a subscriber; it resumes from history", "topics", s.topics, "remote", s.remote)

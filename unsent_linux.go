@@ -35,3 +35,27 @@ func limitUnsent(c net.Conn) {
 		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, unsentLimit)
 	})
 }
+
+// acceptingProbe returns a probe of whether the hijacked connection's
+// socket takes output now (see sse.Queue.SetAccepting), or nil.
+func (s *stream) acceptingProbe() func() bool {
+	raw := s.raw
+	if raw == nil {
+		return nil
+	}
+	return func() bool {
+		ok := false
+		if err := raw.Control(func(fd uintptr) { ok = writable(int(fd)) }); err != nil {
+			return false
+		}
+		return ok
+	}
+}
+
+// writable reports whether the socket fd takes output now: POLLOUT, which
+// with unsentLimit set means less than that waits unsent.
+func writable(fd int) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n == 1 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) == 0 && fds[0].Revents&unix.POLLOUT != 0
+}

@@ -7,3 +7,7 @@ import "net"
 // limitUnsent does nothing off Linux: the socket takes what its send
 // buffer holds before a stream sees its client behind.
 func limitUnsent(net.Conn) {}
+
+// acceptingProbe returns nil off Linux: a client behind is judged by what
+// it left unaccepted alone.
+func (s *stream) acceptingProbe() func() bool { return nil }

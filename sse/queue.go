@@ -19,7 +19,7 @@ import (
 // written, events wait only because the writer has not run yet (the
 // server's own lag), and the queue holds up to LagQueueFactor times max of
 // them; once the client stops accepting, the events pushed from then on,
-// with the bytes it left unaccepted, are bounded by max and MaxBytes.
+// less what it accepts meanwhile, are bounded by max and MaxBytes.
 type Queue struct {
 	mu     sync.Mutex
 	events []Event // grows on demand up to its bound, so an idle queue costs no buffer
@@ -30,10 +30,11 @@ type Queue struct {
 	wakeFn func()        // SetWake's function, called instead of signalling notify
 
 	// Set by SetUnaccepted.
-	tracked     bool // the writer reports what its client has not accepted
-	unaccepted  int  // bytes written that the client has not accepted; > 0: behind
-	behindCount int  // events pushed since the client fell behind
-	behindBytes int  // their Size
+	tracked     bool        // the writer reports what its client has not accepted
+	unaccepted  int         // bytes written that the client has not accepted; > 0: behind
+	behindCount int         // events pushed since the client fell behind, less its progress
+	behindBytes int         // their Size, less the bytes it accepted since
+	accepting   func() bool // SetAccepting's probe
 
 	// OnDrop, when set before the first Push, is called with the number of
 	// events dropped when the queue overflows.
@@ -118,12 +119,20 @@ func (q *Queue) full(size int) error {
 			return ErrSlowConsumer
 		}
 	case q.unaccepted > 0:
-		// The client stopped accepting: what it left and what arrived
-		// since are its own.
-		if q.behindCount >= q.max || n >= q.max*LagQueueFactor ||
-			(q.MaxBytes > 0 && q.unaccepted+q.behindBytes+size > q.MaxBytes) {
-			return ErrSlowConsumer
+		// The client stopped accepting: what arrived since, less what it
+		// took meanwhile, is its own.
+		over := q.behindCount >= q.max || (q.MaxBytes > 0 && q.behindBytes+size > q.MaxBytes)
+		if !over && n < q.max*LagQueueFactor {
+			return nil
 		}
+		if n < q.max*LagQueueFactor && q.accepting != nil && q.accepting() {
+			// Its connection takes output again: the writer has not
+			// seen it yet, and what waits is the writer's delay. The
+			// client is judged anew from the writer's next report.
+			q.unaccepted, q.behindCount, q.behindBytes = 0, 0, 0
+			return nil
+		}
+		return ErrSlowConsumer
 	case n >= q.max*LagQueueFactor:
 		return ErrLagging
 	}
@@ -131,18 +140,28 @@ func (q *Queue) full(size int) error {
 }
 
 // SetUnaccepted tells the queue how many bytes its writer has written to
-// the client's connection that the client has not accepted yet: n > 0 when
-// the connection's buffer is full, 0 once everything written was taken.
-// From the first call on, the queue judges the client by it (see Queue).
-// While n > 0, a push does not wake the writer, which waits for the
-// connection anyway; when n goes back to 0 and events are waiting, the
-// writer is woken. It implements Unaccepting.
+// the client's connection that the client has not accepted yet: n > 0
+// while the connection's buffer is full, 0 once everything written was
+// taken. From the first call on, the queue judges the client by it (see
+// Queue): from the moment the client falls behind, the events pushed
+// count against max and MaxBytes, less the bytes it accepts meanwhile (a
+// smaller n than the last): only the growth of what the client leaves
+// unread is its own, not output the writer was late with. While n > 0, a
+// push does not wake the writer, which waits for the connection anyway;
+// when n goes back to 0 and events are waiting, the writer is woken. It
+// implements Unaccepting.
 func (q *Queue) SetUnaccepted(n int) {
 	q.mu.Lock()
 	q.tracked = true
 	if n > 0 {
-		if q.unaccepted == 0 {
+		switch {
+		case q.unaccepted == 0:
 			q.behindCount, q.behindBytes = 0, 0
+		case n < q.unaccepted && q.behindBytes > 0:
+			// Progress: credit what the client took.
+			left := max(q.behindBytes-(q.unaccepted-n), 0)
+			q.behindCount = int(int64(q.behindCount) * int64(left) / int64(q.behindBytes))
+			q.behindBytes = left
 		}
 		q.unaccepted = n
 		q.mu.Unlock()
@@ -156,6 +175,19 @@ func (q *Queue) SetUnaccepted(n int) {
 	if due {
 		wake(fn, ch)
 	}
+}
+
+// SetAccepting registers fn, which reports whether the client's
+// connection takes output now (a writable socket). Before it ends a
+// client that is behind as slow, the queue asks fn: if the connection
+// accepts output again, the events waiting are the writer's delay, and
+// the client is not ended. fn is called with the queue's lock held, from
+// a pushing goroutine; it must be quick and must not call the queue. It
+// implements Unaccepting.
+func (q *Queue) SetAccepting(fn func() bool) {
+	q.mu.Lock()
+	q.accepting = fn
+	q.mu.Unlock()
 }
 
 // SetWake makes the queue call fn, instead of signalling Notify, whenever

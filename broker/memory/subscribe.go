@@ -127,6 +127,7 @@ func (s *memSub) Backlog() sse.Backlog                       { return s.backlog 
 func (s *memSub) Notify() <-chan struct{}                    { return s.q.Notify() }
 func (s *memSub) SetWake(fn func())                          { s.q.SetWake(fn) }
 func (s *memSub) SetUnaccepted(n int)                        { s.q.SetUnaccepted(n) }
+func (s *memSub) SetAccepting(fn func() bool)                { s.q.SetAccepting(fn) }
 func (s *memSub) Err() error                                 { return s.q.Err() }
 func (s *memSub) Drain(dst []sse.Event) ([]sse.Event, error) { return s.q.Drain(dst) }
 func (s *memSub) Close() error {

@@ -48,6 +48,7 @@ func (s *subscription) Backlog() sse.Backlog                       { return s.ba
 func (s *subscription) Notify() <-chan struct{}                    { return s.q.Notify() }
 func (s *subscription) SetWake(fn func())                          { s.q.SetWake(fn) }
 func (s *subscription) SetUnaccepted(n int)                        { s.q.SetUnaccepted(n) }
+func (s *subscription) SetAccepting(fn func() bool)                { s.q.SetAccepting(fn) }
 func (s *subscription) Err() error                                 { return s.q.Err() }
 func (s *subscription) Drain(dst []sse.Event) ([]sse.Event, error) { return s.q.Drain(dst) }
 

@@ -147,6 +147,15 @@ func (c *Conn) keep(bufs ...[]byte) {
 	}
 }
 
+// Writable reports whether the socket takes output now. Unlike the
+// other methods it is safe from any goroutine: it only polls the
+// descriptor (a closed connection reports false).
+func (c *Conn) Writable() bool {
+	fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n == 1 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) == 0 && fds[0].Revents&unix.POLLOUT != 0
+}
+
 // Pending returns the bytes written but not yet taken by the socket.
 func (c *Conn) Pending() int { return c.pendingBytes }
 
@@ -172,8 +181,16 @@ func (c *Conn) setGone(err error) {
 	c.cb.Gone(err)
 }
 
-// flush writes pending output; once it is all written, Ready is called.
+// flush writes pending output. Ready follows when it wrote any: the
+// owner sees the client's progress, and once all is written, that it can
+// write more.
 func (c *Conn) flush() {
+	progress := false
+	defer func() {
+		if progress && c.pendingBytes > 0 && !c.closed && !c.gone {
+			c.cb.Ready()
+		}
+	}()
 	for c.pendingBytes > 0 {
 		n, err := writev(c.fd, c.pending[:min(len(c.pending), iovMax)])
 		if err == unix.EAGAIN {
@@ -185,6 +202,7 @@ func (c *Conn) flush() {
 		}
 		c.pendingBytes -= n
 		c.blockedSince = time.Now() // progress
+		progress = progress || n > 0
 		k := 0
 		for k < len(c.pending) && n >= len(c.pending[k]) {
 			n -= len(c.pending[k])

@@ -123,13 +123,12 @@ func (l *loop) work() {
 	var events []ioEvent
 	sweep := time.NewTimer(time.Hour)
 	sweep.Stop()
-	sweeping := false
+	sweeping, due := false, false
 	for {
 		select {
 		case <-l.signal:
 		case <-sweep.C:
-			sweeping = false
-			l.sweep()
+			sweeping, due = false, true
 		}
 		if l.quit.Load() {
 			return
@@ -161,6 +160,12 @@ func (l *loop) work() {
 				c.cb.Ready()
 			}
 			ready[i] = nil
+		}
+		if due {
+			// After the readiness events: output that a socket took while
+			// this loop was busy is not held against its client.
+			due = false
+			l.sweep()
 		}
 		if len(l.blocked) > 0 && !sweeping {
 			sweeping = true

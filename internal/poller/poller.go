@@ -30,8 +30,9 @@ var ErrClosed = errors.New("poller: closed")
 // serves thousands of connections.
 type Callbacks struct {
 	// Ready is called after Wake (even while output waits for the socket:
-	// Pending tells), and after output that had to wait for the socket
-	// has all been written (Pending is then 0).
+	// Pending tells), when the socket took some of the output that waited
+	// for it (Pending is then smaller), and once it has all been written
+	// (Pending is then 0).
 	Ready func()
 	// Gone is called once when the peer closed the connection, sent
 	// anything, or output waited longer than the write timeout

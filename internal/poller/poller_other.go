@@ -39,3 +39,6 @@ func (c *Conn) Pending() int { return 0 }
 
 // Close does nothing.
 func (c *Conn) Close() error { return nil }
+
+// Writable reports false: there is no poller here.
+func (c *Conn) Writable() bool { return false }
