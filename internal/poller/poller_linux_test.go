@@ -408,3 +408,72 @@ func TestWakeBeforeStartRunsReadyAfterStart(t *testing.T) {
 		t.Fatal("Ready ran before Start")
 	}
 }
+
+// TestPartialWritevKeepsEveryBufferExactlyOnce writes three 64 KiB buffers
+// of distinct content in one Write into a socket whose buffers are small,
+// so that writev takes only part of them: the peer must read exactly their
+// concatenation, whichever buffer the socket stopped in, and whether the
+// rest went out in one flush or several.
+func TestPartialWritevKeepsEveryBufferExactlyOnce(t *testing.T) {
+	p := newPoller(t, Options{Loops: 1, WriteTimeout: time.Minute})
+	server, client := pair(t)
+	if err := server.(*net.TCPConn).SetWriteBuffer(16 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.(*net.TCPConn).SetReadBuffer(8 << 10); err != nil {
+		t.Fatal(err)
+	}
+	bufs := make([][]byte, 3)
+	var want []byte
+	for i := range bufs {
+		bufs[i] = make([]byte, 64<<10)
+		for j := range bufs[i] {
+			bufs[i][j] = byte(i*97 + j*31 + j>>8) // distinct in every buffer and along it
+		}
+		want = append(want, bufs[i]...)
+	}
+	o := newOwner()
+	pending := make(chan int, 1)
+	once := false
+	o.onReady = func(o *owner) {
+		if once {
+			return
+		}
+		once = true
+		if err := o.c.Write(bufs...); err != nil {
+			t.Error(err)
+		}
+		pending <- o.c.Pending()
+	}
+	start(t, p, server, o)
+	o.c.Wake()
+	select {
+	case n := <-pending:
+		if n <= 0 || n >= len(want) {
+			t.Fatalf("pending %d of %d after the first writev: the socket took all or nothing; the test needs a partial write", n, len(want))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Ready never ran")
+	}
+	got := make([]byte, len(want))
+	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// Small reads, so that the poller flushes the rest in several parts.
+	for off := 0; off < len(got); {
+		n, err := client.Read(got[off:min(off+4096, len(got))])
+		if err != nil {
+			t.Fatalf("read %d of %d bytes: %v", off, len(got), err)
+		}
+		off += n
+	}
+	if !bytes.Equal(got, want) {
+		i := 0
+		for i < len(got) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("the peer read other bytes than the three buffers in order: first difference at byte %d of %d", i, len(want))
+	}
+	_ = client.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, err := client.Read(make([]byte, 1)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the peer read %d more bytes (%v): output was written twice", n, err)
+	}
+}
