@@ -82,6 +82,10 @@ var ownSettings = []Setting{
 	settings.Int(settings.Spec{Name: "SSE_MAX_CONNECTIONS_PER_IP", Field: "MaxConnectionsPerIP", Default: "0",
 		Usage: "streams one client address may have open at once (0: no limit)", Min: 0, Max: 1_000_000},
 		func(c *Config) *int { return &c.MaxConnectionsPerIP }),
+	settings.Int(settings.Spec{Name: "SSE_IPV6_PREFIX_BITS", Field: "IPv6PrefixBits", Default: strconv.Itoa(DefaultIPv6PrefixBits),
+		Usage: "leading bits of an IPv6 client address that the per-address limits count as one client (IPv4: each address)",
+		Min:   1, Max: 128, Unit: "bits"},
+		func(c *Config) *int { return &c.IPv6PrefixBits }),
 }
 
 // checkSecret accepts an HS256 secret of at least MinJWTSecretLength bytes
