@@ -33,7 +33,7 @@ var ownSettings = []Setting{
 		Usage: "RSA and EC public keys that verify tokens, chosen by kid", Allowed: "path of a JWKS (JSON Web Key Set) file"},
 		func(c *Config) *string { return &c.JWTJWKSFile }),
 	settings.String(settings.Spec{Name: "SSE_JWT_JWKS_URL", Field: "JWTJWKSURL",
-		Usage:   "JWKS of RSA and EC keys that verify tokens, chosen by kid; refreshed in the background and on an unknown kid",
+		Usage:   "JWKS of RSA and EC keys that verify tokens, chosen by kid; fetched in the background (not ready, its tokens answered 503, until the first fetch succeeds), then refreshed, and on an unknown kid",
 		Allowed: "http:// or https:// URL", Check: checkWebhookURL},
 		func(c *Config) *string { return &c.JWTJWKSURL }),
 	settings.Bool(settings.Spec{Name: "SSE_JWT_REQUIRE_EXP", Field: "JWTAllowNoExp", Default: "true",

@@ -61,8 +61,11 @@ type Config struct {
 	// JWTLeeway is the clock skew allowed on exp, nbf and iat. Default 0.
 	// Env: SSE_JWT_LEEWAY_SECONDS.
 	JWTLeeway time.Duration
-	// JWTJWKSURL is a JWKS URL (RSA and EC keys chosen by kid), fetched in the background
-	// and on an unknown kid (rate-limited). Default: none. Env: SSE_JWT_JWKS_URL.
+	// JWTJWKSURL is a JWKS URL (RSA and EC keys chosen by kid), fetched
+	// in the background and on an unknown kid (rate-limited). New does not
+	// wait for the first fetch: until it succeeds, /health/ready answers
+	// 503 and a token only its keys could verify is answered 503 (see
+	// WaitKeys). Default: none. Env: SSE_JWT_JWKS_URL.
 	JWTJWKSURL string
 	// JWTAllowNoExp accepts tokens without exp (they never end a stream). Default
 	// false: exp is required. Env: SSE_JWT_REQUIRE_EXP=false.
@@ -211,7 +214,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.registerMetrics()
 	h.routes()
-	h.handler = h.guard(h.app)
+	h.handler = h.guard(h.holdReady(h.app))
 	h.logMode()
 	return h, nil
 }
