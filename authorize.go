@@ -28,6 +28,9 @@ import (
 //     WWW-Authenticate header);
 //   - an error wrapping sse.ErrForbidden answers 403 with the error's
 //     message, which should name the denied topic: Forbidden(topic) does;
+//   - an error made by Unavailable answers 503 with Retry-After and the
+//     error's message (the Authorizer cannot decide now; the client should
+//     retry);
 //   - any other error answers 500: it is logged, and the client sees only
 //     "internal error".
 //
@@ -136,8 +139,8 @@ func ExpireStreamAt(r *http.Request, t time.Time) {
 
 // authorize asks Config.Authorize about topics, once. It returns when the
 // stream must end (zero: never; see ExpireStreamAt) and nil, or an error
-// answered 401 or 403, or one answered 500 that hides the authorizer's
-// detail from the client (WriteError logs it).
+// answered 401, 403 or 503 (Unavailable), or one answered 500 that hides
+// the authorizer's detail from the client (WriteError logs it).
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, topics []string) (time.Time, error) {
 	if h.cfg.Authorize == nil {
 		return time.Time{}, nil
@@ -155,6 +158,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, topics []str
 			w.Header().Set("WWW-Authenticate", c.challenge)
 		}
 		return time.Time{}, err
+	case http.StatusServiceUnavailable:
+		var u *unavailableError
+		if errors.As(err, &u) {
+			w.Header().Set("Retry-After", retryAfterSeconds)
+			return time.Time{}, err
+		}
 	}
 	// Not a verdict (perhaps an error that would map to another status,
 	// such as a broker's): a failure of the authorizer, answered 500.

@@ -149,8 +149,11 @@ type Config struct {
 	// garbage collector runs, see GOMEMLIMIT). Default
 	// DefaultHistoryMaxBytes (256 MiB). Env: SSE_HISTORY_MAX_BYTES.
 	HistoryMaxBytes int
-	// Retry is the reconnection delay sent to clients. Default
-	// DefaultRetry (3 s). Env: SSE_RETRY_MS.
+	// Retry is the reconnection delay sent to clients (retry:). Each
+	// stream gets its own value, drawn uniformly within ±20% of Retry (3 s
+	// gives 2.4 to 3.6 s, in whole ms), so that streams ended together (a
+	// restart) do not all come back at once. Default DefaultRetry (3 s).
+	// Env: SSE_RETRY_MS.
 	Retry time.Duration
 	// WriteTimeout bounds one write to a client. Default
 	// DefaultWriteTimeout (10 s). Env: SSE_WRITE_TIMEOUT_SECONDS.

@@ -80,7 +80,7 @@ var Settings = []Setting{
 		Usage: "estimated bytes of history the embedded broker keeps; the least recently published topics lose it first", Min: 1 << 20, Max: 1 << 40, Unit: "bytes"},
 		func(c *Config) *int { return &c.HistoryMaxBytes }),
 	settings.Duration(settings.Spec{Name: "SSE_RETRY_MS", Field: "Retry", Default: strconv.Itoa(int(DefaultRetry / time.Millisecond)),
-		Usage: "reconnection delay sent to clients", Min: 0, Max: 600_000, Unit: "ms"},
+		Usage: "reconnection delay sent to clients, each stream's drawn at random within ±20% of it", Min: 0, Max: 600_000, Unit: "ms"},
 		func(c *Config) *time.Duration { return &c.Retry }),
 	settings.Duration(settings.Spec{Name: "SSE_WRITE_TIMEOUT_SECONDS", Field: "WriteTimeout", Default: secs(DefaultWriteTimeout),
 		Usage: "seconds one write to a client may take", Min: 1, Max: 600, Unit: "s"},

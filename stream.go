@@ -158,7 +158,7 @@ func (s *stream) run(ctx context.Context) {
 
 // catchUp writes the retry line and the backlog.
 func (s *stream) catchUp() error {
-	s.buf = wire.AppendRetry(s.buf, s.h.cfg.Retry)
+	s.buf = wire.AppendRetry(s.buf, jitteredRetry(s.h.cfg.Retry))
 	if err := s.flush(); err != nil {
 		return err
 	}

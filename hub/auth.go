@@ -133,6 +133,9 @@ func (h *Hub) authorizeSubscribe(r *http.Request, topics []string) error {
 	if h.auth != nil {
 		if tok, hasToken = subscriberToken(r); hasToken {
 			claims, err := h.auth.verify(r.Context(), tok)
+			if errors.Is(err, errKeysNotLoaded) {
+				return ssevents.Unavailable(err) // 503: retry once the JWKS is fetched
+			}
 			if err != nil {
 				return ssevents.WithChallenge(err, bearerChallenge)
 			}
@@ -248,11 +251,16 @@ func newAuthenticator(cfg Config) (*authenticator, error) {
 }
 
 // verify parses and checks tok. Every failure wraps
-// sse.ErrUnauthorized with a reason fit for the client.
+// sse.ErrUnauthorized with a reason fit for the client, except
+// errKeysNotLoaded (503) for a token that needs the keys of a JWKS URL
+// not fetched yet.
 func (a *authenticator) verify(ctx context.Context, tok string) (*Claims, error) {
 	var c Claims
 	keyFor := func(t *jwt.Token) (any, error) { return a.keyFor(ctx, t) }
 	if _, err := a.parser.ParseWithClaims(tok, &c, keyFor); err != nil {
+		if errors.Is(err, errKeysNotLoaded) {
+			return nil, errKeysNotLoaded // a 503: the token is not known to be bad
+		}
 		return nil, fmt.Errorf("%w: %s", sse.ErrUnauthorized, tokenErrorText(err))
 	}
 	return &c, nil

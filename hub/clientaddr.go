@@ -72,12 +72,20 @@ type client struct {
 	fromHeader bool       // named by a trusted proxy's header, not the TCP peer
 }
 
-// key is the client's address as the per-address limits count it.
-func (c client) key(r *http.Request) string {
-	if c.addr.IsValid() {
-		return c.addr.String()
+// key is the client as the per-address limits count it: an IPv4 address
+// as it is, an IPv6 address by its leading ipv6Bits bits ("2001:db8::/64":
+// a client that holds a whole prefix is one client, not 2^64), and when
+// the address could not be read, r's RemoteAddr.
+func (c client) key(r *http.Request, ipv6Bits int) string {
+	switch {
+	case !c.addr.IsValid():
+		return r.RemoteAddr
+	case c.addr.Is6() && ipv6Bits < 128:
+		if p, err := c.addr.Prefix(ipv6Bits); err == nil {
+			return p.String()
+		}
 	}
-	return r.RemoteAddr
+	return c.addr.String()
 }
 
 // resolve returns the client of r. Only a trusted peer's headers are read:

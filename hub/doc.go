@@ -70,9 +70,12 @@
 // RS256/384/512 and ES256/384/512 (a PEM public key or certificate,
 // Config.JWTPublicKeyFile; a JWKS file, Config.JWTJWKSFile; or a JWKS URL,
 // Config.JWTJWKSURL; JWKS keys are chosen by the token's kid). A JWKS URL
-// is fetched at start, every 10 minutes, and when a token has a kid the
-// set lacks (at most once a minute, so made-up kids cannot flood the
-// identity provider); a failed fetch keeps the keys known so far. exp is
+// is fetched at start, in the background (New does not wait: until the
+// first fetch succeeds, /health/ready answers 503 and a token only its
+// keys could verify is answered 503, not 401; Hub.WaitKeys waits for it),
+// then every 10 minutes, and when a token has a kid the set lacks (at most
+// once a minute, so made-up kids cannot flood the identity provider); a
+// failed fetch keeps the keys known so far. exp is
 // required (unless Config.JWTAllowNoExp, SSE_JWT_REQUIRE_EXP=false); iat,
 // when present, must not be later than now plus Config.JWTLeeway; iss and
 // aud are checked when configured. The claims:

@@ -33,7 +33,7 @@ var ownSettings = []Setting{
 		Usage: "RSA and EC public keys that verify tokens, chosen by kid", Allowed: "path of a JWKS (JSON Web Key Set) file"},
 		func(c *Config) *string { return &c.JWTJWKSFile }),
 	settings.String(settings.Spec{Name: "SSE_JWT_JWKS_URL", Field: "JWTJWKSURL",
-		Usage:   "JWKS of RSA and EC keys that verify tokens, chosen by kid; refreshed in the background and on an unknown kid",
+		Usage:   "JWKS of RSA and EC keys that verify tokens, chosen by kid; fetched in the background (not ready, its tokens answered 503, until the first fetch succeeds), then refreshed, and on an unknown kid",
 		Allowed: "http:// or https:// URL", Check: checkWebhookURL},
 		func(c *Config) *string { return &c.JWTJWKSURL }),
 	settings.Bool(settings.Spec{Name: "SSE_JWT_REQUIRE_EXP", Field: "JWTAllowNoExp", Default: "true",
@@ -82,6 +82,10 @@ var ownSettings = []Setting{
 	settings.Int(settings.Spec{Name: "SSE_MAX_CONNECTIONS_PER_IP", Field: "MaxConnectionsPerIP", Default: "0",
 		Usage: "streams one client address may have open at once (0: no limit)", Min: 0, Max: 1_000_000},
 		func(c *Config) *int { return &c.MaxConnectionsPerIP }),
+	settings.Int(settings.Spec{Name: "SSE_IPV6_PREFIX_BITS", Field: "IPv6PrefixBits", Default: strconv.Itoa(DefaultIPv6PrefixBits),
+		Usage: "leading bits of an IPv6 client address that the per-address limits count as one client (IPv4: each address)",
+		Min:   1, Max: 128, Unit: "bits"},
+		func(c *Config) *int { return &c.IPv6PrefixBits }),
 }
 
 // checkSecret accepts an HS256 secret of at least MinJWTSecretLength bytes

@@ -18,7 +18,8 @@ func (h *Hub) guard(app http.Handler) http.Handler {
 	h.limits = newLimits(h.cfg, h.app)
 	if len(h.cfg.TrustedProxies) > 0 || h.cfg.PublishRate > 0 || h.cfg.MaxConnectionsPerIP > 0 {
 		h.logger.Info("client limits", "trusted_proxies", h.cfg.TrustedProxies,
-			"publish_rate", h.cfg.PublishRate, "max_connections_per_ip", h.cfg.MaxConnectionsPerIP)
+			"publish_rate", h.cfg.PublishRate, "max_connections_per_ip", h.cfg.MaxConnectionsPerIP,
+			"ipv6_prefix_bits", h.cfg.IPv6PrefixBits)
 	}
 	return newClientAddrs(h.cfg.TrustedProxies).wrap(h.cors.wrap(h.limits.wrapStreams(app)))
 }

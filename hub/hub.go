@@ -24,6 +24,10 @@ const (
 	// for the same credentials and topics: it absorbs a reconnect storm
 	// while a revoked session stops working within seconds.
 	DefaultAuthorizeCacheTTL = 5 * time.Second
+	// DefaultIPv6PrefixBits is the IPv6 prefix the per-address limits
+	// count as one client: a /64, the smallest block a site or a home is
+	// usually given, so one client cannot get 2^64 fresh addresses.
+	DefaultIPv6PrefixBits = 64
 	// MinJWTSecretLength is the shortest HS256 secret accepted, in bytes:
 	// RFC 7518 section 3.2 asks for a key at least as long as the hash.
 	MinJWTSecretLength = 32
@@ -57,8 +61,11 @@ type Config struct {
 	// JWTLeeway is the clock skew allowed on exp, nbf and iat. Default 0.
 	// Env: SSE_JWT_LEEWAY_SECONDS.
 	JWTLeeway time.Duration
-	// JWTJWKSURL is a JWKS URL (RSA and EC keys chosen by kid), fetched in the background
-	// and on an unknown kid (rate-limited). Default: none. Env: SSE_JWT_JWKS_URL.
+	// JWTJWKSURL is a JWKS URL (RSA and EC keys chosen by kid), fetched
+	// in the background and on an unknown kid (rate-limited). New does not
+	// wait for the first fetch: until it succeeds, /health/ready answers
+	// 503 and a token only its keys could verify is answered 503 (see
+	// WaitKeys). Default: none. Env: SSE_JWT_JWKS_URL.
 	JWTJWKSURL string
 	// JWTAllowNoExp accepts tokens without exp (they never end a stream). Default
 	// false: exp is required. Env: SSE_JWT_REQUIRE_EXP=false.
@@ -109,6 +116,13 @@ type Config struct {
 	// open at once; past it the SSE endpoint answers 429 with
 	// Retry-After. Default 0: no limit. Env: SSE_MAX_CONNECTIONS_PER_IP.
 	MaxConnectionsPerIP int
+	// IPv6PrefixBits is how many leading bits of an IPv6 client address
+	// the per-address limits (PublishRate, MaxConnectionsPerIP) count as
+	// one client, from 1 to 128: every address of a /64 shares its limits
+	// by default, since one client often holds a whole /64. IPv4
+	// addresses are counted one by one. Default DefaultIPv6PrefixBits
+	// (64). Env: SSE_IPV6_PREFIX_BITS.
+	IPv6PrefixBits int
 }
 
 func (c Config) withDefaults() Config {
@@ -117,6 +131,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthorizeCacheTTL == 0 {
 		c.AuthorizeCacheTTL = DefaultAuthorizeCacheTTL
+	}
+	if c.IPv6PrefixBits == 0 {
+		c.IPv6PrefixBits = DefaultIPv6PrefixBits
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -197,7 +214,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.registerMetrics()
 	h.routes()
-	h.handler = h.guard(h.app)
+	h.handler = h.guard(h.holdReady(h.app))
 	h.logMode()
 	return h, nil
 }

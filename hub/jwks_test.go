@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -67,23 +68,41 @@ func startJWKS(t *testing.T, keys ...signingKey) *jwksServer {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
-		b64 := base64.RawURLEncoding.EncodeToString
-		var set struct {
-			Keys []map[string]string `json:"keys"`
-		}
-		for _, k := range s.keys {
-			pub, err := k.key.PublicKey.Bytes() // 0x04 || x || y
-			if err != nil {
-				panic(err)
-			}
-			set.Keys = append(set.Keys, map[string]string{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
-				"kid": k.kid, "x": b64(pub[1:33]), "y": b64(pub[33:])})
-		}
-		json.NewEncoder(w).Encode(set)
+		writeJWKS(w, s.keys)
 	}))
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
 	return s
+}
+
+// writeJWKS writes the public keys of keys as a JWKS.
+func writeJWKS(w http.ResponseWriter, keys []signingKey) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	for _, k := range keys {
+		pub, err := k.key.PublicKey.Bytes() // 0x04 || x || y
+		if err != nil {
+			panic(err)
+		}
+		set.Keys = append(set.Keys, map[string]string{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
+			"kid": k.kid, "x": b64(pub[1:33]), "y": b64(pub[33:])})
+	}
+	_ = json.NewEncoder(w).Encode(set)
+}
+
+// newJWKSHub returns a hub verifying tokens with the JWKS at url, once it
+// has fetched it (New does not wait for that).
+func newJWKSHub(t *testing.T, url string) *hub.Hub {
+	t.Helper()
+	h := newHub(t, hub.Config{JWTJWKSURL: url})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.WaitKeys(ctx); err != nil {
+		t.Fatalf("the JWKS was not fetched: %v", err)
+	}
+	return h
 }
 
 func (s *jwksServer) set(down bool, keys ...signingKey) {
@@ -108,7 +127,7 @@ func TestJWKSURL_rotationAndRateLimit(t *testing.T) {
 	t.Parallel()
 	k1, k2, k3 := newSigningKey(t, "k1"), newSigningKey(t, "k2"), newSigningKey(t, "k3")
 	jwks := startJWKS(t, k1)
-	h := newHub(t, hub.Config{JWTJWKSURL: jwks.url})
+	h := newJWKSHub(t, jwks.url)
 	steps := []struct {
 		name     string
 		change   func()
@@ -149,7 +168,7 @@ func TestJWKSURL_backgroundRefresh(t *testing.T) {
 	t.Cleanup(hub.SetJWKSIntervals(50*time.Millisecond, time.Hour))
 	k1, k2, other := newSigningKey(t, "k1"), newSigningKey(t, "k2"), newSigningKey(t, "x")
 	jwks := startJWKS(t, k1)
-	h := newHub(t, hub.Config{JWTJWKSURL: jwks.url})
+	h := newJWKSHub(t, jwks.url)
 	if got := subscribeStatus(t, h, other.sign(t)); got != 401 { // uses up the one fetch on an unknown kid
 		t.Fatalf("unknown key: status %d, want 401", got)
 	}

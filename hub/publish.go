@@ -43,6 +43,9 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) error {
 	// Checked before the body is read: a caller without credentials
 	// learns nothing about topics and costs no parsing.
 	claims, err := h.authenticatePublisher(r)
+	if errors.Is(err, errKeysNotLoaded) {
+		w.Header().Set("Retry-After", keysRetryAfter)
+	}
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ type limits struct {
 	publishRate int
 	publish     *rateLimiter // nil: no publish limit
 	maxConns    int          // 0: no per-address stream limit
+	ipv6Bits    int          // leading bits of an IPv6 address counted as one client
 	ssePath     string
 	refused     *prometheus.CounterVec
 	logger      *slog.Logger
@@ -49,7 +50,7 @@ type limits struct {
 // the app's metrics registry.
 func newLimits(cfg Config, app *ssevents.App) *limits {
 	l := &limits{
-		publishRate: cfg.PublishRate, maxConns: cfg.MaxConnectionsPerIP,
+		publishRate: cfg.PublishRate, maxConns: cfg.MaxConnectionsPerIP, ipv6Bits: cfg.IPv6PrefixBits,
 		ssePath: app.Config().Path, logger: cfg.Logger, open: make(map[string]int),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sse_rate_limited_total",
@@ -71,9 +72,13 @@ func newLimits(cfg Config, app *ssevents.App) *limits {
 func (l *limits) refuse(w http.ResponseWriter, r *http.Request, limit string, retryAfter int, err error) error {
 	l.refused.WithLabelValues(limit).Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-	l.logger.DebugContext(r.Context(), "rate limited", "limit", limit, "client", clientOf(r).key(r), "path", r.URL.Path)
+	l.logger.DebugContext(r.Context(), "rate limited", "limit", limit, "client", l.addrKey(r), "path", r.URL.Path)
 	return err
 }
+
+// addrKey is the key the per-address limits count r's client by: its
+// address, or its IPv6 prefix (Config.IPv6PrefixBits).
+func (l *limits) addrKey(r *http.Request) string { return clientOf(r).key(r, l.ipv6Bits) }
 
 // allowPublish takes one publish from the bucket of the publisher: its
 // token's subject, else its client address. Over the rate it returns an
@@ -82,7 +87,7 @@ func (l *limits) allowPublish(w http.ResponseWriter, r *http.Request, claims *Cl
 	if l == nil || l.publish == nil {
 		return nil
 	}
-	key, who := "addr:"+clientOf(r).key(r), "client address"
+	key, who := "addr:"+l.addrKey(r), "client address"
 	if claims != nil && claims.Subject != "" {
 		key, who = "sub:"+claims.Subject, "token subject"
 	}
@@ -109,7 +114,7 @@ func (l *limits) wrapStreams(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		key := clientOf(r).key(r)
+		key := l.addrKey(r)
 		if !l.acquire(key) {
 			err := l.refuse(w, r, limitConnectionsPerIP, connectionsRetryAfter, fmt.Errorf(
 				"%w: over the limit of %d open streams per client address (SSE_MAX_CONNECTIONS_PER_IP); close one or retry later",

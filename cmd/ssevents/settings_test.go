@@ -66,6 +66,7 @@ var contract = []struct{ variable, flag, def string }{
 	{"SSE_TRUSTED_PROXIES", "trusted-proxies", ""},
 	{"SSE_PUBLISH_RATE", "publish-rate", "0"},
 	{"SSE_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0"},
+	{"SSE_IPV6_PREFIX_BITS", "ipv6-prefix-bits", "64"},
 }
 
 // here is the value a computed default has in this process, appended to
