@@ -244,7 +244,7 @@ func (e *StatusError) Unwrap() error {
 	for _, s := range answerSentinels {
 		text := s.Error()
 		if sse.HTTPStatus(s) == e.StatusCode && (e.Message == text || strings.HasPrefix(e.Message, text+":")) {
-			if e.IdempotencyKey != "" && (s == sse.ErrIdempotencyKeyReused || s == sse.ErrIdempotencyKeyInFlight) {
+			if e.IdempotencyKey != "" && (errors.Is(s, sse.ErrIdempotencyKeyReused) || errors.Is(s, sse.ErrIdempotencyKeyInFlight)) {
 				return sse.NewIdempotencyKeyError(e.IdempotencyKey, s)
 			}
 			return s

@@ -3,6 +3,7 @@ package sse
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -60,10 +61,10 @@ func NewIdempotencyKeyError(key string, err error) *IdempotencyKeyError {
 
 // Error implements error: the sentinel's message, the key and what to do.
 func (e *IdempotencyKeyError) Error() string {
-	switch e.Err {
-	case ErrIdempotencyKeyReused:
+	switch {
+	case errors.Is(e.Err, ErrIdempotencyKeyReused):
 		return fmt.Sprintf("%v: key %q was used for a publish with other topics, event or data; use a new key for a new event", e.Err, e.Key)
-	case ErrIdempotencyKeyInFlight:
+	case errors.Is(e.Err, ErrIdempotencyKeyInFlight):
 		return fmt.Sprintf("%v: key %q; retry once the first request has been answered", e.Err, e.Key)
 	}
 	return fmt.Sprintf("%v: key %q", e.Err, e.Key)
