@@ -134,6 +134,9 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if len(msg.Topics) == 0 {
 		return "", sse.ErrNoTopic
 	}
+	if b.closed.Load() {
+		return "", sse.ErrBrokerClosed // checked again under the shard locks; here for a retry too
+	}
 	var scope idemScope
 	var fp sse.Fingerprint
 	if msg.IdempotencyKey != "" {
