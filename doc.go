@@ -35,7 +35,9 @@
 // "resync" event naming the topics to refetch. A publish answered with an
 // error is never delivered, not even later. A publish with
 // Message.IdempotencyKey (the Idempotency-Key header) may be retried: a
-// retry publishes nothing new and answers the first id. Every id is tied
+// retry publishes nothing new and answers the first id; the key used for
+// another request is refused (sse.ErrIdempotencyKeyReused, 422), as is a
+// second request while the first is in flight (409). Every id is tied
 // to the dataset that issued it: an id of a dataset that no longer exists
 // (a Redis restart without data, a flush, a failover that lost writes, a
 // previous embedded broker) yields a resync. App.Close refuses publishes

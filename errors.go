@@ -2,6 +2,7 @@ package ssevents
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -10,17 +11,24 @@ import (
 
 // WriteError writes err as a JSON error response with the status from
 // sse.HTTPStatus. Errors that map to 500 are logged with their details and shown
-// to the client only as "internal error", so no internal detail leaks.
+// to the client only as "internal error", so no internal detail leaks. An
+// *sse.IdempotencyKeyError (409, 422) names its key in the body's
+// idempotency_key too.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	status := sse.HTTPStatus(err)
-	msg := err.Error()
 	if status == http.StatusInternalServerError {
 		if logger != nil {
 			logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
-		msg = "ssevents: internal error"
+		writeJSONError(w, status, "ssevents: internal error")
+		return
 	}
-	writeJSONError(w, status, msg)
+	body := sse.ErrorBody{Error: err.Error()}
+	var ke *sse.IdempotencyKeyError
+	if errors.As(err, &ke) {
+		body.IdempotencyKey = ke.Key
+	}
+	WriteJSON(w, status, body)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {

@@ -203,6 +203,11 @@ type StatusError struct {
 	Message string
 	// RetryAfter is the server's Retry-After, when it sent one in seconds.
 	RetryAfter time.Duration
+	// IdempotencyKey is the idempotency key the answer is about, when the
+	// server named one (a 422 for a key reused for another request, a 409
+	// for a key whose first request is still in flight): then the error
+	// unwraps to an *sse.IdempotencyKeyError with it.
+	IdempotencyKey string
 }
 
 // Error implements error with one "ssevents: " prefix: an ssevents
@@ -225,17 +230,23 @@ func (e *StatusError) Error() string {
 var answerSentinels = []error{
 	sse.ErrNoTopic, sse.ErrInvalidTopic, sse.ErrTooManyTopics, sse.ErrInvalidEvent,
 	sse.ErrInvalidData, sse.ErrInvalidRequest, sse.ErrInvalidIdempotencyKey,
+	sse.ErrIdempotencyKeyReused, sse.ErrIdempotencyKeyInFlight,
 	sse.ErrUnauthorized, sse.ErrForbidden, sse.ErrMessageTooLarge, sse.ErrRateLimited,
 	sse.ErrRequestTimeout, sse.ErrUnsupportedMediaType, sse.ErrTooManyConnections,
 	sse.ErrUnavailable, sse.ErrBrokerClosed,
 }
 
 // Unwrap returns the ssevents sentinel error the server's message and
-// status name, or nil.
+// status name, or nil. For an answer about an idempotency key it returns
+// an *sse.IdempotencyKeyError for e.IdempotencyKey, which unwraps to the
+// sentinel in turn (sse.ErrIdempotencyKeyReused, ErrIdempotencyKeyInFlight).
 func (e *StatusError) Unwrap() error {
 	for _, s := range answerSentinels {
 		text := s.Error()
 		if sse.HTTPStatus(s) == e.StatusCode && (e.Message == text || strings.HasPrefix(e.Message, text+":")) {
+			if e.IdempotencyKey != "" && (errors.Is(s, sse.ErrIdempotencyKeyReused) || errors.Is(s, sse.ErrIdempotencyKeyInFlight)) {
+				return sse.NewIdempotencyKeyError(e.IdempotencyKey, s)
+			}
 			return s
 		}
 	}

@@ -34,8 +34,11 @@
 //
 // Publishing (Client.Publish, PublishTopics, PublishMessage) sends an
 // Idempotency-Key with every request and retries the same request with the
-// same key after a 503 or a lost connection, up to Config.PublishRetries
-// times, so that a hub restart neither loses nor doubles the event.
+// same key after a 503, a 409 (the key's first request still in flight) or
+// a lost connection, up to Config.PublishRetries times, so that a hub
+// restart neither loses nor doubles the event. A key reused for another
+// request is answered 422: the *StatusError matches
+// sse.ErrIdempotencyKeyReused and unwraps to an *sse.IdempotencyKeyError.
 //
 // The package depends on the standard library and on ssevents' own
 // packages only.

@@ -88,14 +88,18 @@ func (c *Client) PublishTopics(ctx context.Context, topics []string, event strin
 // Idempotency-Key header, so that the same request can be sent again
 // without publishing twice: it is retried, with the same key, after a 503
 // answer, a 502 or 504 (a proxy that lost or gave up on the hub, which
-// may or may not have published), or a request that got no answer
-// (connection refused or reset, which a restarting hub causes), up to
-// Config.PublishRetries times. The
+// may or may not have published), a 409 (a request with the key, such as
+// an earlier attempt, is still in flight), or a request that got no
+// answer (connection refused or reset, which a restarting hub causes), up
+// to Config.PublishRetries times. The
 // delay before retry n is a random share (full jitter) of
 // min(BackoffMax, BackoffInitial x 2^(n-1)), and at least the answer's
 // Retry-After. Other error answers (400, 401, 403, 413, ...) are returned
 // at once as a *StatusError; the last error is returned when the retries
-// or ctx run out.
+// or ctx run out. A key reused for another request is answered 422: the
+// *StatusError then matches sse.ErrIdempotencyKeyReused with errors.Is,
+// and errors.As finds an *sse.IdempotencyKeyError naming the key (as it
+// does for sse.ErrIdempotencyKeyInFlight once the retries run out).
 func (c *Client) PublishMessage(ctx context.Context, m Message) (string, error) {
 	if len(m.Topics) == 0 {
 		return "", ErrNoTopic
@@ -161,8 +165,10 @@ func publishBody(m Message) ([]byte, error) {
 
 // retryablePublish reports whether a publish that failed with err may be
 // sent again with the same key: after a 502, 503 or 504 (the hub, or the
-// proxy in front of it, could not answer), or after a request that got no
-// complete answer while ctx is still live.
+// proxy in front of it, could not answer), a 409 for the key in flight
+// (an earlier attempt, given up on, may still be running: a later retry
+// gets its outcome), or after a request that got no complete answer while
+// ctx is still live.
 func retryablePublish(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, errPublishRequest) {
 		return false
@@ -173,7 +179,7 @@ func retryablePublish(ctx context.Context, err error) bool {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true
 		}
-		return false
+		return errors.Is(err, sse.ErrIdempotencyKeyInFlight)
 	}
 	return true
 }
@@ -228,7 +234,7 @@ func readStatusError(resp *http.Response) *StatusError {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var body sse.ErrorBody
 	if json.Unmarshal(b, &body) == nil && body.Error != "" {
-		e.Message = body.Error
+		e.Message, e.IdempotencyKey = body.Error, body.IdempotencyKey
 		return e
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")

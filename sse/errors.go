@@ -27,6 +27,16 @@ var (
 	// ErrInvalidIdempotencyKey: an idempotency key is empty, too long or
 	// has a byte outside visible ASCII (see ValidateIdempotencyKey).
 	ErrInvalidIdempotencyKey = errors.New("ssevents: invalid idempotency key")
+	// ErrIdempotencyKeyReused: a publish came with the idempotency key of
+	// an earlier one (within the history age) but another request: other
+	// topics, event or data (see Message.Fingerprint). Nothing was
+	// published (422). Returned wrapped in an *IdempotencyKeyError.
+	ErrIdempotencyKeyReused = errors.New("ssevents: idempotency key reused for a different request")
+	// ErrIdempotencyKeyInFlight: a publish came with the idempotency key
+	// of one that has not been answered yet. Nothing was published; a
+	// retry once the first has been answered gets its outcome (409).
+	// Returned wrapped in an *IdempotencyKeyError.
+	ErrIdempotencyKeyInFlight = errors.New("ssevents: a request with this idempotency key is still in flight")
 	// ErrRequestTimeout: a request body did not arrive in the time the
 	// endpoint allows (408).
 	ErrRequestTimeout = errors.New("ssevents: request timeout")
@@ -76,6 +86,10 @@ func HTTPStatus(err error) int {
 		errors.Is(err, ErrInvalidData), errors.Is(err, ErrInvalidRequest),
 		errors.Is(err, ErrInvalidIdempotencyKey):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrIdempotencyKeyReused):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, ErrIdempotencyKeyInFlight):
+		return http.StatusConflict
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrForbidden):
@@ -99,4 +113,7 @@ func HTTPStatus(err error) int {
 type ErrorBody struct {
 	// Error says what was wrong, in words meant for the client's developer.
 	Error string `json:"error"`
+	// IdempotencyKey is the request's idempotency key when the error is
+	// about it (422 key reused, 409 key in flight); omitted otherwise.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }

@@ -78,8 +78,12 @@ type Message struct {
 	// Data is the JSON payload.
 	Data json.RawMessage
 	// IdempotencyKey, when set, makes the publish safe to retry: a second
-	// publish with the same key and the same topics within the history age
-	// returns the first one's id and publishes nothing. 1 to
+	// publish with the same key and the same request (topics in any order,
+	// event and data: the same Fingerprint) within the history age returns
+	// the first one's id and publishes nothing. The same key with another
+	// request fails with ErrIdempotencyKeyReused, and while the first
+	// publish with the key has not returned, another fails with
+	// ErrIdempotencyKeyInFlight. 1 to
 	// MaxIdempotencyKeyLength visible ASCII bytes (see
 	// ValidateIdempotencyKey). The hub takes it from the Idempotency-Key
 	// header.

@@ -17,9 +17,10 @@ const (
 )
 
 // IdempotencyKeyHeader is the request header of the hub's POST /publish
-// that makes a retry safe: a retry with the same key and topics within the
-// history age answers the first publish's id and publishes nothing new
-// (see Message.IdempotencyKey).
+// that makes a retry safe: a retry with the same key and request (topics,
+// event, data) within the history age answers the first publish's id and
+// publishes nothing new; the key with another request answers 422, and
+// while the first request is in flight 409 (see Message.IdempotencyKey).
 const IdempotencyKeyHeader = "Idempotency-Key"
 
 // PublishRequest is the JSON body of the hub's POST /publish (package hub),

@@ -3,11 +3,16 @@
 // subscriber cannot tell which one it is talking to.
 //
 // A backend's test calls Run with a function that opens a fresh broker
-// configured with Options():
+// configured with Options(), wrapped so that it is an InFlightHolder (its
+// in-flight test hook, reached through the package's export_test.go):
+//
+//	type holder struct{ *memory.Broker }
+//
+//	func (h holder) SetInFlightHook(f func(sse.Message)) { memory.SetInFlightHook(h.Broker, f) }
 //
 //	func TestConformance(t *testing.T) {
 //		brokertest.Run(t, func(t *testing.T) sse.Broker {
-//			return memory.New(brokertest.Options())
+//			return holder{memory.New(brokertest.Options())}
 //		})
 //	}
 //

@@ -12,7 +12,8 @@ import (
 )
 
 // Run runs the conformance suite. open must return a new broker opened
-// with Options(); Run closes it when the subtest ends (so Close must be
+// with Options(), an InFlightHolder (the idempotency test that needs one
+// fails otherwise); Run closes it when the subtest ends (so Close must be
 // idempotent). Subtests run in parallel.
 func Run(t *testing.T, open func(t *testing.T) sse.Broker) {
 	t.Helper()
@@ -43,6 +44,8 @@ var suite = []struct {
 	{"ConcurrentOrder", testConcurrentOrder},
 	{"Validation", testValidation},
 	{"Idempotency", testIdempotency},
+	{"IdempotencyKeyReused", testIdempotencyKeyReused},
+	{"IdempotencyKeyInFlight", testIdempotencyKeyInFlight},
 	{"Ready", testReady},
 	{"Resume", testResume},
 	{"ResumeSeveralTopics", testResumeSeveralTopics},

@@ -9,10 +9,16 @@ import (
 	"github.com/ssevents/ssevents/sse"
 )
 
+// holder is the embedded broker with its in-flight test hook in reach of
+// the conformance suite (brokertest.InFlightHolder).
+type holder struct{ *memory.Broker }
+
+func (h holder) SetInFlightHook(f func(sse.Message)) { memory.SetInFlightHook(h.Broker, f) }
+
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	brokertest.Run(t, func(t *testing.T) sse.Broker {
-		return memory.New(brokertest.Options())
+		return holder{memory.New(brokertest.Options())}
 	})
 }
 

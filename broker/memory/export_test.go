@@ -1,6 +1,10 @@
 package memory
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ssevents/ssevents/sse"
+)
 
 // ShardIndex returns the index of the shard that holds topic, so that the
 // tests can pick topics of the same or of different shards.
@@ -45,3 +49,8 @@ func CheckAccounting(b *Broker) error {
 	}
 	return nil
 }
+
+// SetInFlightHook makes every later publish with an idempotency key call f
+// once its key is reserved (in flight), before it publishes. Set it before
+// publishing.
+func SetInFlightHook(b *Broker, f func(sse.Message)) { b.inFlightHook = f }

@@ -2,20 +2,19 @@ package memory
 
 import (
 	"crypto/sha256"
-	"slices"
 	"time"
 
 	"github.com/ssevents/ssevents/sse"
 )
 
 // idemScope identifies a publish for its idempotency key: a hash of the
-// key and the message's topics (in any order), so that a record has a
-// fixed size however long its key and topics are.
+// key, so that a record has a fixed size however long its key is.
 type idemScope [sha256.Size]byte
 
 // idemRecord is the outcome of a publish made with an idempotency key.
 type idemRecord struct {
 	id string
+	fp sse.Fingerprint // the request the key was first used for
 	at time.Time
 }
 
@@ -26,51 +25,62 @@ type idemEntry struct {
 }
 
 // idemRecords are the idempotency records, kept HistoryAge and at most
-// IdempotencyMaxRecords, oldest forgotten first. Guarded by Broker.idemMu.
+// IdempotencyMaxRecords, oldest forgotten first, and the keys of the
+// publishes in flight. Guarded by Broker.idemMu.
 type idemRecords struct {
-	byScope map[idemScope]idemRecord
-	order   []idemEntry // oldest first from head; may hold entries of replaced records
-	head    int
+	byScope  map[idemScope]idemRecord
+	order    []idemEntry // oldest first from head; may hold entries of replaced records
+	head     int
+	inflight map[idemScope]struct{} // reserved, not yet recorded (see reserve)
 }
 
 // idempotencyScope returns what identifies a publish for its idempotency
-// key: the key and the message's topics (in any order).
-func idempotencyScope(msg sse.Message) idemScope {
-	topics := msg.Topics
-	if len(topics) > 1 {
-		topics = slices.Clone(topics)
-		slices.Sort(topics)
-		topics = slices.Compact(topics)
-	}
-	h := sha256.New()
-	h.Write([]byte(msg.IdempotencyKey))
-	for _, t := range topics {
-		h.Write([]byte{0})
-		h.Write([]byte(t))
-	}
-	var s idemScope
-	h.Sum(s[:0])
-	return s
+// key.
+func idempotencyScope(key string) idemScope {
+	return sha256.Sum256([]byte(key))
 }
 
-// lookup returns the id of the publish recorded for scope within age of
-// now.
-func (r *idemRecords) lookup(scope idemScope, now time.Time, age time.Duration) (string, bool) {
-	rec, ok := r.byScope[scope]
-	if !ok || now.Sub(rec.at) >= age {
-		return "", false
+// reserve takes the key of a publish (scope, fingerprint fp) for the
+// caller to publish, or answers it from its record: the recorded id and
+// done for a retry of the same request within age of now; an
+// *sse.IdempotencyKeyError for the key used for another request
+// (ErrIdempotencyKeyReused) or reserved by a publish still in flight
+// (ErrIdempotencyKeyInFlight). Every reservation (done false, err nil)
+// must be followed by settle.
+func (r *idemRecords) reserve(key string, scope idemScope, fp sse.Fingerprint, now time.Time, age time.Duration) (id string, done bool, err error) {
+	if _, busy := r.inflight[scope]; busy {
+		return "", false, sse.NewIdempotencyKeyError(key, sse.ErrIdempotencyKeyInFlight)
 	}
-	return rec.id, true
+	if rec, ok := r.byScope[scope]; ok && now.Sub(rec.at) < age {
+		if rec.fp != fp {
+			return "", false, sse.NewIdempotencyKeyError(key, sse.ErrIdempotencyKeyReused)
+		}
+		return rec.id, true, nil // a retry: published already
+	}
+	if r.inflight == nil {
+		r.inflight = make(map[idemScope]struct{})
+	}
+	r.inflight[scope] = struct{}{}
+	return "", false, nil
 }
 
-// add records the publish id for scope, forgetting the oldest records past
-// max.
-func (r *idemRecords) add(scope idemScope, id string, now time.Time, limit int) {
+// settle ends the reservation of scope: when the publish succeeded (id
+// not ""), it records id and fp for scope, forgetting the oldest records
+// past limit; after a failure, the key is free for a retry.
+func (r *idemRecords) settle(scope idemScope, fp sse.Fingerprint, id string, now time.Time, limit int) {
+	delete(r.inflight, scope)
+	if id != "" {
+		r.add(scope, idemRecord{id: id, fp: fp, at: now}, limit)
+	}
+}
+
+// add records rec for scope, forgetting the oldest records past limit.
+func (r *idemRecords) add(scope idemScope, rec idemRecord, limit int) {
 	if r.byScope == nil {
 		r.byScope = make(map[idemScope]idemRecord)
 	}
-	r.byScope[scope] = idemRecord{id: id, at: now}
-	r.order = append(r.order, idemEntry{scope: scope, id: id})
+	r.byScope[scope] = rec
+	r.order = append(r.order, idemEntry{scope: scope, id: rec.id})
 	for len(r.byScope) > limit {
 		r.popOldest()
 	}

@@ -74,8 +74,15 @@ type Broker struct {
 	bytes  atomic.Int64 // estimated bytes of the history (EventBytes, TopicBytes)
 	closed atomic.Bool  // set with every shard locked
 
-	idemMu sync.Mutex // taken under the shards of the publish's topics
+	// idemMu guards idem. A publish with an idempotency key reserves its
+	// key before it locks its shards and settles it after, so that its
+	// key is in flight (another publish with it is refused) until it has
+	// returned. No other lock is taken under it.
+	idemMu sync.Mutex
 	idem   idemRecords
+	// inFlightHook, when set (by tests only), is called by a publish with
+	// an idempotency key once the key is reserved, before it publishes.
+	inFlightHook func(sse.Message)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -128,9 +135,22 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if len(msg.Topics) == 0 {
 		return "", sse.ErrNoTopic
 	}
+	if b.closed.Load() {
+		return "", sse.ErrBrokerClosed // checked again under the shard locks; here for a retry too
+	}
 	var scope idemScope
+	var fp sse.Fingerprint
 	if msg.IdempotencyKey != "" {
-		scope = idempotencyScope(msg)
+		scope, fp = idempotencyScope(msg.IdempotencyKey), msg.Fingerprint()
+		b.idemMu.Lock()
+		id, done, err := b.idem.reserve(msg.IdempotencyKey, scope, fp, b.now(), b.opts.HistoryAge)
+		b.idemMu.Unlock()
+		if err != nil || done {
+			return id, err
+		}
+		if b.inFlightHook != nil {
+			b.inFlightHook(msg)
+		}
 	}
 	names := msg.Topics
 	if len(names) > 1 {
@@ -144,32 +164,28 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	var indexBuf [4]int
 	shards := b.shardIndexes(indexBuf[:0], hashes)
 	b.lock(shards)
-	id, recorded, err := b.publish(msg, names, hashes, scope)
+	id, now, err := b.publish(msg, names, hashes)
 	b.unlock(shards)
-	if recorded {
+	if msg.IdempotencyKey != "" {
+		b.idemMu.Lock()
+		b.idem.settle(scope, fp, id, now, b.opts.IdempotencyMaxRecords)
+		b.idemMu.Unlock()
+	}
+	if err == nil {
 		b.enforceBounds()
 	}
 	return id, err
 }
 
-// publish publishes msg to names, its topics without repeats, of hashes,
-// with the idempotency scope scope (when it has a key): it records the
-// event in the history of each topic and delivers it to their
-// subscriptions. It reports whether it recorded an event (false for a
-// retry). The shards of the topics are locked.
-func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64, scope idemScope) (string, bool, error) {
+// publish publishes msg to names, its topics without repeats, of hashes:
+// it records the event in the history of each topic and delivers it to
+// their subscriptions. It returns the event's id and the time it was
+// published at. The shards of the topics are locked.
+func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64) (string, time.Time, error) {
 	if b.closed.Load() {
-		return "", false, sse.ErrBrokerClosed
+		return "", time.Time{}, sse.ErrBrokerClosed
 	}
 	now := b.now()
-	if msg.IdempotencyKey != "" {
-		b.idemMu.Lock()
-		id, ok := b.idem.lookup(scope, now, b.opts.HistoryAge)
-		b.idemMu.Unlock()
-		if ok {
-			return id, false, nil // a retry: published already
-		}
-	}
 	multi := len(names) > 1
 	var one [1]*memTopic
 	topics := one[:0]
@@ -218,12 +234,7 @@ func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64, scope
 		b.trim(t, now)
 		deliver(ev, t.subs, seen)
 	}
-	if msg.IdempotencyKey != "" {
-		b.idemMu.Lock()
-		b.idem.add(scope, ev.ID, now, b.opts.IdempotencyMaxRecords)
-		b.idemMu.Unlock()
-	}
-	return ev.ID, true, nil
+	return ev.ID, now, nil
 }
 
 // encodeEvent returns the event of msg, with id, published at now. It is

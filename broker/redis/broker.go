@@ -3,13 +3,11 @@ package redis
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +42,9 @@ type Broker struct {
 	// publish never waits for mu, which a fan-out to a topic's local
 	// subscribers holds (see onMessage).
 	closing atomic.Bool
+
+	inflight     keySet            // idempotency keys of this instance's publishes in flight
+	inFlightHook func(sse.Message) // tests only: see holdInFlight
 
 	mu       sync.Mutex
 	closed   bool
@@ -182,9 +183,14 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if len(msg.Topics) > 1 {
 		mid = rand.Text()[:16] // 80 random bits tell the copies of this event from any other
 	}
-	idem := "0"
+	var fp string // the request's fingerprint, for a publish with an idempotency key
 	if msg.IdempotencyKey != "" {
-		idem = "1"
+		if !b.inflight.enter(msg.IdempotencyKey) {
+			return "", sse.NewIdempotencyKeyError(msg.IdempotencyKey, sse.ErrIdempotencyKeyInFlight)
+		}
+		defer b.inflight.leave(msg.IdempotencyKey)
+		f := msg.Fingerprint()
+		fp = hex.EncodeToString(f[:])
 	}
 	head, tail := messageParts(msg, mid)
 	args := []string{strconv.Itoa(b.opts.HistorySize), strconv.FormatInt(b.opts.HistoryAge.Milliseconds(), 10),
@@ -192,39 +198,53 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	if !b.cfg.Cluster {
 		keys := make([]string, 0, len(msg.Topics)+2)
 		keys = append(keys, b.counter, b.idempotencyKey(msg, ""))
-		args = append(args, deadline, idem)
+		args = append(args, deadline, fp)
 		for _, t := range msg.Topics {
 			ch := b.channel(t)
 			keys = append(keys, streamKey(ch))
 			args = append(args, ch)
 		}
+		b.holdInFlight(msg)
 		id, err := publishScript.Exec(rctx, b.client, keys, args).ToString()
 		if err != nil {
-			return "", b.unavailable(ctx, "publish", err)
+			return "", b.publishError(ctx, msg, err)
 		}
 		return id, nil
 	}
-	id, err := b.publishShards(rctx, msg, args, deadline, idem)
+	id, err := b.publishShards(rctx, msg, args, deadline, fp, giveUp.Sub(now))
 	if err != nil {
-		return "", b.unavailable(ctx, "publish", err)
+		return "", b.publishError(ctx, msg, err)
 	}
 	return id, nil
 }
 
 // publishShards publishes msg on a cluster: the id comes from the id
 // record's shard, then each topic's shard stores and publishes its copy.
-// args are the first seven arguments of the publish scripts. It returns
+// args are the first seven arguments of the publish scripts. With a
+// fingerprint fp (a publish with an idempotency key), the key is reserved
+// first for at most timeout (see reserve) and settled after. It returns
 // the first topic's id.
-func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []string, deadline, idem string) (string, error) {
-	id, err := b.nextID(ctx)
+func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []string, deadline, fp string, timeout time.Duration) (first string, err error) {
+	var id string
+	if fp == "" {
+		id, err = b.nextID(ctx)
+	} else {
+		var retry bool
+		if id, retry, err = b.reserve(ctx, msg, fp, timeout); err == nil && retry {
+			return id, nil
+		}
+		if err == nil {
+			defer func() { b.settle(msg, fp, first) }()
+			b.holdInFlight(msg)
+		}
+	}
 	if err != nil {
 		return "", err
 	}
-	var first string
 	for _, t := range msg.Topics {
 		ch := b.channel(t)
 		keys := []string{streamKey(ch), b.idempotencyKey(msg, ch)}
-		shardArgs := func(id string) []string { return append(args[:7:7], ch, id, deadline, idem) }
+		shardArgs := func(id string) []string { return append(args[:7:7], ch, id, deadline, fp) }
 		got, err := shardPublishScript.Exec(ctx, b.client, keys, shardArgs(id)).ToString()
 		for try := 0; err != nil && isIDTooSmall(err) && try < 3; try++ {
 			// A publisher that took a later id wrote to this stream first.
@@ -245,33 +265,6 @@ func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []stri
 		}
 	}
 	return first, nil
-}
-
-// idempotencyKey returns the key that records a publish made with an
-// idempotency key: for the whole message on a single node; on a cluster,
-// per channel ch, in the channel's slot. Without an idempotency key it
-// returns a key the script does not touch.
-func (b *Broker) idempotencyKey(msg sse.Message, ch string) string {
-	if msg.IdempotencyKey == "" {
-		if ch != "" {
-			return streamKey(ch) // same slot as the stream
-		}
-		return b.counter
-	}
-	h := sha256.New()
-	h.Write([]byte(msg.IdempotencyKey))
-	if ch != "" {
-		h.Write([]byte{0})
-		h.Write([]byte(ch))
-		return "ssevents:{" + ch + "}:idem:" + hex.EncodeToString(h.Sum(nil)[:16])
-	}
-	topics := slices.Clone(msg.Topics)
-	slices.Sort(topics)
-	for _, t := range slices.Compact(topics) {
-		h.Write([]byte{0})
-		h.Write([]byte(b.channel(t)))
-	}
-	return b.counter + ":idem:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // nextID takes the next event id from the counter (cluster only).

@@ -40,11 +40,17 @@ func open(t *testing.T, rawURL string, opts sse.BrokerOptions) *redis.Broker {
 // stall a process that long; a healthy Redis answers in microseconds.
 const testTimeout = "5s"
 
+// holder is a Redis broker with its in-flight test hook in reach of the
+// conformance suite (brokertest.InFlightHolder).
+type holder struct{ *redis.Broker }
+
+func (h holder) SetInFlightHook(f func(sse.Message)) { redis.SetInFlightHook(h.Broker, f) }
+
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	brokertest.Run(t, func(t *testing.T) sse.Broker {
-		return open(t, srv.URL()+"?timeout="+testTimeout, brokertest.Options())
+		return holder{open(t, srv.URL()+"?timeout="+testTimeout, brokertest.Options())}
 	})
 }
 
@@ -52,7 +58,7 @@ func TestClusterConformance(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t)
 	brokertest.Run(t, func(t *testing.T) sse.Broker {
-		return open(t, c.URL()+"?timeout="+testTimeout, brokertest.Options())
+		return holder{open(t, c.URL()+"?timeout="+testTimeout, brokertest.Options())}
 	})
 }
 

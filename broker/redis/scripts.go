@@ -63,6 +63,56 @@ local function trim(key, maxlen, minms, age, id)
 end
 `
 
+// luaIdem is the Lua helper of the scripts that check an idempotency key:
+// idemPrev(key, fp) reads the record key of a publish whose request has
+// the fingerprint fp (hex) and returns nil when there is none; the id it
+// recorded when it is "<fp> <id>" (a retry of the same request); an error
+// reply IDEMREUSED when it is "<other fp> <id>" (the key reused for
+// another request), or IDEMINFLIGHT when it is "<fp>" alone (a cluster
+// publish reserved the key and has not settled it: see reserveScript). A
+// record of an older version, the id alone, is taken as a retry.
+const luaIdem = `
+local function idemPrev(key, fp)
+  local prev = redis.call('GET', key)
+  if not prev then return nil end
+  local rfp, rid = string.match(prev, '^(%x+) (.+)$')
+  if not rfp then
+    if string.match(prev, '^%x+$') then
+      return redis.error_reply('IDEMINFLIGHT a publish with this idempotency key is in flight')
+    end
+    return prev
+  end
+  if rfp ~= fp then
+    return redis.error_reply('IDEMREUSED idempotency key used for another request')
+  end
+  return rid
+end
+`
+
+// luaNextID is the Lua helper that takes the next id of the id record
+// key (see publishScript) and stores it: nextid(key).
+const luaNextID = `
+local function nextid(key)
+  local t = redis.call('TIME')
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local seq = 0
+  local last = redis.call('HGET', key, 'last')
+  if last then
+    local lms, lseq = string.match(last, '^(%d+)-(%d+)$')
+    if tonumber(lms) >= ms then
+      ms = tonumber(lms)
+      seq = tonumber(lseq) + 1
+    end
+  end
+  local id = string.format('%.0f-%.0f', ms, seq)
+  redis.call('HSET', key, 'last', id)
+  if redis.call('HEXISTS', key, 'genesis') == 0 then
+    redis.call('HSET', key, 'genesis', id)
+  end
+  return id
+end
+`
+
 // publishScript publishes one event on a single Redis node, atomically:
 // it takes the next id from the id record KEYS[1] (a hash: "last", the
 // newest id issued, so ids are ordered across every topic of the node and
@@ -74,21 +124,23 @@ end
 //
 // It changes nothing and returns the error LATE when it runs after the
 // deadline ARGV[8] (server ms; "0" for none): its publisher has answered
-// an error by then. With ARGV[9] = "1", KEYS[2] records the id under the
-// publish's idempotency key for ARGV[2] ms, and a publish that finds it
-// returns that id and publishes nothing.
+// an error by then. With ARGV[9], the fingerprint of the request (hex)
+// of a publish with an idempotency key, KEYS[2] (the key's record)
+// records it and the id for ARGV[2] ms; a publish that finds the record
+// returns its id for the same fingerprint, the error IDEMREUSED for
+// another (see luaIdem), and publishes nothing.
 //
 // ARGV: 1 history size, 2 history age in ms, 3 event name, 4 data,
 // 5 and 6 the message around the id, 7 the event's random multi-topic
 // id when published to several topics ("" otherwise), 8 deadline,
-// 9 idempotent, 10.. channels.
-var publishScript = rueidis.NewLuaScript(luaTrim + `
+// 9 fingerprint ("" without an idempotency key), 10.. channels.
+var publishScript = rueidis.NewLuaScript(luaTrim + luaIdem + `
 local ms = nowms()
 if late(ARGV[8], ms) then
   return redis.error_reply('LATE publish ran after its deadline')
 end
-if ARGV[9] == '1' then
-  local prev = redis.call('GET', KEYS[2])
+if ARGV[9] ~= '' then
+  local prev = idemPrev(KEYS[2], ARGV[9])
   if prev then return prev end
 end
 local seq = 0
@@ -126,8 +178,8 @@ for i = 3, #KEYS do
   end
   trim(KEYS[i], ARGV[1], ms - tonumber(ARGV[2]), ARGV[2], id)
 end
-if ARGV[9] == '1' then
-  redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
+if ARGV[9] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[9] .. ' ' .. id, 'PX', ARGV[2])
 end
 local msg = ARGV[5] .. id .. ARGV[6]
 for i = 10, #ARGV do
@@ -140,15 +192,17 @@ return id
 // XADD to the stream KEYS[1] with the id ARGV[9] ("*" for a new one),
 // trim and expire it, SPUBLISH on the channel ARGV[8] (same slot as the
 // key). ARGV 1 to 7 are those of publishScript; ARGV[10] is the deadline
-// and ARGV[11] "1" when KEYS[2] (same slot) records the idempotency key,
-// as in publishScript.
-var shardPublishScript = rueidis.NewLuaScript(luaTrim + `
+// and ARGV[11] the fingerprint when KEYS[2] (same slot) records the
+// idempotency key for this channel, as in publishScript: so that a retry
+// of a publish that failed part way publishes only to the channels it
+// missed.
+var shardPublishScript = rueidis.NewLuaScript(luaTrim + luaIdem + `
 local ms = nowms()
 if late(ARGV[10], ms) then
   return redis.error_reply('LATE publish ran after its deadline')
 end
-if ARGV[11] == '1' then
-  local prev = redis.call('GET', KEYS[2])
+if ARGV[11] ~= '' then
+  local prev = idemPrev(KEYS[2], ARGV[11])
   if prev then return prev end
 end
 local id
@@ -159,8 +213,8 @@ else
   id = redis.call('XADD', KEYS[1], ARGV[9], 'e', ARGV[3], 'd', ARGV[4])
 end
 trim(KEYS[1], ARGV[1], ms - tonumber(ARGV[2]), ARGV[2], id)
-if ARGV[11] == '1' then
-  redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
+if ARGV[11] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[11] .. ' ' .. id, 'PX', ARGV[2])
 end
 redis.call('SPUBLISH', ARGV[8], ARGV[5] .. id .. ARGV[6])
 return id
@@ -169,24 +223,42 @@ return id
 // nextIDScript returns the next id of the id record KEYS[1] (see
 // publishScript) and stores it: on a cluster, where no script sees every
 // stream, it orders ids across shards.
-var nextIDScript = rueidis.NewLuaScript(`
-local t = redis.call('TIME')
-local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local seq = 0
-local last = redis.call('HGET', KEYS[1], 'last')
-if last then
-  local lms, lseq = string.match(last, '^(%d+)-(%d+)$')
-  if tonumber(lms) >= ms then
-    ms = tonumber(lms)
-    seq = tonumber(lseq) + 1
-  end
+var nextIDScript = rueidis.NewLuaScript(luaNextID + `
+return nextid(KEYS[1])
+`)
+
+// reserveScript starts a publish with an idempotency key on a cluster, in
+// the id record's slot: KEYS[1] is the id record, KEYS[2] the key's
+// record, ARGV[1] the request's fingerprint (hex), ARGV[2] how long a
+// reservation holds in ms. For a key with no record, it records the
+// fingerprint alone (in flight, for ARGV[2] ms) and returns {"new", the
+// next id} (see nextIDScript); for the same request recorded, {"retry",
+// its id}; otherwise the error of idemPrev (IDEMREUSED, IDEMINFLIGHT).
+// settleScript ends the reservation. So a key is checked in one place for
+// the whole publish, whichever slots its topics are in, and across
+// instances.
+var reserveScript = rueidis.NewLuaScript(luaIdem + luaNextID + `
+local prev = idemPrev(KEYS[2], ARGV[1])
+if prev then
+  if type(prev) == 'table' then return prev end
+  return {'retry', prev}
 end
-local id = string.format('%.0f-%.0f', ms, seq)
-redis.call('HSET', KEYS[1], 'last', id)
-if redis.call('HEXISTS', KEYS[1], 'genesis') == 0 then
-  redis.call('HSET', KEYS[1], 'genesis', id)
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return {'new', nextid(KEYS[1])}
+`)
+
+// settleScript ends a reservation of reserveScript, if KEYS[1] still
+// holds it (the fingerprint ARGV[1] alone): with the id ARGV[2], it
+// records "<fp> <id>" for ARGV[3] ms; with ARGV[2] "" (the publish
+// failed), it drops the reservation, so that a retry may publish.
+var settleScript = rueidis.NewLuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[3])
 end
-return id
+return 1
 `)
 
 // ensureDatasetScript returns the genesis of the id record KEYS[1],

@@ -47,8 +47,9 @@ func TestServe_publishSubscribeWithoutAuth(t *testing.T) {
 	}
 }
 
-// A retry of POST /publish with the same Idempotency-Key and topics
-// answers the first id and publishes nothing new; another topic or key
+// A retry of POST /publish with the same Idempotency-Key and request
+// answers the first id and publishes nothing new; the key with another
+// topic or data answers 422 naming it and publishes nothing; another key
 // publishes anew.
 func TestServe_publishIdempotencyKey(t *testing.T) {
 	t.Parallel()
@@ -59,9 +60,13 @@ func TestServe_publishIdempotencyKey(t *testing.T) {
 	if again := mustPublish(t, m, `{"topic": "a", "event": "created", "data": 1}`, key); again != first {
 		t.Fatalf("retry answered id %s, want the first publish's %s", again, first)
 	}
-	other := mustPublish(t, m, `{"topic": "b", "event": "created", "data": 2}`, key)
+	for _, body := range []string{`{"topic": "b", "event": "created", "data": 1}`, `{"topic": "a", "event": "created", "data": 2}`} {
+		if status, ans := publish(t, m, body, key); status != http.StatusUnprocessableEntity || ans["idempotency_key"] != "order-42/attempt" {
+			t.Fatalf("publish %s with a used key: status %d, body %v; want 422 naming the key", body, status, ans)
+		}
+	}
 	fresh := mustPublish(t, m, `{"topic": "a", "event": "created", "data": 3}`, http.Header{"Idempotency-Key": {"order-43"}})
-	for _, w := range []sseEvent{{first, "created", "1"}, {other, "created", "2"}, {fresh, "created", "3"}} {
+	for _, w := range []sseEvent{{first, "created", "1"}, {fresh, "created", "3"}} {
 		if got := s.next(); got != w {
 			t.Fatalf("event %+v, want %+v (the retry must publish nothing)", got, w)
 		}
