@@ -161,8 +161,12 @@ func TestRunFailsEveryFourthReplacedByResync(t *testing.T) {
 	t.Parallel()
 	rep := runCheck(t, check.Config{URLs: []string{newHostileHub(t, everyFourth)}, Streams: 4, Topics: 2,
 		Rate: 100, Duration: 800 * time.Millisecond, Drain: time.Second})
-	if rep.Expected == 0 || rep.Resyncs*4 < rep.Expected-8 || rep.Deliveries+rep.Resyncs != rep.Expected {
-		t.Errorf("expected %d, delivered %d, resyncs %d: want a resync for every fourth event", rep.Expected, rep.Deliveries, rep.Resyncs)
+	// Publishes go round-robin over the two topics, and all 4 streams
+	// follow both (a loaded machine may publish a few fewer than 80).
+	perStream := (rep.Published+1)/2/4 + rep.Published/2/4
+	if rep.Published < 40 || rep.Expected != 4*rep.Published || rep.Resyncs != 4*perStream || rep.Deliveries+rep.Resyncs != rep.Expected {
+		t.Errorf("published %d, expected %d, delivered %d, resyncs %d: want a resync for every fourth event of each topic, on each stream",
+			rep.Published, rep.Expected, rep.Deliveries, rep.Resyncs)
 	}
 	if rep.Lost != 0 || rep.ResyncsJustified != 0 || rep.OK() || !strings.Contains(rep.Violations(), fmt.Sprintf("unjustified resync %d", rep.Resyncs)) {
 		t.Errorf("lost %d, resyncs %d (justified %d), violations %q: want every resync unjustified and the run failed",

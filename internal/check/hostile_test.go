@@ -39,9 +39,9 @@ const (
 	// with a resync whose reason does not hold (history_exceeded with
 	// nothing missed; evicted of an event still held; dataset_changed with
 	// a genesis before the resume id; dataset_changed that a later resume
-	// contradicts: the hub ends the streams after the fourth publish
-	// again and replays honestly from before the claimed genesis), then
-	// replays honestly.
+	// contradicts: the hub ends that connection once it has sent what it
+	// had, and replays honestly to the next resume, from before the
+	// claimed genesis), then replays honestly.
 	lieHistory = "lie-history"
 	lieEvicted = "lie-evicted"
 	lieGenesis = "lie-genesis"
@@ -102,10 +102,15 @@ func (h *hostileHub) events(w http.ResponseWriter, r *http.Request) {
 	}
 	h.subs[ch] = true
 	kick := h.kick
+	endWhenSent := false
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		for _, f := range h.resumeLocked(last) {
 			ch <- f
 		}
+		// In mode lieDataset the connection with the lie ends once it has
+		// sent what it has, so that the client resumes once more from
+		// before the claimed genesis.
+		endWhenSent = h.mode == lieDataset && h.resumes == 1
 	}
 	h.mu.Unlock()
 	defer func() {
@@ -124,6 +129,9 @@ func (h *hostileHub) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			_ = rc.Flush()
+			if endWhenSent && len(ch) == 0 {
+				return
+			}
 		case <-r.Context().Done():
 			return
 		case <-kick:
@@ -263,7 +271,7 @@ func (h *hostileHub) resumeMisbehave(frame string) {
 	if !h.down {
 		h.broadcastLocked(frame)
 	}
-	if h.n == 2 || (h.n == 4 && h.mode == lieDataset) {
+	if h.n == 2 {
 		close(h.kick)
 		h.kick = make(chan struct{})
 		h.down = h.mode == justHistory
