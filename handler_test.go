@@ -244,27 +244,42 @@ func TestResyncWhenHistoryCannotCover(t *testing.T) {
 	for _, tc := range []struct {
 		name, lastID string
 		want         []string
+		reason       sse.ResyncReason
 	}{
-		{"trimmed", old, []string{"a"}},
-		{"unknown", "999999999999999-0", []string{"a", "b"}},
-		{"garbage", "not-an-id", []string{"a", "b"}},
-		{"from before the broker started", "1-0", []string{"a", "b"}},
+		{"trimmed", old, []string{"a"}, sse.ResyncHistoryExceeded},
+		{"unknown", "999999999999999-0", []string{"a", "b"}, sse.ResyncDatasetChanged},
+		{"garbage", "not-an-id", []string{"a", "b"}, sse.ResyncDatasetChanged},
+		{"from before the broker started", "1-0", []string{"a", "b"}, sse.ResyncDatasetChanged},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := subscribe(t, srv.URL+"/events?topic=a,b", http.Header{"Last-Event-Id": {tc.lastID}})
-			ev := r.next(2 * time.Second)
-			if ev.Name != sse.EventResync {
-				t.Fatalf("first event %+v, want resync", ev)
+			// One resync event per topic, each naming its topic and reason.
+			var topics []string
+			for range tc.want {
+				ev := r.next(2 * time.Second)
+				if ev.Name != sse.EventResync {
+					t.Fatalf("event %+v, want resync", ev)
+				}
+				var data struct {
+					Topics []string
+					sse.Resync
+				}
+				if err := json.Unmarshal([]byte(ev.Data), &data); err != nil {
+					t.Fatal(err)
+				}
+				if len(data.Topics) != 1 || data.Topics[0] != data.Topic || data.Reason != tc.reason {
+					t.Errorf("resync data %s, want one topic and reason %q", ev.Data, tc.reason)
+				}
+				if (tc.reason == sse.ResyncDatasetChanged) != (data.Genesis != "") || (tc.reason == sse.ResyncHistoryExceeded) != (data.Oldest != "") {
+					t.Errorf("resync data %s: want a genesis for a dataset change, the oldest id held for history exceeded", ev.Data)
+				}
+				if ev.ID == "" {
+					t.Errorf("resync carries no id: a reconnect would resync again")
+				}
+				topics = append(topics, data.Topic)
 			}
-			var data struct{ Topics []string }
-			if err := json.Unmarshal([]byte(ev.Data), &data); err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(data.Topics) != fmt.Sprint(tc.want) {
-				t.Errorf("resync topics %v, want %v", data.Topics, tc.want)
-			}
-			if ev.ID == "" {
-				t.Errorf("resync carries no id: a reconnect would resync again")
+			if fmt.Sprint(topics) != fmt.Sprint(tc.want) {
+				t.Errorf("resync topics %v, want %v", topics, tc.want)
 			}
 			r.close()
 		})

@@ -94,7 +94,7 @@ func NewMetrics() *Metrics {
 		counter("sse_messages_dropped", "Events not delivered because a subscriber's queue overflowed.", &m.dropped, nil),
 		counter("sse_slow_consumers_disconnected", "Streams ended because their queue overflowed.", &m.slowConsumers, nil),
 		counter("sse_messages_replayed", "Events sent from history on resume.", &m.replayed, nil),
-		counter("sse_resyncs", "Resync events sent because history did not cover a resume.", &m.resyncs, nil),
+		counter("sse_resyncs", "Resync events sent (one per topic) because history did not cover a resume.", &m.resyncs, nil),
 		counter("sse_broker_errors", "Broker backend errors (Redis unreachable, command failures).", &m.brokerErrors, nil),
 		counter("sse_broker_reconnects", "Broker backend reconnections.", &m.reconnects, nil),
 		counter("sse_envelopes_malformed_total", "Messages on the broker's channels dropped because they are not a valid event envelope (a foreign publisher's mistake).", &m.malformed, nil),
@@ -223,7 +223,7 @@ type MessageStats struct {
 	Dropped int64 `json:"dropped"`
 	// Replayed counts events sent from history on resume.
 	Replayed int64 `json:"replayed"`
-	// Resyncs counts resync events sent.
+	// Resyncs counts resync events sent, one per topic a resume could not cover.
 	Resyncs int64 `json:"resyncs"`
 }
 

@@ -242,15 +242,19 @@ func (s *stream) interruptSlow() {
 	}
 }
 
-// resyncData is the data of a resync event.
+// resyncData is the data of a resync event: the topic's sse.Resync, and
+// "topics": [topic] as clients that predate the reason read it.
 type resyncData struct {
 	Topics []string `json:"topics"`
+	sse.Resync
 }
 
+// backlog writes one resync event per topic of b.Resync, each with the
+// cursor as id, then b's events.
 func (s *stream) backlog(b sse.Backlog) error {
-	if len(b.Resync) > 0 {
+	for _, r := range b.Resync {
 		s.h.metrics.resyncs.Add(1)
-		data, _ := json.Marshal(resyncData{Topics: b.Resync})
+		data, _ := json.Marshal(resyncData{Topics: []string{r.Topic}, Resync: r})
 		s.buf = wire.AppendEvent(s.buf, b.Cursor, sse.EventResync, data)
 	}
 	// Written in batches so that a long backlog is not one huge buffer.

@@ -138,9 +138,16 @@ func TestClientSurfacesResync(t *testing.T) {
 		}
 	}()
 	waitFor(t, up, 5*time.Second, "connection")
-	ev := waitFor(t, events, 5*time.Second, "the resync")
-	if ev.Kind != client.KindResync || ev.Name != sse.EventResync || !slices.Equal(ev.Topics, []string{"a", "b"}) {
-		t.Fatalf("first event = %+v, want a resync of [a b]", ev)
+	// One resync per topic, each with its reason: "1-0" is from no
+	// dataset the hub holds.
+	for _, topic := range []string{"a", "b"} {
+		ev := waitFor(t, events, 5*time.Second, "the resync of "+topic)
+		if ev.Kind != client.KindResync || ev.Name != sse.EventResync || !slices.Equal(ev.Topics, []string{topic}) {
+			t.Fatalf("event = %+v, want a resync of [%s]", ev, topic)
+		}
+		if r := ev.Resync; r == nil || r.Topic != topic || r.Reason != sse.ResyncDatasetChanged || r.Genesis == "" {
+			t.Fatalf("resync of %s: Resync = %+v, want topic, reason dataset_changed and genesis", topic, r)
+		}
 	}
 	id, err := app.Publish(t.Context(), "b", "new", 1)
 	if err != nil {

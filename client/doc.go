@@ -11,9 +11,10 @@
 //     `retry:` delay, and sends Last-Event-ID so that the server replays
 //     what was missed, without loss or duplicates while the server's
 //     history reaches back that far;
-//   - a gap the history cannot fill: the server's `resync` event is
-//     delivered as an Event of kind KindResync naming the topics whose
-//     state the application should refetch;
+//   - a gap the history cannot fill: the server's `resync` events (one
+//     per topic) are delivered as Events of kind KindResync naming the
+//     topic whose state the application should refetch, and why
+//     (Event.Resync: history exceeded, evicted, dataset changed);
 //   - credentials that expire: the server's `token_expired` event is
 //     delivered as an Event of kind KindTokenExpired (with Exp), then the
 //     subscription reconnects at once with a fresh token from

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Kind tells the events an application published from the notices
@@ -16,7 +18,8 @@ const (
 	// KindResync says that the server could not replay everything since
 	// the subscription's last event id: events of Event.Topics may have
 	// been missed, and the application should refetch their state (through
-	// its REST API, say). Later events arrive as usual.
+	// its REST API, say). Event.Resync says why. The server sends one per
+	// such topic; later events arrive as usual.
 	KindResync
 	// KindTokenExpired says that the credentials the stream was opened
 	// with expired at Event.Exp and the server ended the stream. With
@@ -63,8 +66,13 @@ type Event struct {
 	// Topic is the topic the event was published on when the subscription
 	// has a single topic; "" when it has several (the wire does not say).
 	Topic string
-	// Topics, for KindResync, lists the topics to refetch.
+	// Topics, for KindResync, lists the topics to refetch: the one of
+	// Resync.Topic (every subscribed topic from a server that names none).
 	Topics []string
+	// Resync, for KindResync, is the topic, the reason (history exceeded,
+	// evicted, dataset changed) and the evidence the server sent; nil for
+	// other kinds, and from a server that predates reasons.
+	Resync *sse.Resync
 	// Exp, for KindTokenExpired, is when the credentials expired.
 	Exp time.Time
 	// Data is the event's JSON payload.

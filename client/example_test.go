@@ -46,7 +46,7 @@ func ExampleClient_Events() {
 		}
 		switch ev.Kind {
 		case client.KindResync:
-			fmt.Println("refetch", ev.Topics)
+			fmt.Println("refetch", ev.Topics) // ev.Resync.Reason says why
 		case client.KindEvent:
 			fmt.Println(ev.Topic, ev.Name, string(ev.Data))
 		}

@@ -277,9 +277,16 @@ func (s *subscription) event(ev wire.Event) Event {
 		out.Kind = KindResync
 		var body struct {
 			Topics []string `json:"topics"`
+			sse.Resync
 		}
 		if json.Unmarshal(out.Data, &body) == nil {
 			out.Topics = body.Topics
+			if body.Reason != "" {
+				out.Resync = &body.Resync
+				if out.Topics == nil && body.Topic != "" {
+					out.Topics = []string{body.Topic}
+				}
+			}
 		}
 		if out.Topics == nil {
 			out.Topics = append([]string(nil), s.topics...)

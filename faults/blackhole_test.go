@@ -152,7 +152,7 @@ func (c *collector) resume(err error) {
 	c.sub = sub
 	bl := sub.Backlog()
 	if len(bl.Resync) > 0 {
-		if !slices.Equal(bl.Resync, []string{c.topic}) {
+		if !slices.Equal(bl.ResyncTopics(), []string{c.topic}) {
 			c.t.Fatalf("Resync = %v, want %s", bl.Resync, c.topic)
 		}
 		c.resyncs++

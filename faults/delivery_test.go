@@ -73,6 +73,11 @@ func scenarios() []scenario {
 				if rep.Resyncs == 0 || sumHubs(hubs, brokerReconnects) == 0 {
 					t.Errorf("resyncs %d, broker reconnects %d: want both > 0 after Redis lost its data", rep.Resyncs, sumHubs(hubs, brokerReconnects))
 				}
+				// Each resync names the new dataset, and the checker
+				// verified every one against what the streams saw.
+				if n := rep.ResyncReasons["dataset_changed"]; n != rep.Resyncs || rep.ResyncsJustified != rep.Resyncs {
+					t.Errorf("resyncs %d, justified %d, by reason %v: want every one justified, for dataset_changed", rep.Resyncs, rep.ResyncsJustified, rep.ResyncReasons)
+				}
 			},
 		},
 		{
@@ -89,7 +94,7 @@ func scenarios() []scenario {
 					t.Errorf("broker reconnects %d: want > 0 after the restart", n)
 				}
 				if rep.Resyncs > 0 {
-					t.Logf("%d resyncs (%d justified) although Redis kept its data", rep.Resyncs, rep.ResyncsJustified)
+					t.Logf("%d resyncs (%d justified, by reason %v) although Redis kept its data", rep.Resyncs, rep.ResyncsJustified, rep.ResyncReasons)
 				}
 			},
 		},

@@ -93,9 +93,10 @@ type Backlog struct {
 	// once, in publish order.
 	Events []Event
 	// Resync lists the topics whose history does not reach back to
-	// LastEventID (or all topics when the id is unknown): events may have
-	// been missed there, and the subscriber should refetch their state.
-	Resync []string
+	// LastEventID (or all topics when the id is unknown), each once, with
+	// the reason: events may have been missed there, and the subscriber
+	// should refetch their state.
+	Resync []Resync
 	// Cursor, when set, is an id that stands for "caught up to now": the
 	// SSE handler sends it as the id of the resync event, so that a client
 	// that resumes again from it is not told to resync a second time.

@@ -20,8 +20,11 @@ const (
 // so that no publisher can spoof them.
 const (
 	// EventResync tells a client that its Last-Event-ID could not be
-	// resumed for some topics (data: {"topics": [...]}) and that it should
-	// refetch their state through the REST API.
+	// resumed for a topic and that it should refetch the topic's state
+	// through the REST API. One is sent per such topic, first on the
+	// stream, with the id the stream may resume from; its data is the
+	// topic's Resync as JSON, plus "topics": [topic] for older clients:
+	// {"topics":["t"],"topic":"t","reason":"history_exceeded","oldest":"..."}.
 	EventResync = "resync"
 	// EventHeartbeat is the optional named heartbeat event (see
 	// Config.HeartbeatEvent).

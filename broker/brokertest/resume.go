@@ -151,9 +151,13 @@ func testResumeUnknownID(t testing.TB, b sse.Broker) {
 	for _, id := range []string{"garbage", "12-x", "-", "99999999999999-0"} {
 		sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: id})
 		bl := sub.Backlog()
-		resync := slices.Sorted(slices.Values(bl.Resync))
+		resync := slices.Sorted(slices.Values(bl.ResyncTopics()))
 		if !slices.Equal(resync, topics) || len(bl.Events) != 0 {
 			t.Fatalf("LastEventID %q: Backlog = %+v, want Resync %v and no events", id, bl, topics)
+		}
+		checkReasons(t, bl, sse.ResyncDatasetChanged)
+		if g, err := streamid.Parse(bl.Resync[0].Genesis); err != nil || bl.Resync[0].Genesis != bl.Resync[1].Genesis || g.IsZero() {
+			t.Fatalf("LastEventID %q: Resync %+v, want the same genesis id for each topic", id, bl.Resync)
 		}
 		if bl.Cursor == "" {
 			t.Fatalf("LastEventID %q: no Cursor", id)
@@ -196,10 +200,14 @@ func testHistoryCount(t testing.TB, b sse.Broker) {
 	}
 	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: ids[0]})
 	bl := sub.Backlog()
-	if !slices.Equal(bl.Resync, topic) {
+	if !slices.Equal(bl.ResyncTopics(), topic) {
 		t.Fatalf("resume from the oldest id: Resync = %v, want %v", bl.Resync, topic)
 	}
+	checkReasons(t, bl, sse.ResyncHistoryExceeded)
 	got := Seqs(t, bl.Events)
+	if len(got) > 0 && bl.Resync[0].Oldest != bl.Events[0].ID {
+		t.Fatalf("resume from the oldest id: Resync %+v, want Oldest %s, the first event of the backlog", bl.Resync[0], bl.Events[0].ID)
+	}
 	if len(got) == 0 || len(got) >= n-1 || got[len(got)-1] != n-1 {
 		t.Fatalf("Backlog = %v, want the newest events (at most %d)", got, n-2)
 	}
@@ -222,16 +230,30 @@ func testHistoryAge(t testing.TB, b sse.Broker) {
 	Publish(t, b, 1, topic...)
 	time.Sleep(HistoryAge + 300*time.Millisecond) // age is the point of this test
 	sub := Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id0})
-	if bl := sub.Backlog(); !slices.Equal(bl.Resync, topic) || len(bl.Events) != 0 {
+	if bl := sub.Backlog(); !slices.Equal(bl.ResyncTopics(), topic) || len(bl.Events) != 0 {
 		t.Fatalf("resume after expiry: Backlog = %v Resync %v, want resync and no events", describe(bl.Events), bl.Resync)
+	} else {
+		checkReasons(t, bl, sse.ResyncHistoryExceeded)
 	}
 	id2 := Publish(t, b, 2, topic...)
 	sub = Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id0})
-	if bl := sub.Backlog(); !slices.Equal(bl.Resync, topic) || !slices.Equal(Seqs(t, bl.Events), []int{2}) {
+	if bl := sub.Backlog(); !slices.Equal(bl.ResyncTopics(), topic) || !slices.Equal(Seqs(t, bl.Events), []int{2}) {
 		t.Fatalf("resume after expiry and a publish: Backlog = %v Resync %v, want resync and event 2", describe(bl.Events), bl.Resync)
+	} else if checkReasons(t, bl, sse.ResyncHistoryExceeded); bl.Resync[0].Oldest != id2 {
+		t.Fatalf("resume after expiry and a publish: Resync %+v, want Oldest %s", bl.Resync[0], id2)
 	}
 	sub = Subscribe(t, b, sse.SubscribeRequest{Topics: topic, LastEventID: id2})
 	if bl := sub.Backlog(); len(bl.Resync) != 0 || len(bl.Events) != 0 {
 		t.Fatalf("resume from the newest id: Backlog = %v Resync %v, want nothing", describe(bl.Events), bl.Resync)
+	}
+}
+
+// checkReasons fails unless every resync of bl has reason want.
+func checkReasons(t testing.TB, bl sse.Backlog, want sse.ResyncReason) {
+	t.Helper()
+	for _, r := range bl.Resync {
+		if r.Reason != want {
+			t.Fatalf("Resync %+v, want reason %q", r, want)
+		}
 	}
 }

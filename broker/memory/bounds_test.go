@@ -10,6 +10,7 @@ import (
 
 	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/broker/memory"
+	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -27,7 +28,7 @@ func newBroker(t *testing.T, opts sse.BrokerOptions) *memory.Broker {
 func resume(t *testing.T, b sse.Broker, lastID string, topics ...string) ([]string, []int) {
 	t.Helper()
 	bl := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: lastID}).Backlog()
-	return bl.Resync, brokertest.Seqs(t, bl.Events)
+	return bl.ResyncTopics(), brokertest.Seqs(t, bl.Events)
 }
 
 // With more topics than HistoryMaxTopics, the topic published to least
@@ -187,4 +188,64 @@ func TestIdempotencyMaxRecords(t *testing.T) {
 		}
 		first[tt.key] = id
 	}
+}
+
+// A resync says why the history does not reach back: eviction (the
+// broker's bounds, also once the evicted topic is forgotten) or the
+// topic's own count bound; and the oldest id still held.
+func TestResyncReason(t *testing.T) {
+	t.Parallel()
+	reasons := func(b sse.Broker, lastID string, topics ...string) []sse.Resync {
+		t.Helper()
+		return brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: topics, LastEventID: lastID}).Backlog().Resync
+	}
+	t.Run("evicted", func(t *testing.T) {
+		t.Parallel()
+		b := newBroker(t, sse.BrokerOptions{HistoryMaxTopics: 1})
+		first := brokertest.Publish(t, b, 1, "a")
+		brokertest.Publish(t, b, 2, "a")
+		brokertest.Publish(t, b, 3, "b") // evicts a's history; a is forgotten
+		four := brokertest.Publish(t, b, 4, "b")
+		want := []sse.Resync{{Topic: "a", Reason: sse.ResyncEvicted}}
+		if got := reasons(b, first, "a"); !slices.Equal(got, want) {
+			t.Errorf("resume on forgotten a: Resync %+v, want %+v", got, want)
+		}
+		brokertest.Publish(t, b, 5, "a") // evicts b's history, a has one event again
+		want = []sse.Resync{{Topic: "a", Reason: sse.ResyncEvicted}, {Topic: "b", Reason: sse.ResyncEvicted}}
+		if got := reasons(b, first, "a", "b"); len(got) != 2 || got[0].Reason != want[0].Reason || got[1] != want[1] || got[0].Oldest == "" {
+			t.Errorf("resume on a and b: Resync %+v, want %+v with a's oldest id", got, want)
+		}
+		if got := reasons(b, four, "b"); len(got) != 0 {
+			t.Errorf("resume on b from its newest id: Resync %+v, want none", got)
+		}
+	})
+	t.Run("history_exceeded", func(t *testing.T) {
+		t.Parallel()
+		b := newBroker(t, sse.BrokerOptions{HistorySize: 2})
+		var ids []string
+		for i := range 4 {
+			ids = append(ids, brokertest.Publish(t, b, i, "x"))
+		}
+		want := []sse.Resync{{Topic: "x", Reason: sse.ResyncHistoryExceeded, Oldest: ids[2]}}
+		if got := reasons(b, ids[0], "x"); !slices.Equal(got, want) {
+			t.Errorf("resume from event 0 of 4 with HistorySize 2: Resync %+v, want %+v", got, want)
+		}
+	})
+	t.Run("dataset_changed", func(t *testing.T) {
+		t.Parallel()
+		old := newBroker(t, sse.BrokerOptions{})
+		id := brokertest.Publish(t, old, 0, "x")
+		_ = old.Close() // returns after the millisecond of its last id
+		b := newBroker(t, sse.BrokerOptions{})
+		got := reasons(b, id, "x")
+		g, err := streamid.Parse(func() string {
+			if len(got) == 1 {
+				return got[0].Genesis
+			}
+			return ""
+		}())
+		if p, _ := streamid.Parse(id); len(got) != 1 || got[0].Reason != sse.ResyncDatasetChanged || err != nil || !p.Less(g) {
+			t.Errorf("resume from an id of another broker: Resync %+v, want dataset_changed with a genesis after %s", got, id)
+		}
+	})
 }

@@ -42,6 +42,7 @@ type memTopic struct {
 	cross   map[*memSub]struct{} // subscriptions across shards (see Broker); nil until the first
 	history []stored             // oldest first; bounded by HistorySize
 	trimmed streamid.ID          // greatest id dropped from history
+	evicted streamid.ID          // greatest id dropped by eviction (enforceBounds), not by trim
 	bytes   int                  // EventBytes of history, plus TopicBytes while it is not empty
 
 	// The eviction order, guarded by Broker.mu: topics with history, most
@@ -135,16 +136,21 @@ func (b *Broker) trim(t *memTopic, now time.Time) {
 	for n < len(t.history) && t.history[n].ev.Time.Before(cutoff) {
 		n++
 	}
-	b.dropOldest(t, n)
+	b.dropOldest(t, n, false)
 }
 
 // dropOldest drops the n oldest events of t's history, and takes t out of
-// the eviction order when none is left. t's shard is locked; b.mu is not.
-func (b *Broker) dropOldest(t *memTopic, n int) {
+// the eviction order when none is left; evicted says they go to keep the
+// whole history within its bounds, not t's. t's shard is locked; b.mu is
+// not.
+func (b *Broker) dropOldest(t *memTopic, n int, evicted bool) {
 	if n == 0 {
 		return
 	}
 	t.trimmed = t.history[n-1].id
+	if evicted {
+		t.evicted = t.trimmed
+	}
 	freed := 0
 	for _, s := range t.history[:n] {
 		freed += EventBytes(s.ev)
@@ -194,7 +200,7 @@ func (b *Broker) enforceBounds() {
 		}
 		b.mu.Unlock()
 		if n > 0 {
-			b.dropOldest(t, n)
+			b.dropOldest(t, n, true)
 			sh.forgetIfIdle(t, h)
 		}
 		sh.mu.Unlock()
@@ -233,30 +239,36 @@ const forgottenSlots = 1 << 16
 type forgotten struct {
 	size  int // slots once allocated: forgottenSlots / the number of shards
 	slots []streamid.ID
+	// evicted tells, per slot, that its watermark was lost to eviction
+	// (the resync reason), not to the topic's own bounds.
+	evicted []bool
 }
 
 // slot returns the index of the slot of the topic of hash h: its high
 // bits, since the low ones pick the shard.
 func (f *forgotten) slot(h uint64) int { return int((h >> 32) % uint64(f.size)) }
 
-// remember records that the topic of hash h lost the events up to id.
-func (f *forgotten) remember(h uint64, id streamid.ID) {
+// remember records that the topic of hash h lost the events up to id, by
+// eviction or not.
+func (f *forgotten) remember(h uint64, id streamid.ID, evicted bool) {
 	if id.IsZero() {
 		return
 	}
 	if f.slots == nil {
 		f.slots = make([]streamid.ID, f.size)
+		f.evicted = make([]bool, f.size)
 	}
 	if i := f.slot(h); f.slots[i].Less(id) {
-		f.slots[i] = id
+		f.slots[i], f.evicted[i] = id, evicted
 	}
 }
 
 // watermark returns an id at or after the greatest id the topic of hash h
-// lost while forgotten; zero when none.
-func (f *forgotten) watermark(h uint64) streamid.ID {
+// lost while forgotten, zero when none, and whether eviction lost it.
+func (f *forgotten) watermark(h uint64) (streamid.ID, bool) {
 	if f.slots == nil {
-		return streamid.ID{}
+		return streamid.ID{}, false
 	}
-	return f.slots[f.slot(h)]
+	i := f.slot(h)
+	return f.slots[i], f.evicted[i]
 }

@@ -36,7 +36,7 @@ func TestIDsOfAPreviousBroker(t *testing.T) {
 			t.Fatal(err)
 		}
 		bl := sub.Backlog()
-		if !slices.Equal(bl.Resync, []string{"a", "b"}) || len(bl.Events) != 0 {
+		if !slices.Equal(bl.ResyncTopics(), []string{"a", "b"}) || len(bl.Events) != 0 {
 			t.Fatalf("resume from the previous broker's id %s (new broker's first id %s): backlog %+v, want a resync of a and b, no events", oldID, newID, bl)
 		}
 		sub.Close()

@@ -85,7 +85,11 @@ func (b *Broker) unlock(indexes []int) {
 func (sh *shard) topic(name string, h uint64) *memTopic {
 	t, ok := sh.topics[name]
 	if !ok {
-		t = &memTopic{name: name, trimmed: sh.forgot.watermark(h)}
+		t = &memTopic{name: name}
+		var evicted bool
+		if t.trimmed, evicted = sh.forgot.watermark(h); evicted {
+			t.evicted = t.trimmed
+		}
 		sh.topics[name] = t
 	}
 	return t
@@ -98,6 +102,6 @@ func (sh *shard) forgetIfIdle(t *memTopic, h uint64) {
 	if len(t.history) != 0 || len(t.subs) != 0 || len(t.cross) != 0 {
 		return
 	}
-	sh.forgot.remember(h, t.trimmed)
+	sh.forgot.remember(h, t.trimmed, !t.trimmed.IsZero() && t.trimmed == t.evicted)
 	delete(sh.topics, t.name)
 }

@@ -72,7 +72,7 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 	if err != nil || last.Less(b.first) || newest.Less(last) {
 		// Not an id of ours: from another process or made up. Only a
 		// refetch is safe.
-		return sse.Backlog{Resync: append([]string(nil), topics...), Cursor: cursor}
+		return sse.Backlog{Resync: sse.ResyncAll(topics, b.first.String()), Cursor: cursor}
 	}
 	out := sse.Backlog{Cursor: cursor}
 	var lists [][]stored
@@ -80,14 +80,18 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 		sh, h := b.shardOf(topic)
 		t, ok := sh.topics[topic]
 		if !ok {
-			if last.Less(sh.forgot.watermark(h)) {
-				out.Resync = append(out.Resync, topic)
+			if mark, evicted := sh.forgot.watermark(h); last.Less(mark) {
+				out.Resync = append(out.Resync, sse.Resync{Topic: topic, Reason: lossReason(evicted)})
 			}
 			continue
 		}
 		b.trim(t, now)
 		if last.Less(t.trimmed) {
-			out.Resync = append(out.Resync, topic)
+			r := sse.Resync{Topic: topic, Reason: lossReason(last.Less(t.evicted))}
+			if len(t.history) > 0 {
+				r.Oldest = t.history[0].ev.ID
+			}
+			out.Resync = append(out.Resync, r)
 		}
 		if i := searchAfter(t.history, last); i < len(t.history) {
 			lists = append(lists, t.history[i:])
@@ -97,6 +101,15 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 		out.Events = append(out.Events, s.ev)
 	}
 	return out
+}
+
+// lossReason is the reason of a resync for events dropped from a topic's
+// history: by eviction, or by the topic's own count and age bounds.
+func lossReason(evicted bool) sse.ResyncReason {
+	if evicted {
+		return sse.ResyncEvicted
+	}
+	return sse.ResyncHistoryExceeded
 }
 
 // searchAfter returns the index of the first event of history after last.

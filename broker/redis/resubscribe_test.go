@@ -9,6 +9,7 @@ import (
 
 	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -104,8 +105,10 @@ func resumeAfterLoss(t *testing.T, b sse.Broker, sub sse.Subscription, lastID, t
 		}
 	}
 	resumed := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{topic}, LastEventID: lastID, QueueSize: 100})
-	if bl := resumed.Backlog(); !slices.Equal(bl.Resync, []string{topic}) || len(bl.Events) != 0 {
+	if bl := resumed.Backlog(); !slices.Equal(bl.ResyncTopics(), []string{topic}) || len(bl.Events) != 0 {
 		t.Fatalf("resume from %s after the dataset was lost: backlog %+v, want a resync of %s", lastID, bl, topic)
+	} else if g, err := streamid.Parse(bl.Resync[0].Genesis); bl.Resync[0].Reason != sse.ResyncDatasetChanged || err != nil || !mustID(t, lastID).Less(g) {
+		t.Fatalf("resume from %s after the dataset was lost: Resync %+v, want dataset_changed with a genesis after it", lastID, bl.Resync[0])
 	}
 	return resumed
 }
@@ -146,4 +149,14 @@ func checkSeqs(t *testing.T, evs []sse.Event, from, to int) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got events %v, want %v", got, want)
 	}
+}
+
+// mustID parses id.
+func mustID(t *testing.T, id string) streamid.ID {
+	t.Helper()
+	p, err := streamid.Parse(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -294,11 +294,35 @@ func (b *Broker) readBacklog(ctx context.Context, topics []string, lastID string
 		unknown = true
 	}
 	if unknown {
-		bl.Resync = slices.Clone(topics)
+		genesis, err := b.genesis(ctx, sts[0])
+		if err != nil {
+			return sse.Backlog{}, nil, err
+		}
+		if bl.Cursor == "" {
+			// Nothing issued yet by the dataset but its genesis: resuming
+			// from it is resuming from now.
+			bl.Cursor = genesis
+		}
+		bl.Resync = sse.ResyncAll(topics, genesis)
 		return bl, floors, nil
 	}
 	b.history(&bl, topics, streams, last, nowMs)
 	return bl, floors, nil
+}
+
+// genesis returns the first id of the dataset Redis holds, as st read it;
+// when it has none yet (Redis lost its data and nothing was published
+// since), it starts one, as the first subscriber of a topic does, so that
+// a resync can name it.
+func (b *Broker) genesis(ctx context.Context, st state) (string, error) {
+	if st.hasGen {
+		return st.genesis.String(), nil
+	}
+	g, err := ensureDatasetScript.Exec(ctx, b.client, []string{b.counter}, nil).ToString()
+	if err != nil {
+		return "", fmt.Errorf("dataset identity: %w", err)
+	}
+	return g, nil
 }
 
 // readStates reads the state of topics' streams from start on: with the
@@ -349,7 +373,7 @@ func (b *Broker) history(bl *sse.Backlog, topics []string, streams []streamState
 			// existed, or even its record is gone: then whatever came after
 			// an id older than HistoryAge has expired.
 			if last.Less(ss.maxDeleted) || ss.maxDeleted.IsZero() && last.Ms < cutoff {
-				bl.Resync = append(bl.Resync, t)
+				bl.Resync = append(bl.Resync, sse.Resync{Topic: t, Reason: sse.ResyncHistoryExceeded})
 			}
 			continue
 		}
@@ -365,7 +389,13 @@ func (b *Broker) history(bl *sse.Backlog, topics []string, streams []streamState
 			keep = append(keep, d)
 		}
 		if last.Less(trimmed) {
-			bl.Resync = append(bl.Resync, t)
+			// Entries were read from last on: the first kept is the
+			// oldest the stream holds.
+			r := sse.Resync{Topic: t, Reason: sse.ResyncHistoryExceeded}
+			if len(keep) > 0 {
+				r.Oldest = keep[0].ev.ID
+			}
+			bl.Resync = append(bl.Resync, r)
 		}
 		lists = append(lists, keep)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/ssevents/ssevents/internal/bench"
 )
 
-const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--json] [--html FILE] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--publishers P] [--json]"
+const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--json] [--html FILE] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--history-age A] [--publishers P] [--json]"
 
 // runBench load-tests a hub on this machine: --conns subscriptions (over
 // several worker processes past --per-process, from several loopback
@@ -47,6 +47,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	connectTimeout := durationFlag(fs, "connect-timeout", bench.DefaultConnectTimeout, "how long opening the subscriptions may take")
 	checkMode := fs.Bool("check", false, "check the delivery promise (lost, phantom, duplicate, reordered events) instead of measuring; any hub, not only loopback")
 	historySize := fs.Int("history-size", 0, "with --check: the hub's per-topic history size, to judge resyncs (default 100)")
+	historyAge := durationFlag(fs, "history-age", 0, "with --check: how long the hub keeps events for resume, to judge resyncs (default 5m)")
 	pubs := fs.Int("publishers", 0, "publish requests in flight (default 8; --check: default 4)")
 	maxEvents := fs.Int("max-events", bench.MaxEvents, "with --rate 0: stop publishing after this many events")
 	var sources sourceAddrs
@@ -80,7 +81,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return runBenchCheck(ctx, benchCheckFlags{urls: urls, token: cf.config().Token,
 			conns: conns, topics: topics, rate: rate, historySize: historySize, publishers: pubs,
-			duration: duration, drain: drain, connectTimeout: connectTimeout, set: setFlags(fs), asJSON: *asJSON}, stdout, stderr)
+			duration: duration, drain: drain, historyAge: historyAge, connectTimeout: connectTimeout, set: setFlags(fs), asJSON: *asJSON}, stdout, stderr)
 	}
 	cfg := bench.Config{
 		URL: cf.url, URLs: urls, Token: cf.config().Token, Publishers: *pubs, MaxEvents: *maxEvents,

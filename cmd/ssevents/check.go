@@ -29,6 +29,7 @@ type benchCheckFlags struct {
 	conns, topics, rate             *int
 	historySize, publishers         *int
 	duration, drain, connectTimeout *time.Duration
+	historyAge                      *time.Duration
 	set                             map[string]bool
 	asJSON                          bool
 }
@@ -52,7 +53,8 @@ func (f benchCheckFlags) config(logger *slog.Logger) check.Config {
 		Streams: pick("conns", f.conns), Topics: pick("topics", f.topics), Rate: pick("rate", f.rate),
 		HistorySize: pick("history-size", f.historySize), Publishers: pick("publishers", f.publishers),
 		Duration: pickD("duration", f.duration), Drain: pickD("drain", f.drain), ConnectTimeout: pickD("connect-timeout", f.connectTimeout),
-		Logger: logger,
+		HistoryAge: pickD("history-age", f.historyAge),
+		Logger:     logger,
 	}
 }
 
@@ -65,7 +67,7 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 
 // runBenchCheck is `bench --check`: it runs the delivery checker against
 // the hubs, prints its report (one JSON object with --json), and fails
-// when an invariant was broken.
+// when an invariant was broken, an unjustified resync included.
 func runBenchCheck(ctx context.Context, f benchCheckFlags, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rep, err := check.Run(ctx, f.config(logger))

@@ -3,9 +3,11 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	main "github.com/ssevents/ssevents/cmd/ssevents"
@@ -36,6 +38,55 @@ func silentHub(t *testing.T) string {
 	return srv.URL
 }
 
+// resyncHub acknowledges every publish and, instead of its event, sends
+// every stream a resync of its topic: nothing is lost by the letter, but
+// no resync is justified.
+func resyncHub(t *testing.T) string {
+	t.Helper()
+	done := make(chan struct{})
+	var mu sync.Mutex
+	streams := map[chan string]bool{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		ch := make(chan string, 1000) // more than a test publishes
+		mu.Lock()
+		streams[ch] = true
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		for {
+			select {
+			case f := <-ch:
+				_, _ = w.Write([]byte(f))
+				_ = http.NewResponseController(w).Flush()
+			case <-r.Context().Done():
+				return
+			case <-done:
+				return
+			}
+		}
+	})
+	n := 0
+	mux.HandleFunc("POST /publish", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Topic string }
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		n++
+		id := fmt.Sprintf("1-%d", n)
+		for ch := range streams {
+			ch <- fmt.Sprintf("id: %s\nevent: resync\ndata: {\"topics\":[%q],\"topic\":%[2]q,\"reason\":\"history_exceeded\"}\n\n", id, req.Topic)
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"id":%q}`, id)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) })
+	return srv.URL
+}
+
 func TestBenchCheck(t *testing.T) {
 	t.Parallel()
 	m := startHub(t)
@@ -53,6 +104,11 @@ func TestBenchCheck(t *testing.T) {
 		// Each of the 4 streams follows both topics: 4 x 50 events lost.
 		{"events lost", []string{silentHub(t)}, false, "lost 200",
 			[]string{"lost        200", "deliveries  0 of 200 expected  reconnects 0  streams 4 (opened 4)"}},
+		// A resync instead of every event: none lost, none of the resyncs
+		// justified, even by a history age of 1ms. (Not their count: a
+		// loaded machine may publish fewer than 50.)
+		{"unjustified resyncs", []string{resyncHub(t)}, false, "unjustified resync ",
+			[]string{"lost        0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +119,7 @@ func TestBenchCheck(t *testing.T) {
 			if tt.wantErr != "" {
 				drain = "1s"
 			}
-			args := []string{"bench", "--check", "--drain", drain}
+			args := []string{"bench", "--check", "--drain", drain, "--history-age", "1ms"}
 			for _, u := range tt.urls {
 				args = append(args, "--url", u)
 			}

@@ -59,7 +59,11 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	n := 0
 	err = c.Subscribe(ctx, topics, func(ev client.Event) error {
 		if ev.Kind == client.KindResync {
-			fmt.Fprintf(stderr, "tail: resync: events may have been missed on %s; refetch their state\n", strings.Join(ev.Topics, ","))
+			why := ""
+			if ev.Resync != nil {
+				why = " (" + string(ev.Resync.Reason) + ")"
+			}
+			fmt.Fprintf(stderr, "tail: resync: events may have been missed on %s; refetch their state%s\n", strings.Join(ev.Topics, ","), why)
 		}
 		at := time.Now()
 		if ev.Kind == client.KindHeartbeat {

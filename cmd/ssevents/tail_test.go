@@ -187,7 +187,9 @@ func TestTailAndPublishAgainstRestartedHub(t *testing.T) {
 	}
 	m2 := startServeForCLI(t, addr, secret)
 	defer m2.Close()
-	waitForLine(t, &stdout, tailLineRE("jobs", "[resync]", "", `{"topics":["jobs"]}`))
+	waitForLine(t, &stdout, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d{3}  jobs +\[resync\] +- +`+
+		regexp.QuoteMeta(`{"topics":["jobs"],"topic":"jobs","reason":"dataset_changed","genesis":"`)+`\d+`))
+	waitForOutput(t, &stderr, "refetch their state (dataset_changed)")
 	id = publish(`{"n":2}`)
 	waitForLine(t, &stdout, tailLineRE("jobs", "job", id, `{"n":2}`))
 	cancel()

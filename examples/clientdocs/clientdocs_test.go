@@ -163,14 +163,24 @@ func TestDocumentedClient(t *testing.T) {
 	t.Cleanup(func() { broker2.Close() })
 	h, cleanup = s.handler(t, broker2)
 	srv.Restart(h, cleanup)
-	page.WaitFor("resync after the restart", `window.got.some(g => g.name === 'resync')`, 5*time.Second)
+	// One resync event per topic, each naming it and why.
+	page.WaitFor("resync after the restart", `window.got.filter(g => g.name === 'resync').length >= 2`, 5*time.Second)
+	var resynced []string
 	for _, g := range gotEvents(page) {
 		if g.Name == "resync" {
-			var d struct{ Topics []string }
-			if err := json.Unmarshal(g.Data, &d); err != nil || strings.Join(d.Topics, ",") != "docs:a,docs:b" {
-				t.Errorf("resync data %s, want topics docs:a, docs:b", g.Data)
+			var d struct {
+				Topics []string
+				Topic  string
+				Reason string
 			}
+			if err := json.Unmarshal(g.Data, &d); err != nil || len(d.Topics) != 1 || d.Topics[0] != d.Topic || d.Reason != "dataset_changed" {
+				t.Errorf("resync data %s, want one topic and reason dataset_changed", g.Data)
+			}
+			resynced = append(resynced, d.Topic)
 		}
+	}
+	if strings.Join(resynced, ",") != "docs:a,docs:b" {
+		t.Errorf("resyncs of %v, want docs:a, docs:b", resynced)
 	}
 	page.WaitFor("reopened, resuming", `window.opens.length >= 2 && window.opens.at(-1).resumed === true`, 2*time.Second)
 
@@ -280,7 +290,7 @@ func TestDocumentedReactHook(t *testing.T) {
 	t.Cleanup(func() { broker2.Close() })
 	h, cleanup = s.handler(t, broker2)
 	srv.Restart(h, cleanup)
-	page.WaitFor("resync after the restart", `window.got.some(g => g.name === 'resync' && g.data.topics.join() === 'docs:a,docs:b')`, 5*time.Second)
+	page.WaitFor("resync after the restart", `window.got.filter(g => g.name === 'resync').map(g => g.data.topic).join() === 'docs:a,docs:b'`, 5*time.Second)
 	page.WaitFor("live again, resumed", `document.getElementById('status').textContent === 'live' && window.opens.at(-1).resumed === true`, 2*time.Second)
 
 	connections := func() int {

@@ -213,8 +213,9 @@ func TestDemoPage_resync(t *testing.T) {
 
 	r := rowOf(t, p, "resync")
 	if r.Class != "special resync" || r.Topic != "comments" || !strings.Contains(r.Note, "refetch") ||
-		r.Data != "{\n  \"topics\": [\n    \"comments\"\n  ]\n}" {
-		t.Errorf("resync row %+v, want its class, topic, note and data", r)
+		!strings.Contains(r.Note, "[dataset_changed]") ||
+		!strings.HasPrefix(r.Data, "{\n  \"topics\": [\n    \"comments\"\n  ],\n  \"topic\": \"comments\",\n  \"reason\": \"dataset_changed\",") {
+		t.Errorf("resync row %+v, want its class, topic, note with the reason and data", r)
 	}
 	if r := rowOf(t, p, "comment_created"); r.ID != id || r.Class != "" || r.Note != "" {
 		t.Errorf("ordinary row %+v", r)

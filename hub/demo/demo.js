@@ -93,10 +93,18 @@ class SSEParser {
   const maxRows = 500;         // older rows are dropped: the page may stay open for days
   const maxDelay = 30000;      // the longest wait between two attempts, ms
   const notes = {
-    resync: "The hub could not replay every event missed since the last id for these topics " +
-      "(its history no longer covers it, or the id is unknown): refetch their state from your API.",
+    resync: "The hub could not replay every event missed since the last id for this topic: " +
+      "refetch its state from your API.",
     token_expired: "The token expired, so the hub ended the stream. The page reconnects with the " +
       "token in the field: paste a fresh one (or press Enter once you have).",
+  };
+
+  // Why the hub sent a resync, by the reason in its data.
+  const resyncReasons = {
+    history_exceeded: "Its history no longer reaches back to the last id (too many events, or too old) [history_exceeded].",
+    evicted: "Its history was evicted to keep the hub within its memory bounds [evicted].",
+    dataset_changed: "The last id is from a dataset the hub no longer holds: a restart without data, " +
+      "a flushed or failed-over Redis, or an unknown id [dataset_changed].",
   };
 
   const conn = {
@@ -271,6 +279,9 @@ class SSEParser {
       note.className = "note";
       let text = notes[ev.type];
       if (ev.type === "token_expired" && value && value.exp) text = "Expired at " + new Date(value.exp * 1000).toLocaleTimeString() + ". " + text;
+      if (ev.type === "resync" && value && typeof value.reason === "string") {
+        text = (resyncReasons[value.reason] || "Reason: " + value.reason + ".") + " " + text;
+      }
       note.textContent = text;
       d.appendChild(note);
     }

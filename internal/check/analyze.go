@@ -13,8 +13,9 @@ import (
 // enough to start debugging, few enough to read.
 const maxExamples = 5
 
-// judge checks the invariants over the recorded history.
-func judge(streams []streamLog, pubs []*publishLog, historySize int) Report {
+// judge checks the invariants over the recorded history; bounds are the
+// hub's history bounds, to judge resyncs by.
+func judge(streams []streamLog, pubs []*publishLog, bounds historyBounds) Report {
 	var r Report
 	r.Streams = len(streams)
 	byKey := make(map[string]*publishLog, len(pubs))
@@ -40,6 +41,7 @@ func judge(streams []streamLog, pubs []*publishLog, historySize int) Report {
 		r.FailedByStatus[failureKind(p.finalStatus)]++
 	}
 	var delLat []time.Duration
+	rj := newResyncJudge(streams, byTopic, bounds)
 	for i := range streams {
 		s := &streams[i]
 		if !s.opened.IsZero() {
@@ -49,7 +51,7 @@ func judge(streams []streamLog, pubs []*publishLog, historySize int) Report {
 		r.Deliveries += len(s.deliveries)
 		judgeDeliveries(&r, s, byKey, &delLat)
 		judgeLost(&r, s, byTopic)
-		judgeResyncs(&r, s, byTopic, historySize)
+		rj.judge(&r, s)
 	}
 	r.PublishP50Ms, r.PublishP99Ms = percentileMs(pubLat, 0.50), percentileMs(pubLat, 0.99)
 	r.DeliveryP50Ms, r.DeliveryP99Ms = percentileMs(delLat, 0.50), percentileMs(delLat, 0.99)
@@ -141,47 +143,6 @@ func excused(resyncs []resync, topic string, p *publishLog) bool {
 			continue
 		}
 		return true
-	}
-	return false
-}
-
-// judgeResyncs counts one stream's resyncs and the justified ones: the
-// stream had no position yet, or more acknowledged events of a named topic
-// followed its position than the hub's history holds.
-func judgeResyncs(r *Report, s *streamLog, byTopic map[string][]*publishLog, historySize int) {
-	for _, rs := range s.resyncs {
-		r.Resyncs++
-		if justified(rs, byTopic, historySize) {
-			r.ResyncsJustified++
-			continue
-		}
-		r.example("resyncs", "stream %d: unjustified resync of %q at %s (last event %s)", s.index, rs.topics, rs.at.Format(time.StampMilli), rs.lastID[""])
-	}
-}
-
-func justified(rs resync, byTopic map[string][]*publishLog, historySize int) bool {
-	if rs.lastID[""] == "" {
-		return true
-	}
-	for _, t := range rs.topics {
-		pos := rs.lastID[t]
-		if pos == "" {
-			pos = rs.lastID[""]
-		}
-		from, err := streamid.Parse(pos)
-		if err != nil {
-			return true
-		}
-		gap := 0
-		for _, p := range byTopic[t] {
-			id, err := streamid.Parse(p.id)
-			if err == nil && from.Less(id) && p.started().Before(rs.at) {
-				gap++
-			}
-		}
-		if gap > historySize {
-			return true
-		}
 	}
 	return false
 }

@@ -29,6 +29,8 @@ const (
 	// DefaultHistorySize is the hub's per-topic history size, as
 	// sse.DefaultHistorySize.
 	DefaultHistorySize = 100
+	// DefaultHistoryAge is the hub's history age, as sse.DefaultHistoryAge.
+	DefaultHistoryAge = 5 * time.Minute
 	// DefaultPublishers is how many publishes may be in flight at once.
 	DefaultPublishers = 4
 	// DefaultConnectTimeout bounds the wait for the streams to open before
@@ -82,6 +84,9 @@ type Config struct {
 	// HistorySize is the hub's per-topic history size, to judge resyncs.
 	// Default DefaultHistorySize (100).
 	HistorySize int
+	// HistoryAge is how long the hub keeps events for resume, to judge
+	// resyncs. Default DefaultHistoryAge (5 minutes).
+	HistoryAge time.Duration
 	// Publishers is how many publishes may be in flight. Default
 	// DefaultPublishers (4).
 	Publishers int
@@ -112,6 +117,7 @@ func (c Config) withDefaults() Config {
 	setD(&c.Duration, DefaultDuration)
 	setD(&c.Drain, DefaultDrain)
 	setD(&c.ConnectTimeout, DefaultConnectTimeout)
+	setD(&c.HistoryAge, DefaultHistoryAge)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -131,8 +137,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: rate must be 1 to %d a second", ErrInvalidConfig, MaxRate)
 	case c.Duration < 0 || c.Duration > MaxDuration || c.Drain < 0 || c.ConnectTimeout < 0:
 		return fmt.Errorf("%w: duration must be up to %v, drain and connect timeout not negative", ErrInvalidConfig, MaxDuration)
-	case c.HistorySize < 1 || c.Publishers < 1:
-		return fmt.Errorf("%w: history size and publishers must be positive", ErrInvalidConfig)
+	case c.HistorySize < 1 || c.Publishers < 1 || c.HistoryAge < 0:
+		return fmt.Errorf("%w: history size and publishers must be positive, history age not negative", ErrInvalidConfig)
 	}
 	return nil
 }
@@ -188,7 +194,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	r.publishAll(ctx)
 	r.resolveUnanswered(ctx)
 	r.drain(ctx)
-	rep := judge(stop(), r.book.snapshot(), cfg.HistorySize)
+	rep := judge(stop(), r.book.snapshot(), historyBounds{size: cfg.HistorySize, age: cfg.HistoryAge})
 	rep.RunID = r.id
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("ssevents: check interrupted: %w", err)

@@ -3,6 +3,7 @@ package check_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -86,29 +87,53 @@ func TestRunDetectsViolations(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		mode string
+		cfg  check.Config // history bounds; the rest is set below
 		want check.Report // the invariant counts expected; others 0
 	}{
-		{honest, check.Report{}},
-		{duplicate, check.Report{Duplicate: 1}},
-		{drop, check.Report{Lost: 1}},
-		{phantom, check.Report{Phantom: 1}},
-		{reorder, check.Report{Reordered: 1}},
-		{dropSync, check.Report{Resyncs: 1}},
-		{gapSync, check.Report{Lost: 1, Resyncs: 1}},
-		{unanswered, check.Report{Resolved: 1}},
+		{honest, check.Config{}, check.Report{}},
+		{duplicate, check.Config{}, check.Report{Duplicate: 1}},
+		{drop, check.Config{}, check.Report{Lost: 1}},
+		{phantom, check.Config{}, check.Report{Phantom: 1}},
+		{reorder, check.Config{}, check.Report{Reordered: 1}},
+		// A resync in the middle of a stream, without a reason.
+		{dropSync, check.Config{}, check.Report{Resyncs: 1}},
+		{gapSync, check.Config{}, check.Report{Lost: 1, Resyncs: 1}},
+		{unanswered, check.Config{}, check.Report{Resolved: 1}},
+		// The event replayed on the new connection is a duplicate, even
+		// though that connection never had it before.
+		{replay, check.Config{}, check.Report{Duplicate: 1}},
+		// Resyncs at the start of a resumed connection, with a reason that
+		// does not hold.
+		{lieHistory, check.Config{}, check.Report{Resyncs: 1}},
+		{lieEvicted, check.Config{}, check.Report{Resyncs: 1}},
+		{lieGenesis, check.Config{}, check.Report{Resyncs: 1}},
+		{lieDataset, check.Config{}, check.Report{Resyncs: 1}},
+		// The same resync is justified by a history size or age it
+		// exceeds, and not by ones it does not.
+		{justHistory, check.Config{HistorySize: 1}, check.Report{Resyncs: 1, ResyncsJustified: 1}},
+		{justHistory, check.Config{HistoryAge: time.Millisecond}, check.Report{Resyncs: 1, ResyncsJustified: 1}},
+		{justHistory, check.Config{HistorySize: 4, HistoryAge: time.Minute}, check.Report{Resyncs: 1}}, // 6 publishes: at most 4 follow the resume id
 	}
 	for _, tt := range tests {
-		t.Run("mode="+tt.mode, func(t *testing.T) {
+		t.Run(fmt.Sprintf("mode=%s/size=%d/age=%v", tt.mode, tt.cfg.HistorySize, tt.cfg.HistoryAge), func(t *testing.T) {
 			t.Parallel()
-			rep := runCheck(t, check.Config{URLs: []string{newHostileHub(t, tt.mode)}, Streams: 1, Topics: 1,
-				Rate: 20, Duration: 300 * time.Millisecond, Drain: 500 * time.Millisecond})
-			got := [5]int{rep.Lost, rep.Phantom, rep.Duplicate, rep.Reordered, rep.Resyncs}
-			want := [5]int{tt.want.Lost, tt.want.Phantom, tt.want.Duplicate, tt.want.Reordered, tt.want.Resyncs}
+			cfg := tt.cfg
+			cfg.URLs, cfg.Streams, cfg.Topics = []string{newHostileHub(t, tt.mode)}, 1, 1
+			// The drain ends as soon as nothing is missing: the modes that
+			// end the stream wait for its reconnection.
+			cfg.Rate, cfg.Duration, cfg.Drain = 20, 300*time.Millisecond, 3*time.Second
+			rep := runCheck(t, cfg)
+			got := [6]int{rep.Lost, rep.Phantom, rep.Duplicate, rep.Reordered, rep.Resyncs, rep.ResyncsJustified}
+			want := [6]int{tt.want.Lost, tt.want.Phantom, tt.want.Duplicate, tt.want.Reordered, tt.want.Resyncs, tt.want.ResyncsJustified}
 			if got != want {
-				t.Errorf("lost, phantom, duplicate, reordered, resyncs = %v, want %v", got, want)
+				t.Errorf("lost, phantom, duplicate, reordered, resyncs, justified = %v, want %v", got, want)
 			}
-			if rep.OK() != (tt.want.Lost+tt.want.Phantom+tt.want.Duplicate+tt.want.Reordered == 0) {
+			unjustified := tt.want.Resyncs - tt.want.ResyncsJustified
+			if rep.OK() != (tt.want.Lost+tt.want.Phantom+tt.want.Duplicate+tt.want.Reordered+unjustified == 0) {
 				t.Errorf("OK() = %v with %q", rep.OK(), rep.Violations())
+			}
+			if (unjustified > 0) != strings.Contains(rep.Violations(), "unjustified resync") || (unjustified > 0) != (len(rep.Examples["resyncs"]) > 0) {
+				t.Errorf("violations %q, examples %q: want an unjustified resync exactly when there is one", rep.Violations(), rep.Examples["resyncs"])
 			}
 			if rep.Published != 6 {
 				t.Errorf("published %d, want 6", rep.Published)
@@ -116,12 +141,36 @@ func TestRunDetectsViolations(t *testing.T) {
 			if rep.Resolved != tt.want.Resolved || (tt.mode == unanswered && rep.Acked != 6) {
 				t.Errorf("resolved %d and acked %d, want %d resolved and, for %q, all 6 acked", rep.Resolved, rep.Acked, tt.want.Resolved, tt.mode)
 			}
+			if resumeModes[tt.mode] && rep.Reconnects == 0 {
+				t.Errorf("no reconnection: the %s scenario did not happen", tt.mode)
+			}
 			for _, name := range []string{"lost", "phantom", "duplicate", "reordered"} {
 				if n := len(rep.Examples[name]); (n > 0) != strings.Contains(rep.Violations(), name) {
 					t.Errorf("%d examples of %s, violations %q: want examples exactly for violations", n, name, rep.Violations())
 				}
 			}
 		})
+	}
+}
+
+// TestRunFailsEveryFourthReplacedByResync is the hub of issue 16: it drops
+// every fourth event of each topic and sends a resync of the topic
+// instead. Nothing is lost by the letter (each gap has its resync), but
+// no resync is justified, so the run fails.
+func TestRunFailsEveryFourthReplacedByResync(t *testing.T) {
+	t.Parallel()
+	rep := runCheck(t, check.Config{URLs: []string{newHostileHub(t, everyFourth)}, Streams: 4, Topics: 2,
+		Rate: 100, Duration: 800 * time.Millisecond, Drain: time.Second})
+	// Publishes go round-robin over the two topics, and all 4 streams
+	// follow both (a loaded machine may publish a few fewer than 80).
+	perStream := (rep.Published+1)/2/4 + rep.Published/2/4
+	if rep.Published < 40 || rep.Expected != 4*rep.Published || rep.Resyncs != 4*perStream || rep.Deliveries+rep.Resyncs != rep.Expected {
+		t.Errorf("published %d, expected %d, delivered %d, resyncs %d: want a resync for every fourth event of each topic, on each stream",
+			rep.Published, rep.Expected, rep.Deliveries, rep.Resyncs)
+	}
+	if rep.Lost != 0 || rep.ResyncsJustified != 0 || rep.OK() || !strings.Contains(rep.Violations(), fmt.Sprintf("unjustified resync %d", rep.Resyncs)) {
+		t.Errorf("lost %d, resyncs %d (justified %d), violations %q: want every resync unjustified and the run failed",
+			rep.Lost, rep.Resyncs, rep.ResyncsJustified, rep.Violations())
 	}
 }
 

@@ -14,9 +14,16 @@
 //     to resync;
 //   - phantom: a delivered event whose publish was never acknowledged, or
 //     whose id differs from the acknowledged one (it executed twice);
-//   - duplicate: the same event twice on one stream;
+//   - duplicate: the same event twice on one stream, on the same
+//     connection or another;
 //   - reordered: on one stream and topic, an event older than one before it;
-//   - resyncs, and whether the history size justifies each.
+//   - unjustified resync: a resync whose reason (history_exceeded, evicted,
+//     dataset_changed) does not hold against what the checker saw: the
+//     acknowledged events after the id the stream resumed from, versus the
+//     history size and age; the oldest id the hub says it holds; the
+//     genesis of a new dataset, and every other stream of the topic, on
+//     every URL, told the same when it resumed from before it. A resync
+//     that does not start a resumed connection is never justified.
 //
 // The package depends on the standard library and ssevents' client and
 // streamid packages only.

@@ -26,28 +26,63 @@ const (
 	// the run gets an answer (the connection is cut); the retry after the
 	// run answers its id.
 	unanswered = "unanswered"
+	// everyFourth: every fourth publish of each topic is acknowledged,
+	// not delivered, and a resync of its topic (history_exceeded) is sent
+	// in the middle of the stream instead.
+	everyFourth = "every-fourth"
+	// The modes below end every stream after the second publish; the
+	// client resumes from it.
+	//
+	// replay: the resume replays the second event again.
+	replay = "replay"
+	// lieHistory, lieEvicted, lieGenesis, lieDataset: the resume starts
+	// with a resync whose reason does not hold (history_exceeded with
+	// nothing missed; evicted of an event still held; dataset_changed with
+	// a genesis before the resume id; dataset_changed that a later resume
+	// contradicts: the hub ends that connection once it has sent what it
+	// had, and replays honestly to the next resume, from before the
+	// claimed genesis), then replays honestly.
+	lieHistory = "lie-history"
+	lieEvicted = "lie-evicted"
+	lieGenesis = "lie-genesis"
+	lieDataset = "lie-dataset"
+	// justHistory: the hub refuses connections until the fifth publish,
+	// then starts the resume with a resync (history_exceeded, oldest the
+	// fourth event) and replays the fourth and fifth: justified by a
+	// history size of 1 or a history age of 1ms.
+	justHistory = "just-history"
 )
+
+// resumeModes are the modes that end the streams after the second publish.
+var resumeModes = map[string]bool{replay: true, lieHistory: true, lieEvicted: true, lieGenesis: true, lieDataset: true, justHistory: true}
 
 // hostileHub speaks SSE and POST /publish by hand, like a hub, and breaks
 // the promise in one way, on the second publish (by idempotency key).
 type hostileHub struct {
 	mode string
 
-	mu    sync.Mutex
-	subs  map[chan string]bool
-	ids   map[string]string // idempotency key -> id answered
-	n     int
-	held  string
-	cuts  int // attempts cut without an answer (mode unanswered)
-	done  chan struct{}
-	close sync.Once
+	mu      sync.Mutex
+	subs    map[chan string]bool
+	ids     map[string]string // idempotency key -> id answered
+	n       int
+	perT    map[string]int // publishes per topic (mode everyFourth)
+	frames  []string       // every event frame, frames[i] of publish i+1
+	kick    chan struct{}  // closed to end the open streams
+	down    bool           // GET /events answers 503
+	resumes int            // connections that resumed from an id
+	topic   string         // of the last publish: the resume modes run with one topic
+	held    string
+	cuts    int // attempts cut without an answer (mode unanswered)
+	done    chan struct{}
+	close   sync.Once
 }
 
 // newHostileHub serves a hostileHub on a loopback test server, closed
 // when the test ends.
 func newHostileHub(t *testing.T, mode string) string {
 	t.Helper()
-	h := &hostileHub{mode: mode, subs: map[chan string]bool{}, ids: map[string]string{}, done: make(chan struct{})}
+	h := &hostileHub{mode: mode, subs: map[chan string]bool{}, ids: map[string]string{}, perT: map[string]int{},
+		kick: make(chan struct{}), done: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /events", h.events)
 	mux.HandleFunc("POST /publish", h.publish)
@@ -60,7 +95,23 @@ func newHostileHub(t *testing.T, mode string) string {
 func (h *hostileHub) events(w http.ResponseWriter, r *http.Request) {
 	ch := make(chan string, 1000) // more than a test publishes
 	h.mu.Lock()
+	if h.down {
+		h.mu.Unlock()
+		ssevents.WriteError(w, r, nil, sse.ErrUnavailable)
+		return
+	}
 	h.subs[ch] = true
+	kick := h.kick
+	endWhenSent := false
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		for _, f := range h.resumeLocked(last) {
+			ch <- f
+		}
+		// In mode lieDataset the connection with the lie ends once it has
+		// sent what it has, so that the client resumes once more from
+		// before the claimed genesis.
+		endWhenSent = h.mode == lieDataset && h.resumes == 1
+	}
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
@@ -78,7 +129,12 @@ func (h *hostileHub) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			_ = rc.Flush()
+			if endWhenSent && len(ch) == 0 {
+				return
+			}
 		case <-r.Context().Done():
+			return
+		case <-kick:
 			return
 		case <-h.done:
 			return
@@ -132,9 +188,58 @@ func (h *hostileHub) publish(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(sse.PublishResponse{ID: id})
 }
 
+// resumeLocked returns what a connection that resumed from last gets
+// before live events, as h.mode says; h.mu is held.
+func (h *hostileHub) resumeLocked(last string) []string {
+	h.resumes++
+	var from int
+	if _, err := fmt.Sscanf(last, "1000-%d", &from); err != nil {
+		return nil
+	}
+	var out []string
+	switch {
+	case h.mode == replay:
+		from-- // the last event again
+	case h.mode == justHistory:
+		out = append(out, resyncFrame(h.topic, "history_exceeded", `"oldest":"1000-4"`))
+		from = 3
+	case h.resumes == 1 && h.mode == lieHistory:
+		out = append(out, resyncFrame(h.topic, "history_exceeded", ""))
+	case h.resumes == 1 && h.mode == lieEvicted:
+		out = append(out, resyncFrame(h.topic, "evicted", fmt.Sprintf(`"oldest":"1000-%d"`, from+1)))
+	case h.resumes == 1 && h.mode == lieGenesis:
+		out = append(out, resyncFrame(h.topic, "dataset_changed", `"genesis":"1000-1"`))
+	case h.resumes == 1 && h.mode == lieDataset:
+		out = append(out, resyncFrame(h.topic, "dataset_changed", `"genesis":"1000-99"`))
+	}
+	return append(out, h.frames[min(from, len(h.frames)):]...)
+}
+
+// resyncFrame is a resync event (no id) for topic with reason and the
+// JSON fields extra.
+func resyncFrame(topic, reason, extra string) string {
+	data := fmt.Sprintf(`{"topics":[%q],"topic":%[1]q,"reason":%q`, topic, reason)
+	if extra != "" {
+		data += "," + extra
+	}
+	return "event: resync\ndata: " + data + "}\n\n"
+}
+
 // misbehave delivers the frame of publish h.n as h.mode says; h.mu
 // is held.
 func (h *hostileHub) misbehave(frame, topic string) {
+	h.frames, h.topic = append(h.frames, frame), topic
+	if resumeModes[h.mode] {
+		h.resumeMisbehave(frame)
+		return
+	}
+	if h.mode == everyFourth {
+		if h.perT[topic]++; h.perT[topic]%4 == 0 {
+			frame = resyncFrame(topic, "history_exceeded", "")
+		}
+		h.broadcastLocked(frame)
+		return
+	}
 	if h.n == 3 && h.held != "" {
 		h.broadcastLocked(frame, h.held)
 		return
@@ -157,5 +262,21 @@ func (h *hostileHub) misbehave(frame, topic string) {
 		h.held = frame
 	default:
 		h.broadcastLocked(frame)
+	}
+}
+
+// resumeMisbehave delivers the frame of publish h.n in the modes that
+// end the streams after the second publish; h.mu is held.
+func (h *hostileHub) resumeMisbehave(frame string) {
+	if !h.down {
+		h.broadcastLocked(frame)
+	}
+	if h.n == 2 {
+		close(h.kick)
+		h.kick = make(chan struct{})
+		h.down = h.mode == justHistory
+	}
+	if h.n == 5 {
+		h.down = false
 	}
 }

@@ -21,6 +21,25 @@ type resync struct {
 	// lastID is the id of the stream's last delivery before it, per
 	// topic, and overall under "".
 	lastID map[string]string
+	// What the hub said: the topic, why and the evidence (sse.Resync);
+	// reason is "" from a hub that says nothing.
+	topic, reason, oldest, genesis string
+	// conn is the connection it came on; first that no event came before
+	// it on that connection (a hub sends resyncs before the backlog).
+	conn  int
+	first bool
+	// from is the position the connection resumed from: the id the
+	// client sent as Last-Event-ID ("" for none).
+	from string
+}
+
+// connection is one successful connection of a stream.
+type connection struct {
+	at   time.Time
+	from string // the position it resumed from: the stream's last id then
+	// resynced lists the topics a resync on it named.
+	resynced []string
+	events   int // deliveries on it
 }
 
 // streamLog is everything one stream saw. Its methods are safe for
@@ -33,6 +52,8 @@ type streamLog struct {
 	mu         sync.Mutex
 	opened     time.Time // first successful connection; zero if none
 	conns      int
+	connInfo   []connection // one per connection, in order
+	pos        string       // the last id the stream received (event or resync): where the client resumes
 	deliveries []delivery
 	resyncs    []resync
 	lastID     map[string]string // per topic, and overall under ""
@@ -48,6 +69,7 @@ func (s *streamLog) connected(at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conns++
+	s.connInfo = append(s.connInfo, connection{at: at, from: s.pos})
 	if s.opened.IsZero() {
 		s.opened = at
 	}
@@ -68,17 +90,40 @@ func (s *streamLog) deliver(d delivery) {
 	s.deliveries = append(s.deliveries, d)
 	s.lastID[d.topic] = d.id
 	s.lastID[""] = d.id
+	if d.id != "" {
+		s.pos = d.id
+	}
+	if c := s.current(); c != nil {
+		c.events++
+	}
 }
 
-// resynced records a resync notice.
-func (s *streamLog) resynced(topics []string, at time.Time) {
+// current returns the stream's current connection; nil before the first.
+// s.mu is held.
+func (s *streamLog) current() *connection {
+	if len(s.connInfo) == 0 {
+		return nil
+	}
+	return &s.connInfo[len(s.connInfo)-1]
+}
+
+// resynced records a resync notice, with the id it carried.
+func (s *streamLog) resynced(rs resync, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	last := make(map[string]string, len(s.lastID))
+	rs.lastID = make(map[string]string, len(s.lastID))
 	for k, v := range s.lastID {
-		last[k] = v
+		rs.lastID[k] = v
 	}
-	s.resyncs = append(s.resyncs, resync{topics: topics, at: at, lastID: last})
+	rs.conn = s.conns
+	if c := s.current(); c != nil {
+		rs.first, rs.from = c.events == 0, c.from
+		c.resynced = append(c.resynced, rs.topics...)
+	}
+	s.resyncs = append(s.resyncs, rs)
+	if id != "" {
+		s.pos = id
+	}
 }
 
 // ended records why the subscription stopped before the run ended.
@@ -94,10 +139,21 @@ func (s *streamLog) snapshot() streamLog {
 	defer s.mu.Unlock()
 	return streamLog{
 		index: s.index, url: s.url, topics: s.topics,
-		opened: s.opened, conns: s.conns, err: s.err,
+		opened: s.opened, conns: s.conns, err: s.err, pos: s.pos,
+		connInfo:   cloneConns(s.connInfo),
 		deliveries: append([]delivery(nil), s.deliveries...),
 		resyncs:    append([]resync(nil), s.resyncs...),
 	}
+}
+
+// cloneConns copies cs deeply enough to read without the lock.
+func cloneConns(cs []connection) []connection {
+	out := make([]connection, len(cs))
+	for i, c := range cs {
+		c.resynced = append([]string(nil), c.resynced...)
+		out[i] = c
+	}
+	return out
 }
 
 // attempt is one request of a publish.

@@ -32,12 +32,22 @@ type Report struct {
 	// Reordered counts deliveries, not duplicates, whose id is not
 	// greater than the previous one of the same topic on the stream.
 	Reordered int `json:"reordered"`
-	// Resyncs received, and how many of them were justified: the stream
-	// had no position yet, or more acknowledged events of a named topic
-	// followed its position than the hub's history holds. An unjustified
-	// resync loses nothing, so it is not a violation.
+	// Resyncs received, and how many of them were justified: the hub's
+	// reason held against what the checker saw. A resync must come first
+	// on a connection that resumed from an id, and name one topic and a
+	// reason: history_exceeded when more acknowledged events of the topic
+	// followed that id than HistorySize, or the first of them is older
+	// than HistoryAge, and one of them is older than the oldest id the hub
+	// says it holds; evicted when such an event exists; dataset_changed
+	// when the id precedes the genesis the hub names and every stream of
+	// the topic, on every URL, that resumed later from before the genesis
+	// was told so too. An unjustified resync is a violation: it may hide
+	// events the hub dropped.
 	Resyncs          int `json:"resyncs"`
 	ResyncsJustified int `json:"resyncs_justified"`
+	// ResyncReasons counts the resyncs by the reason the hub gave ("none"
+	// when it gave none).
+	ResyncReasons map[string]int `json:"resync_reasons,omitempty"`
 
 	// Published publishes (idempotency keys) attempted; Acked answered
 	// 2xx in the end; Failed not, counted in FailedByStatus by the final
@@ -71,24 +81,25 @@ type Report struct {
 
 	// Examples holds up to five lines per invariant ("lost", "phantom",
 	// "duplicate", "reordered", and "resyncs" for unjustified ones) that
-	// say which stream and event broke it.
+	// say which stream and event broke it, and why.
 	Examples map[string][]string `json:"examples,omitempty"`
 }
 
 // OK reports whether the run kept the promise: nothing lost, phantom,
-// duplicated or reordered.
+// duplicated or reordered, and every resync justified.
 func (r Report) OK() bool {
-	return r.Lost == 0 && r.Phantom == 0 && r.Duplicate == 0 && r.Reordered == 0
+	return r.Lost == 0 && r.Phantom == 0 && r.Duplicate == 0 && r.Reordered == 0 && r.ResyncsJustified == r.Resyncs
 }
 
 // Violations summarises the broken invariants, e.g.
-// "lost 3, duplicate 1", or "" when OK.
+// "lost 3, duplicate 1, unjustified resync 2", or "" when OK.
 func (r Report) Violations() string {
 	var parts []string
 	for _, v := range []struct {
 		name string
 		n    int
-	}{{"lost", r.Lost}, {"phantom", r.Phantom}, {"duplicate", r.Duplicate}, {"reordered", r.Reordered}} {
+	}{{"lost", r.Lost}, {"phantom", r.Phantom}, {"duplicate", r.Duplicate}, {"reordered", r.Reordered},
+		{"unjustified resync", r.Resyncs - r.ResyncsJustified}} {
 		if v.n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", v.name, v.n))
 		}
@@ -111,12 +122,29 @@ func (r Report) String() string {
 	line("phantom", "%d", r.Phantom)
 	line("duplicate", "%d", r.Duplicate)
 	line("reordered", "%d", r.Reordered)
-	line("resyncs", "%d (justified %d)", r.Resyncs, r.ResyncsJustified)
+	line("resyncs", "%d (justified %d)%s", r.Resyncs, r.ResyncsJustified, r.reasons())
 	fmt.Fprintf(&b, "%-11s %d acked %d failed %d%s retries %d resolved %d\n", "published", r.Published, r.Acked, r.Failed, r.failures(), r.Retries, r.Resolved)
 	fmt.Fprintf(&b, "%-11s %d of %d expected  reconnects %d  streams %d (opened %d)\n", "deliveries", r.Deliveries, r.Expected, r.Reconnects, r.Streams, r.StreamsOpened)
 	fmt.Fprintf(&b, "%-11s p50 %.1fms p99 %.1fms\n", "publish", r.PublishP50Ms, r.PublishP99Ms)
 	fmt.Fprintf(&b, "%-11s p50 %.1fms p99 %.1fms\n", "delivery", r.DeliveryP50Ms, r.DeliveryP99Ms)
 	return b.String()
+}
+
+// reasons formats ResyncReasons as " by reason: dataset_changed 2, evicted 1".
+func (r Report) reasons() string {
+	if len(r.ResyncReasons) == 0 {
+		return ""
+	}
+	kinds := make([]string, 0, len(r.ResyncReasons))
+	for k := range r.ResyncReasons {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, r.ResyncReasons[k])
+	}
+	return " by reason: " + strings.Join(parts, ", ")
 }
 
 // failures formats FailedByStatus as " (503: 2, no answer: 1)".

@@ -44,7 +44,11 @@ func (r *run) subscribe(ctx context.Context, s *streamLog) {
 			return
 		}
 		if ev.Kind == client.KindResync {
-			s.resynced(ev.Topics, now)
+			rs := resync{topics: ev.Topics, at: now}
+			if r := ev.Resync; r != nil {
+				rs.topic, rs.reason, rs.oldest, rs.genesis = r.Topic, string(r.Reason), r.Oldest, r.Genesis
+			}
+			s.resynced(rs, ev.ID)
 			continue
 		}
 		var p payload
