@@ -2,6 +2,7 @@ package ssevents_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -134,7 +135,7 @@ func testCloseEndsStreamsCleanly(t *testing.T, cfg ssevents.Config) {
 		t.Fatal(err)
 	}
 	for _, s := range streams {
-		if err := s.ended(2 * time.Second); err != io.EOF {
+		if err := s.ended(2 * time.Second); !errors.Is(err, io.EOF) {
 			t.Errorf("stream ended with %v, want a clean EOF", err)
 		}
 	}

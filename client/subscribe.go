@@ -234,7 +234,7 @@ func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, 
 	}()
 	for {
 		ev, err := p.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = errStreamEnded
 		}
 		if err != nil {

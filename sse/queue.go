@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"errors"
 	"sync"
 )
 
@@ -133,7 +134,7 @@ func (q *Queue) Drain(dst []Event) ([]Event, error) {
 	} else {
 		q.events = q.events[:0]
 	}
-	if len(dst) > 0 && q.err != ErrSlowConsumer {
+	if len(dst) > 0 && !errors.Is(q.err, ErrSlowConsumer) {
 		return dst, nil
 	}
 	return dst, q.err
