@@ -79,7 +79,7 @@ func startJWKS(t *testing.T, keys ...signingKey) *jwksServer {
 			set.Keys = append(set.Keys, map[string]string{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
 				"kid": k.kid, "x": b64(pub[1:33]), "y": b64(pub[33:])})
 		}
-		json.NewEncoder(w).Encode(set)
+		_ = json.NewEncoder(w).Encode(set)
 	}))
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
