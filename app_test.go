@@ -2,6 +2,7 @@ package ssevents_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -63,7 +64,9 @@ func TestMetricsEndpoints(t *testing.T) {
 	}
 	delete(raw, "topics")
 	b2, _ := json.Marshal(raw)
-	json.Unmarshal(b2, &snap)
+	if err := json.Unmarshal(b2, &snap); err != nil {
+		t.Fatalf("/metrics: %v: %s", err, body)
+	}
 	for _, c := range []struct {
 		group, key string
 		want       float64
@@ -82,7 +85,9 @@ func TestMetricsEndpoints(t *testing.T) {
 		t.Errorf("latency: %v", snap["latency"])
 	}
 	var topics int
-	json.Unmarshal(raw2(body, "topics"), &topics)
+	if err := json.Unmarshal(raw2(body, "topics"), &topics); err != nil {
+		t.Fatalf("/metrics topics: %v: %s", err, body)
+	}
 	if topics != 2 {
 		t.Errorf("topics = %d, want 2", topics)
 	}
@@ -109,7 +114,9 @@ func TestMetricsEndpoints(t *testing.T) {
 
 func raw2(body []byte, key string) json.RawMessage {
 	var m map[string]json.RawMessage
-	json.Unmarshal(body, &m)
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil // the caller's Unmarshal of nil fails and says so
+	}
 	return m[key]
 }
 
@@ -134,7 +141,7 @@ func testCloseEndsStreamsCleanly(t *testing.T, cfg ssevents.Config) {
 		t.Fatal(err)
 	}
 	for _, s := range streams {
-		if err := s.ended(2 * time.Second); err != io.EOF {
+		if err := s.ended(2 * time.Second); !errors.Is(err, io.EOF) {
 			t.Errorf("stream ended with %v, want a clean EOF", err)
 		}
 	}
@@ -149,7 +156,7 @@ func testCloseEndsStreamsCleanly(t *testing.T, cfg ssevents.Config) {
 func TestMountOnOwnMux(t *testing.T) {
 	t.Parallel()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
+	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hi") })
 	app, err := ssevents.Mount(mux, ssevents.Config{Path: "/sse"})
 	if err != nil {
 		t.Fatal(err)

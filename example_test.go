@@ -26,7 +26,7 @@ func Example() {
 	app.Handle("POST /tickets/{id}/status", app.PublishEvent("ticket:{id}", "ticket_status_changed",
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"id":%q,"status":"closed"}`, r.PathValue("id"))
+			_, _ = fmt.Fprintf(w, `{"id":%q,"status":"closed"}`, r.PathValue("id"))
 		})))
 	srv := httptest.NewServer(app)
 	defer srv.Close()
@@ -38,8 +38,8 @@ func Example() {
 	}
 	defer resp.Body.Close()
 	lines := bufio.NewReader(resp.Body)
-	lines.ReadString('\n') // retry: 3000
-	lines.ReadString('\n') // blank line: the stream is open
+	_, _ = lines.ReadString('\n') // retry: 3000
+	_, _ = lines.ReadString('\n') // blank line: the stream is open
 
 	post, err := http.Post(srv.URL+"/tickets/42/status", "application/json", strings.NewReader(`{"status":"closed"}`))
 	if err != nil {

@@ -3,6 +3,8 @@ package ssevents_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -91,5 +93,7 @@ func TestExpireStreamAt_hijackedStreamCloses(t *testing.T) {
 	if time.Now().Before(exp) {
 		t.Fatalf("token_expired before the expiry")
 	}
-	s.ended(5 * time.Second)
+	if err := s.ended(5 * time.Second); !errors.Is(err, io.EOF) {
+		t.Errorf("stream ended with %v, want a clean EOF", err)
+	}
 }

@@ -62,7 +62,8 @@ func (h *Handler) Connections() int { return int(h.conns.Load()) }
 func (h *Handler) PendingAuthorizations() int { return int(h.pending.Load()) }
 
 // Close ends every open stream cleanly and waits for their handlers to
-// return. Later requests are answered 503.
+// return. Later requests are answered 503. It returns the error of
+// closing the poller, if one was started.
 func (h *Handler) Close() error {
 	h.cancel()
 	if p := h.poll.Load(); p != nil {
@@ -71,7 +72,7 @@ func (h *Handler) Close() error {
 	h.wg.Wait()
 	h.pollOnce.Do(func() {}) // none is started after this
 	if p := h.poll.Load(); p != nil {
-		p.Close()
+		return p.Close()
 	}
 	return nil
 }

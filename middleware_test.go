@@ -22,16 +22,16 @@ func TestPublishMiddleware(t *testing.T) {
 		case "404":
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `{"error":"no such ticket"}`)
+			_, _ = io.WriteString(w, `{"error":"no such ticket"}`)
 		case "text":
-			io.WriteString(w, "ok")
+			_, _ = io.WriteString(w, "ok")
 		case "big":
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `"`+strings.Repeat("x", 2000)+`"`)
+			_, _ = io.WriteString(w, `"`+strings.Repeat("x", 2000)+`"`)
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusCreated)
-			json.NewEncoder(w).Encode(map[string]string{"id": r.PathValue("id"), "status": "closed"})
+			_ = json.NewEncoder(w).Encode(map[string]string{"id": r.PathValue("id"), "status": "closed"})
 		}
 	}
 	app.Handle("POST /tickets/{id}/status", app.PublishEvent("ticket:{id},tickets", "ticket_status_changed", http.HandlerFunc(status)))
@@ -90,7 +90,7 @@ func TestPublishMiddlewareBrokerDown(t *testing.T) {
 	app, srv := newServer(t, ssevents.Config{Broker: broker})
 	app.Handle("POST /x", app.PublishEvent("x", "created", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok":true}`)
+		_, _ = io.WriteString(w, `{"ok":true}`)
 	})))
 	broker.Close()
 	resp, err := http.Post(srv.URL+"/x", "application/json", nil)
@@ -121,7 +121,7 @@ func TestPublisherFromRequestContext(t *testing.T) {
 			http.Error(w, err.Error(), 500)
 			return
 		}
-		io.WriteString(w, id)
+		_, _ = io.WriteString(w, id)
 	})
 	s := subscribe(t, srv.URL+"/events?topic=comments", nil)
 	waitFor(t, "subscription", time.Second, func() bool { return app.Events().Connections() == 1 })

@@ -32,7 +32,9 @@ func dialStream(t *testing.T, addr, query string) *rawStream {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "GET /events?%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", query)
+	if _, err := fmt.Fprintf(c, "GET /events?%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", query); err != nil {
+		t.Fatal(err)
+	}
 	s := &rawStream{conn: c, r: bufio.NewReader(c)}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	status, err := s.r.ReadString('\n')

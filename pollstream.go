@@ -294,7 +294,7 @@ func (s *stream) finish(err error) {
 	if ps.expiry != nil {
 		ps.expiry.Stop()
 	}
-	ps.conn.Close()
+	_ = ps.conn.Close()
 	var q queueEnd
 	if errors.As(err, &q) {
 		err = q.err

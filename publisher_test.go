@@ -84,8 +84,9 @@ func idLess(a, b string) bool {
 	var am, as, bm, bs uint64
 	parse := func(s string, m, q *uint64) {
 		ms, seq, _ := strings.Cut(s, "-")
-		json.Unmarshal([]byte(ms), m)
-		json.Unmarshal([]byte(seq), q)
+		if json.Unmarshal([]byte(ms), m) != nil || json.Unmarshal([]byte(seq), q) != nil {
+			panic("idLess: not an <ms>-<seq> id: " + s)
+		}
 	}
 	parse(a, &am, &as)
 	parse(b, &bm, &bs)

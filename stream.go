@@ -168,12 +168,12 @@ func (s *stream) catchUp() error {
 // end releases what the stream holds, after err ended it, and its slot.
 func (s *stream) end(err error) {
 	h := s.h
-	s.sub.Close()
+	_ = s.sub.Close()
 	if s.cancel != nil {
 		s.cancel()
 	}
 	if s.conn != nil {
-		s.conn.Close()
+		_ = s.conn.Close()
 	}
 	h.conns.Add(-1)
 	h.metrics.connsCurrent.Add(-1)

@@ -36,7 +36,7 @@ func ExampleClient_Events() {
 	// Publish once the stream is open, so that the event is live.
 	ready := client.OnConnState(func(cs client.ConnState) {
 		if cs.Connected {
-			go c.Publish(ctx, "ticket:42", "status", map[string]string{"status": "closed"})
+			go func() { _, _ = c.Publish(ctx, "ticket:42", "status", map[string]string{"status": "closed"}) }()
 		}
 	})
 	for ev, err := range c.Events(ctx, []string{"ticket:42"}, ready) {
@@ -70,7 +70,7 @@ func ExampleClient_Subscribe() {
 		return done // returning an error ends the subscription
 	}, client.OnConnState(func(cs client.ConnState) {
 		if cs.Connected {
-			go h.App().Publish(context.Background(), "workspace:acme", "comment", "hello")
+			go func() { _, _ = h.App().Publish(context.Background(), "workspace:acme", "comment", "hello") }()
 		}
 	}))
 	fmt.Println(errors.Is(err, done))

@@ -212,7 +212,7 @@ func (c *Client) publishOnce(ctx context.Context, key string, body []byte) (stri
 	if err != nil {
 		return "", fmt.Errorf("ssevents: %w", err) // Post "<url>": dial tcp ...
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", readStatusError(resp)
 	}

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -111,5 +112,7 @@ func TestClientResumesAfterServerRestart(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	cancel()
-	waitFor(t, done, 5*time.Second, "Subscribe to return")
+	if err := waitFor(t, done, 5*time.Second, "Subscribe to return"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Subscribe returned %v, want context.Canceled", err)
+	}
 }

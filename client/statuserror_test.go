@@ -42,7 +42,7 @@ func TestStatusErrorText(t *testing.T) {
 			if got := err.Error(); got != tt.want {
 				t.Errorf("Error() = %q, want %q", got, tt.want)
 			}
-			if got := errors.Unwrap(err); got != tt.wantIs {
+			if got := errors.Unwrap(err); got != tt.wantIs { //nolint:errorlint // Unwrap must return exactly this error
 				t.Errorf("Unwrap() = %v, want %v", got, tt.wantIs)
 			}
 		})

@@ -216,7 +216,7 @@ func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, 
 	if err != nil {
 		return false, cause(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return false, readStatusError(resp)
 	}
@@ -234,7 +234,7 @@ func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, 
 	}()
 	for {
 		ev, err := p.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = errStreamEnded
 		}
 		if err != nil {

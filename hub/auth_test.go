@@ -47,9 +47,9 @@ func startWebhookApp(t *testing.T) *webhookApp {
 		case c == nil:
 			w.WriteHeader(http.StatusUnauthorized)
 		case c.Value == "allow":
-			io.WriteString(w, `{"allow": true}`)
+			_, _ = io.WriteString(w, `{"allow": true}`)
 		case c.Value == "only-a":
-			io.WriteString(w, `{"allow": true, "topics": ["a"]}`)
+			_, _ = io.WriteString(w, `{"allow": true, "topics": ["a"]}`)
 		default:
 			w.WriteHeader(http.StatusForbidden)
 		}

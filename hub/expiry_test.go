@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -46,7 +47,7 @@ func readUntilExpired(t *testing.T, resp *http.Response) int64 {
 		if err := json.Unmarshal([]byte(ev.Data), &data); err != nil {
 			t.Fatalf("token_expired data %q: %v", ev.Data, err)
 		}
-		if _, err := p.Next(); err != io.EOF {
+		if _, err := p.Next(); !errors.Is(err, io.EOF) {
 			t.Fatalf("after token_expired: %v, want the end of the stream", err)
 		}
 		return data.Exp

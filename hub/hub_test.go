@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { leakcheck.Main(m) }
 // and a publish, then closes everything; TestMain checks for leaks.
 func TestHub_closeLeavesNothing(t *testing.T) {
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"allow": true}`)
+		_, _ = io.WriteString(w, `{"allow": true}`)
 	}))
 	defer app.Close()
 	h, err := hub.New(hub.Config{

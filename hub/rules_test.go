@@ -207,7 +207,7 @@ func TestWebhookTimeout(t *testing.T) {
 				case <-time.After(tc.delay):
 				case <-r.Context().Done():
 				}
-				io.WriteString(w, `{"allow": true}`) // allow everything
+				_, _ = io.WriteString(w, `{"allow": true}`) // allow everything
 			}))
 			t.Cleanup(app.Close)
 			h := newHub(t, hub.Config{

@@ -178,7 +178,7 @@ func cacheKey(authz, cookie string, topics []string) [sha256.Size]byte {
 	slices.Sort(sorted)
 	hsh := sha256.New()
 	for _, s := range append([]string{authz, cookie}, sorted...) {
-		fmt.Fprintf(hsh, "%d:%s,", len(s), s)
+		_, _ = fmt.Fprintf(hsh, "%d:%s,", len(s), s)
 	}
 	var k [sha256.Size]byte
 	hsh.Sum(k[:0])
@@ -213,7 +213,7 @@ func (h *webhook) call(r *http.Request, authz, cookie string, topics []string) (
 		}
 		return h.fail(r, denyError, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	// limit+1 bytes: a body cut at the limit is noticed, never taken for
 	// a shorter answer.
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxWebhookReply+1))

@@ -36,7 +36,7 @@ func startAnsweringWebhook(t *testing.T, a webhookAnswer) *hub.Hub {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(a.status)
-		io.WriteString(w, a.body)
+		_, _ = io.WriteString(w, a.body)
 	}))
 	t.Cleanup(app.Close)
 	return newHub(t, hub.Config{AuthorizeURL: app.URL, AuthorizeTimeout: time.Second, AuthorizeCacheTTL: -1})

@@ -3,7 +3,8 @@
 # tests, real redis-server processes, end-to-end hub tests) and the examples
 # module (headless Chromium browser tests, the local multi-instance
 # deployment behind nginx) and the faults module (network faults injected
-# by an in-process TCP proxy). Installs what the tests need when it is missing.
+# by an in-process TCP proxy). Lints all three first with golangci-lint
+# (.golangci.yml). Installs what the tests need when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,22 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 echo "== go vet"
 go vet ./...
+
+# golangci-lint at a pinned version (bump it here, on purpose), with the
+# committed .golangci.yml, in each module. Installed into GOPATH/bin when
+# missing or at another version.
+golangci_version=2.15.0
+lint="$(go env GOPATH)/bin/golangci-lint"
+if [ "$("$lint" version --short 2>/dev/null || true)" != "$golangci_version" ]; then
+  echo "test.sh: installing golangci-lint v$golangci_version"
+  GOBIN="$(go env GOPATH)/bin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$golangci_version"
+fi
+lint_config="$PWD/.golangci.yml"
+for module in . examples faults; do
+  [ -f "$module/go.mod" ] || continue
+  echo "== golangci-lint ($module)"
+  (cd "$module" && "$lint" run --config "$lint_config" ./...)
+done
 echo "== core module: go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 echo "== the same stream tests on the goroutine I/O path (SSE_POLLER=false)"

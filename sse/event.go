@@ -175,7 +175,7 @@ func ValidateEventName(name string) error {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !(alnum(c) || c == '_' || c == '-' || c == '.' || c == ':') {
-			return fmt.Errorf("%w: %q has the character %q; allowed are letters, digits and _ - . :", ErrInvalidEvent, name, c)
+			return fmt.Errorf("%w: %q has the character %q; allowed are _ - . : letters and digits", ErrInvalidEvent, name, c)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"errors"
 	"sync"
 )
 
@@ -251,7 +252,7 @@ func (q *Queue) Drain(dst []Event) ([]Event, error) {
 	} else {
 		q.events = q.events[:0]
 	}
-	if len(dst) > 0 && q.err != ErrSlowConsumer && q.err != ErrLagging {
+	if len(dst) > 0 && !errors.Is(q.err, ErrSlowConsumer) && !errors.Is(q.err, ErrLagging) {
 		return dst, nil
 	}
 	return dst, q.err

@@ -57,7 +57,7 @@ func testContextCancel(t testing.TB, b sse.Broker) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Close()
+	defer func() { _ = sub.Close() }()
 	other := Subscribe(t, b, sse.SubscribeRequest{Topics: topic})
 	Publish(t, b, 0, topic...)
 	Receive(t, sub, 1)

@@ -3,7 +3,6 @@ package memory_test
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -129,6 +128,6 @@ func procStatus(b *testing.B, field string) uint64 {
 			return kb << 10
 		}
 	}
-	b.Fatal(fmt.Sprintf("no %s in /proc/self/status", field))
+	b.Fatalf("no %s in /proc/self/status", field)
 	return 0
 }

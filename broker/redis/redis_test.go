@@ -217,7 +217,9 @@ func TestSeedEnvelope(t *testing.T) {
 func rawSubscriber(t *testing.T, addr, channel string) <-chan string {
 	t.Helper()
 	conn, lines := dialLines(t, addr)
-	fmt.Fprintf(conn, "SUBSCRIBE %s\r\n", channel)
+	if _, err := fmt.Fprintf(conn, "SUBSCRIBE %s\r\n", channel); err != nil {
+		t.Fatal(err)
+	}
 	// Confirmation: *3 $9 subscribe $len channel :1
 	for range 6 {
 		<-lines

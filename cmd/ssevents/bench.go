@@ -62,7 +62,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				shown.Var(f.Value, f.Name, f.Usage)
 			}
 		})
-		fmt.Fprintf(stderr, "usage: ssevents %s\n\nflags:\n", benchUsage)
+		_, _ = fmt.Fprintf(stderr, "usage: ssevents %s\n\nflags:\n", benchUsage)
 		shown.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -103,7 +103,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if herr := writeHTMLReport(*htmlFile, rep); herr != nil {
 			err = errors.Join(err, herr)
 		} else {
-			fmt.Fprintf(stderr, "bench: report page written to %s\n", *htmlFile)
+			_, _ = fmt.Fprintf(stderr, "bench: report page written to %s\n", *htmlFile)
 		}
 	}
 	if *asJSON {

@@ -51,7 +51,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintln(stderr, errorLine(err))
+	_, _ = fmt.Fprintln(stderr, errorLine(err))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return 2
@@ -165,9 +165,9 @@ func wantsHelp(args []string) bool {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: ssevents <command> [flags]\n\ncommands:")
+	_, _ = fmt.Fprintln(w, "usage: ssevents <command> [flags]\n\ncommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.usage)
+		_, _ = fmt.Fprintf(w, "  %-8s %s\n", c.name, c.usage)
 	}
-	fmt.Fprintln(w, "\nRun \"ssevents <command> -h\" for a command's flags.")
+	_, _ = fmt.Fprintln(w, "\nRun \"ssevents <command> -h\" for a command's flags.")
 }

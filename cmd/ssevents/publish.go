@@ -46,7 +46,7 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ssevents %s\n\nflags:\n", usage)
+		_, _ = fmt.Fprintf(stderr, "usage: ssevents %s\n\nflags:\n", usage)
 		fs.PrintDefaults()
 	}
 	return fs

@@ -284,11 +284,11 @@ func newLogger(level, format string, w io.Writer) *slog.Logger {
 // serveUsage prints every setting with its flag, variable, default and
 // allowed values.
 func serveUsage(w io.Writer, all []settings.Setting[Main]) {
-	fmt.Fprintln(w, "usage: ssevents serve [flags]")
-	fmt.Fprintln(w, "\nRuns the hub: SSE endpoint, POST /publish, demo page at /, health and metrics.")
-	fmt.Fprintln(w, "Each setting is a flag or an environment variable; the flag wins.")
-	fmt.Fprintln(w, "Prefer the variable for secrets: flags show in the process list.")
-	fmt.Fprintln(w)
+	_, _ = fmt.Fprintln(w, "usage: ssevents serve [flags]")
+	_, _ = fmt.Fprintln(w, "\nRuns the hub: SSE endpoint, POST /publish, demo page at /, health and metrics.")
+	_, _ = fmt.Fprintln(w, "Each setting is a flag or an environment variable; the flag wins.")
+	_, _ = fmt.Fprintln(w, "Prefer the variable for secrets: flags show in the process list.")
+	_, _ = fmt.Fprintln(w)
 	settings.PrintUsage(w, all)
 }
 

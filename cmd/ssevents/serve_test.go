@@ -366,31 +366,31 @@ func startAuthApp(t *testing.T) *authApp {
 		}
 		switch {
 		case r.Header.Get("Authorization") == "Bearer good", session == "allow":
-			fmt.Fprint(w, `{"allow": true}`)
+			_, _ = fmt.Fprint(w, `{"allow": true}`)
 		case session == "allow-json":
-			fmt.Fprint(w, `{"allow": true}`)
+			_, _ = fmt.Fprint(w, `{"allow": true}`)
 		case session == "deny":
 			w.WriteHeader(http.StatusForbidden)
 		case session == "deny-json":
-			fmt.Fprint(w, `{"allow": false}`)
+			_, _ = fmt.Fprint(w, `{"allow": false}`)
 		case session == "only-a":
-			fmt.Fprint(w, `{"allow": true, "topics": ["a"]}`)
+			_, _ = fmt.Fprint(w, `{"allow": true, "topics": ["a"]}`)
 		case session == "broken":
 			http.Error(w, "database down", http.StatusInternalServerError)
 		case session == "garbage":
-			fmt.Fprint(w, `<html>`)
+			_, _ = fmt.Fprint(w, `<html>`)
 		case session == "gated":
 			select {
 			case <-r.Context().Done():
 			case <-a.gate:
 			}
-			fmt.Fprint(w, `{"allow": true}`)
+			_, _ = fmt.Fprint(w, `{"allow": true}`)
 		case session == "slow":
 			select {
 			case <-r.Context().Done():
 			case <-time.After(testTimeout):
 			}
-			fmt.Fprint(w, `{"allow": true}`)
+			_, _ = fmt.Fprint(w, `{"allow": true}`)
 		default:
 			w.WriteHeader(http.StatusUnauthorized)
 		}

@@ -48,9 +48,9 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	opts := []client.SubscribeOption{client.Heartbeats(), client.OnConnState(func(cs client.ConnState) {
 		switch {
 		case cs.Connected:
-			fmt.Fprintf(stderr, "tail: connected to %s, topics %s\n", cf.url, strings.Join(topics, ","))
+			_, _ = fmt.Fprintf(stderr, "tail: connected to %s, topics %s\n", cf.url, strings.Join(topics, ","))
 		case cs.RetryIn > 0:
-			fmt.Fprintf(stderr, "tail: %v; reconnecting in %v\n", bare(cs.Err), cs.RetryIn.Round(10*time.Millisecond))
+			_, _ = fmt.Fprintf(stderr, "tail: %v; reconnecting in %v\n", bare(cs.Err), cs.RetryIn.Round(10*time.Millisecond))
 		}
 	})}
 	if *lastID != "" {
@@ -63,7 +63,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if ev.Resync != nil {
 				why = " (" + string(ev.Resync.Reason) + ")"
 			}
-			fmt.Fprintf(stderr, "tail: resync: events may have been missed on %s; refetch their state%s\n", strings.Join(ev.Topics, ","), why)
+			_, _ = fmt.Fprintf(stderr, "tail: resync: events may have been missed on %s; refetch their state%s\n", strings.Join(ev.Topics, ","), why)
 		}
 		at := time.Now()
 		if ev.Kind == client.KindHeartbeat {

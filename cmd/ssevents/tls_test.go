@@ -226,7 +226,9 @@ func TestServe_startErrors(t *testing.T) {
 		go func() { exited <- cmd.Wait() }()
 		t.Cleanup(func() {
 			_ = cmd.Process.Kill()
-			<-exited
+			if err := <-exited; err == nil {
+				t.Errorf("serve exited cleanly, want it killed")
+			}
 		})
 		ready := regexp.MustCompile(`msg="hub ready" url=https://` + regexp.QuoteMeta(addr) + ` demo=https://` + regexp.QuoteMeta(addr) + `/ `)
 		for deadline := time.Now().Add(hubStartTimeout); !ready.MatchString(log.String()); {

@@ -39,10 +39,10 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	iss := fs.String("iss", "", "issuer (iss claim) (default $SSE_JWT_ISSUER)")
 	aud := fs.String("aud", "", "audience (aud claim) (default $SSE_JWT_AUDIENCE)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ssevents token --secret S [--sub ID] [--publish 'a,b:*'] [--subscribe 'c'] [--ttl 1h]")
-		fmt.Fprintln(stderr, "\nPrints an HS256 JWT for a hub started with the same SSE_JWT_SECRET.")
-		fmt.Fprintln(stderr, "Patterns are exact topics or globs where * matches any run of characters.")
-		fmt.Fprintln(stderr)
+		_, _ = fmt.Fprintln(stderr, "usage: ssevents token --secret S [--sub ID] [--publish 'a,b:*'] [--subscribe 'c'] [--ttl 1h]")
+		_, _ = fmt.Fprintln(stderr, "\nPrints an HS256 JWT for a hub started with the same SSE_JWT_SECRET.")
+		_, _ = fmt.Fprintln(stderr, "Patterns are exact topics or globs where * matches any run of characters.")
+		_, _ = fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -82,7 +82,7 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 		}
 	}
 	if len(claims.SSE.Publish)+len(claims.SSE.Subscribe) == 0 {
-		fmt.Fprintln(stderr, "token: warning: no --publish or --subscribe patterns: the token grants no topic")
+		_, _ = fmt.Fprintln(stderr, "token: warning: no --publish or --subscribe patterns: the token grants no topic")
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(*secret))
 	if err != nil {

@@ -134,12 +134,14 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "no such user; try alice, bob or sam")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: userCookie, Value: u.Name, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	// Secure when served over TLS; the example also runs on plain
+	// http://localhost, where a Secure cookie would not come back.
+	http.SetCookie(w, &http.Cookie{Name: userCookie, Value: u.Name, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	writeJSON(w, http.StatusOK, u)
 }
 
 func (s *server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: userCookie, Path: "/", MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: userCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	w.WriteHeader(http.StatusNoContent)
 }
 

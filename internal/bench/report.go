@@ -313,6 +313,6 @@ func (l *progressLine) format(phase string, pr Progress, p *publishing) string {
 
 func (l *progressLine) finish() {
 	if l.w != nil && l.tty && l.printed {
-		fmt.Fprintln(l.w)
+		_, _ = fmt.Fprintln(l.w)
 	}
 }

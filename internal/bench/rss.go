@@ -58,7 +58,7 @@ func listeningInodes(file string, port int, inodes map[string]bool) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	sc.Scan() // header
 	for sc.Scan() {

@@ -177,7 +177,7 @@ func (h *hostileHub) publish(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(`{"id":"1000-`))
-		http.NewResponseController(w).Flush()
+		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}
 	if h.mode == phantom && id == "1000-2" {

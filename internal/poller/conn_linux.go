@@ -3,6 +3,7 @@
 package poller
 
 import (
+	"errors"
 	"net"
 	"sync/atomic"
 	"time"
@@ -117,7 +118,7 @@ func (c *Conn) Write(bufs ...[]byte) error {
 			total += len(b)
 		}
 		n, err := writev(c.fd, chunk)
-		if err != nil && err != unix.EAGAIN {
+		if err != nil && !errors.Is(err, unix.EAGAIN) {
 			return err
 		}
 		if n < total {

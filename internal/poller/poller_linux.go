@@ -35,7 +35,7 @@ func New(opts Options) (*Poller, error) {
 	for range opts.Loops {
 		l, err := newLoop(p)
 		if err != nil {
-			p.Close()
+			_ = p.Close()
 			return nil, err
 		}
 		p.loops = append(p.loops, l)

@@ -183,7 +183,7 @@ func TestPeerCloseAndPeerDataAreGone(t *testing.T) {
 	}{
 		{"close", func(c net.Conn) { c.Close() }},
 		{"half-close", func(c net.Conn) { c.(*net.TCPConn).CloseWrite() }},
-		{"data", func(c net.Conn) { c.Write([]byte("GET / HTTP/1.1\r\n")) }},
+		{"data", func(c net.Conn) { _, _ = c.Write([]byte("GET / HTTP/1.1\r\n")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			server, client := pair(t)

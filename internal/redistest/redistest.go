@@ -269,7 +269,7 @@ func Do(addr string, args ...string) (string, error) {
 }
 
 func do(conn net.Conn, args []string) (string, error) {
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
@@ -357,13 +357,13 @@ func freePort(t testing.TB, bus bool) int {
 			continue
 		}
 		if !bus {
-			l.Close()
+			_ = l.Close()
 			return port
 		}
 		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
-		l.Close()
+		_ = l.Close()
 		if err == nil {
-			l2.Close()
+			_ = l2.Close()
 			return port
 		}
 	}

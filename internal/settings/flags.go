@@ -46,7 +46,7 @@ func DefineFlags[C any](fs *flag.FlagSet, list []Setting[C], env func(string) (s
 // and allowed values, two lines each.
 func PrintUsage[C any](w io.Writer, list []Setting[C]) {
 	for _, s := range list {
-		fmt.Fprintf(w, "  --%s  (env %s)\n", s.Flag(), s.Name)
-		fmt.Fprintf(w, "        %s; default %s; allowed: %s\n", s.Usage, s.DefaultText(), s.AllowedText())
+		_, _ = fmt.Fprintf(w, "  --%s  (env %s)\n", s.Flag(), s.Name)
+		_, _ = fmt.Fprintf(w, "        %s; default %s; allowed: %s\n", s.Usage, s.DefaultText(), s.AllowedText())
 	}
 }

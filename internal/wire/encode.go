@@ -88,7 +88,7 @@ func AppendRetry(dst []byte, d time.Duration) []byte {
 // it must not contain CR, LF or NUL. A CR or LF would end the line early and
 // let the rest of s inject fields; a client ignores an id that contains NUL.
 func ValidField(s string) bool {
-	return strings.IndexAny(s, "\r\n\x00") < 0
+	return !strings.ContainsAny(s, "\r\n\x00")
 }
 
 // appendLines appends prefix, line and LF for each line of s, where lines are

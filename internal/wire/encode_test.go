@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"errors"
 	"io"
 	"reflect"
 	"strings"
@@ -56,7 +57,7 @@ func TestAppendEvent(t *testing.T) {
 			}
 			res := parseAll(t, strings.NewReader(tc.want), nil)
 			want := []wire.Event{{ID: tc.id, Name: name, Data: tc.wantData}}
-			if !reflect.DeepEqual(res.Events, want) || res.Err != io.EOF {
+			if !reflect.DeepEqual(res.Events, want) || !errors.Is(res.Err, io.EOF) {
 				t.Errorf("parsing %q gave %+v, %v; want %+v, EOF", tc.want, res.Events, res.Err, want)
 			}
 		})

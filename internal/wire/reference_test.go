@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math"
 	"strings"
@@ -134,7 +135,7 @@ func parseAll(t testing.TB, r io.Reader, configure func(*wire.Parser)) parseResu
 			t.Fatal("parser returned more than 1<<20 events")
 		}
 	}
-	if _, err := p.Next(); err != res.Err {
+	if _, err := p.Next(); !errors.Is(err, res.Err) {
 		t.Errorf("Next after %v returned %v, want the same error again", res.Err, err)
 	}
 	res.LastID = p.LastEventID()

@@ -23,7 +23,7 @@ func Request(t testing.TB, method, url, ct, body string, want int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
 		t.Fatalf("%s %s %s (Content-Type %q): status %d, want %d: %s", method, url, body, ct, resp.StatusCode, want, b)

@@ -63,12 +63,12 @@ func Open(t testing.TB, url string, header http.Header) (*Stream, int, error) {
 		return nil, 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		cancel()
 		return nil, resp.StatusCode, nil
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		cancel()
 		return nil, resp.StatusCode, fmt.Errorf("content type %q, want text/event-stream", ct)
 	}
@@ -150,5 +150,5 @@ func (s *Stream) NextNamed(name string, timeout time.Duration) Event {
 // Close ends the stream.
 func (s *Stream) Close() {
 	s.cancel()
-	s.resp.Body.Close()
+	_ = s.resp.Body.Close()
 }
