@@ -194,7 +194,7 @@ func (c *Conn) flush() {
 	}()
 	for c.pendingBytes > 0 {
 		n, err := writev(c.fd, c.pending[:min(len(c.pending), iovMax)])
-		if err == unix.EAGAIN {
+		if errors.Is(err, unix.EAGAIN) {
 			return
 		}
 		if err != nil {
