@@ -114,13 +114,17 @@ type Config struct {
 	// keeps a stuck authorizer from holding unbounded requests and their
 	// goroutines. Env: SSE_MAX_PENDING_AUTH.
 	MaxPendingAuth int
-	// MaxQueueSize bounds the events waiting for one connection. Default
-	// DefaultMaxQueueSize (128). Env: SSE_MAX_QUEUE_SIZE.
+	// MaxQueueSize bounds the events waiting for one connection whose
+	// client has stopped accepting output: those published since its
+	// socket was full. Events that wait only because the server has not
+	// written them yet do not count (see sse.Queue and
+	// sse.LagQueueFactor). Default DefaultMaxQueueSize (128). Env:
+	// SSE_MAX_QUEUE_SIZE.
 	MaxQueueSize int
-	// MaxQueueBytes bounds the bytes of the events waiting for one
-	// connection as well: a client that falls behind on large events is
-	// dropped before its queue costs more. Default DefaultMaxQueueBytes
-	// (1 MiB). Env: SSE_MAX_QUEUE_BYTES.
+	// MaxQueueBytes bounds the bytes of those events as well, less what
+	// the client read since it fell behind: a client that falls behind on
+	// large events is dropped before its queue costs more. Default
+	// DefaultMaxQueueBytes (1 MiB). Env: SSE_MAX_QUEUE_BYTES.
 	MaxQueueBytes int
 	// MaxMessageSize bounds event data in bytes. Default
 	// DefaultMaxMessageSize (64 KiB). Env: SSE_MAX_MESSAGE_SIZE.
