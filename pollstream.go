@@ -243,12 +243,7 @@ func (s *stream) sendQueued() error {
 			return err
 		}
 		s.wrote()
-		if pending := s.poll.conn.Pending(); pending > 0 && !s.poll.behind {
-			if u, ok := s.sub.(sse.Unaccepting); ok {
-				s.poll.behind = true
-				u.SetUnaccepted(pending)
-			}
-		}
+		s.noteBehind()
 		s.h.metrics.observeLatency(sc.batch, s.last)
 	}
 	if qerr != nil {
@@ -262,7 +257,19 @@ func (s *stream) send() error {
 	err := s.poll.conn.Write(s.buf)
 	s.buf = nil // an idle stream holds no buffer
 	s.wrote()
+	s.noteBehind()
 	return err
+}
+
+// noteBehind tells the subscription, once, that the client has not taken
+// all that was written: from now on, what it does not read counts.
+func (s *stream) noteBehind() {
+	if pending := s.poll.conn.Pending(); pending > 0 && !s.poll.behind {
+		if u, ok := s.sub.(sse.Unaccepting); ok {
+			s.poll.behind = true
+			u.SetUnaccepted(pending)
+		}
+	}
 }
 
 func (s *stream) wrote() {
