@@ -57,11 +57,16 @@ func (r *run) subscribe(ctx context.Context, s *streamLog) {
 
 // publishAll publishes Rate events a second for Duration, round-robin
 // over the topics and URLs, with at most Publishers in flight. Event i is
-// due at start + i/Rate; a slow hub delays the events behind it, and
-// whatever is not sent by the end of Duration is not sent.
+// due at start + i/Rate; a slow hub, or a busy machine, delays the events
+// behind it. The run publishes all Rate x Duration events unless it falls
+// Drain behind: whatever is not sent by then is not sent, so that a hub
+// that answers nothing does not hold the run for long. (Cutting at the end
+// of Duration instead made the count depend on scheduling: the last event
+// is due one interval before the end, and a goroutine woken that late
+// dropped it.)
 func (r *run) publishAll(ctx context.Context) {
 	start := time.Now()
-	end := start.Add(r.cfg.Duration)
+	end := start.Add(r.cfg.Duration + r.cfg.Drain)
 	schedule, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	jobs := make(chan int)
