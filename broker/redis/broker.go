@@ -24,7 +24,8 @@ import (
 // Publish and Subscribe return sse.ErrBrokerClosed and every
 // subscription ends with it. While Redis is unreachable, subscriptions stay
 // open, and Publish, Subscribe and Ready return errors wrapping
-// sse.ErrUnavailable.
+// sse.ErrUnavailable; a publish sent to Redis whose reply was lost returns
+// an error wrapping sse.ErrOutcomeUnknown instead (see outcomeUnknown).
 type Broker struct {
 	opts    sse.BrokerOptions
 	cfg     Config
@@ -200,27 +201,64 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 		}
 		id, err := publishScript.Exec(rctx, b.client, keys, args).ToString()
 		if err != nil {
-			return "", b.unavailable(ctx, "publish", err)
+			return "", b.publishFailed(ctx, err, outcomeUnknown(err))
 		}
 		return id, nil
 	}
-	id, err := b.publishShards(rctx, msg, args, deadline, idem)
+	id, unknown, err := b.publishShards(rctx, msg, args, deadline, idem)
 	if err != nil {
-		return "", b.unavailable(ctx, "publish", err)
+		return "", b.publishFailed(ctx, err, unknown)
 	}
 	return id, nil
+}
+
+// publishFailed counts and wraps the failure err of a publish: in
+// sse.ErrOutcomeUnknown when the publish may have taken effect (unknown),
+// else as unavailable does. Even when the caller's ctx is done, an unknown
+// outcome is reported as such: the caller may not read it as "not
+// published".
+func (b *Broker) publishFailed(ctx context.Context, err error, unknown bool) error {
+	if !unknown {
+		return b.unavailable(ctx, "publish", err)
+	}
+	b.opts.Observer.BrokerError()
+	return fmt.Errorf("%w: the connection to redis failed before the publish was answered (%v): publish again with the same Idempotency-Key to learn whether it was published",
+		sse.ErrOutcomeUnknown, err)
+}
+
+// outcomeUnknown reports whether a command that failed with err may have
+// run in Redis: it was written to a connection that then broke or timed
+// out before the reply came. A Redis error reply (LATE, LOADING, OOM, a
+// script error before any write ...) means it did not run, and a failed
+// dial means it was never sent.
+//
+// A publish that Redis ran and logged in its append-only file just before
+// it was killed is such a case: its reply never leaves the dead process,
+// but Redis restarted from the file holds the event and delivers it.
+func outcomeUnknown(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, ok := rueidis.IsRedisErr(err); ok {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return !errors.Is(err, rueidis.ErrClosing)
 }
 
 // publishShards publishes msg on a cluster: the id comes from the id
 // record's shard, then each topic's shard stores and publishes its copy.
 // args are the first seven arguments of the publish scripts. It returns
-// the first topic's id.
-func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []string, deadline, idem string) (string, error) {
+// the first topic's id; on error, unknown reports whether the publish may
+// have taken effect on some topic (see outcomeUnknown).
+func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []string, deadline, idem string) (first string, unknown bool, err error) {
 	id, err := b.nextID(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err // only an id was taken: nothing is published
 	}
-	var first string
 	for _, t := range msg.Topics {
 		ch := b.channel(t)
 		keys := []string{streamKey(ch), b.idempotencyKey(msg, ch)}
@@ -238,13 +276,14 @@ func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []stri
 			got, err = shardPublishScript.Exec(ctx, b.client, keys, shardArgs(want)).ToString()
 		}
 		if err != nil {
-			return "", err
+			// Published on the topics before this one, if any.
+			return "", first != "" || outcomeUnknown(err), err
 		}
 		if first == "" {
 			first = got
 		}
 	}
-	return first, nil
+	return first, false, nil
 }
 
 // idempotencyKey returns the key that records a publish made with an

@@ -92,6 +92,7 @@ func TestRunDetectsViolations(t *testing.T) {
 		{duplicate, check.Report{Duplicate: 1}},
 		{drop, check.Report{Lost: 1}},
 		{phantom, check.Report{Phantom: 1}},
+		{unknown, check.Report{}},
 		{reorder, check.Report{Reordered: 1}},
 		{dropSync, check.Report{Resyncs: 1}},
 		{gapSync, check.Report{Lost: 1, Resyncs: 1}},

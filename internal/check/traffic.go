@@ -94,12 +94,14 @@ func (r *run) publish(ctx context.Context, i int) {
 }
 
 // resolveUnanswered sends once more, with the same idempotency key, every
-// publish that is not acknowledged and had an attempt that got no answer:
-// that attempt may have published (a hub killed after storing the event,
-// a request timed out while Redis ran it). The hub answers the id of that
-// publish if it took effect, or publishes the event now, so every event
-// that may be delivered ends with a known outcome. Publishes answered only
-// with errors are not sent again: they must never be delivered.
+// publish that is not acknowledged and had an attempt of unknown outcome
+// (no answer, 502 or 504; see publishLog.unanswered): that attempt may
+// have published (a hub killed after storing the event, Redis killed after
+// logging it but before answering). The hub answers the id of that publish
+// if it took effect, or publishes the event now, so every event that may
+// be delivered ends with a known outcome. Publishes answered only with
+// other errors (503: not published) are not sent again: they must never
+// be delivered.
 func (r *run) resolveUnanswered(ctx context.Context) {
 	for _, p := range r.book.snapshot() {
 		if p.acked || !p.unanswered() {
