@@ -28,7 +28,10 @@ func hangingAuthorizer(release <-chan struct{}) ssevents.Authorizer {
 }
 
 // getStatus GETs url in the background and sends the status it answers
-// (0 when the request failed) on the returned channel, closing any body.
+// (0 when the request failed) on the returned channel. A stream (200) is
+// kept open until ctx is done, so that it holds its connection slot as
+// long as the test needs: closing it at once would hand the slot to a
+// request still being admitted. Any other body is closed at once.
 func getStatus(ctx context.Context, url string) <-chan int {
 	status := make(chan int, 1)
 	go func() {
@@ -38,8 +41,11 @@ func getStatus(ctx context.Context, url string) <-chan int {
 			status <- 0
 			return
 		}
-		resp.Body.Close()
 		status <- resp.StatusCode
+		if resp.StatusCode == http.StatusOK {
+			<-ctx.Done()
+		}
+		resp.Body.Close()
 	}()
 	return status
 }
@@ -93,6 +99,9 @@ func TestSlotsAfterAuthorization(t *testing.T) {
 	}
 	if counts[http.StatusOK] != 4 || counts[http.StatusServiceUnavailable] != 2 {
 		t.Errorf("released requests answered %v, want 4×200 (the slots left) and 2×503", counts)
+	}
+	if n := app.Events().Connections(); n != 5 {
+		t.Errorf("%d connections after the release, want 5 (the public stream and the four allowed)", n)
 	}
 	if got := app.Metrics().Snapshot().Connections.RejectedMaxConnections; got != 2 {
 		t.Errorf("rejected_max_connections = %d, want 2", got)

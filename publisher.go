@@ -37,7 +37,9 @@ func NewPublisher(b sse.Broker, maxSize int, m *Metrics) *Publisher {
 // event's id. data is marshalled to JSON, except json.RawMessage, which is
 // sent as it is (it must be valid JSON). Errors: ErrInvalidTopic,
 // ErrInvalidEvent, ErrInvalidData, ErrMessageTooLarge, ErrBrokerClosed,
-// ErrUnavailable (wrapped; check with errors.Is).
+// ErrUnavailable (wrapped; check with errors.Is; not published) and
+// ErrOutcomeUnknown (wrapped: maybe published; publish again with the same
+// idempotency key to settle it).
 func (p *Publisher) Publish(ctx context.Context, topic, event string, data any) (string, error) {
 	return p.PublishTopics(ctx, []string{topic}, event, data)
 }

@@ -193,8 +193,9 @@ func (c *Client) setHeaders(req *http.Request) error {
 // answered with when its message names one (sse.ErrInvalidTopic for
 // `ssevents: invalid topic: ...`, say), and otherwise the sentinel of its
 // status: sse.ErrUnauthorized for 401, ErrForbidden for 403,
-// ErrMessageTooLarge for 413 and ErrTooManyConnections or ErrUnavailable
-// for 503, so errors.Is works across client and server.
+// ErrMessageTooLarge for 413, ErrTooManyConnections or ErrUnavailable
+// for 503 and ErrOutcomeUnknown for 504, so errors.Is works across client
+// and server.
 type StatusError struct {
 	// StatusCode is the HTTP status, e.g. 403.
 	StatusCode int
@@ -233,7 +234,7 @@ var answerSentinels = []error{
 	sse.ErrIdempotencyKeyReused, sse.ErrIdempotencyKeyInFlight,
 	sse.ErrUnauthorized, sse.ErrForbidden, sse.ErrMessageTooLarge, sse.ErrRateLimited,
 	sse.ErrRequestTimeout, sse.ErrUnsupportedMediaType, sse.ErrTooManyConnections,
-	sse.ErrUnavailable, sse.ErrBrokerClosed,
+	sse.ErrUnavailable, sse.ErrBrokerClosed, sse.ErrOutcomeUnknown,
 }
 
 // Unwrap returns the ssevents sentinel error the server's message and
@@ -262,6 +263,8 @@ func (e *StatusError) Unwrap() error {
 			return sse.ErrTooManyConnections
 		}
 		return sse.ErrUnavailable
+	case http.StatusGatewayTimeout:
+		return sse.ErrOutcomeUnknown
 	}
 	return nil
 }

@@ -87,19 +87,22 @@ func (c *Client) PublishTopics(ctx context.Context, topics []string, event strin
 // Each request carries m.IdempotencyKey (or a generated key) as the
 // Idempotency-Key header, so that the same request can be sent again
 // without publishing twice: it is retried, with the same key, after a 503
-// answer, a 502 or 504 (a proxy that lost or gave up on the hub, which
-// may or may not have published), a 409 (a request with the key, such as
-// an earlier attempt, is still in flight), or a request that got no
-// answer (connection refused or reset, which a restarting hub causes), up
-// to Config.PublishRetries times. The
-// delay before retry n is a random share (full jitter) of
+// answer (not published), a 504 (the hub lost Redis's answer, or a proxy
+// gave up on the hub: it may or may not have published), a 502, a 409 (a
+// request with the key, such as an earlier attempt, is still in flight),
+// or a request that got no answer (connection refused or reset, which a
+// restarting hub causes), up to Config.PublishRetries times. The delay
+// before retry n is a random share (full jitter) of
 // min(BackoffMax, BackoffInitial x 2^(n-1)), and at least the answer's
 // Retry-After. Other error answers (400, 401, 403, 413, ...) are returned
 // at once as a *StatusError; the last error is returned when the retries
 // or ctx run out. A key reused for another request is answered 422: the
 // *StatusError then matches sse.ErrIdempotencyKeyReused with errors.Is,
 // and errors.As finds an *sse.IdempotencyKeyError naming the key (as it
-// does for sse.ErrIdempotencyKeyInFlight once the retries run out).
+// does for sse.ErrIdempotencyKeyInFlight once the retries run out). A last
+// error that matches sse.ErrOutcomeUnknown (504), or that got no answer,
+// leaves the event maybe published: publish it again later with the same
+// key to settle it.
 func (c *Client) PublishMessage(ctx context.Context, m Message) (string, error) {
 	if len(m.Topics) == 0 {
 		return "", ErrNoTopic

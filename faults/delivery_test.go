@@ -193,10 +193,10 @@ func clusterFailoverScenario() scenario {
 }
 
 // pauseScenario freezes Redis (SIGSTOP) with publishes in its input
-// buffer; they are answered 503 when the broker gives up, and must not
-// take effect when SIGCONT lets Redis run them late: the script's
-// deadline in Redis's clock makes them no-ops, which Redis counts as
-// LATE error replies.
+// buffer; they are answered 504 (outcome unknown) when the broker gives
+// up, and must not take effect when SIGCONT lets Redis run them late: the
+// script's deadline in Redis's clock makes them no-ops, which Redis
+// counts as LATE error replies.
 func pauseScenario() scenario {
 	pause := span(8*time.Second, 20*time.Second)
 	var srv *redistest.Server

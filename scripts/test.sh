@@ -5,6 +5,8 @@
 # deployment behind nginx) and the faults module (network faults injected
 # by an in-process TCP proxy). Lints all three first with golangci-lint
 # (.golangci.yml). Installs what the tests need when it is missing.
+# A failing step does not skip the others: every step runs, the failed ones
+# are listed at the end, and the script then exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +27,16 @@ fi
 # Browser tests open many sockets; the hub tests hold thousands of streams.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-echo "== go vet"
-go vet ./...
+failed=()
+# step runs a command under a title and records the title if it fails.
+step() {
+  local title=$1
+  shift
+  echo "== $title"
+  "$@" || failed+=("$title")
+}
+
+step "go vet" go vet ./...
 
 # golangci-lint at a pinned version (bump it here, on purpose), with the
 # committed .golangci.yml, in each module. Installed into GOPATH/bin when
@@ -40,27 +50,34 @@ fi
 lint_config="$PWD/.golangci.yml"
 for module in . examples faults; do
   [ -f "$module/go.mod" ] || continue
-  echo "== golangci-lint ($module)"
-  (cd "$module" && "$lint" run --config "$lint_config" ./...)
+  step "golangci-lint ($module)" bash -c "cd '$module' && '$lint' run --config '$lint_config' ./..."
 done
-echo "== core module: go test -race ./..."
-go test -race -count=1 -timeout 20m ./...
-echo "== the same stream tests on the goroutine I/O path (SSE_POLLER=false)"
+step "core module: go test -race ./..." go test -race -count=1 -timeout 20m ./...
 # By default on Linux a caught-up HTTP/1.x stream is served by the poller;
 # these packages' stream behaviour must hold on both paths.
-SSE_POLLER=false go test -race -count=1 -timeout 10m . ./hub/... ./cmd/ssevents/...
-echo "== fuzzing the HTTP surface and the wire format briefly (${SSE_FUZZTIME:=5s} each)"
+step "the same stream tests on the goroutine I/O path (SSE_POLLER=false)" \
+  env SSE_POLLER=false go test -race -count=1 -timeout 10m . ./hub/... ./cmd/ssevents/...
 # Seed corpora already ran above as ordinary tests; this explores past them.
 # A crash writes its input under testdata/fuzz, to commit as a new seed.
 for target in ".:FuzzSubscribeQuery" "./hub:FuzzPublishBody" "./hub:FuzzSubscriberToken" "./internal/wire:FuzzParser"; do
-  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$SSE_FUZZTIME" "${target%%:*}"
+  step "fuzzing ${target} briefly (${SSE_FUZZTIME:=5s})" \
+    go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$SSE_FUZZTIME" "${target%%:*}"
 done
 if [ -f examples/go.mod ]; then
-  echo "== examples module: go test -race ./... (browser and deployment tests)"
+  step "examples module: go vet ./..." go -C examples vet ./...
   # One package at a time: each browser test runs its own Chromium.
-  (cd examples && go vet ./... && go test -race -count=1 -p 1 -timeout 20m ./...)
+  step "examples module: go test -race ./... (browser and deployment tests)" \
+    go -C examples test -race -count=1 -p 1 -timeout 20m ./...
 fi
 if [ -f faults/go.mod ]; then
-  echo "== faults module: go test -race ./... (fault proxy in front of real redis-server processes)"
-  (cd faults && go vet ./... && go test -race -count=1 -timeout 15m ./...)
+  step "faults module: go vet ./..." go -C faults vet ./...
+  step "faults module: go test -race ./... (fault proxy in front of real redis-server processes)" \
+    go -C faults test -race -count=1 -timeout 15m ./...
 fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test.sh: ${#failed[@]} step(s) failed:"
+  printf '  - %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "test.sh: every step passed"

@@ -21,7 +21,11 @@ type Broker interface {
 	// Publish stores msg in the history of each of its topics and delivers
 	// it to their subscribers. It returns the event's id. A backend that
 	// cannot be reached returns an error wrapping ErrUnavailable; the
-	// message is then not published. Publish never waits for subscribers:
+	// message is then not published. A publish that reached the backend,
+	// or may have, without an answer (the connection broke or timed out
+	// before the reply) returns an error wrapping ErrOutcomeUnknown: the
+	// message may have been published; sending it again with the same
+	// IdempotencyKey settles it. Publish never waits for subscribers:
 	// a slow one is ended with ErrSlowConsumer instead.
 	Publish(ctx context.Context, msg Message) (id string, err error)
 	// Subscribe starts a subscription to req.Topics. It lives until ctx is

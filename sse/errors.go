@@ -69,6 +69,14 @@ var (
 	ErrBrokerClosed = errors.New("ssevents: broker closed")
 	// ErrUnavailable: the broker's backend (Redis) cannot be reached now.
 	ErrUnavailable = errors.New("ssevents: broker unavailable")
+	// ErrOutcomeUnknown: a publish reached the broker's backend, or may
+	// have, but its answer was lost (the connection broke or timed out
+	// before Redis replied): the event may have been published or not.
+	// The publisher must send the request again with the same
+	// Idempotency-Key, which answers the event's id if it was published
+	// and publishes it otherwise. It maps to 504, unlike ErrUnavailable's
+	// 503, which means "not published".
+	ErrOutcomeUnknown = errors.New("ssevents: publish outcome unknown")
 	// ErrUnknownBroker: no broker is registered for a URL's scheme.
 	ErrUnknownBroker = errors.New("ssevents: no broker registered for URL scheme")
 	// ErrInvalidConfig: a configuration value is out of its allowed range.
@@ -102,6 +110,8 @@ func HTTPStatus(err error) int {
 		return http.StatusRequestTimeout
 	case errors.Is(err, ErrUnsupportedMediaType):
 		return http.StatusUnsupportedMediaType
+	case errors.Is(err, ErrOutcomeUnknown):
+		return http.StatusGatewayTimeout
 	case errors.Is(err, ErrTooManyConnections), errors.Is(err, ErrUnavailable),
 		errors.Is(err, ErrBrokerClosed):
 		return http.StatusServiceUnavailable

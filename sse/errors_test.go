@@ -32,6 +32,7 @@ func TestHTTPStatusTable(t *testing.T) {
 		sse.ErrTooManyConnections:                     503,
 		sse.ErrUnavailable:                            503,
 		sse.ErrBrokerClosed:                           503,
+		sse.ErrOutcomeUnknown:                         504,
 		fmt.Errorf("wrapped: %w", sse.ErrUnavailable): 503,
 		errors.New("anything else"):                   500,
 		sse.ErrSlowConsumer:                           500,

@@ -10,6 +10,12 @@ import (
 // tests can pick topics of the same or of different shards.
 func ShardIndex(b *Broker, topic string) int { return b.shardIndex(topic) }
 
+// OnAwaitingTurn makes every publish to subscriptions across shards call
+// f with its turn (closed once the publish before it has delivered to its
+// subscriptions across shards) just before it waits for it. Call it before
+// anything is published on b.
+func OnAwaitingTurn(b *Broker, f func(turn <-chan struct{})) { b.awaitingTurn = f }
+
 // CheckAccounting returns an error unless the broker's account of its
 // history (bytes, topics in the eviction order) matches its topics. Call it
 // when nothing else runs on b.

@@ -70,6 +70,11 @@ type Broker struct {
 	last      streamid.ID
 	order     topicList     // the topics with history, most recently published first
 	crossTurn chan struct{} // closed when the last publish to subscriptions across shards has delivered to them
+	// awaitingTurn, when set (by tests only, before any publish: see
+	// export_test.go), is called by a publish to subscriptions across
+	// shards with its turn just before it waits for it, so that a test can
+	// see whether the turn is open while the publish before is delivering.
+	awaitingTurn func(turn <-chan struct{})
 
 	bytes  atomic.Int64 // estimated bytes of the history (EventBytes, TopicBytes)
 	closed atomic.Bool  // set with every shard locked
@@ -220,6 +225,9 @@ func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64) (stri
 	b.mu.Unlock()
 	ev := encodeEvent(id, msg, now)
 	if cross {
+		if b.awaitingTurn != nil {
+			b.awaitingTurn(turn)
+		}
 		<-turn
 		for _, t := range topics {
 			ev.Topic = t.name

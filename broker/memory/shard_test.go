@@ -163,6 +163,81 @@ func TestSubscriptionAcrossShards_idOrder(t *testing.T) {
 	}
 }
 
+// A publish to subscriptions across shards takes its turn only once the
+// publish before it has delivered to all of its own: the turn is what
+// keeps TestSubscriptionAcrossShards_idOrder's order, but that test sees a
+// turn handed over too early only when the goroutines happen to interleave
+// badly. Here the first publish is held in the middle of its delivery (in
+// the OnDrop of a full subscriber, which the publisher calls), and the
+// second publish, to another shard, must find its turn still closed.
+func TestCrossShardTurnWaitsForDelivery(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t, sse.BrokerOptions{})
+	const a = "turn:a"
+	x := otherShardTopic(t, b, a, "turn:x")
+	turnOpen := make(chan bool, 1)
+	memory.OnAwaitingTurn(b, func(turn <-chan struct{}) {
+		select {
+		case <-turn:
+			turnOpen <- true
+		default:
+			turnOpen <- false
+		}
+	})
+	inDelivery, hold := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release) // before the broker's Close, which the held publish would block
+	var once sync.Once
+	brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{a, x}, QueueSize: 1, OnDrop: func(int) {
+		once.Do(func() { close(inDelivery); <-hold })
+	}})
+	all := brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{a, x}, QueueSize: 10})
+	wait := func(what string, ch <-chan bool) bool {
+		t.Helper()
+		select {
+		case v := <-ch:
+			return v
+		case <-time.After(brokertest.WaitTimeout):
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		return false
+	}
+	publish := func(n int, topic string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := b.Publish(context.Background(), sse.Message{Topics: []string{topic}, Event: "test.event", Data: brokertest.Data(n)})
+			done <- err
+		}()
+		return done
+	}
+
+	brokertest.Publish(t, b, 1, a) // fills the held subscriber's queue
+	if !wait("the first publish's turn", turnOpen) {
+		t.Fatal("the first publish across shards found its turn closed, with no publish before it")
+	}
+	held := publish(2, a)
+	wait("the held publish's turn", turnOpen)
+	select {
+	case <-inDelivery:
+	case <-time.After(brokertest.WaitTimeout):
+		t.Fatal("the publish to a never overflowed the held subscriber")
+	}
+	next := publish(3, x)
+	open := wait("the publish to x to wait for its turn", turnOpen)
+	release()
+	for _, done := range []<-chan error{held, next} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if open {
+		t.Fatal("the publish to x got its turn while the publish to a before it was still delivering to subscriptions across shards")
+	}
+	if got := brokertest.Seqs(t, brokertest.Receive(t, all, 3)); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("the subscriber of both topics received %v, want 1 2 3", got)
+	}
+}
+
 // A resume on topics of several shards while both are published to gets,
 // in its backlog and then live, exactly the events after its Last-Event-ID,
 // once each, in id order.

@@ -22,7 +22,8 @@ import (
 // Publish and Subscribe return sse.ErrBrokerClosed and every
 // subscription ends with it. While Redis is unreachable, subscriptions stay
 // open, and Publish, Subscribe and Ready return errors wrapping
-// sse.ErrUnavailable.
+// sse.ErrUnavailable; a publish sent to Redis whose reply was lost returns
+// an error wrapping sse.ErrOutcomeUnknown instead (see outcomeUnknown).
 type Broker struct {
 	opts    sse.BrokerOptions
 	cfg     Config
@@ -207,15 +208,52 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 		b.holdInFlight(msg)
 		id, err := publishScript.Exec(rctx, b.client, keys, args).ToString()
 		if err != nil {
-			return "", b.publishError(ctx, msg, err)
+			return "", b.publishError(ctx, msg, err, outcomeUnknown(err))
 		}
 		return id, nil
 	}
-	id, err := b.publishShards(rctx, msg, args, deadline, fp, giveUp.Sub(now))
+	id, unknown, err := b.publishShards(rctx, msg, args, deadline, fp, giveUp.Sub(now))
 	if err != nil {
-		return "", b.publishError(ctx, msg, err)
+		return "", b.publishError(ctx, msg, err, unknown)
 	}
 	return id, nil
+}
+
+// publishFailed counts and wraps the failure err of a publish: in
+// sse.ErrOutcomeUnknown when the publish may have taken effect (unknown),
+// else as unavailable does. Even when the caller's ctx is done, an unknown
+// outcome is reported as such: the caller may not read it as "not
+// published".
+func (b *Broker) publishFailed(ctx context.Context, err error, unknown bool) error {
+	if !unknown {
+		return b.unavailable(ctx, "publish", err)
+	}
+	b.opts.Observer.BrokerError()
+	return fmt.Errorf("%w: the connection to redis failed before the publish was answered (%v): publish again with the same Idempotency-Key to learn whether it was published",
+		sse.ErrOutcomeUnknown, err)
+}
+
+// outcomeUnknown reports whether a command that failed with err may have
+// run in Redis: it was written to a connection that then broke or timed
+// out before the reply came. A Redis error reply (LATE, LOADING, OOM, a
+// script error before any write ...) means it did not run, and a failed
+// dial means it was never sent.
+//
+// A publish that Redis ran and logged in its append-only file just before
+// it was killed is such a case: its reply never leaves the dead process,
+// but Redis restarted from the file holds the event and delivers it.
+func outcomeUnknown(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, ok := rueidis.IsRedisErr(err); ok {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return !errors.Is(err, rueidis.ErrClosing)
 }
 
 // publishShards publishes msg on a cluster: the id comes from the id
@@ -223,15 +261,16 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 // args are the first seven arguments of the publish scripts. With a
 // fingerprint fp (a publish with an idempotency key), the key is reserved
 // first for at most timeout (see reserve) and settled after. It returns
-// the first topic's id.
-func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []string, deadline, fp string, timeout time.Duration) (first string, err error) {
+// the first topic's id; on error, unknown reports whether the publish may
+// have taken effect on some topic (see outcomeUnknown).
+func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []string, deadline, fp string, timeout time.Duration) (first string, unknown bool, err error) {
 	var id string
 	if fp == "" {
 		id, err = b.nextID(ctx)
 	} else {
 		var retry bool
 		if id, retry, err = b.reserve(ctx, msg, fp, timeout); err == nil && retry {
-			return id, nil
+			return id, false, nil
 		}
 		if err == nil {
 			defer func() { b.settle(msg, fp, first) }()
@@ -239,7 +278,7 @@ func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []stri
 		}
 	}
 	if err != nil {
-		return "", err
+		return "", false, err // only an id was taken: nothing is published
 	}
 	for _, t := range msg.Topics {
 		ch := b.channel(t)
@@ -258,13 +297,14 @@ func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []stri
 			got, err = shardPublishScript.Exec(ctx, b.client, keys, shardArgs(want)).ToString()
 		}
 		if err != nil {
-			return "", err
+			// Published on the topics before this one, if any.
+			return "", first != "" || outcomeUnknown(err), err
 		}
 		if first == "" {
 			first = got
 		}
 	}
-	return first, nil
+	return first, false, nil
 }
 
 // nextID takes the next event id from the counter (cluster only).

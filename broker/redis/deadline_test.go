@@ -14,12 +14,12 @@ import (
 )
 
 // TestFailedPublishNeverDelivered pauses Redis (SIGSTOP) while publishes
-// are in flight: each is answered ErrUnavailable when its timeout passes,
-// with its command already queued in Redis's socket. When Redis resumes
-// and runs them, they must change nothing: a publish answered with an
-// error is never delivered, not even later, and never enters history.
-// Publishes with an idempotency key, retried after Redis is back, publish
-// once.
+// are in flight: each is answered ErrOutcomeUnknown when its timeout
+// passes (sent, never answered), with its command already queued in
+// Redis's socket. When Redis resumes and runs them past their deadline,
+// they must change nothing: they are never delivered, not even later, and
+// never enter history. Publishes with an idempotency key, retried after
+// Redis is back, publish once.
 func TestFailedPublishNeverDelivered(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -47,8 +47,8 @@ func TestFailedPublishNeverDelivered(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if !errors.Is(err, sse.ErrUnavailable) {
-			t.Fatalf("publish %d with Redis paused: %v, want ErrUnavailable", 1+i, err)
+		if !errors.Is(err, sse.ErrOutcomeUnknown) {
+			t.Fatalf("publish %d with Redis paused: %v, want ErrOutcomeUnknown", 1+i, err)
 		}
 	}
 	time.Sleep(200 * time.Millisecond) // well past every deadline

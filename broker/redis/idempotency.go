@@ -119,13 +119,14 @@ func (b *Broker) settle(msg sse.Message, fp, id string) {
 
 // publishError turns a failed publish script into the error Publish
 // returns: an *sse.IdempotencyKeyError for a refused idempotency key, or
-// one wrapping sse.ErrUnavailable.
-func (b *Broker) publishError(ctx context.Context, msg sse.Message, err error) error {
+// one wrapping sse.ErrOutcomeUnknown when it may have run (unknown), or
+// sse.ErrUnavailable.
+func (b *Broker) publishError(ctx context.Context, msg sse.Message, err error, unknown bool) error {
 	switch text := err.Error(); {
 	case strings.Contains(text, idemReusedReply):
 		return sse.NewIdempotencyKeyError(msg.IdempotencyKey, sse.ErrIdempotencyKeyReused)
 	case strings.Contains(text, idemInFlightReply):
 		return sse.NewIdempotencyKeyError(msg.IdempotencyKey, sse.ErrIdempotencyKeyInFlight)
 	}
-	return b.unavailable(ctx, "publish", err)
+	return b.publishFailed(ctx, err, unknown)
 }

@@ -611,7 +611,9 @@ func TestCORS(t *testing.T) {
 }
 
 // TestServe_redis runs two hubs on one Redis: an event published on one
-// reaches a subscriber of the other; with Redis gone, publishing is 503.
+// reaches a subscriber of the other; with Redis gone, publishing is 503
+// (after at most a few 504s, outcome unknown, from pooled connections that
+// broke under a publish).
 func TestServe_redis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -624,5 +626,9 @@ func TestServe_redis(t *testing.T) {
 	}
 	srv.Kill()
 	resp := request(t, http.MethodPost, b.URL()+"/publish", `{"topic": "shared", "event": "e"}`, http.Header{"Content-Type": {"application/json"}})
+	for i := 0; resp.StatusCode == http.StatusGatewayTimeout && i < 10; i++ {
+		wantError(t, resp, http.StatusGatewayTimeout, "outcome unknown")
+		resp = request(t, http.MethodPost, b.URL()+"/publish", `{"topic": "shared", "event": "e"}`, http.Header{"Content-Type": {"application/json"}})
+	}
 	wantError(t, resp, http.StatusServiceUnavailable, "unavailable")
 }

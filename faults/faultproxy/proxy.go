@@ -53,6 +53,15 @@ func (p *Proxy) Blackhole() {
 	}
 }
 
+// LoseReplies lets every byte through to the upstream and drops every byte
+// it sends back, on the connections open now and on new ones: a request
+// reaches the server and runs there, and its answer is lost, as when the
+// server dies or the network fails right after it acted. Heal ends it.
+func (p *Proxy) LoseReplies() {
+	p.t.Helper()
+	p.add("blackhole_downstream", "timeout", "downstream", `{"timeout":0}`)
+}
+
 // Latency delays the data that comes back from the upstream by d, so a
 // request's round trip through the proxy takes at least d longer. Heal
 // ends it.

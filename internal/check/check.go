@@ -75,7 +75,10 @@ type Config struct {
 	Topics int
 	// Rate is the publishes per second, in total. Default DefaultRate (50).
 	Rate int
-	// Duration is how long to publish. Default DefaultDuration (10 s).
+	// Duration is how long to publish: Rate x Duration events, each due at
+	// its place in Duration. Events a slow hub or machine delays are sent
+	// late, up to Drain past Duration, and then not at all. Default
+	// DefaultDuration (10 s).
 	Duration time.Duration
 	// Drain is the longest wait, after the last publish answer, for the
 	// deliveries owed; the run ends sooner once all have arrived. Default

@@ -12,8 +12,11 @@
 //   - lost: an acknowledged event a stream should have received (it was
 //     open before the publish started) but neither received nor was told
 //     to resync;
-//   - phantom: a delivered event whose publish was never acknowledged, or
-//     whose id differs from the acknowledged one (it executed twice);
+//   - phantom: a delivered event whose publish was answered only with
+//     errors meaning "not published" (503, 4xx), or whose id differs from
+//     the acknowledged one (it executed twice); a publish of unknown
+//     outcome (no answer, 502 or 504) is sent again with its key after
+//     the run to settle it, and may be delivered once if that fails too;
 //   - duplicate: the same event twice on one stream, on the same
 //     connection or another;
 //   - reordered: on one stream and topic, an event older than one before it;

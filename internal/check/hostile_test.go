@@ -22,6 +22,9 @@ const (
 	gapSync   = "gap"       // acknowledged, not delivered, the next delivered, then a resync: too late to excuse it
 	phantom   = "phantom"   // delivered, but every attempt answered 503
 	reorder   = "reorder"   // delivered after the third
+	// unknown: delivered, but every attempt, the retry after the run
+	// included, answered 504 (outcome unknown): it may be delivered once.
+	unknown = "unknown"
 	// unanswered: published and delivered at once, but no attempt during
 	// the run gets an answer (the connection is cut); the retry after the
 	// run answers its id.
@@ -182,6 +185,10 @@ func (h *hostileHub) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.mode == phantom && id == "1000-2" {
 		ssevents.WriteError(w, r, nil, sse.ErrUnavailable)
+		return
+	}
+	if h.mode == unknown && id == "1000-2" {
+		ssevents.WriteError(w, r, nil, sse.ErrOutcomeUnknown)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"net/http"
 	"sync"
 	"time"
 )
@@ -183,11 +184,12 @@ type publishLog struct {
 	resolved bool
 }
 
-// unanswered reports whether an attempt of p got no answer at all, so its
-// outcome is unknown.
+// unanswered reports whether an attempt of p has an unknown outcome: it
+// got no answer at all, or a 504 (the hub sent the publish to Redis and
+// lost the answer: sse.ErrOutcomeUnknown) or a 502 (a proxy lost the hub).
 func (p *publishLog) unanswered() bool {
 	for _, a := range p.attempts {
-		if a.err != "" && a.status == 0 {
+		if a.err != "" && (a.status == 0 || a.status == http.StatusGatewayTimeout || a.status == http.StatusBadGateway) {
 			return true
 		}
 	}

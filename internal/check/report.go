@@ -24,7 +24,9 @@ type Report struct {
 	Lost int `json:"lost"`
 	// Phantom counts deliveries of an event whose publish was never
 	// acknowledged, or whose id or topic differs from the acknowledged
-	// one (the publish executed twice).
+	// one (the publish executed twice). A publish of unknown outcome (no
+	// answer, 502 or 504) that the retry after the run could not settle
+	// either may be delivered, once.
 	Phantom int `json:"phantom"`
 	// Duplicate counts deliveries of a (topic, id) a stream had already
 	// received, on any of its connections.

@@ -61,11 +61,16 @@ func (r *run) subscribe(ctx context.Context, s *streamLog) {
 
 // publishAll publishes Rate events a second for Duration, round-robin
 // over the topics and URLs, with at most Publishers in flight. Event i is
-// due at start + i/Rate; a slow hub delays the events behind it, and
-// whatever is not sent by the end of Duration is not sent.
+// due at start + i/Rate; a slow hub, or a busy machine, delays the events
+// behind it. The run publishes all Rate x Duration events unless it falls
+// Drain behind: whatever is not sent by then is not sent, so that a hub
+// that answers nothing does not hold the run for long. (Cutting at the end
+// of Duration instead made the count depend on scheduling: the last event
+// is due one interval before the end, and a goroutine woken that late
+// dropped it.)
 func (r *run) publishAll(ctx context.Context) {
 	start := time.Now()
-	end := start.Add(r.cfg.Duration)
+	end := start.Add(r.cfg.Duration + r.cfg.Drain)
 	schedule, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	jobs := make(chan int)
@@ -93,12 +98,14 @@ func (r *run) publish(ctx context.Context, i int) {
 }
 
 // resolveUnanswered sends once more, with the same idempotency key, every
-// publish that is not acknowledged and had an attempt that got no answer:
-// that attempt may have published (a hub killed after storing the event,
-// a request timed out while Redis ran it). The hub answers the id of that
-// publish if it took effect, or publishes the event now, so every event
-// that may be delivered ends with a known outcome. Publishes answered only
-// with errors are not sent again: they must never be delivered.
+// publish that is not acknowledged and had an attempt of unknown outcome
+// (no answer, 502 or 504; see publishLog.unanswered): that attempt may
+// have published (a hub killed after storing the event, Redis killed after
+// logging it but before answering). The hub answers the id of that publish
+// if it took effect, or publishes the event now, so every event that may
+// be delivered ends with a known outcome. Publishes answered only with
+// other errors (503: not published) are not sent again: they must never
+// be delivered.
 func (r *run) resolveUnanswered(ctx context.Context) {
 	for _, p := range r.book.snapshot() {
 		if p.acked || !p.unanswered() {

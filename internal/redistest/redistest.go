@@ -33,7 +33,8 @@ import (
 	"time"
 )
 
-// startTimeout bounds how long a server may take to answer PING.
+// startTimeout bounds how long a server may take to answer with its
+// dataset loaded.
 const startTimeout = 10 * time.Second
 
 // Server is one redis-server process. Its methods are safe for concurrent
@@ -127,13 +128,19 @@ func (s *Server) run() {
 	s.mu.Unlock()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if info, err := s.Do("INFO", "server"); err == nil {
+		// INFO is answered while the dataset is still loading (most other
+		// commands then answer LOADING), so the server is ready only once
+		// INFO says it has loaded its append-only file or RDB (a Sentinel,
+		// which has no dataset, leaves the loading fields out).
+		if info, err := s.Do("INFO"); err == nil {
 			// The server that answers must be the one just started, not
 			// another process that took the port while it was free.
-			if !strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\r") && !strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\n") {
+			if infoField(info, "process_id") != strconv.Itoa(cmd.Process.Pid) {
 				s.t.Fatalf("port %d is held by another process, not the redis-server just started (pid %d)", s.Port, cmd.Process.Pid)
 			}
-			return
+			if infoField(info, "loading") != "1" && infoField(info, "async_loading") != "1" {
+				return
+			}
 		}
 		select {
 		case <-done:
@@ -141,10 +148,21 @@ func (s *Server) run() {
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on port %d did not answer PING within %v: %s", s.Port, startTimeout, s.logTail())
+			s.t.Fatalf("redis-server on port %d did not answer with its dataset loaded within %v: %s", s.Port, startTimeout, s.logTail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// infoField returns the value of field in the text of an INFO reply, ""
+// when it is missing.
+func infoField(info, field string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), field+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 const sentinelMarker = "\x00sentinel"

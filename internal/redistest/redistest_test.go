@@ -3,6 +3,7 @@ package redistest_test
 import (
 	"bufio"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,33 @@ func TestRestartData(t *testing.T) {
 				t.Fatalf("after Stop and Restart GET k2 = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRestartWaitsForDataset restarts a persistent server whose dataset
+// takes a while to load (key-load-delay, a Redis debug setting, sleeps
+// while each key is loaded from the RDB base of its append-only file): the
+// first command after Restart is answered with the data, not LOADING.
+func TestRestartWaitsForDataset(t *testing.T) {
+	t.Parallel()
+	const keys = 20
+	s := redistest.StartPersistent(t, "--key-load-delay", "25000") // 25 ms a key: half a second in all
+	for i := range keys {
+		s.MustDo("SET", "k"+strconv.Itoa(i), "v")
+	}
+	s.MustDo("BGREWRITEAOF") // the keys go into the RDB base, where the delay applies
+	deadline := time.Now().Add(10 * time.Second)
+	for info := s.MustDo("INFO", "persistence"); !strings.Contains(info, "aof_rewrite_in_progress:0") ||
+		!strings.Contains(info, "aof_rewrite_scheduled:0") || !strings.Contains(info, "aof_last_bgrewrite_status:ok"); info = s.MustDo("INFO", "persistence") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the append-only file was not rewritten within 10s: %s", info)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Kill()
+	s.Restart()
+	if got, err := s.Do("DBSIZE"); err != nil || got != strconv.Itoa(keys) {
+		t.Fatalf("DBSIZE right after Restart = %q, %v; want %d", got, err, keys)
 	}
 }
 
