@@ -9,8 +9,10 @@
 //	GET  /                 demo page (Config.DisableDemo turns it off)
 //	POST /publish          {"topic": "a" | "topics": ["a","b"], "event": "name", "data": <any JSON>}
 //	                       -> 200 {"id": "..."}; 400 bad request, 401/403 credentials,
-//	                          408 body too slow, 413 too large, 415 content type,
-//	                          503 broker down; every error {"error": "..."}
+//	                          408 body too slow, 409 its Idempotency-Key in flight,
+//	                          413 too large, 415 content type, 422 its Idempotency-Key
+//	                          used for another request, 503 broker down (not
+//	                          published), 504 outcome unknown; every error {"error": "..."}
 //	GET  /events?topic=a,b the SSE stream (Config.Path)
 //	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
 //

@@ -33,7 +33,8 @@ const publishReadTimeout = 30 * time.Second
 // handlePublish publishes one event: 200 {"id"}, or a JSON error: 400 bad
 // request, 401/403 credentials, 408 body too slow, 409 a request with its
 // Idempotency-Key still in flight, 413 too large, 415 content type, 422
-// its Idempotency-Key used for another request, 503 broker down.
+// its Idempotency-Key used for another request, 503 broker down (not
+// published), 504 outcome unknown (publish again with the same key).
 func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
 	if err := h.publish(w, r); err != nil {
 		h.writeError(w, r, err)
