@@ -143,17 +143,16 @@ func (s *stream) ready() {
 			// The client has not taken all that was written: its events
 			// wait in the queue until the socket drains (Ready follows,
 			// and on progress meanwhile). Only an overflow ends it now.
-			u := s.sub.(sse.Unaccepting)
-			if err := u.Err(); errors.Is(err, sse.ErrSlowConsumer) {
+			if err := s.paced.Err(); errors.Is(err, sse.ErrSlowConsumer) {
 				s.finish(err)
 				return
 			}
-			u.SetUnaccepted(pending)
+			s.paced.SetUnaccepted(pending)
 			return
 		}
 		if ps.conn.Pending() == 0 {
 			ps.behind = false
-			s.sub.(sse.Unaccepting).SetUnaccepted(0)
+			s.paced.SetUnaccepted(0)
 		}
 	}
 	err := s.sendQueued()
@@ -264,11 +263,9 @@ func (s *stream) send() error {
 // noteBehind tells the subscription, once, that the client has not taken
 // all that was written: from now on, what it does not read counts.
 func (s *stream) noteBehind() {
-	if pending := s.poll.conn.Pending(); pending > 0 && !s.poll.behind {
-		if u, ok := s.sub.(sse.Unaccepting); ok {
-			s.poll.behind = true
-			u.SetUnaccepted(pending)
-		}
+	if pending := s.poll.conn.Pending(); pending > 0 && !s.poll.behind && s.paced != nil {
+		s.poll.behind = true
+		s.paced.SetUnaccepted(pending)
 	}
 }
 
