@@ -104,7 +104,7 @@ func testStalledClients(t *testing.T, cfg ssevents.Config, stalled int) {
 	if err != nil {
 		t.Fatalf("curl is needed (scripts/test.sh installs it): %v", err)
 	}
-	dir := t.TempDir()
+	dir := memDir(t)
 	files := make([]string, readers)
 	exited := make([]chan struct{}, readers)
 	for i := range readers {
@@ -235,4 +235,17 @@ func readEvents(t *testing.T, name string) []wire.Event {
 		}
 		evs = append(evs, ev)
 	}
+}
+
+// memDir returns a temporary directory in memory (/dev/shm) where there is
+// one: a reader writing to a disk can be held up by the kernel's writeback
+// of the whole machine's I/O, and would then not be a reader that keeps up.
+func memDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "ssevents-stall-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }

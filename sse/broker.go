@@ -84,7 +84,8 @@ type Unaccepting interface {
 	// not accepted: > 0 while its connection is full, 0 once it drained.
 	SetUnaccepted(n int)
 	// SetAccepting registers a probe of whether the client's connection
-	// takes output now, asked before a client behind is ended as slow.
+	// took output since it was last found full, or takes output now,
+	// asked before a client behind is ended as slow.
 	SetAccepting(fn func() bool)
 	// Err returns the error that ended the subscription, or nil while it
 	// is open; unlike Drain it takes no event.

@@ -179,10 +179,11 @@ func (q *Queue) SetUnaccepted(n int) {
 }
 
 // SetAccepting registers fn, which reports whether the client's
-// connection takes output now (a writable socket). Before it ends a
-// client that is behind as slow, the queue asks fn: if the connection
-// accepts output again, the events waiting are the writer's delay, and
-// the client is not ended. fn is called with the queue's lock held, from
+// connection has taken output since the writer last found it full, or
+// takes output now (its socket is writable). Before it ends a client that
+// is behind as slow, the queue asks fn: if the client took output
+// meanwhile, the events waiting are the writer's delay, and the client is
+// judged anew from the writer's next report instead of being ended. fn is called with the queue's lock held, from
 // a pushing goroutine; it must be quick and must not call the queue. It
 // implements Unaccepting.
 func (q *Queue) SetAccepting(fn func() bool) {

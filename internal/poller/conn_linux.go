@@ -65,6 +65,11 @@ type Conn struct {
 	// is left for Start to queue, so no callback runs before Start.
 	started bool
 	woken   atomic.Bool
+	// drains counts the socket's EPOLLOUT edges, seen by the loop's
+	// waiter as they happen; full is its value when a write last found the
+	// socket full. They differ once the client has taken output since,
+	// however late the worker gets to it.
+	drains, full atomic.Uint32
 
 	// Owned by the loop goroutine.
 	pending      [][]byte // output the socket has not taken yet: the buffers given to Write, the first one cut at what was written
@@ -129,6 +134,7 @@ func (c *Conn) Write(bufs ...[]byte) error {
 			}
 			c.keep(bufs[0][n:])
 			c.keep(bufs[1:]...)
+			c.full.Store(c.drains.Load())
 			c.blockedSince = time.Now()
 			c.l.blocked[c] = struct{}{}
 			return nil
@@ -148,10 +154,16 @@ func (c *Conn) keep(bufs ...[]byte) {
 	}
 }
 
-// Writable reports whether the socket takes output now. Unlike the
-// other methods it is safe from any goroutine: it only polls the
-// descriptor (a closed connection reports false).
+// Writable reports whether the client has taken output since a write
+// last found the socket full (the loop's waiter saw the socket become
+// writable, even if the loop's worker has not written to it since), or
+// whether the socket takes output now. Unlike the other methods it is
+// safe from any goroutine: it reads two counters and polls the descriptor
+// (a closed connection reports false).
 func (c *Conn) Writable() bool {
+	if c.drains.Load() != c.full.Load() {
+		return true
+	}
 	fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLOUT}}
 	n, err := unix.Poll(fds, 0)
 	return err == nil && n == 1 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) == 0 && fds[0].Revents&unix.POLLOUT != 0
@@ -195,6 +207,7 @@ func (c *Conn) flush() {
 	for c.pendingBytes > 0 {
 		n, err := writev(c.fd, c.pending[:min(len(c.pending), iovMax)])
 		if errors.Is(err, unix.EAGAIN) {
+			c.full.Store(c.drains.Load())
 			return
 		}
 		if err != nil {

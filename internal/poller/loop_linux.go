@@ -107,8 +107,14 @@ func (l *loop) wait() {
 		}
 		l.mu.Lock()
 		for _, ev := range events[:n] {
-			if ev.Pad != eventfdID {
-				l.io = append(l.io, ioEvent{id: ev.Pad, events: ev.Events})
+			if ev.Pad == eventfdID {
+				continue
+			}
+			l.io = append(l.io, ioEvent{id: ev.Pad, events: ev.Events})
+			if ev.Events&unix.EPOLLOUT != 0 {
+				if c := l.conns[ev.Pad]; c != nil {
+					c.drains.Add(1) // now, not when the worker gets to it
+				}
 			}
 		}
 		l.mu.Unlock()
@@ -175,10 +181,15 @@ func (l *loop) work() {
 }
 
 // sweep ends the connections whose output has waited past the write
-// timeout.
+// timeout without the client taking any of it.
 func (l *loop) sweep() {
 	now := time.Now()
 	for c := range l.blocked {
+		if c.drains.Load() != c.full.Load() {
+			// The client took output since the socket was found full;
+			// this worker has not written to it since. Not stuck.
+			continue
+		}
 		if now.Sub(c.blockedSince) >= l.p.opts.WriteTimeout {
 			delete(l.blocked, c)
 			c.setGone(os.ErrDeadlineExceeded)
