@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/hub"
 )
@@ -50,15 +49,7 @@ func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bear
 // every topic.
 func (k signingKey) signFor(t *testing.T) string {
 	t.Helper()
-	c := hub.Claims{SSE: hub.TopicClaims{Publish: []string{"*"}, Subscribe: []string{"*"}}}
-	c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(time.Minute))
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
-	tok.Header["kid"] = k.kid
-	s, err := tok.SignedString(k.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return k.signClaims(t, hub.TopicClaims{Publish: []string{"*"}, Subscribe: []string{"*"}})
 }
 
 // readyStatus returns the status and JSON body of GET /health/ready.

@@ -36,7 +36,13 @@ func newSigningKey(t *testing.T, kid string) signingKey {
 // sign returns a token of k that may subscribe to every topic.
 func (k signingKey) sign(t *testing.T) string {
 	t.Helper()
-	c := hub.Claims{SSE: hub.TopicClaims{Subscribe: []string{"*"}}}
+	return k.signClaims(t, hub.TopicClaims{Subscribe: []string{"*"}})
+}
+
+// signClaims returns a token of k, valid for a minute, with topics.
+func (k signingKey) signClaims(t *testing.T, topics hub.TopicClaims) string {
+	t.Helper()
+	c := hub.Claims{SSE: topics}
 	c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(time.Minute))
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	tok.Header["kid"] = k.kid
