@@ -164,7 +164,14 @@ func TestReplicatedClusterFailover(t *testing.T) {
 		t.Fatalf("ReplicaOf(%s) = %s", master.Addr(), replica.Addr())
 	}
 	master.MustDo("SET", key, "before")
-	master.MustDo("WAIT", "1", "2000")
+	// The key must be on the replica before the master dies. (WAIT cannot
+	// tell: it waits for the writes of its own connection, and each Do
+	// has a connection of its own, so it answered at once.)
+	for deadline := time.Now().Add(30 * time.Second); replica.MustDo("DBSIZE") != "1"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica %s never received the write", replica.Addr())
+		}
+	}
 	master.Kill()
 	start := time.Now()
 	promoted := c.WaitFailover(t, master)
