@@ -21,7 +21,9 @@ import (
 // "phantom"). The event is published (hub 2's subscriber receives it), so
 // hub 1 must not answer 503, "not published": it answers 504, outcome
 // unknown, and the retry with the same Idempotency-Key, once Redis
-// answers again, returns that event's id without publishing it twice.
+// answers again, returns that event's id without publishing it twice:
+// the subscriber gets exactly one event for it, with the id the retry
+// answered, and the next event after it.
 func TestPublishWithLostReply(t *testing.T) {
 	t.Parallel()
 	const topic = "lost-reply"
@@ -86,12 +88,12 @@ func TestPublishWithLostReply(t *testing.T) {
 	if st != http.StatusGatewayTimeout {
 		t.Errorf("publish whose reply was lost answered %d, want 504 (outcome unknown)", st)
 	}
-	delivered := next("the publish whose reply was lost: Redis ran it")
-	if t.Failed() {
-		t.Fatalf("event %s was published", delivered.ID)
-	}
 	p.Heal()
 
+	// Whether Redis ran it (as it does unless the machine is so busy that
+	// the script never left hub 1 before its timeout) or not, the retry
+	// with the same key settles it: it answers the id of the one event
+	// that reaches the subscriber, published once.
 	var id string
 	deadline := time.Now().Add(10 * time.Second)
 	for st != http.StatusOK {
@@ -104,8 +106,8 @@ func TestPublishWithLostReply(t *testing.T) {
 			t.Fatalf("retry with the same key: status %d", st)
 		}
 	}
-	if id != delivered.ID {
-		t.Fatalf("the retry with the same key answered %s, want %s, the id of the event Redis ran", id, delivered.ID)
+	if ev := next("the publish whose reply was lost, or its retry"); ev.ID != id {
+		t.Fatalf("the retry with the same key answered %s, want %s, the id of the event delivered", id, ev.ID)
 	}
 	st, after := publish(t, hubs[1].URL, topic, "after")
 	if st != http.StatusOK {

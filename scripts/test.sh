@@ -40,7 +40,8 @@ step "go vet" go vet ./...
 
 # golangci-lint at a pinned version (bump it here, on purpose), with the
 # committed .golangci.yml, in each module. Installed into GOPATH/bin when
-# missing or at another version.
+# missing or at another version. --allow-parallel-runners: a second copy of
+# this script (or an editor's linter) may be running on the same machine.
 golangci_version=2.15.0
 lint="$(go env GOPATH)/bin/golangci-lint"
 if [ "$("$lint" version --short 2>/dev/null || true)" != "$golangci_version" ]; then
@@ -50,7 +51,7 @@ fi
 lint_config="$PWD/.golangci.yml"
 for module in . examples faults; do
   [ -f "$module/go.mod" ] || continue
-  step "golangci-lint ($module)" bash -c "cd '$module' && '$lint' run --config '$lint_config' ./..."
+  step "golangci-lint ($module)" bash -c "cd '$module' && '$lint' run --allow-parallel-runners --config '$lint_config' ./..."
 done
 step "core module: go test -race ./..." go test -race -count=1 -timeout 20m ./...
 # By default on Linux a caught-up HTTP/1.x stream is served by the poller;
