@@ -88,7 +88,7 @@ func (s *stream) hijack(w http.ResponseWriter, r *http.Request) bool {
 	_ = brw // its reader may hold a pipelined request, which a stream ignores; dropping it frees the buffers
 	s.conn, s.out, s.setDeadline = conn, conn, conn.SetWriteDeadline
 	s.raw = rawConn(conn)
-	limitUnsent(conn)
+	limitUnsent(s.raw)
 	if probe := s.acceptingProbe(); probe != nil && s.paced != nil {
 		s.paced.SetAccepting(probe)
 	}

@@ -1,9 +1,9 @@
 package ssevents
 
 import (
-	"net"
 	"syscall"
 
+	"github.com/ssevents/ssevents/internal/poller"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,14 +21,10 @@ import (
 // notification stream runs.
 const unsentLimit = 64 << 10
 
-// limitUnsent sets unsentLimit on a hijacked TCP connection; best effort.
-func limitUnsent(c net.Conn) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+// limitUnsent sets unsentLimit on a hijacked connection's socket (raw,
+// from rawConn; nil: none); best effort.
+func limitUnsent(raw syscall.RawConn) {
+	if raw == nil {
 		return
 	}
 	_ = raw.Control(func(fd uintptr) {
@@ -45,17 +41,9 @@ func (s *stream) acceptingProbe() func() bool {
 	}
 	return func() bool {
 		ok := false
-		if err := raw.Control(func(fd uintptr) { ok = writable(int(fd)) }); err != nil {
+		if err := raw.Control(func(fd uintptr) { ok = poller.SocketWritable(int(fd)) }); err != nil {
 			return false
 		}
 		return ok
 	}
-}
-
-// writable reports whether the socket fd takes output now: POLLOUT, which
-// with unsentLimit set means less than that waits unsent.
-func writable(fd int) bool {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	n, err := unix.Poll(fds, 0)
-	return err == nil && n == 1 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) == 0 && fds[0].Revents&unix.POLLOUT != 0
 }

@@ -161,10 +161,14 @@ func (c *Conn) keep(bufs ...[]byte) {
 // safe from any goroutine: it reads two counters and polls the descriptor
 // (a closed connection reports false).
 func (c *Conn) Writable() bool {
-	if c.drains.Load() != c.full.Load() {
-		return true
-	}
-	fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLOUT}}
+	return c.drains.Load() != c.full.Load() || SocketWritable(c.fd)
+}
+
+// SocketWritable reports whether the socket fd takes output now (POLLOUT
+// without an error or hang-up; with TCP_NOTSENT_LOWAT set, that means less
+// than it waits unsent). It does not block.
+func SocketWritable(fd int) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 	n, err := unix.Poll(fds, 0)
 	return err == nil && n == 1 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) == 0 && fds[0].Revents&unix.POLLOUT != 0
 }
