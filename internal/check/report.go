@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -137,16 +138,7 @@ func (r Report) reasons() string {
 	if len(r.ResyncReasons) == 0 {
 		return ""
 	}
-	kinds := make([]string, 0, len(r.ResyncReasons))
-	for k := range r.ResyncReasons {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	parts := make([]string, len(kinds))
-	for i, k := range kinds {
-		parts[i] = fmt.Sprintf("%s %d", k, r.ResyncReasons[k])
-	}
-	return " by reason: " + strings.Join(parts, ", ")
+	return " by reason: " + counts(r.ResyncReasons, " ")
 }
 
 // failures formats FailedByStatus as " (503: 2, no answer: 1)".
@@ -154,14 +146,15 @@ func (r Report) failures() string {
 	if len(r.FailedByStatus) == 0 {
 		return ""
 	}
-	kinds := make([]string, 0, len(r.FailedByStatus))
-	for k := range r.FailedByStatus {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
+	return " (" + counts(r.FailedByStatus, ": ") + ")"
+}
+
+// counts formats m as "k1<sep>n1, k2<sep>n2", keys in order.
+func counts(m map[string]int, sep string) string {
+	kinds := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(kinds))
 	for i, k := range kinds {
-		parts[i] = fmt.Sprintf("%s: %d", k, r.FailedByStatus[k])
+		parts[i] = fmt.Sprintf("%s%s%d", k, sep, m[k])
 	}
-	return " (" + strings.Join(parts, ", ") + ")"
+	return strings.Join(parts, ", ")
 }
