@@ -181,7 +181,12 @@ func (l *loop) work() {
 }
 
 // sweep ends the connections whose output has waited past the write
-// timeout without the client taking any of it.
+// timeout without the client taking any of it. It also flushes those whose
+// socket takes output again although no EPOLLOUT edge was counted for it:
+// under load, with TCP_NOTSENT_LOWAT set, a socket was seen drained (nothing
+// unsent or unacknowledged, hundreds of KB pending here) two seconds after
+// its last edge, and the timeout ended a reader that kept up. Only
+// connections blocked for a whole sweep interval are polled.
 func (l *loop) sweep() {
 	now := time.Now()
 	for c := range l.blocked {
@@ -190,7 +195,11 @@ func (l *loop) sweep() {
 			// this worker has not written to it since. Not stuck.
 			continue
 		}
-		if now.Sub(c.blockedSince) >= l.p.opts.WriteTimeout {
+		blocked := now.Sub(c.blockedSince)
+		switch {
+		case blocked >= sweepEvery && SocketWritable(c.fd):
+			c.flush() // a missed edge
+		case blocked >= l.p.opts.WriteTimeout:
 			delete(l.blocked, c)
 			c.setGone(os.ErrDeadlineExceeded)
 		}
