@@ -43,6 +43,18 @@
 # after its run did not write history (a build without SSE_DATA_DIR); the
 # table marks it.
 #
+# A Mercure binary, built outside this repository (none of it is
+# committed), from the Caddy build of Mercure 0.24.2, the last 0.24.x the
+# Go module proxy serves here. Its caddy module asks for a pseudo-version
+# of golang.org/x/crypto/x509roots/fallback that the proxy does not serve;
+# Caddy v2.11.9 requires a later one, which it does:
+#
+#   mkdir /tmp/mercure-build && cd /tmp/mercure-build && go mod init mercurebuild
+#   GOFLAGS=-mod=mod go get github.com/dunglas/mercure/caddy@v0.24.2 \
+#       github.com/caddyserver/caddy/v2@v2.11.9
+#   GOFLAGS=-mod=mod go build -o mercure github.com/dunglas/mercure/caddy/mercure
+#   cd - && scripts/perf/publish.sh --mercure /tmp/mercure-build/mercure
+#
 # Needs: go (to build pubload, and ssevents unless --bin), curl, python3.
 # Only loopback addresses are used. Load generator and hubs share the
 # machine's cores: compare sides of one run, not runs of different days.
@@ -69,7 +81,7 @@ while [ $# -gt 0 ]; do
 	--topics) topics=$2; shift 2 ;;
 	--size) size=$2; shift 2 ;;
 	--dir) dir=$2; shift 2 ;;
-	-h | --help) sed -n '2,48p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "${BASH_SOURCE[0]}"; exit 0 ;;
 	--) shift; extra=("$@"); break ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac
