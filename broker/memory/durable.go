@@ -64,7 +64,7 @@ func open(opts sse.BrokerOptions, now func() time.Time) (*Broker, error) {
 		Sync: mode, SyncInterval: opts.FsyncInterval, Logger: opts.Logger, Now: b.now,
 	}, rv.add)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", sse.ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: SSE_DATA_DIR: %w", sse.ErrInvalidConfig, err)
 	}
 	b.log, b.recovery = l, rec
 	for range rec.Damaged {
@@ -94,6 +94,15 @@ func (b *Broker) DiskBytes() int64 {
 		return 0
 	}
 	return b.log.Size()
+}
+
+// LogStats returns the data directory's write and sync counts (zero
+// without one).
+func (b *Broker) LogStats() seglog.Stats {
+	if b.log == nil {
+		return seglog.Stats{}
+	}
+	return b.log.Stats()
 }
 
 // written is where a publish's record went: the batch to sync and the
@@ -200,15 +209,22 @@ func (b *Broker) install(rv *recovered, rec seglog.Recovery, ds seglog.Dataset) 
 		// and twice in the log if a crash came between the copy and the
 		// segment's deletion: sort, keep the later copy.
 		slices.SortStableFunc(list, func(x, y stored) int { return streamid.Compare(x.id, y.id) })
-		sh, h := b.shardOf(name)
-		t := sh.topic(name, h)
+		kept := list[:0]
+		n := TopicBytes(name)
 		for i, s := range list {
 			if i+1 < len(list) && list[i+1].id == s.id {
 				continue
 			}
-			b.record(t, s.ev, s.id, s.multi, s.seg)
+			kept = append(kept, s)
+			n += EventBytes(s.ev)
+			s.seg.Ref(1)
 		}
-		order = append(order, newest{t: t, id: list[len(list)-1].id})
+		clear(list[len(kept):])
+		sh, h := b.shardOf(name)
+		t := sh.topic(name, h)
+		t.history, t.bytes = kept, n
+		b.bytes.Add(int64(n))
+		order = append(order, newest{t: t, id: kept[len(kept)-1].id})
 	}
 	slices.SortFunc(order, func(x, y newest) int { return streamid.Compare(x.id, y.id) })
 	for _, o := range order {
