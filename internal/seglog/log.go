@@ -119,8 +119,8 @@ type Log struct {
 	failedUpTo uint64        // batches up to it were in a failed fsync
 	syncErr    error
 	synced     atomic.Uint64 // batches up to this seq are durable
-	syncs  atomic.Int64  // fsyncs of segment files
-	writes atomic.Int64  // batches written
+	syncs      atomic.Int64  // fsyncs of segment files
+	writes     atomic.Int64  // batches written
 
 	stop chan struct{}
 	wg   sync.WaitGroup
