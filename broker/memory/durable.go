@@ -134,7 +134,8 @@ func (w written) release() {
 }
 
 // unlist takes the topics of a publish that failed out of the eviction
-// order when they have no history. Their shards are locked.
+// order when they have no history, and forgets those the publish made.
+// Their shards are locked.
 func (b *Broker) unlist(topics []*memTopic) {
 	b.mu.Lock()
 	for _, t := range topics {
@@ -143,6 +144,10 @@ func (b *Broker) unlist(topics []*memTopic) {
 		}
 	}
 	b.mu.Unlock()
+	for _, t := range topics {
+		sh, h := b.shardOf(t.name)
+		sh.forgetIfIdle(t, h)
+	}
 }
 
 // recovered gathers the records read back, by topic.
