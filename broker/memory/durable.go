@@ -105,6 +105,10 @@ func (b *Broker) LogStats() seglog.Stats {
 	return b.log.Stats()
 }
 
+// Fsyncs returns the number of fsyncs of the data directory (0 without
+// one).
+func (b *Broker) Fsyncs() int64 { return b.LogStats().Syncs }
+
 // written is where a publish's record went: the batch to sync and the
 // segment whose records the history then holds.
 type written struct {
