@@ -50,6 +50,12 @@ func New(cfg Config) (*App, error) {
 	if tc, ok := a.broker.(interface{ TopicCount() int }); ok {
 		m.topics = tc.TopicCount
 	}
+	if d, ok := a.broker.(interface {
+		DiskBytes() int64
+		Fsyncs() int64
+	}); ok {
+		m.disk = func() (int64, int64) { return d.DiskBytes(), d.Fsyncs() }
+	}
 	a.Publisher = NewPublisher(a.broker, cfg.MaxMessageSize, m)
 	a.Publisher.logger = cfg.Logger
 	a.events = NewHandler(cfg, a.broker, m)

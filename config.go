@@ -269,10 +269,10 @@ func (c Config) withDefaults() Config {
 // ErrInvalidConfig that names the field.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	if err := settings.Validate(&c, Settings); err != nil {
+	if err := c.checkDataDir(); err != nil {
 		return err
 	}
-	return c.checkDataDir()
+	return settings.Validate(&c, Settings)
 }
 
 // checkDataDir refuses a data directory with a broker other than the

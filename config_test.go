@@ -194,3 +194,21 @@ func TestConfig_historyBoundsReachTheBroker(t *testing.T) {
 		t.Errorf("the broker was opened with HistoryMaxTopics %d, HistoryMaxBytes %d; want 7 and %d", opts.HistoryMaxTopics, opts.HistoryMaxBytes, 3<<20)
 	}
 }
+
+// A data directory is for the embedded broker: with another one the
+// configuration is refused, with a message that names the setting.
+func TestConfigDataDirOnlyWithTheEmbeddedBroker(t *testing.T) {
+	t.Parallel()
+	for _, url := range []string{"redis://127.0.0.1:6379/0", "redis+cluster://127.0.0.1:7000"} {
+		err := ssevents.Config{DataDir: t.TempDir(), BrokerURL: url}.Validate()
+		if !errors.Is(err, sse.ErrInvalidConfig) || !strings.Contains(err.Error(), "SSE_DATA_DIR") || !strings.Contains(err.Error(), "redis") {
+			t.Errorf("DataDir with %s: %v, want ErrInvalidConfig naming SSE_DATA_DIR and redis", url, err)
+		}
+	}
+	if err := (ssevents.Config{DataDir: t.TempDir()}).Validate(); err != nil {
+		t.Errorf("DataDir with the embedded broker: %v", err)
+	}
+	if err := (ssevents.Config{DataDir: t.TempDir(), Fsync: "sometimes"}).Validate(); !errors.Is(err, sse.ErrInvalidConfig) {
+		t.Errorf("Fsync sometimes: %v, want ErrInvalidConfig", err)
+	}
+}

@@ -49,6 +49,9 @@ type Metrics struct {
 	deliverLat prometheus.Histogram
 
 	topics func() int
+	// disk, when the broker keeps its history on disk, returns the bytes
+	// of its files and the fsyncs made.
+	disk func() (bytes, fsyncs int64)
 
 	reg *prometheus.Registry
 }
@@ -104,6 +107,14 @@ func NewMetrics() *Metrics {
 			return m.latAvgMs
 		}),
 		gauge("sse_topics", "Topics with local subscribers or history.", func() float64 { return float64(m.topicCount()) }),
+		gauge("sse_history_disk_bytes", "Bytes of the embedded broker's data directory (SSE_DATA_DIR); 0 without one.", func() float64 {
+			n, _ := m.diskStats()
+			return float64(n)
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sse_history_fsyncs", Help: "Fsyncs of the embedded broker's data directory (one per group of publishes with SSE_FSYNC=always)."}, func() float64 {
+			_, n := m.diskStats()
+			return float64(n)
+		}),
 	)
 	return m
 }
@@ -167,6 +178,15 @@ func (m *Metrics) observeLatency(evs []sse.Event, now time.Time) {
 			m.deliverLat.Observe(now.Sub(evs[i].Time).Seconds())
 		}
 	}
+}
+
+// diskStats returns the data directory's bytes and fsyncs, zero without
+// one.
+func (m *Metrics) diskStats() (bytes, fsyncs int64) {
+	if m.disk == nil {
+		return 0, 0
+	}
+	return m.disk()
 }
 
 func (m *Metrics) topicCount() int {
@@ -249,6 +269,12 @@ type BrokerStats struct {
 	// publisher's PUBLISH of something else than fastapi-sse-events'
 	// {"event": ..., "data": ...}).
 	MalformedEnvelopes int64 `json:"malformed_envelopes"`
+	// DiskBytes is the size of the embedded broker's data directory
+	// (SSE_DATA_DIR), 0 without one.
+	DiskBytes int64 `json:"disk_bytes"`
+	// Fsyncs counts the data directory's fsyncs: with SSE_FSYNC=always,
+	// published / fsyncs is how many publishes share one (group commit).
+	Fsyncs int64 `json:"fsyncs"`
 }
 
 // Snapshot returns the current values.
@@ -271,6 +297,7 @@ func (m *Metrics) Snapshot() Snapshot {
 		Broker: BrokerStats{Errors: m.brokerErrors.Load(), Reconnects: m.reconnects.Load(),
 			MalformedEnvelopes: m.malformed.Load()},
 	}
+	s.Broker.DiskBytes, s.Broker.Fsyncs = m.diskStats()
 	m.latMu.Lock()
 	if m.latCount > 0 {
 		s.Latency = LatencyStats{

@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"log/slog"
 	"testing"
 
 	"github.com/ssevents/ssevents/broker/brokertest"
@@ -31,6 +32,7 @@ func TestConformanceDurable(t *testing.T) {
 	brokertest.Run(t, func(t *testing.T) sse.Broker {
 		opts := brokertest.Options()
 		opts.DataDir = t.TempDir()
+		opts.Logger = slog.New(slog.DiscardHandler)
 		b, err := memory.Open(opts)
 		if err != nil {
 			t.Fatal(err)

@@ -64,7 +64,7 @@ func open(opts sse.BrokerOptions, now func() time.Time) (*Broker, error) {
 		Sync: mode, SyncInterval: opts.FsyncInterval, Logger: opts.Logger, Now: b.now,
 	}, rv.add)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", sse.ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: SSE_DATA_DIR: %w", sse.ErrInvalidConfig, err)
 	}
 	b.log, b.recovery = l, rec
 	for range rec.Damaged {
@@ -96,6 +96,19 @@ func (b *Broker) DiskBytes() int64 {
 	return b.log.Size()
 }
 
+// LogStats returns the data directory's write and sync counts (zero
+// without one).
+func (b *Broker) LogStats() seglog.Stats {
+	if b.log == nil {
+		return seglog.Stats{}
+	}
+	return b.log.Stats()
+}
+
+// Fsyncs returns the number of fsyncs of the data directory (0 without
+// one).
+func (b *Broker) Fsyncs() int64 { return b.LogStats().Syncs }
+
 // written is where a publish's record went: the batch to sync and the
 // segment whose records the history then holds.
 type written struct {
@@ -125,7 +138,8 @@ func (w written) release() {
 }
 
 // unlist takes the topics of a publish that failed out of the eviction
-// order when they have no history. Their shards are locked.
+// order when they have no history, and forgets those the publish made.
+// Their shards are locked.
 func (b *Broker) unlist(topics []*memTopic) {
 	b.mu.Lock()
 	for _, t := range topics {
@@ -134,6 +148,10 @@ func (b *Broker) unlist(topics []*memTopic) {
 		}
 	}
 	b.mu.Unlock()
+	for _, t := range topics {
+		sh, h := b.shardOf(t.name)
+		sh.forgetIfIdle(t, h)
+	}
 }
 
 // recovered gathers the records read back, by topic.
@@ -200,15 +218,22 @@ func (b *Broker) install(rv *recovered, rec seglog.Recovery, ds seglog.Dataset) 
 		// and twice in the log if a crash came between the copy and the
 		// segment's deletion: sort, keep the later copy.
 		slices.SortStableFunc(list, func(x, y stored) int { return streamid.Compare(x.id, y.id) })
-		sh, h := b.shardOf(name)
-		t := sh.topic(name, h)
+		kept := list[:0]
+		n := TopicBytes(name)
 		for i, s := range list {
 			if i+1 < len(list) && list[i+1].id == s.id {
 				continue
 			}
-			b.record(t, s.ev, s.id, s.multi, s.seg)
+			kept = append(kept, s)
+			n += EventBytes(s.ev)
+			s.seg.Ref(1)
 		}
-		order = append(order, newest{t: t, id: list[len(list)-1].id})
+		clear(list[len(kept):])
+		sh, h := b.shardOf(name)
+		t := sh.topic(name, h)
+		t.history, t.bytes = kept, n
+		b.bytes.Add(int64(n))
+		order = append(order, newest{t: t, id: kept[len(kept)-1].id})
 	}
 	slices.SortFunc(order, func(x, y newest) int { return streamid.Compare(x.id, y.id) })
 	for _, o := range order {

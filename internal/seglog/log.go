@@ -29,7 +29,7 @@ const (
 )
 
 // ErrLocked reports a directory in use by another process.
-var ErrLocked = errors.New("seglog: data directory in use")
+var ErrLocked = errors.New("data directory locked")
 
 // ErrClosed reports a use of a closed log.
 var ErrClosed = errors.New("seglog: log closed")
@@ -110,9 +110,17 @@ type Log struct {
 	fileSeg *Segment                // guarded by wmu
 	written atomic.Uint64           // batches up to this seq are written
 
-	// smu serializes the fsyncs; a rotation closes a file under it.
-	smu    sync.Mutex
-	synced atomic.Uint64 // batches up to this seq are durable
+	// smu guards the fsync under way (one at a time, made without smu
+	// held) and its outcome; a rotation closes a file under it, once no
+	// fsync is under way.
+	smu        sync.Mutex
+	syncing    bool
+	syncDone   chan struct{} // closed when the fsync under way ends
+	failedUpTo uint64        // batches up to it were in a failed fsync
+	syncErr    error
+	synced     atomic.Uint64 // batches up to this seq are durable
+	syncs      atomic.Int64  // fsyncs of segment files
+	writes     atomic.Int64  // batches written
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -169,6 +177,7 @@ func (l *Log) Write(b *Batch) error {
 	l.cur = &Batch{seq: b.seq + 1}
 	l.mu.Unlock()
 	b.err = l.writeBatch(b)
+	l.writes.Add(1)
 	b.chunks = nil
 	l.written.Store(b.seq)
 	return b.err
@@ -198,11 +207,12 @@ func (l *Log) writeBatch(b *Batch) error {
 
 // startFile makes seg's file the one written to. The previous file is
 // synced, in every mode (a complete segment is durable), and closed under
-// smu, so that a Sync in progress never sees it closed; batches up to
-// done are then durable. wmu is held.
+// smu once no fsync is under way, so that none sees it closed; batches up
+// to done are then durable. wmu is held.
 func (l *Log) startFile(seg *Segment, done uint64) error {
 	if old := l.file.Load(); old != nil {
 		l.smu.Lock()
+		l.waitSyncIdle()
 		err := old.Sync()
 		if err == nil && l.synced.Load() < done {
 			l.synced.Store(done)
@@ -230,52 +240,18 @@ func (l *Log) startFile(seg *Segment, done uint64) error {
 	return nil
 }
 
-// Sync makes b durable in SyncAlways mode: it fsyncs the segment written
-// to, unless a Sync since b was written did, so that the records of all
-// the batches written meanwhile share one fsync. In the other modes it
-// returns at once. Call it after Write returned nil.
-func (l *Log) Sync(b *Batch) error {
-	if l.opts.Sync != SyncAlways || b.seq <= l.synced.Load() {
-		return nil
-	}
-	return l.syncUpTo(b.seq)
+// Stats are counts of a log's work since it was opened.
+type Stats struct {
+	// Writes is the number of batches written (write(2) calls, less
+	// those of segments started).
+	Writes int64
+	// Syncs is the number of fsyncs of segment files: with SyncAlways,
+	// publishes per sync tell how well group commit works.
+	Syncs int64
 }
 
-// syncUpTo fsyncs unless batch seq is durable already.
-func (l *Log) syncUpTo(seq uint64) error {
-	l.smu.Lock()
-	defer l.smu.Unlock()
-	if seq <= l.synced.Load() {
-		return nil
-	}
-	w := l.written.Load()
-	if f := l.file.Load(); f != nil {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("seglog: sync %s: %w", l.opts.Dir, err)
-		}
-	}
-	if l.synced.Load() < w {
-		l.synced.Store(w)
-	}
-	return nil
-}
-
-// syncLoop fsyncs every SyncInterval (SyncInterval mode).
-func (l *Log) syncLoop() {
-	defer l.wg.Done()
-	tick := time.NewTicker(l.opts.SyncInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-tick.C:
-			if err := l.syncUpTo(l.written.Load()); err != nil {
-				l.opts.Logger.Error("ssevents: history sync failed", "err", err)
-			}
-		}
-	}
-}
+// Stats returns the log's counts.
+func (l *Log) Stats() Stats { return Stats{Writes: l.writes.Load(), Syncs: l.syncs.Load()} }
 
 // Segments returns the segments, oldest first; the last is the one
 // appended to.

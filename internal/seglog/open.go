@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -62,7 +63,7 @@ func Open(opts Options, fn func(rec *Record, seg *Segment)) (*Log, Recovery, err
 	if err != nil {
 		return nil, Recovery{}, err
 	}
-	l := &Log{opts: opts, lock: lock, stop: make(chan struct{})}
+	l := &Log{opts: opts, lock: lock, stop: make(chan struct{}), syncDone: make(chan struct{})}
 	rec, err := l.recover(fn)
 	if err != nil {
 		_ = lock.Close()
@@ -105,9 +106,10 @@ func (l *Log) recover(fn func(*Record, *Segment)) (Recovery, error) {
 	l.dataset = d
 	out.LostTopics = map[string]streamid.ID{}
 	pending := false // a damaged span waits for the next record's id
+	var buf []byte   // one buffer for every segment: fn copies what it keeps
 	for i, no := range nums {
 		seg := &Segment{no: no}
-		if err := l.readSegment(seg, i == len(nums)-1, &out, &pending, fn); err != nil {
+		if err := l.readSegment(seg, i == len(nums)-1, &out, &pending, &buf, fn); err != nil {
 			return out, err
 		}
 		l.segs = append(l.segs, seg)
@@ -125,12 +127,13 @@ func (l *Log) recover(fn func(*Record, *Segment)) (Recovery, error) {
 
 // readSegment reads seg's records into fn, skipping damage; last says seg
 // is the newest, whose torn end is cut off.
-func (l *Log) readSegment(seg *Segment, last bool, out *Recovery, pending *bool, fn func(*Record, *Segment)) error {
+func (l *Log) readSegment(seg *Segment, last bool, out *Recovery, pending *bool, buf *[]byte, fn func(*Record, *Segment)) error {
 	path := filepath.Join(l.opts.Dir, seg.name())
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, *buf)
 	if err != nil {
 		return fmt.Errorf("seglog: read %s: %w", path, err)
 	}
+	*buf = data
 	var rec Record
 	seen := func() {
 		if seg.maxID.Less(rec.ID) {
@@ -189,6 +192,25 @@ func (l *Log) readSegment(seg *Segment, last bool, out *Recovery, pending *bool,
 	}
 	seg.size.Store(int64(len(data)))
 	return nil
+}
+
+// readFile reads the file at path into buf, grown if it is too small.
+func readFile(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if int64(cap(buf)) < fi.Size() {
+		buf = make([]byte, fi.Size())
+	}
+	buf = buf[:fi.Size()]
+	_, err = io.ReadFull(f, buf)
+	return buf, err
 }
 
 // findFrame returns the position of the first frame at or after from

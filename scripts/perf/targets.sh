@@ -22,6 +22,11 @@
 # --no-profile          skip the CPU profiles of the lat5k load.
 # --out DIR             where to keep each run's JSON report, logs and
 #                       profiles (default: a new directory under /tmp).
+# --before-env, --after-env 'VAR=value ...'
+#                       settings for that side's hubs, e.g. --after-env
+#                       'SSE_DATA_DIR=@fresh' to compare the durable history
+#                       with the in-memory one (the same binary on both
+#                       sides); @fresh is a new empty directory per hub.
 #
 # Each run starts a fresh `ssevents serve` with default settings (only
 # SSE_ADDR, a free loopback port; SSE_* variables of the caller are removed)
@@ -38,6 +43,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 before="" after="" bench="" before_rev=HEAD~1 rounds="" quick=false profile=true out=""
+declare -A side_env=([before]="" [after]="")
 loads_wanted="idle10k,idle19k,lat1k,lat5k,lat10k,flood1k"
 
 usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -54,6 +60,8 @@ while [ $# -gt 0 ]; do
 	--loads) loads_wanted=$2; shift ;;
 	--no-profile) profile=false ;;
 	--out) out=$2; shift ;;
+	--before-env) side_env[before]=$2; shift ;;
+	--after-env) side_env[after]=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) printf 'targets.sh: unknown argument %s (try --help)\n' "$1" >&2; exit 2 ;;
 	esac
@@ -178,13 +186,28 @@ serve_env() {
 	done
 }
 
+# extra_env SIDE prints that side's settings (--before-env, --after-env),
+# with @fresh replaced by a new empty directory.
+extra_env() {
+	local kv
+	for kv in ${side_env[$1]}; do
+		if [ "${kv#*=}" = @fresh ]; then
+			kv="${kv%%=*}=$(mktemp -d "${TMPDIR:-/tmp}/targets-data.XXXXXX")"
+		fi
+		printf '%s ' "$kv"
+	done
+}
+
 hub_port=""
-# start_hub BIN LOG: starts a hub on a free port; sets hub_pid, hub_port.
+# start_hub BIN LOG [SIDE]: starts a hub on a free port, with SIDE's
+# settings; sets hub_pid, hub_port.
 start_hub() {
-	local bin=$1 logf=$2
+	local bin=$1 logf=$2 side=${3:-}
 	hub_port=$(free_port)
-	# shellcheck disable=SC2046
-	env $(serve_env) SSE_ADDR="127.0.0.1:$hub_port" "$bin" serve </dev/null >"$logf" 2>&1 &
+	local extra=""
+	[ -n "$side" ] && extra=$(extra_env "$side")
+	# shellcheck disable=SC2046,SC2086
+	env $(serve_env) $extra SSE_ADDR="127.0.0.1:$hub_port" "$bin" serve </dev/null >"$logf" 2>&1 &
 	hub_pid=$!
 	for _ in $(seq 100); do
 		curl -fsS "http://127.0.0.1:$hub_port/health/ready" >/dev/null 2>&1 && return 0
@@ -207,13 +230,13 @@ stop_hub() {
 run_load() {
 	local load=$1 side=$2 round=$3 base conns cmd rc
 	base="$out/runs/$load.$side.$round"
-	start_hub "${bin_of[$side]}" "$base.serve.log" || { : >"$base.json"; stop_hub; return 0; }
+	start_hub "${bin_of[$side]}" "$base.serve.log" "$side" || { : >"$base.json"; stop_hub; return 0; }
 	conns=$(sed -n 's/.*--conns \([0-9]*\).*/\1/p' <<<"${load_args[$load]}")
 	source_addrs "$conns"
 	cmd="$bench bench --url http://127.0.0.1:$hub_port --server-pid $hub_pid --source-addrs $src ${load_args[$load]} --json"
 	{
 		echo "# $load, $side, round $round (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-		echo "SSE_ADDR=127.0.0.1:$hub_port ${bin_of[$side]} serve   # pid $hub_pid, ulimit -n $hub_nofile"
+		echo "${side_env[$side]:+${side_env[$side]} }SSE_ADDR=127.0.0.1:$hub_port ${bin_of[$side]} serve   # pid $hub_pid, ulimit -n $hub_nofile"
 		echo "$cmd"
 	} >>"$out/commands.txt"
 	log "$load $side round $round: $conns streams on :$hub_port"
@@ -252,12 +275,12 @@ if $profile && [[ " ${loads[*]} " == *" lat5k "* ]]; then
 	else
 		for side in before after; do
 			base="$out/runs/lat5k.$side.profile"
-			start_hub "${bin_of[$side]}" "$base.serve.log" || continue
+			start_hub "${bin_of[$side]}" "$base.serve.log" "$side" || continue
 			source_addrs 5000
 			cmd="$bench bench --url http://127.0.0.1:$hub_port --server-pid $hub_pid --source-addrs $src ${load_args[lat5k]} --json"
 			{
 				echo "# lat5k, $side, CPU profile"
-				echo "SSE_ADDR=127.0.0.1:$hub_port ${bin_of[$side]} serve   # pid $hub_pid"
+				echo "${side_env[$side]:+${side_env[$side]} }SSE_ADDR=127.0.0.1:$hub_port ${bin_of[$side]} serve   # pid $hub_pid"
 				echo "$cmd"
 			} >>"$out/commands.txt"
 			log "lat5k $side: CPU profile"
