@@ -162,10 +162,11 @@ http://127.0.0.1:$1 {
 EOF
 }
 
-# start SIDE RUNDIR: starts the side's hub on a free port; sets hub, url,
-# load (pubload's API flags) and data (the directory its history goes to).
+# start SIDE RUNDIR: starts the side's hub on a free port; sets hub, port,
+# url, load (pubload's API flags) and data (the directory its history goes
+# to).
 start() {
-	local side=$1 rd=$2 port
+	local side=$1 rd=$2
 	port=$(free_port)
 	mkdir -p "$rd"
 	data=""
@@ -220,7 +221,7 @@ EOF
 )
 
 log "sides ${side_list[*]}, $rounds rounds of ${duration}s (+${warmup}s warm-up), data under $dir ($fs_type)"
-echo "# runs: side round per_second ok refused failed p50_ms p99_ms hub_cpu_cores hub_peak_rss_kb data_files data_bytes" >"$work/runs"
+echo "# runs: side round per_second ok refused failed p50_ms p99_ms hub_cpu_cores hub_peak_rss_kb data_files data_bytes publishes_per_fsync" >"$work/runs"
 loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)
 run=0
 for round in $(seq "$rounds"); do
@@ -237,6 +238,9 @@ for round in $(seq "$rounds"); do
 		"$work/pubload" "${load[@]}" --url "$url" --publishers "$publishers" --topics "$topics" \
 			--size "$size" --warmup "${warmup}s" --duration "${duration}s" >"$work/out.json"
 		c1=$(cpu_ticks "$hub")
+		# The hub's own counts: how many publishes shared an fsync.
+		echo '{}' >"$work/metrics.json"
+		[ "$side" = mercure ] || curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics.json" || true
 		rss=$(awk '/^VmHWM/ {print $2}' "/proc/$hub/status")
 		stop_hub
 		files=- bytes=-
@@ -247,14 +251,19 @@ for round in $(seq "$rounds"); do
 				bytes=$(du -sb "$data" | cut -f1)
 			fi
 		fi
-		python3 - "$work/out.json" "$side" "$round" "$((c1 - c0))" "$hz" "$((warmup + duration))" "$rss" "$files" "$bytes" \
+		python3 - "$work/out.json" "$work/metrics.json" "$side" "$round" "$((c1 - c0))" "$hz" "$((warmup + duration))" "$rss" "$files" "$bytes" \
 			>>"$work/runs" <<'EOF'
 import json, sys
-out, side, rnd, ticks, hz, secs, rss, files, size = sys.argv[1:]
+out, metrics, side, rnd, ticks, hz, secs, rss, files, size = sys.argv[1:]
 r = json.load(open(out))
+try:
+    m = json.load(open(metrics))
+    per_fsync = "%.1f" % (m["messages"]["published"] / m["broker"]["fsyncs"])
+except (ValueError, KeyError, TypeError, ZeroDivisionError):
+    per_fsync = "-"
 cores = int(ticks) / int(hz) / float(secs)
 print(side, rnd, "%.0f" % r["per_second"], r["ok"], r["refused"], r["failed"],
-      "%.2f" % r["p50_ms"], "%.2f" % r["p99_ms"], "%.2f" % cores, rss, files, size)
+      "%.2f" % r["p50_ms"], "%.2f" % r["p99_ms"], "%.2f" % cores, rss, files, size, per_fsync)
 EOF
 		log "round $round $side: $(tail -1 "$work/runs" | cut -d' ' -f3) acknowledged publishes/s"
 		rm -rf "$rd"
@@ -283,8 +292,8 @@ how = {
 def col(side, i):
     return [float(r[i]) for r in runs[side]]
 med = {s: statistics.median(col(s, 1)) for s in order}
-print("| side | acknowledged publishes/s, median (min-max) | vs in-memory | vs Mercure | p50 / p99 ms | refused / failed | hub CPU, cores | hub peak RSS, MB | data dir after a run |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| side | acknowledged publishes/s, median (min-max) | vs in-memory | vs Mercure | p50 / p99 ms | refused / failed | hub CPU, cores | hub peak RSS, MB | data dir after a run | publishes per fsync |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for s in order:
     ps = col(s, 1)
     vs_mem = "%.0f%%" % (100 * med[s] / med["mem"]) if "mem" in med and med["mem"] else "-"
@@ -297,10 +306,12 @@ for s in order:
         data = "**no history written (this build has no SSE_DATA_DIR)**"
     else:
         data = "%d files, %.1f MB" % (statistics.median(int(f) for f in files), statistics.median(col(s, 10)) / 1e6)
-    print("| %s | %s (%s-%s) | %s | %s | %.1f / %.1f | %d / %d | %.2f | %.0f | %s |" % (
+    fsyncs = [float(r[11]) for r in runs[s] if r[11] != "-"]
+    per_fsync = "%.1f" % statistics.median(fsyncs) if fsyncs else "-"
+    print("| %s | %s (%s-%s) | %s | %s | %.1f / %.1f | %d / %d | %.2f | %.0f | %s | %s |" % (
         how[s], "{:,.0f}".format(med[s]), "{:,.0f}".format(min(ps)), "{:,.0f}".format(max(ps)),
         vs_mem, vs_m, statistics.median(col(s, 5)), statistics.median(col(s, 6)),
-        refused, failed, statistics.median(col(s, 7)), statistics.median(col(s, 8)) / 1024, data))
+        refused, failed, statistics.median(col(s, 7)), statistics.median(col(s, 8)) / 1024, data, per_fsync))
 EOF
 
 cat <<EOF
@@ -331,7 +342,7 @@ $(caddyfile PORT RUNDIR/bolt/mercure.db)
 EOF
 fi
 echo
-echo "Runs (side, round, acknowledged/s, ok, refused, failed, p50 ms, p99 ms, hub CPU cores, hub peak RSS KB, data files, data bytes):"
+echo "Runs (side, round, acknowledged/s, ok, refused, failed, p50 ms, p99 ms, hub CPU cores, hub peak RSS KB, data files, data bytes, publishes per fsync):"
 echo
 echo '```'
 grep -v '^#' "$work/runs"
