@@ -21,7 +21,7 @@ const (
 	diskBigger     = "8m"
 	diskFiller     = 1 << 20
 	diskEventBytes = 8000 // not a multiple of the page size: a write that fails is often partial
-	diskPublishers = 4
+	diskPublishers = 8
 	// diskMaxPublishes bounds the publishes before the disk is full:
 	// many more and the hub does not write what it acknowledges.
 	diskMaxPublishes = 1000
@@ -120,7 +120,7 @@ func (d *diskPublishes) one(prefix string) (ans postAnswer, ok bool) {
 		d.t.Errorf("%d publishes and the disk is not full", diskMaxPublishes)
 		return ans, false
 	}
-	ans, err := post(d.t.Context(), d.h.url(), []string{diskTopic}, payload(key, diskEventBytes))
+	ans, err := post(d.t.Context(), d.h.url(), []string{diskTopic}, payload(key, diskEventBytes), "")
 	if err != nil {
 		d.t.Errorf("publish %s: %v\nhub log:\n%s", key, err, d.h.log)
 		return ans, false

@@ -16,38 +16,52 @@ import (
 	"github.com/ssevents/ssevents/internal/streamid"
 )
 
-// Shape of the kill -9 runs: killRounds hubs, one after the other on one
-// directory, each killed after a number of acknowledged publishes drawn
-// between killMinAcks and killMaxAcks, while killPublishers publish
-// concurrently (each to one or two of killTopics) and a reader streams
-// all of them.
+// Shape of the kill -9 runs: hubs one after the other on one directory,
+// each killed after a number of acknowledged publishes drawn between
+// killMinAcks and killMaxAcks, while killPublishers publish concurrently
+// (each to one or two of killTopics) and a reader streams all of them.
 const (
-	killRounds     = 5
 	killPublishers = 4
 	killMinAcks    = 10
 	killMaxAcks    = 250
 	// killDataBytes is the size of an event's data: a record of a few
-	// hundred bytes, so that a kill often falls inside a write.
-	killDataBytes = 300
+	// kilobytes, so that a kill often falls inside a write and the
+	// segments (1 MiB with killMaxBytes) fill up within a run.
+	killDataBytes = 3000
+	// killMaxBytes is SSE_HISTORY_MAX_BYTES: the smallest segments, and
+	// room for every event of a run.
+	killMaxBytes = "8388608"
+	// killResends is how many acknowledged publishes are sent again,
+	// with their idempotency keys, after each restart.
+	killResends = 5
 )
 
 var killTopics = []string{"k0", "k1", "k2", "k3"}
 
-// testDataDirKill9: after kill -9 at a random moment during concurrent
-// publishes and a restart on the same directory, every publish answered
-// 2xx is in the history, in id order, once, with the id it was answered
-// with; nothing is there that was not published; every event a stream
-// received before the kill (delivered implies written) and every event a
-// previous restart replayed is still there; ids issued after the restart
-// are greater than all before it; a resume from the dataset's first id or
-// from an acknowledged id is answered without a resync.
-func testDataDirKill9(t *testing.T, bin string) {
+// testDataDirKill9 returns a test of rounds kills with SSE_FSYNC=fsync:
+// after kill -9 at a random moment during concurrent publishes and a
+// restart on the same directory, every publish answered 2xx is in the
+// history, in id order, once, with the id it was answered with; nothing
+// is there that was not published; every event a stream received before
+// the kill (delivered implies written) and every event a previous restart
+// replayed is still there; ids issued after the restart are greater than
+// all before it; a resume from the dataset's first id or from an
+// acknowledged id is answered without a resync. The publishes whose
+// answers the kill took, and a few acknowledged ones, are sent again with
+// their idempotency keys (as `bench --check` settles an unknown outcome):
+// one in the history is answered with its id, never published twice. A
+// process crash loses nothing acknowledged whatever the fsync mode.
+func testDataDirKill9(fsync string, rounds int) func(t *testing.T, bin string) {
+	return func(t *testing.T, bin string) { testKill9(t, bin, fsync, rounds) }
+}
+
+func testKill9(t *testing.T, bin, fsync string, rounds int) {
 	dir := filepath.Join(t.TempDir(), "data")
-	pl := &publishLog{sent: map[string]bool{}, acked: map[string]string{}}
+	pl := &publishLog{sent: map[string][]string{}, acked: map[string]string{}}
 	delivered := map[string]string{} // id -> key of every event a stream received
 	var dataset string
-	for round := range killRounds + 1 {
-		h := startDurableHub(t, bin, dir)
+	for round := range rounds + 1 {
+		h := startDurableHub(t, bin, dir, "SSE_FSYNC="+fsync, "SSE_HISTORY_MAX_BYTES="+killMaxBytes)
 		ds := readDataset(t, dir)
 		if round == 0 {
 			dataset = ds.Dataset
@@ -55,9 +69,11 @@ func testDataDirKill9(t *testing.T, bin string) {
 			if ds.Dataset != dataset {
 				t.Fatalf("round %d: dataset %s after the restart, want %s: kill -9 is not a new dataset\nhub log:\n%s", round, ds.Dataset, dataset, h.log)
 			}
-			checkAfterKill(t, h, ds.First, pl, delivered)
+			inHistory := checkAfterKill(t, h, ds.First, pl, delivered)
+			pl.settle(t, h, inHistory)
 		}
-		if round == killRounds {
+		if round == rounds {
+			t.Logf("%d segment files", len(segmentFiles(t, dir)))
 			return
 		}
 		target := killMinAcks + rand.IntN(killMaxAcks-killMinAcks)
@@ -87,8 +103,9 @@ func testDataDirKill9(t *testing.T, bin string) {
 }
 
 // checkAfterKill checks the history of the restarted hub h against the
-// publishes of pl and the events delivered before, which it adds to.
-func checkAfterKill(t *testing.T, h *hubProc, first string, pl *publishLog, delivered map[string]string) {
+// publishes of pl and the events delivered before, which it adds to. It
+// returns the id of each key in the history.
+func checkAfterKill(t *testing.T, h *hubProc, first string, pl *publishLog, delivered map[string]string) map[string]string {
 	t.Helper()
 	hist := readHistory(t, h, killTopics, first)
 	if len(hist.resyncs) != 0 {
@@ -152,15 +169,51 @@ func checkAfterKill(t *testing.T, h *hubProc, first string, pl *publishLog, deli
 		delivered[id] = key // replayed: it must stay
 	}
 	t.Logf("after the restart: %d events in the history, %d acknowledged, %d sent, %d lost", len(ids), len(pl.acked), len(pl.sent), lost)
+	return byKey
+}
+
+// settle sends again, with their idempotency keys and the same requests,
+// the publishes whose answers were lost and killResends acknowledged
+// ones: the hub must answer each that is in the history with its id.
+// Those it publishes now are acknowledged.
+func (pl *publishLog) settle(t *testing.T, h *hubProc, inHistory map[string]string) {
+	t.Helper()
+	var keys, acked []string
+	for key := range pl.sent {
+		if _, ok := pl.acked[key]; ok {
+			acked = append(acked, key)
+		} else {
+			keys = append(keys, key)
+		}
+	}
+	unknown := len(keys)
+	for range killResends {
+		keys = append(keys, acked[rand.IntN(len(acked))])
+	}
+	for _, key := range keys {
+		ans, err := post(t.Context(), h.url(), pl.sent[key], payload(key, killDataBytes), key)
+		if err != nil || ans.status != http.StatusOK {
+			t.Errorf("publish %s again with its key: %+v, %v; want 200", key, ans, err)
+			continue
+		}
+		if id, ok := pl.acked[key]; ok && ans.id != id {
+			t.Errorf("publish %s again with its key: id %s, but it was acknowledged as %s", key, ans.id, id)
+		}
+		if id, ok := inHistory[key]; ok && ans.id != id {
+			t.Errorf("publish %s again with its key: id %s, but the history holds it as %s: published twice", key, ans.id, id)
+		}
+		pl.acked[key] = ans.id
+	}
+	t.Logf("settled %d publishes whose answers were lost, and sent %d acknowledged again", unknown, killResends)
 }
 
 // publishLog records the publishes of a kill test: every key sent, and
 // the id each acknowledged one was answered with.
 type publishLog struct {
 	mu      sync.Mutex
-	sent    map[string]bool   // by key
-	acked   map[string]string // key -> id
-	round   int               // acknowledged in the current round
+	sent    map[string][]string // key -> topics
+	acked   map[string]string   // key -> id
+	round   int                 // acknowledged in the current round
 	target  int
 	reached chan struct{} // closed when round reaches target
 }
@@ -168,7 +221,8 @@ type publishLog struct {
 func (pl *publishLog) wasSent(key string) bool {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	return pl.sent[key]
+	_, ok := pl.sent[key]
+	return ok
 }
 
 func (pl *publishLog) count() int {
@@ -196,9 +250,9 @@ func (pl *publishLog) publish(t *testing.T, h *hubProc, round, target int) func(
 					}
 				}
 				pl.mu.Lock()
-				pl.sent[key] = true
+				pl.sent[key] = topics
 				pl.mu.Unlock()
-				ans, err := post(t.Context(), h.url(), topics, payload(key, killDataBytes))
+				ans, err := post(t.Context(), h.url(), topics, payload(key, killDataBytes), key)
 				if err != nil {
 					return // killed
 				}

@@ -29,7 +29,9 @@ func TestDataDir(t *testing.T) {
 		name string
 		run  func(t *testing.T, bin string)
 	}{
-		{"kill9 under concurrent publishes", testDataDirKill9},
+		{"kill9 fsync always", testDataDirKill9("always", 5)},
+		{"kill9 fsync interval", testDataDirKill9("interval", 3)},
+		{"kill9 fsync off", testDataDirKill9("off", 3)},
 		{"torn tail", testDataDirTornTail},
 		{"damaged record", testDataDirDamage},
 		{"full disk", testDataDirFullDisk},
@@ -60,9 +62,10 @@ type postAnswer struct {
 	errMsg string // the JSON error of another
 }
 
-// post publishes the JSON string data as event "e" to topics. err is set
-// only when no HTTP answer came (the hub is gone).
-func post(ctx context.Context, hubURL string, topics []string, data string) (postAnswer, error) {
+// post publishes the JSON string data as event "e" to topics, with the
+// Idempotency-Key idemKey unless it is "". err is set only when no HTTP
+// answer came (the hub is gone).
+func post(ctx context.Context, hubURL string, topics []string, data, idemKey string) (postAnswer, error) {
 	body, _ := json.Marshal(map[string]any{"topics": topics, "event": "e", "data": data})
 	ctx, cancel := context.WithTimeout(ctx, testTimeout)
 	defer cancel()
@@ -71,6 +74,9 @@ func post(ctx context.Context, hubURL string, topics []string, data string) (pos
 		return postAnswer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return postAnswer{}, err
@@ -91,7 +97,7 @@ func post(ctx context.Context, hubURL string, topics []string, data string) (pos
 // an id, which it returns.
 func mustPost(t *testing.T, h *hubProc, topics []string, data string) string {
 	t.Helper()
-	ans, err := post(t.Context(), h.url(), topics, data)
+	ans, err := post(t.Context(), h.url(), topics, data, "")
 	if err != nil || ans.status != http.StatusOK || ans.id == "" {
 		t.Fatalf("publish %s to %v: %+v, %v; want 200 with an id\nhub log:\n%s", data, topics, ans, err, h.log)
 	}
