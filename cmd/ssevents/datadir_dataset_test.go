@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// testDataDirDeleted: the data directory deleted, or its dataset.json,
-// while the hub is stopped. The restarted hub holds a new dataset: a
+// testDataDirDeleted: the data directory deleted, or its dataset.json
+// deleted or damaged, while the hub is stopped. The restarted hub holds a new dataset: a
 // resume from an id of the old one answers resync dataset_changed with
 // the new dataset's first id as genesis, and replays none of the old
 // events; a resume from an id of the new one, none. Segments left without
@@ -17,11 +17,16 @@ import (
 func testDataDirDeleted(t *testing.T, bin string) {
 	tests := []struct {
 		name   string
-		remove string // under the data directory; "" for the directory itself
+		damage func(dir string) error
+		// logged, in the hub's log, when the old segments are moved
+		// aside; "" when the directory is gone.
 		logged string
 	}{
-		{"directory", "", ""},
-		{"dataset.json", "dataset.json", "no valid dataset identity"},
+		{"directory", os.RemoveAll, ""},
+		{"dataset.json", func(dir string) error { return os.Remove(filepath.Join(dir, "dataset.json")) }, "no valid dataset identity"},
+		{"dataset.json damaged", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "dataset.json"), []byte(`{"version":1,"dataset":"x","fi`), 0o644)
+		}, "no valid dataset identity"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,12 +39,12 @@ func testDataDirDeleted(t *testing.T, bin string) {
 			}
 			oldSet := readDataset(t, dir)
 			h.terminate(t, termLimit)
-			if err := os.RemoveAll(filepath.Join(dir, tt.remove)); err != nil {
+			if err := tt.damage(dir); err != nil {
 				t.Fatal(err)
 			}
 
 			h = startDurableHub(t, bin, dir)
-			if tt.logged != "" && !strings.Contains(h.log.String(), tt.logged) {
+			if !strings.Contains(h.log.String(), tt.logged) {
 				t.Errorf("the hub's log does not say %q:\n%s", tt.logged, h.log)
 			}
 			ds := readDataset(t, dir)
@@ -49,7 +54,7 @@ func testDataDirDeleted(t *testing.T, bin string) {
 			if segs := segmentFiles(t, dir); len(segs) != 0 {
 				t.Errorf("segments %v in the new dataset's directory, want none read from the old one", segs)
 			}
-			if tt.remove != "" {
+			if tt.logged != "" {
 				aside, _ := filepath.Glob(filepath.Join(dir, "*", "*.seg"))
 				if len(aside) == 0 {
 					t.Errorf("the old dataset's segments are gone, want them moved aside:\n%s", h.log)

@@ -201,7 +201,7 @@ func compareIDs(t *testing.T, a, b string) int {
 func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	run(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir)
