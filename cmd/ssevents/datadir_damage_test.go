@@ -19,9 +19,9 @@ var damageTopics = []string{"a", "b", "c"}
 const (
 	// damageEvents is how many events a damage test publishes.
 	damageEvents = 30
-	// damaged is the event whose record is damaged, in the middle of
-	// the segment, on topic damageTopics[damaged%3] ("a").
-	damaged = 15
+	// damagedEvent is the event whose record is damaged, in the middle
+	// of the segment, on topic damageTopics[damagedEvent%3] ("a").
+	damagedEvent = 15
 )
 
 // stoppedHistory runs a hub on a new directory, publishes damageEvents
@@ -59,9 +59,9 @@ func wantEvents(t *testing.T, r historyRead, ids []string, want []int, what stri
 	}
 }
 
-// indexes returns the indexes of the events on topics after event from
+// eventIndexes returns the indexes of the events on topics after event from
 // (-1: all), but skip.
-func indexes(topics []string, from, skip int) []int {
+func eventIndexes(topics []string, from, skip int) []int {
 	var out []int
 	for i := from + 1; i < damageEvents; i++ {
 		if i != skip && slices.Contains(topics, damageTopics[i%3]) {
@@ -112,7 +112,7 @@ func testDataDirTornTail(t *testing.T, bin string) {
 				if len(r.resyncs) != 0 {
 					t.Errorf("start %d: resyncs %+v, want none", start, r.resyncs)
 				}
-				wantEvents(t, r, ids, indexes(damageTopics, -1, damageEvents-1), "the history")
+				wantEvents(t, r, ids, eventIndexes(damageTopics, -1, damageEvents-1), "the history")
 				if marker := mustParseID(t, r.marker); !mustParseID(t, ids[damageEvents-2]).Less(marker) {
 					t.Errorf("id %s issued after the restart, not after the last event %s read back", marker, ids[damageEvents-2])
 				}
@@ -131,7 +131,7 @@ func testDataDirTornTail(t *testing.T, bin string) {
 // next good record answers resync data_lost.
 func testDataDirDamage(t *testing.T, bin string) {
 	dir, ids, seg, frames := stoppedHistory(t, bin)
-	rec := frames[damaged]
+	rec := frames[damagedEvent]
 	tests := []struct {
 		name   string
 		offset int    // of the byte flipped
@@ -166,23 +166,23 @@ func testDataDirDamage(t *testing.T, bin string) {
 			if n := brokerErrors(t, h); n < 1 {
 				t.Errorf("sse_broker_errors %v after the damage, want at least 1", n)
 			}
-			topic := damageTopics[damaged%3]
+			topic := damageTopics[damagedEvent%3]
 			first := readDataset(t, dir).First
 			all := readHistory(t, h, damageTopics, first)
-			wantEvents(t, all, ids, indexes(damageTopics, -1, damaged), "the history")
+			wantEvents(t, all, ids, eventIndexes(damageTopics, -1, damagedEvent), "the history")
 			for _, tp := range damageTopics {
 				// From the event before the damaged one, from it, and
 				// from the one after it.
-				for _, from := range []int{damaged - 1, damaged, damaged + 1} {
+				for _, from := range []int{damagedEvent - 1, damagedEvent, damagedEvent + 1} {
 					r := readHistory(t, h, []string{tp}, ids[from])
-					wantEvents(t, r, ids, indexes([]string{tp}, from, damaged), "a resume on "+tp+" from "+ids[from])
+					wantEvents(t, r, ids, eventIndexes([]string{tp}, from, damagedEvent), "a resume on "+tp+" from "+ids[from])
 					want := ""
-					if tt.headerOK && tp == topic && from < damaged || !tt.headerOK && from <= damaged {
+					if tt.headerOK && tp == topic && from < damagedEvent || !tt.headerOK && from <= damagedEvent {
 						want = "data_lost"
 					}
 					if got := r.reasons()[tp]; got != want {
 						t.Errorf("a resume on %s from event %d (%s), with event %d (%s) of %s damaged: resync %q, want %q",
-							tp, from, ids[from], damaged, ids[damaged], topic, got, want)
+							tp, from, ids[from], damagedEvent, ids[damagedEvent], topic, got, want)
 					}
 				}
 			}

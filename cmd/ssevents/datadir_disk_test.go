@@ -46,7 +46,7 @@ func testDataDirFullDisk(t *testing.T, bin string) {
 			}
 		}},
 		{"remounted bigger", func(t *testing.T, dir string) {
-			run(t, "mount", "-o", "remount,size="+diskBigger, dir)
+			mustRun(t, "mount", "-o", "remount,size="+diskBigger, dir)
 		}},
 	}
 	for _, tt := range tests {
@@ -204,7 +204,7 @@ func mountTmpfs(t *testing.T, size string) string {
 	if err := os.Mkdir(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir)
+	mustRun(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir)
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v\n%s", dir, err, out)
@@ -213,8 +213,8 @@ func mountTmpfs(t *testing.T, size string) string {
 	return dir
 }
 
-// run runs a command and fails the test unless it succeeds.
-func run(t *testing.T, name string, args ...string) {
+// mustRun runs a command and fails the test unless it succeeds.
+func mustRun(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s (the full-disk test mounts a tmpfs: it runs as root)", name, strings.Join(args, " "), err, out)
