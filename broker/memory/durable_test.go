@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/broker/memory"
+	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -107,10 +108,9 @@ func TestDurableRestartKeepsHistory(t *testing.T) {
 
 // idLess compares two ids "<ms>-<seq>".
 func idLess(a, b string) bool {
-	var am, as, bm, bs uint64
-	fmt.Sscanf(strings.Replace(a, "-", " ", 1), "%d %d", &am, &as)
-	fmt.Sscanf(strings.Replace(b, "-", " ", 1), "%d %d", &bm, &bs)
-	return am < bm || (am == bm && as < bs)
+	x, errA := streamid.Parse(a)
+	y, errB := streamid.Parse(b)
+	return errA == nil && errB == nil && x.Less(y)
 }
 
 func TestDurableClockSteppedBack(t *testing.T) {

@@ -77,7 +77,7 @@ func writeDataset(dir string, d Dataset) error {
 		return err
 	}
 	tmp := filepath.Join(dir, datasetFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}

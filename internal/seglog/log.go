@@ -225,7 +225,7 @@ func (l *Log) startFile(seg *Segment, done uint64) error {
 			return fmt.Errorf("seglog: sync %s: %w", l.opts.Dir, err)
 		}
 	}
-	f, err := os.OpenFile(filepath.Join(l.opts.Dir, seg.name()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(l.opts.Dir, seg.name()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err == nil {
 		err = syncDir(l.opts.Dir)
 	}

@@ -56,7 +56,7 @@ func Open(opts Options, fn func(rec *Record, seg *Segment)) (*Log, Recovery, err
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = 64 << 20
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, Recovery{}, fmt.Errorf("seglog: data directory: %w", err)
 	}
 	lock, err := lockDir(opts.Dir)
@@ -200,7 +200,7 @@ func readFile(path string, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func segmentNumbers(dir string) ([]uint64, error) {
 // new subdirectory, whose path it returns.
 func moveAside(dir string, nums []uint64) (string, error) {
 	aside := filepath.Join(dir, fmt.Sprintf("damaged-%d", time.Now().UnixNano()))
-	if err := os.Mkdir(aside, 0o755); err != nil {
+	if err := os.Mkdir(aside, 0o750); err != nil {
 		return "", err
 	}
 	names := []string{datasetFile}
