@@ -3,8 +3,10 @@ package redis_test
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,4 +107,99 @@ func BenchmarkLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+}
+
+// BenchmarkResumeStorm measures the reconnect storm of issue 17 on one
+// broker: 10,000 subscriptions on 100 topics resume at once from their
+// topic's first event, 99 missed events each. Each b.N is one storm on a
+// fresh broker (a restarted hub); it reports the Subscribes that failed,
+// the time until every Subscribe returned with its backlog, and the
+// broker's peak heap during the storm.
+//
+//	go test -run '^$' -bench ResumeStorm -benchtime 3x ./broker/redis/
+func BenchmarkResumeStorm(b *testing.B) {
+	const topics, streams, missed = 100, 10000, 99
+	srv := redistest.Start(b)
+	ctx := context.Background()
+	pub, err := sse.OpenBroker(ctx, srv.URL(), sse.BrokerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Close()
+	first := make([]string, topics)
+	for i := range topics {
+		for n := range missed + 1 {
+			id, err := pub.Publish(ctx, sse.Message{Topics: []string{"storm:" + strconv.Itoa(i)}, Event: "tick",
+				Data: json.RawMessage(`{"n":` + strconv.Itoa(n) + `,"pad":"0123456789012345678901234567890123456789"}`)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n == 0 {
+				first[i] = id
+			}
+		}
+	}
+	var failed, wrong int
+	var took time.Duration
+	var peak uint64
+	b.ResetTimer()
+	for range b.N {
+		recv, err := sse.OpenBroker(ctx, srv.URL(), sse.BrokerOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		stop := make(chan struct{})
+		sampled := make(chan uint64)
+		go func() { // the peak heap, sampled every 5 ms
+			var m runtime.MemStats
+			var top uint64
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				runtime.ReadMemStats(&m)
+				top = max(top, m.HeapInuse)
+				select {
+				case <-stop:
+					sampled <- top
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		subs := make([]sse.Subscription, streams)
+		var wg sync.WaitGroup
+		var nFailed, nWrong atomic.Int64
+		start := time.Now()
+		for i := range streams {
+			wg.Go(func() {
+				req := sse.SubscribeRequest{Topics: []string{"storm:" + strconv.Itoa(i%topics)}, LastEventID: first[i%topics]}
+				s, err := recv.Subscribe(ctx, req)
+				if err != nil {
+					nFailed.Add(1)
+					return
+				}
+				if bl := s.Backlog(); len(bl.Events) != missed || len(bl.Resync) != 0 {
+					nWrong.Add(1)
+				}
+				subs[i] = s
+			})
+		}
+		wg.Wait()
+		took += time.Since(start)
+		close(stop)
+		peak = max(peak, <-sampled)
+		failed += int(nFailed.Load())
+		wrong += int(nWrong.Load())
+		for _, s := range subs {
+			if s != nil {
+				_ = s.Close()
+			}
+		}
+		_ = recv.Close()
+	}
+	b.ReportMetric(float64(failed)/float64(b.N), "failed/storm")
+	b.ReportMetric(float64(wrong)/float64(b.N), "wrong-backlog/storm")
+	b.ReportMetric(float64(took.Milliseconds())/float64(b.N), "ms/storm")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 }

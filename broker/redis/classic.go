@@ -27,12 +27,9 @@ type classicConn struct {
 	kick chan struct{} // capacity 1: one pending "channels changed" is enough
 
 	// Guarded by b.mu.
-	want      map[string]*classicChannel // channels that should be subscribed
-	addr      string                     // node of the current (or last) session
-	up        bool
-	everUp    bool
-	err       error     // why the connection is down
-	downSince time.Time // when it went down
+	health
+	want map[string]*classicChannel // channels that should be subscribed
+	addr string                     // node of the current (or last) session
 }
 
 // classicChannel is a channel the classic connection should subscribe.
@@ -81,11 +78,7 @@ func (c *classicConn) run() {
 			attempt = 0
 		}
 		c.b.mu.Lock()
-		wasUp := c.up
-		if wasUp || c.downSince.IsZero() {
-			c.downSince = time.Now()
-		}
-		c.up, c.err = false, err
+		wasUp := c.setDown(err)
 		addr := c.addr
 		c.b.mu.Unlock()
 		c.b.opts.Observer.BrokerError()
@@ -139,7 +132,8 @@ func (c *classicConn) session(ctx context.Context, attempt int) (bool, error) {
 		c.b.opts.Observer.BrokerReconnect()
 		c.b.log.Info("redis classic subscriber connection restored", "addr", addr)
 	}
-	c.up, c.everUp, c.err, c.addr = true, true, nil, addr
+	c.setUp()
+	c.addr = addr
 	c.b.mu.Unlock()
 	have := make(map[string]bool) // channels subscribed on this connection
 	for {

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -35,11 +36,8 @@ type subscriberConn struct {
 	kick   chan struct{} // capacity 1: one pending "topics changed" is enough
 
 	// Guarded by b.mu.
-	want      map[string]*topic // channel -> topic that should be subscribed
-	up        bool
-	everUp    bool
-	err       error     // why the connection is down
-	downSince time.Time // when it went down
+	health
+	want map[string]*topic // channel -> topic that should be subscribed
 	// Channels with an UNSUBSCRIBE of ours in flight, and how many: the
 	// confirmations of those are not a slot moving away.
 	unsubbing map[string]int
@@ -114,11 +112,7 @@ func (l *subscriberConn) run() {
 			attempt = 0
 		}
 		l.b.mu.Lock()
-		wasUp := l.up
-		if wasUp || l.downSince.IsZero() {
-			l.downSince = time.Now()
-		}
-		l.up, l.err = false, err
+		wasUp := l.setDown(err)
 		clear(l.unsubbing)
 		for _, t := range l.want {
 			t.synced = false
@@ -193,7 +187,7 @@ func (l *subscriberConn) session(ctx context.Context) (bool, error) {
 		l.b.opts.Observer.BrokerReconnect()
 		l.b.log.Info("redis subscriber connection restored", "addr", l.addr)
 	}
-	l.up, l.everUp, l.err = true, true, nil
+	l.setUp()
 	l.b.mu.Unlock()
 	have := make(map[string]*topic) // channels subscribed on this connection, and the topic synced for each
 	for {
@@ -251,17 +245,28 @@ func (l *subscriberConn) reconcile(ctx context.Context, dc rueidis.DedicatedClie
 			return err
 		}
 	}
-	for _, t := range sync {
-		sctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout) // one round trip each
-		err := l.b.syncTopic(sctx, t)
+	// Synced in batches of one round trip each, not one round trip per
+	// topic: after a restart every topic of the hub is new at once.
+	for batch := range slices.Chunk(sync, syncBatch) {
+		sctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout)
+		err := l.b.syncTopics(sctx, batch)
 		cancel()
 		if err != nil {
 			return err
 		}
-		have[t.channel] = t
+		for _, t := range batch {
+			have[t.channel] = t
+		}
 	}
 	return nil
 }
+
+// syncBatch is how many topics one round trip syncs: a batch's replies
+// (each topic's state, and the events a topic missed while its
+// connection was down) stay small enough to come back well within the
+// timeout, and a subscriber of the first topics need not wait for the
+// thousandth.
+const syncBatch = 256
 
 // onMessage handles a message from a subscriber connection. It runs on the
 // connection's reader goroutine, so it never blocks: queues never wait.

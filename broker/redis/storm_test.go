@@ -1,0 +1,131 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/ssevents/ssevents/broker/brokertest"
+	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
+)
+
+// The resume storm of the tests: what a hub restart looks like at a test's
+// scale. Every stream resumes from its topic's first event at once, so the
+// broker subscribes stormTopics new channels and reads stormSubs backlogs
+// together. Large enough that a broker which waits for its subscriber
+// connection with a single round trip's timeout, or reads each backlog on
+// its own, fails it on a 2-core machine.
+const (
+	stormTopics = 100
+	stormSubs   = 4000
+	stormEvents = 20 // published per topic before the storm
+)
+
+// TestResumeStorm opens stormSubs subscriptions with a Last-Event-ID on
+// stormTopics topics all at once, on one broker and on two brokers sharing
+// Redis (the two-hub deployment, one hub restarted: every stream of both
+// lands on topics the broker has no subscription of yet), with the default
+// Redis timeout: a healthy Redis under a storm is not a Redis that is down,
+// so no Subscribe may fail. Each subscription gets exactly the events its
+// topic had after its Last-Event-ID, without a resync, then every live
+// event once.
+func TestResumeStorm(t *testing.T) {
+	t.Parallel()
+	for _, hubs := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%dHubs", hubs), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t)
+			pub := open(t, srv.URL(), sse.BrokerOptions{})
+			topics := make([]string, stormTopics)
+			first := make([]string, stormTopics) // each topic's first id: where every stream resumes
+			for i := range topics {
+				topics[i] = fmt.Sprintf("storm:%d", i)
+				for n := range stormEvents {
+					id := brokertest.Publish(t, pub, n, topics[i])
+					if n == 0 {
+						first[i] = id
+					}
+				}
+			}
+			brokers := make([]sse.Broker, hubs)
+			for i := range brokers {
+				brokers[i] = open(t, srv.URL(), sse.BrokerOptions{})
+			}
+			subs := storm(t, brokers, topics, first)
+			want := make([]int, 0, stormEvents-1)
+			for n := 1; n < stormEvents; n++ {
+				want = append(want, n)
+			}
+			for i, s := range subs {
+				bl := s.Backlog()
+				topic := topics[i%stormTopics]
+				if len(bl.Resync) != 0 || !slices.Equal(brokertest.Seqs(t, bl.Events), want) {
+					t.Fatalf("subscription %d (%s) resumed with resyncs %+v and events %v, want events %v",
+						i, topic, bl.Resync, brokertest.Seqs(t, bl.Events), want)
+				}
+				for _, ev := range bl.Events {
+					if ev.Topic != topic {
+						t.Fatalf("subscription %d (%s): backlog event %s of topic %q", i, topic, ev.ID, ev.Topic)
+					}
+				}
+			}
+			// Live: two events per topic, each received once, after the
+			// backlog (a duplicate would come before the second).
+			for _, topic := range topics {
+				brokertest.Publish(t, pub, stormEvents, topic)
+				brokertest.Publish(t, pub, stormEvents+1, topic)
+			}
+			for i, s := range subs {
+				got := brokertest.ReceiveAtLeast(t, s, 2)
+				if seqs := brokertest.Seqs(t, got); !slices.Equal(seqs, []int{stormEvents, stormEvents + 1}) {
+					t.Fatalf("subscription %d (%s) received %v live, want [%d %d]", i, topics[i%stormTopics], seqs, stormEvents, stormEvents+1)
+				}
+			}
+		})
+	}
+}
+
+// storm subscribes stormSubs times at once, subscription i to
+// topics[i%len(topics)] from last[i%len(topics)] on brokers[i%len(brokers)],
+// and fails the test, with a count of the errors, unless every Subscribe
+// succeeds. The subscriptions end with the test.
+func storm(t *testing.T, brokers []sse.Broker, topics, last []string) []sse.Subscription {
+	t.Helper()
+	subs := make([]sse.Subscription, stormSubs)
+	errs := make([]error, stormSubs)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range subs {
+		wg.Go(func() {
+			<-start
+			req := sse.SubscribeRequest{Topics: []string{topics[i%len(topics)]}, LastEventID: last[i%len(topics)], QueueSize: 100}
+			subs[i], errs[i] = brokers[i%len(brokers)].Subscribe(context.Background(), req)
+		})
+	}
+	close(start)
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, s := range subs {
+			if s != nil {
+				_ = s.Close()
+			}
+		}
+	})
+	failed := 0
+	var firstErr error
+	for _, err := range errs {
+		if err != nil {
+			if failed == 0 {
+				firstErr = err
+			}
+			failed++
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d Subscribes with a Last-Event-ID failed in the storm, the first with: %v", failed, stormSubs, firstErr)
+	}
+	return subs
+}
