@@ -140,6 +140,9 @@ func (c *classicConn) session(ctx context.Context, attempt int) (bool, error) {
 		if err := c.reconcile(ctx, dc, have); err != nil {
 			return true, err
 		}
+		c.b.mu.Lock()
+		c.setSynced()
+		c.b.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return true, nil

@@ -194,6 +194,9 @@ func (l *subscriberConn) session(ctx context.Context) (bool, error) {
 		if err := l.reconcile(ctx, dc, have); err != nil {
 			return true, err
 		}
+		l.b.mu.Lock()
+		l.setSynced()
+		l.b.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return true, nil

@@ -9,20 +9,27 @@ import (
 )
 
 // health is the state of a subscriber connection as its goroutine
-// reports it: up, or down since when and why. Its fields are guarded by
-// b.mu.
+// reports it: up, or down since when and why, and whether it has been
+// failing since its last successful round of subscribing and syncing.
+// Its fields are guarded by b.mu.
 //
-// Subscribe waits on it rather than on a clock: while the connection is
-// up, its goroutine is subscribing and syncing topics one bounded round
+// Subscribe waits on it rather than on a clock: while the connection
+// works, its goroutine is subscribing and syncing topics one bounded round
 // trip after the other, so a Redis that is busy (a reconnect storm: every
 // stream of a restarted hub resuming at once) is waited for, however many
-// topics are ahead; only a connection that stays down fails the wait.
+// topics are ahead; only a connection that keeps failing fails the wait.
 type health struct {
 	up        bool
 	everUp    bool
 	err       error     // why the connection is down
 	downSince time.Time // when it went down
-	changed   chan struct{}
+	// failingSince is when the connection failed first since it last
+	// subscribed and synced what was wanted (zero: not failing), and
+	// failure the last reason: a connection that comes back up and fails
+	// again (a script error, a replica that refuses) is failing still.
+	failingSince time.Time
+	failure      error
+	changed      chan struct{}
 }
 
 // setUp marks the connection up. b.mu is held.
@@ -35,12 +42,25 @@ func (h *health) setUp() {
 // was up. b.mu is held.
 func (h *health) setDown(err error) (wasUp bool) {
 	wasUp = h.up
+	now := time.Now()
 	if wasUp || h.downSince.IsZero() {
-		h.downSince = time.Now()
+		h.downSince = now
 	}
-	h.up, h.err = false, err
+	if h.failingSince.IsZero() {
+		h.failingSince = now
+	}
+	h.up, h.err, h.failure = false, err, err
 	h.notify()
 	return wasUp
+}
+
+// setSynced records that the connection subscribed and synced what was
+// wanted: it is not failing. b.mu is held.
+func (h *health) setSynced() {
+	if !h.failingSince.IsZero() {
+		h.failingSince, h.failure = time.Time{}, nil
+		h.notify()
+	}
 }
 
 // notify wakes whoever waits for a change. b.mu is held.
@@ -51,7 +71,7 @@ func (h *health) notify() {
 	}
 }
 
-// watch returns a channel closed at the next change of up or err. b.mu
+// watch returns a channel closed at the next change of the state. b.mu
 // is held.
 func (h *health) watch() <-chan struct{} {
 	if h.changed == nil {
@@ -60,13 +80,13 @@ func (h *health) watch() <-chan struct{} {
 	return h.changed
 }
 
-// downFor returns how long the connection has been down after a failure,
-// 0 while it is up or connecting for the first time. b.mu is held.
-func (h *health) downFor(now time.Time) time.Duration {
-	if h.up || h.err == nil {
+// failingFor returns how long the connection has been failing, 0 while it
+// is not. b.mu is held.
+func (h *health) failingFor(now time.Time) time.Duration {
+	if h.failingSince.IsZero() {
 		return 0
 	}
-	return max(now.Sub(h.downSince), time.Nanosecond)
+	return max(now.Sub(h.failingSince), time.Nanosecond)
 }
 
 // readyWait is one thing a Subscribe waits for: a channel closed once a
@@ -79,9 +99,10 @@ type readyWait struct {
 
 // waitReady waits until every wait is ready. It fails with an error
 // wrapping sse.ErrUnavailable only when a connection it waits for has been
-// down for the timeout (a Redis that is really gone, or one that does not
-// answer a single round trip within the timeout: its goroutine then drops
-// the connection), never merely because the wait is long.
+// failing for the timeout (a Redis that is gone, or that does not answer
+// a single round trip within the timeout: the connection's goroutine then
+// drops the connection and starts again), or failed its first attempt,
+// never merely because the wait is long.
 func (b *Broker) waitReady(ctx context.Context, waits []readyWait) error {
 	for _, w := range waits {
 		if err := b.waitOne(ctx, w); err != nil {
@@ -100,15 +121,17 @@ func (b *Broker) waitOne(ctx context.Context, w readyWait) error {
 		}
 		b.mu.Lock()
 		changed := w.conn.watch()
-		down, why := w.conn.downFor(time.Now()), w.conn.err
+		failing, why, everUp := w.conn.failingFor(time.Now()), w.conn.failure, w.conn.everUp
 		b.mu.Unlock()
 		var expire <-chan time.Time
 		var timer *time.Timer
-		if down > 0 {
-			if down >= b.cfg.Timeout {
-				return b.unavailable(ctx, "subscribe", fmt.Errorf("not subscribed: the subscriber connection is down (%v)", why))
+		if failing > 0 {
+			// Never up: its first attempt, which the timeout bounds,
+			// found no Redis.
+			if failing >= b.cfg.Timeout || !everUp {
+				return b.unavailable(ctx, "subscribe", fmt.Errorf("not subscribed: the subscriber connection fails: %w", why))
 			}
-			timer = time.NewTimer(b.cfg.Timeout - down)
+			timer = time.NewTimer(b.cfg.Timeout - failing)
 			expire = timer.C
 		}
 		var err error

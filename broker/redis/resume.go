@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/sse"
@@ -29,11 +30,18 @@ type resumeReads struct {
 
 	mu      sync.Mutex
 	waiting map[string]*resumeRead // reads not sent yet, by resumeKey
+	// The error of the last read that completed, and when: a read that
+	// queued before it is answered with it rather than sent, so that
+	// when Redis stops answering the queue fails within the timeout, not
+	// one timeout per maxBacklogReads reads.
+	failed   error
+	failedAt time.Time
 }
 
 // resumeRead is one read of a backlog, shared by every subscription that
 // joined it before it was sent. Its result is read-only.
 type resumeRead struct {
+	queued time.Time     // when it was asked for
 	done   chan struct{} // closed once the fields below are set
 	bl     sse.Backlog
 	floors map[string]streamid.ID
@@ -55,7 +63,7 @@ func (b *Broker) resume(ctx context.Context, topics []string, lastID string) (ss
 	r.mu.Lock()
 	rd := r.waiting[key]
 	if rd == nil {
-		rd = &resumeRead{done: make(chan struct{})}
+		rd = &resumeRead{queued: time.Now(), done: make(chan struct{})}
 		if r.waiting == nil {
 			r.waiting = make(map[string]*resumeRead)
 		}
@@ -95,8 +103,19 @@ func (b *Broker) readShared(key string, rd *resumeRead, topics []string, lastID 
 	if r.waiting[key] == rd {
 		delete(r.waiting, key)
 	}
+	failed := r.failed
+	if failed != nil && !rd.queued.Before(r.failedAt) {
+		failed = nil
+	}
 	r.mu.Unlock()
+	if failed != nil {
+		rd.err = failed
+		return
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Timeout)
 	defer cancel()
 	rd.bl, rd.floors, rd.err = b.readBacklog(ctx, topics, lastID)
+	r.mu.Lock()
+	r.failed, r.failedAt = rd.err, time.Now()
+	r.mu.Unlock()
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/internal/redistest"
@@ -31,7 +34,8 @@ const (
 // Redis timeout: a healthy Redis under a storm is not a Redis that is down,
 // so no Subscribe may fail. Each subscription gets exactly the events its
 // topic had after its Last-Event-ID, without a resync, then every live
-// event once.
+// event once; the backlogs are read from Redis a few times per topic, not
+// once per subscription.
 func TestResumeStorm(t *testing.T) {
 	t.Parallel()
 	for _, hubs := range []int{1, 2} {
@@ -54,7 +58,15 @@ func TestResumeStorm(t *testing.T) {
 			for i := range brokers {
 				brokers[i] = open(t, srv.URL(), sse.BrokerOptions{})
 			}
+			reads, began := scriptCalls(t, srv), time.Now()
 			subs := storm(t, brokers, topics, first)
+			// Resumes from one position on one topic share a read: a few
+			// per topic at most, and not one per subscription.
+			n := scriptCalls(t, srv) - reads
+			t.Logf("%d Subscribes resumed in %v with %d backlog reads", stormSubs, time.Since(began).Round(time.Millisecond), n)
+			if n > stormSubs/4 {
+				t.Fatalf("%d read-only script calls for %d resuming subscriptions on %d topics, want them shared", n, stormSubs, stormTopics)
+			}
 			want := make([]int, 0, stormEvents-1)
 			for n := 1; n < stormEvents; n++ {
 				want = append(want, n)
@@ -86,6 +98,27 @@ func TestResumeStorm(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scriptCalls returns how many read-only scripts srv has run (backlog
+// reads and syncs run stateScript with EVALSHA_RO, or EVAL_RO the first
+// time).
+func scriptCalls(t *testing.T, srv *redistest.Server) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(srv.MustDo("INFO", "commandstats"), "\n") {
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || name != "cmdstat_evalsha_ro" && name != "cmdstat_eval_ro" {
+			continue
+		}
+		calls, _, _ := strings.Cut(strings.TrimPrefix(stats, "calls="), ",")
+		c, err := strconv.Atoi(calls)
+		if err != nil {
+			t.Fatalf("INFO commandstats: %q", line)
+		}
+		n += c
+	}
+	return n
 }
 
 // storm subscribes stormSubs times at once, subscription i to
