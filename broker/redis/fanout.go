@@ -104,24 +104,12 @@ func (l *subscriberConn) run() {
 	defer l.b.wg.Done()
 	ctx := l.b.ctx
 	for attempt := 0; ; attempt++ {
-		connected, err := l.session(ctx)
+		connected, _ := l.session(ctx) // reported by lost
 		if ctx.Err() != nil {
 			return
 		}
 		if connected {
 			attempt = 0
-		}
-		l.b.mu.Lock()
-		wasUp := l.setDown(err)
-		clear(l.unsubbing)
-		for _, t := range l.want {
-			t.synced = false
-			t.pending = nil
-		}
-		l.b.mu.Unlock()
-		l.b.opts.Observer.BrokerError()
-		if wasUp {
-			l.b.log.Warn("redis subscriber connection lost; reconnecting", "addr", l.addr, "error", err)
 		}
 		if l.b.cfg.Cluster {
 			// The node may have lost its slots (resharding, failover):
@@ -145,11 +133,35 @@ func (l *subscriberConn) run() {
 	}
 }
 
+// lost marks the connection down after its session ended with err.
+func (l *subscriberConn) lost(err error) {
+	l.b.mu.Lock()
+	wasUp := l.setDown(err)
+	clear(l.unsubbing)
+	for _, t := range l.want {
+		t.synced = false
+		t.pending = nil
+	}
+	l.b.mu.Unlock()
+	l.b.opts.Observer.BrokerError()
+	if wasUp {
+		l.b.log.Warn("redis subscriber connection lost; reconnecting", "addr", l.addr, "error", err)
+	}
+}
+
 // session runs one subscriber connection until it breaks or ctx is done.
 // It reports whether the connection got up.
-func (l *subscriberConn) session(ctx context.Context) (bool, error) {
+func (l *subscriberConn) session(ctx context.Context) (connected bool, err error) {
 	dc, release := l.client.Dedicate()
 	defer release()
+	defer func() {
+		// Before the release, which may wait on a connection that Redis
+		// no longer answers (seconds, when it is frozen): a Subscribe
+		// waiting for this connection learns now that it failed.
+		if ctx.Err() == nil {
+			l.lost(err)
+		}
+	}()
 	moved := make(chan struct{}, 1) // capacity 1: one notice ends the session
 	broken := dc.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) { l.b.onMessage(m.Channel, m.Message) },
@@ -177,7 +189,7 @@ func (l *subscriberConn) session(ctx context.Context) (bool, error) {
 		},
 	})
 	pctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout)
-	err := dc.Do(pctx, dc.B().Ping().Build()).Error()
+	err = dc.Do(pctx, dc.B().Ping().Build()).Error()
 	cancel()
 	if err != nil {
 		return false, err

@@ -28,7 +28,7 @@ const maxBacklogReads = 4
 type resumeReads struct {
 	slots chan struct{} // capacity maxBacklogReads: a token per read in flight
 
-	mu      sync.Mutex
+	mu      sync.Mutex             // taken before b.mu, never after
 	waiting map[string]*resumeRead // reads not sent yet, by resumeKey
 	// The error of the last read that completed, and when: a read that
 	// queued before it is answered with it rather than sent, so that
@@ -63,14 +63,25 @@ func (b *Broker) resume(ctx context.Context, topics []string, lastID string) (ss
 	r.mu.Lock()
 	rd := r.waiting[key]
 	if rd == nil {
+		// The broker owns the read, not this caller: the others that
+		// join it must get its result even if this caller gives up.
+		// Counted under b.mu, so that Close waits for it or it never
+		// starts.
+		b.mu.Lock()
+		closed := b.closed
+		if !closed {
+			b.wg.Add(1)
+		}
+		b.mu.Unlock()
+		if closed {
+			r.mu.Unlock()
+			return sse.Backlog{}, nil, sse.ErrBrokerClosed
+		}
 		rd = &resumeRead{queued: time.Now(), done: make(chan struct{})}
 		if r.waiting == nil {
 			r.waiting = make(map[string]*resumeRead)
 		}
 		r.waiting[key] = rd
-		// The broker owns the read, not this caller: the others that
-		// join it must get its result even if this caller gives up.
-		b.wg.Add(1)
 		go b.readShared(key, rd, topics, lastID)
 	}
 	r.mu.Unlock()
@@ -82,33 +93,31 @@ func (b *Broker) resume(ctx context.Context, topics []string, lastID string) (ss
 	}
 }
 
-// readShared waits for a slot, then closes rd to joiners and reads it.
+// readShared waits for a slot, then closes rd to joiners and reads it,
+// unless the broker closed or a read queued after rd failed meanwhile.
 func (b *Broker) readShared(key string, rd *resumeRead, topics []string, lastID string) {
 	defer b.wg.Done()
 	defer close(rd.done)
 	r := &b.reads
 	select {
 	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
 	case <-b.ctx.Done():
-		r.mu.Lock()
-		if r.waiting[key] == rd {
-			delete(r.waiting, key)
-		}
-		r.mu.Unlock()
-		rd.err = sse.ErrBrokerClosed
-		return
 	}
-	defer func() { <-r.slots }()
 	r.mu.Lock()
 	if r.waiting[key] == rd {
 		delete(r.waiting, key)
 	}
 	failed := r.failed
 	if failed != nil && !rd.queued.Before(r.failedAt) {
-		failed = nil
+		failed = nil // it failed before rd was asked for
 	}
 	r.mu.Unlock()
-	if failed != nil {
+	switch {
+	case b.ctx.Err() != nil:
+		rd.err = sse.ErrBrokerClosed
+		return
+	case failed != nil:
 		rd.err = failed
 		return
 	}

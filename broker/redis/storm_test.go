@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -161,4 +162,45 @@ func storm(t *testing.T, brokers []sse.Broker, topics, last []string) []sse.Subs
 		t.Fatalf("%d of %d Subscribes with a Last-Event-ID failed in the storm, the first with: %v", failed, stormSubs, firstErr)
 	}
 	return subs
+}
+
+// TestSubscribeWhileRedisPaused freezes Redis (SIGSTOP): it accepts
+// connections and answers nothing, unlike a busy Redis, which answers
+// each round trip within the timeout. A Subscribe to a new topic and a
+// resume on a subscribed one must still fail with ErrUnavailable, within
+// a few timeouts, rather than wait for a Redis that does not answer.
+func TestSubscribeWhileRedisPaused(t *testing.T) {
+	t.Parallel()
+	const timeout = 500 * time.Millisecond
+	srv := redistest.Start(t)
+	b := open(t, srv.URL()+"?timeout="+timeout.String(), sse.BrokerOptions{})
+	id := brokertest.Publish(t, b, 0, "paused")
+	brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{"paused"}})
+	srv.Pause()
+	t.Cleanup(srv.Continue)
+	reqs := []sse.SubscribeRequest{
+		{Topics: []string{"paused"}, LastEventID: id},
+		{Topics: []string{"new"}},
+		{Topics: []string{"new"}, LastEventID: id},
+	}
+	errs := make([]error, len(reqs))
+	took := make([]time.Duration, len(reqs))
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		wg.Go(func() {
+			start := time.Now()
+			var s sse.Subscription
+			s, errs[i] = b.Subscribe(t.Context(), req)
+			took[i] = time.Since(start)
+			if s != nil {
+				_ = s.Close()
+			}
+		})
+	}
+	wg.Wait()
+	for i, req := range reqs {
+		if !errors.Is(errs[i], sse.ErrUnavailable) || took[i] > 4*timeout {
+			t.Errorf("Subscribe(%+v) with Redis paused: %v after %v, want ErrUnavailable within %v", req, errs[i], took[i], 4*timeout)
+		}
+	}
 }
