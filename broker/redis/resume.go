@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -30,10 +32,10 @@ type resumeReads struct {
 
 	mu      sync.Mutex             // taken before b.mu, never after
 	waiting map[string]*resumeRead // reads not sent yet, by resumeKey
-	// The error of the last read that completed, and when: a read that
-	// queued before it is answered with it rather than sent, so that
-	// when Redis stops answering the queue fails within the timeout, not
-	// one timeout per maxBacklogReads reads.
+	// The error of the last read that completed, and when, unless Redis
+	// answered it: a read that queued before it is answered with it
+	// rather than sent, so that when Redis stops answering the queue
+	// fails within the timeout, not one timeout per maxBacklogReads reads.
 	failed   error
 	failedAt time.Time
 }
@@ -125,6 +127,10 @@ func (b *Broker) readShared(key string, rd *resumeRead, topics []string, lastID 
 	defer cancel()
 	rd.bl, rd.floors, rd.err = b.readBacklog(ctx, topics, lastID)
 	r.mu.Lock()
-	r.failed, r.failedAt = rd.err, time.Now()
+	if _, answered := rueidis.IsRedisErr(rd.err); answered {
+		r.failed = nil // Redis answers: an error of this read only
+	} else {
+		r.failed, r.failedAt = rd.err, time.Now()
+	}
 	r.mu.Unlock()
 }

@@ -215,20 +215,27 @@ func storm(t *testing.T, brokers []sse.Broker, topics, last []string) []sse.Subs
 // connections and answers nothing, unlike a busy Redis, which answers
 // each round trip within the timeout. A Subscribe to a new topic and a
 // resume on a subscribed one must still fail with ErrUnavailable, within
-// a few timeouts, rather than wait for a Redis that does not answer.
+// a few timeouts, rather than wait for a Redis that does not answer, even
+// when more resumes wait than are read at once.
 func TestSubscribeWhileRedisPaused(t *testing.T) {
 	t.Parallel()
 	const timeout = 500 * time.Millisecond
 	srv := redistest.Start(t)
 	b := open(t, srv.URL()+"?timeout="+timeout.String(), sse.BrokerOptions{})
-	id := brokertest.Publish(t, b, 0, "paused")
+	var ids []string
+	for n := range 20 {
+		ids = append(ids, brokertest.Publish(t, b, n, "paused"))
+	}
 	brokertest.Subscribe(t, b, sse.SubscribeRequest{Topics: []string{"paused"}})
 	srv.Pause()
 	t.Cleanup(srv.Continue)
 	reqs := []sse.SubscribeRequest{
-		{Topics: []string{"paused"}, LastEventID: id},
 		{Topics: []string{"new"}},
-		{Topics: []string{"new"}, LastEventID: id},
+		{Topics: []string{"new"}, LastEventID: ids[0]},
+	}
+	// Resumes from 20 positions: 20 reads, more than are sent at once.
+	for _, id := range ids {
+		reqs = append(reqs, sse.SubscribeRequest{Topics: []string{"paused"}, LastEventID: id})
 	}
 	errs := make([]error, len(reqs))
 	took := make([]time.Duration, len(reqs))
