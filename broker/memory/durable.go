@@ -2,7 +2,9 @@ package memory
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"time"
 
@@ -64,7 +66,7 @@ func open(opts sse.BrokerOptions, now func() time.Time) (*Broker, error) {
 		Sync: mode, SyncInterval: opts.FsyncInterval, Logger: opts.Logger, Now: b.now,
 	}, rv.add)
 	if err != nil {
-		return nil, fmt.Errorf("%w: SSE_DATA_DIR: %w", sse.ErrInvalidConfig, err)
+		return nil, fmt.Errorf("ssevents: data directory (SSE_DATA_DIR): %w", err)
 	}
 	b.log, b.recovery = l, rec
 	for range rec.Damaged {
@@ -108,6 +110,21 @@ func (b *Broker) LogStats() seglog.Stats {
 // Fsyncs returns the number of fsyncs of the data directory (0 without
 // one).
 func (b *Broker) Fsyncs() int64 { return b.LogStats().Syncs }
+
+// diskCause returns what failed in err, an error of the data directory,
+// without its paths: a client is told why (no space left on device), the
+// log says where.
+func diskCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var we *seglog.WriteError
+	if errors.As(err, &we) {
+		return we.Err
+	}
+	return errors.New("input/output error")
+}
 
 // written is where a publish's record went: the batch to sync and the
 // segment whose records the history then holds.

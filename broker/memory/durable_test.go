@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/broker/memory"
+	"github.com/ssevents/ssevents/internal/seglog"
 	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -145,8 +146,8 @@ func TestDurableDirectoryLock(t *testing.T) {
 	if err == nil {
 		t.Fatal("a second Open of the same directory succeeded")
 	}
-	if !strings.Contains(err.Error(), dir) || !errors.Is(err, sse.ErrInvalidConfig) {
-		t.Errorf("error %q does not name %s (or is not ErrInvalidConfig)", err, dir)
+	if !strings.Contains(err.Error(), dir) || !errors.Is(err, seglog.ErrLocked) {
+		t.Errorf("error %q does not name %s (or is not ErrLocked)", err, dir)
 	}
 	// The first broker is unharmed.
 	pub(t, b, `1`, "a")

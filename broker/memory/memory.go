@@ -198,7 +198,9 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 		// Acknowledged means on disk: wait for the record's sync (shared
 		// with the publishes written meanwhile).
 		if serr := b.log.Sync(w.batch); serr != nil {
-			err = fmt.Errorf("%w: history not synced to disk: %v", sse.ErrOutcomeUnknown, serr)
+			b.opts.Logger.Error("ssevents: history sync failed; publish outcome unknown", "err", serr)
+			b.opts.Observer.BrokerError()
+			err = fmt.Errorf("%w: history not synced to disk: %v", sse.ErrOutcomeUnknown, diskCause(serr))
 		}
 	}
 	if msg.IdempotencyKey != "" {
@@ -270,7 +272,9 @@ func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64, scope
 				<-turn
 				close(done)
 			}
-			return "", now, written{}, fmt.Errorf("%w: history not written to disk: %v", sse.ErrUnavailable, err)
+			b.opts.Logger.Error("ssevents: history write failed; publish refused", "err", err)
+			b.opts.Observer.BrokerError()
+			return "", now, written{}, fmt.Errorf("%w: history not written to disk: %v", sse.ErrUnavailable, diskCause(err))
 		}
 	}
 	ev := encodeEvent(id, msg, now)

@@ -44,6 +44,7 @@ type Broker struct {
 	// subscribers holds (see onMessage).
 	closing atomic.Bool
 
+	reads        resumeReads       // backlog reads, coalesced and bounded
 	inflight     keySet            // idempotency keys of this instance's publishes in flight
 	inFlightHook func(sse.Message) // tests only: see holdInFlight
 
@@ -82,6 +83,7 @@ func New(ctx context.Context, cfg Config, opts sse.BrokerOptions) (*Broker, erro
 		channels: make(map[string]*topic),
 		conns:    make(map[string]*subscriberConn),
 	}
+	b.reads.slots = make(chan struct{}, maxBacklogReads)
 	if opts.TopicPrefix != "" {
 		b.counter += ":" + opts.TopicPrefix
 	}

@@ -27,12 +27,9 @@ type classicConn struct {
 	kick chan struct{} // capacity 1: one pending "channels changed" is enough
 
 	// Guarded by b.mu.
-	want      map[string]*classicChannel // channels that should be subscribed
-	addr      string                     // node of the current (or last) session
-	up        bool
-	everUp    bool
-	err       error     // why the connection is down
-	downSince time.Time // when it went down
+	health
+	want map[string]*classicChannel // channels that should be subscribed
+	addr string                     // node of the current (or last) session
 }
 
 // classicChannel is a channel the classic connection should subscribe.
@@ -73,30 +70,30 @@ func (c *classicConn) run() {
 	defer c.b.wg.Done()
 	ctx := c.b.ctx
 	for attempt := 0; ; attempt++ {
-		connected, err := c.session(ctx, attempt)
+		connected, _ := c.session(ctx, attempt) // reported by lost
 		if ctx.Err() != nil {
 			return
 		}
 		if connected {
 			attempt = 0
 		}
-		c.b.mu.Lock()
-		wasUp := c.up
-		if wasUp || c.downSince.IsZero() {
-			c.downSince = time.Now()
-		}
-		c.up, c.err = false, err
-		addr := c.addr
-		c.b.mu.Unlock()
-		c.b.opts.Observer.BrokerError()
-		if wasUp {
-			c.b.log.Warn("redis classic subscriber connection lost; reconnecting", "addr", addr, "error", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(backoff(attempt)):
 		}
+	}
+}
+
+// lost marks the connection down after its session ended with err.
+func (c *classicConn) lost(err error) {
+	c.b.mu.Lock()
+	wasUp := c.setDown(err)
+	addr := c.addr
+	c.b.mu.Unlock()
+	c.b.opts.Observer.BrokerError()
+	if wasUp {
+		c.b.log.Warn("redis classic subscriber connection lost; reconnecting", "addr", addr, "error", err)
 	}
 }
 
@@ -118,18 +115,26 @@ func (c *classicConn) node(n int) (string, rueidis.Client) {
 
 // session runs one classic subscriber connection until it breaks or ctx is
 // done. It reports whether the connection got up.
-func (c *classicConn) session(ctx context.Context, attempt int) (bool, error) {
+func (c *classicConn) session(ctx context.Context, attempt int) (connected bool, err error) {
 	addr, node := c.node(attempt)
 	if node == nil {
+		c.lost(errConnLost)
 		return false, errConnLost
 	}
 	dc, release := node.Dedicate()
 	defer release()
+	defer func() {
+		// Before the release, which may wait on a connection that Redis
+		// no longer answers: waiters learn now that it failed.
+		if ctx.Err() == nil {
+			c.lost(err)
+		}
+	}()
 	broken := dc.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) { c.b.onClassicMessage(m.Channel, m.Message) },
 	})
 	pctx, cancel := context.WithTimeout(ctx, c.b.cfg.Timeout)
-	err := dc.Do(pctx, dc.B().Ping().Build()).Error()
+	err = dc.Do(pctx, dc.B().Ping().Build()).Error()
 	cancel()
 	if err != nil {
 		return false, err
@@ -139,13 +144,17 @@ func (c *classicConn) session(ctx context.Context, attempt int) (bool, error) {
 		c.b.opts.Observer.BrokerReconnect()
 		c.b.log.Info("redis classic subscriber connection restored", "addr", addr)
 	}
-	c.up, c.everUp, c.err, c.addr = true, true, nil, addr
+	c.setUp()
+	c.addr = addr
 	c.b.mu.Unlock()
 	have := make(map[string]bool) // channels subscribed on this connection
 	for {
 		if err := c.reconcile(ctx, dc, have); err != nil {
 			return true, err
 		}
+		c.b.mu.Lock()
+		c.setSynced()
+		c.b.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return true, nil

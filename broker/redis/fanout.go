@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -35,11 +36,8 @@ type subscriberConn struct {
 	kick   chan struct{} // capacity 1: one pending "topics changed" is enough
 
 	// Guarded by b.mu.
-	want      map[string]*topic // channel -> topic that should be subscribed
-	up        bool
-	everUp    bool
-	err       error     // why the connection is down
-	downSince time.Time // when it went down
+	health
+	want map[string]*topic // channel -> topic that should be subscribed
 	// Channels with an UNSUBSCRIBE of ours in flight, and how many: the
 	// confirmations of those are not a slot moving away.
 	unsubbing map[string]int
@@ -106,28 +104,12 @@ func (l *subscriberConn) run() {
 	defer l.b.wg.Done()
 	ctx := l.b.ctx
 	for attempt := 0; ; attempt++ {
-		connected, err := l.session(ctx)
+		connected, _ := l.session(ctx) // reported by lost
 		if ctx.Err() != nil {
 			return
 		}
 		if connected {
 			attempt = 0
-		}
-		l.b.mu.Lock()
-		wasUp := l.up
-		if wasUp || l.downSince.IsZero() {
-			l.downSince = time.Now()
-		}
-		l.up, l.err = false, err
-		clear(l.unsubbing)
-		for _, t := range l.want {
-			t.synced = false
-			t.pending = nil
-		}
-		l.b.mu.Unlock()
-		l.b.opts.Observer.BrokerError()
-		if wasUp {
-			l.b.log.Warn("redis subscriber connection lost; reconnecting", "addr", l.addr, "error", err)
 		}
 		if l.b.cfg.Cluster {
 			// The node may have lost its slots (resharding, failover):
@@ -151,11 +133,35 @@ func (l *subscriberConn) run() {
 	}
 }
 
+// lost marks the connection down after its session ended with err.
+func (l *subscriberConn) lost(err error) {
+	l.b.mu.Lock()
+	wasUp := l.setDown(err)
+	clear(l.unsubbing)
+	for _, t := range l.want {
+		t.synced = false
+		t.pending = nil
+	}
+	l.b.mu.Unlock()
+	l.b.opts.Observer.BrokerError()
+	if wasUp {
+		l.b.log.Warn("redis subscriber connection lost; reconnecting", "addr", l.addr, "error", err)
+	}
+}
+
 // session runs one subscriber connection until it breaks or ctx is done.
 // It reports whether the connection got up.
-func (l *subscriberConn) session(ctx context.Context) (bool, error) {
+func (l *subscriberConn) session(ctx context.Context) (connected bool, err error) {
 	dc, release := l.client.Dedicate()
 	defer release()
+	defer func() {
+		// Before the release, which may wait on a connection that Redis
+		// no longer answers (seconds, when it is frozen): a Subscribe
+		// waiting for this connection learns now that it failed.
+		if ctx.Err() == nil {
+			l.lost(err)
+		}
+	}()
 	moved := make(chan struct{}, 1) // capacity 1: one notice ends the session
 	broken := dc.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) { l.b.onMessage(m.Channel, m.Message) },
@@ -183,7 +189,7 @@ func (l *subscriberConn) session(ctx context.Context) (bool, error) {
 		},
 	})
 	pctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout)
-	err := dc.Do(pctx, dc.B().Ping().Build()).Error()
+	err = dc.Do(pctx, dc.B().Ping().Build()).Error()
 	cancel()
 	if err != nil {
 		return false, err
@@ -193,13 +199,16 @@ func (l *subscriberConn) session(ctx context.Context) (bool, error) {
 		l.b.opts.Observer.BrokerReconnect()
 		l.b.log.Info("redis subscriber connection restored", "addr", l.addr)
 	}
-	l.up, l.everUp, l.err = true, true, nil
+	l.setUp()
 	l.b.mu.Unlock()
 	have := make(map[string]*topic) // channels subscribed on this connection, and the topic synced for each
 	for {
 		if err := l.reconcile(ctx, dc, have); err != nil {
 			return true, err
 		}
+		l.b.mu.Lock()
+		l.setSynced()
+		l.b.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return true, nil
@@ -251,17 +260,28 @@ func (l *subscriberConn) reconcile(ctx context.Context, dc rueidis.DedicatedClie
 			return err
 		}
 	}
-	for _, t := range sync {
-		sctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout) // one round trip each
-		err := l.b.syncTopic(sctx, t)
+	// Synced in batches of one round trip each, not one round trip per
+	// topic: after a restart every topic of the hub is new at once.
+	for batch := range slices.Chunk(sync, syncBatch) {
+		sctx, cancel := context.WithTimeout(ctx, l.b.cfg.Timeout)
+		err := l.b.syncTopics(sctx, batch)
 		cancel()
 		if err != nil {
 			return err
 		}
-		have[t.channel] = t
+		for _, t := range batch {
+			have[t.channel] = t
+		}
 	}
 	return nil
 }
+
+// syncBatch is how many topics one round trip syncs: a batch's replies
+// (each topic's state, and the events a topic missed while its
+// connection was down) stay small enough to come back well within the
+// timeout, and a subscriber of the first topics need not wait for the
+// thousandth.
+const syncBatch = 256
 
 // onMessage handles a message from a subscriber connection. It runs on the
 // connection's reader goroutine, so it never blocks: queues never wait.

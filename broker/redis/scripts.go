@@ -316,7 +316,8 @@ return id
 // "last" and "genesis") and, for each stream, its last generated id, the
 // greatest id trimmed from it (recorded by trim; for a stream that
 // expired, its last id) and its entries from ARGV[1] ("(<id>" exclusive,
-// or "+" for none).
+// or "+" for none), or from ARGV[2+k] for the k-th stream when given (one
+// call syncs topics that each start elsewhere).
 // Reply: {seconds, microseconds, last, genesis, then per stream: last id,
 // max deleted id, entries}; "" for what does not exist. It is read-only
 // (EVALSHA_RO), so the client may send it again on a connection that broke
@@ -335,13 +336,14 @@ else
 end
 for i = first, #KEYS do
   local lg, md, entries = '', '', {}
+  local start = ARGV[2 + i - first + 1] or ARGV[1]
   if redis.call('EXISTS', KEYS[i]) == 1 then
     local info = redis.call('XINFO', 'STREAM', KEYS[i])
     for j = 1, #info, 2 do
       if info[j] == 'last-generated-id' then lg = info[j+1] end
     end
     md = redis.call('HGET', KEYS[i] .. ':meta', 'trimmed') or ''
-    if ARGV[1] ~= '+' then entries = redis.call('XRANGE', KEYS[i], ARGV[1], '+') end
+    if start ~= '+' then entries = redis.call('XRANGE', KEYS[i], start, '+') end
   else
     -- Expired as a whole: everything up to its last id is gone.
     md = redis.call('HGET', KEYS[i] .. ':meta', 'last') or ''

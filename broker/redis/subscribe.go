@@ -128,7 +128,10 @@ func (s *subscription) end(err error) {
 // Subscribe implements sse.Broker. It returns once every topic is
 // subscribed in Redis, so an event published after it returns is
 // delivered. While Redis is unreachable it returns an error wrapping
-// sse.ErrUnavailable within the timeout.
+// sse.ErrUnavailable within the timeout; while Redis answers, it waits
+// for its turn however busy Redis is (see health). Subscriptions that
+// resume on the same topics from the same id share one backlog, read
+// once (see resumeReads): its events are shared and read-only.
 func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.Subscription, error) {
 	if len(req.Topics) == 0 {
 		return nil, sse.ErrNoTopic
@@ -143,7 +146,7 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 		s.q.MaxBytes = sse.DefaultQueueBytes
 	}
 	s.starting = req.LastEventID != ""
-	var readies []chan struct{}
+	var waits []readyWait
 	var pokes []*subscriberConn
 	var down error
 	b.mu.Lock()
@@ -163,9 +166,9 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 			pokes = append(pokes, t.conn)
 		}
 		t.subs[s] = struct{}{}
-		readies = append(readies, t.ready)
+		waits = append(waits, readyWait{t.ready, &t.conn.health})
 		if b.classic != nil {
-			readies = append(readies, b.classic.addLocked(t.channel))
+			waits = append(waits, readyWait{b.classic.addLocked(t.channel), &b.classic.health})
 		}
 		if l := t.conn; !l.up && l.err != nil && time.Since(l.downSince) > downFor {
 			down = l.err // not a reconnection in passing: an outage
@@ -182,14 +185,12 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 		s.end(sse.ErrUnavailable)
 		return nil, b.unavailable(ctx, "subscribe", down)
 	}
-	if err := b.waitReady(ctx, readies); err != nil {
+	if err := b.waitReady(ctx, waits); err != nil {
 		s.end(err)
 		return nil, err
 	}
 	if req.LastEventID != "" {
-		rctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-		bl, floors, err := b.readBacklog(rctx, s.topics, req.LastEventID)
-		cancel()
+		bl, floors, err := b.resume(ctx, s.topics, req.LastEventID)
 		if err != nil {
 			s.end(err)
 			return nil, b.unavailable(ctx, "resume", err)
@@ -206,24 +207,6 @@ func (b *Broker) Subscribe(ctx context.Context, req sse.SubscribeRequest) (sse.S
 	s.stop = context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) })
 	b.mu.Unlock()
 	return s, nil
-}
-
-// waitReady waits until every topic has been subscribed and synced once.
-func (b *Broker) waitReady(ctx context.Context, readies []chan struct{}) error {
-	timer := time.NewTimer(b.cfg.Timeout)
-	defer timer.Stop()
-	for _, r := range readies {
-		select {
-		case <-r:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-b.ctx.Done():
-			return sse.ErrBrokerClosed
-		case <-timer.C:
-			return b.unavailable(ctx, "subscribe", fmt.Errorf("not subscribed within %v", b.cfg.Timeout))
-		}
-	}
-	return nil
 }
 
 // newTopicLocked registers a topic and hands it to its node's subscriber connection. b.mu

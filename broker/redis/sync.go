@@ -4,14 +4,109 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/redis/rueidis"
+
 	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/sse"
 )
 
-// syncTopic catches t up after its channel was subscribed: from its
-// stream, every event after the last one delivered locally (none on the
-// first sync, which only learns where the stream is and which dataset it
-// belongs to), then the live events that arrived meanwhile.
+// syncFrom is where a sync of a topic starts: what the topic had seen
+// when its sync was read.
+type syncFrom struct {
+	first     bool        // never synced: learn where its stream is
+	delivered streamid.ID // the newest event delivered locally
+	genesis   streamid.ID // the dataset it followed
+}
+
+// syncTopics syncs ts (see syncTopic) with one read of their streams: a
+// round trip for all of them on a single node, a pipeline of one per
+// topic on a cluster.
+func (b *Broker) syncTopics(ctx context.Context, ts []*topic) error {
+	from := make([]syncFrom, len(ts))
+	b.mu.Lock()
+	for i, t := range ts {
+		from[i] = syncFrom{first: !t.isReady, delivered: t.last, genesis: t.genesis}
+	}
+	b.mu.Unlock()
+	sts, err := b.readSyncStates(ctx, ts, from)
+	if err != nil {
+		b.opts.Observer.BrokerError()
+		return fmt.Errorf("sync %d topics: %w", len(ts), err)
+	}
+	var genesis string // of a dataset started by this batch
+	ensure := func() (string, error) {
+		if genesis != "" {
+			return genesis, nil
+		}
+		g, err := ensureDatasetScript.Exec(ctx, b.client, []string{b.counter}, nil).ToString()
+		genesis = g
+		return g, err
+	}
+	for i, t := range ts {
+		if err := b.syncTopic(ctx, t, from[i], sts[i], ensure); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readSyncStates reads the state of each of ts from where from says its
+// sync starts, and the id record: in one script on a single node; on a
+// cluster, one script per topic on its shard, then the record.
+func (b *Broker) readSyncStates(ctx context.Context, ts []*topic, from []syncFrom) ([]state, error) {
+	starts := make([]string, len(ts))
+	for i, f := range from {
+		starts[i] = "(" + f.delivered.String()
+		if f.first {
+			starts[i] = "+"
+		}
+	}
+	sts := make([]state, len(ts))
+	if !b.cfg.Cluster {
+		keys := make([]string, 0, len(ts)+1)
+		keys = append(keys, b.counter)
+		names := make([]string, 0, len(ts))
+		for _, t := range ts {
+			keys = append(keys, t.key)
+			names = append(names, t.name)
+		}
+		st, err := parseState(stateScript.Exec(ctx, b.client, keys, append([]string{"+", "1"}, starts...)), names)
+		if err != nil {
+			return nil, err
+		}
+		for i := range sts {
+			sts[i] = st
+			sts[i].streams = st.streams[i : i+1 : i+1]
+		}
+		return sts, nil
+	}
+	execs := make([]rueidis.LuaExec, len(ts))
+	for i, t := range ts {
+		execs[i] = rueidis.LuaExec{Keys: []string{t.key}, Args: []string{starts[i], "0"}}
+	}
+	for i, res := range stateScript.ExecMulti(ctx, b.client, execs...) {
+		st, err := parseState(res, []string{ts[i].name})
+		if err != nil {
+			return nil, err
+		}
+		sts[i] = st
+	}
+	// Read after the streams: every id in them is at or before it.
+	var rec state
+	if err := b.readRecord(ctx, &rec); err != nil {
+		return nil, err
+	}
+	for i := range sts {
+		sts[i].counter, sts[i].hasCtr, sts[i].genesis, sts[i].hasGen = rec.counter, rec.hasCtr, rec.genesis, rec.hasGen
+	}
+	return sts, nil
+}
+
+// syncTopic catches t up after its channel was subscribed, from st, its
+// state read from where from says: every event after the last one
+// delivered locally (none on the first sync, which only learns where the
+// stream is and which dataset it belongs to), then the live events that
+// arrived meanwhile. ensure starts a dataset when Redis has none.
 //
 // When the dataset is not the one t followed (Redis restarted without its
 // data, was flushed, or failed over to a replica that lost writes), events
@@ -19,23 +114,13 @@ import (
 // their clients resume and are told to resync. When Redis has not even the
 // events this instance delivered, the dataset first gets a new identity
 // past them, so that no later id is mistaken for an old one.
-func (b *Broker) syncTopic(ctx context.Context, t *topic) error {
-	b.mu.Lock()
-	first, start, delivered, genesis := !t.isReady, "("+t.last.String(), t.last, t.genesis
-	b.mu.Unlock()
-	if first {
-		start = "+"
-	}
-	st, err := b.readState(ctx, t, start)
-	if err != nil {
-		b.opts.Observer.BrokerError()
-		return fmt.Errorf("sync topic %q: %w", t.name, err)
-	}
+func (b *Broker) syncTopic(ctx context.Context, t *topic, from syncFrom, st state, ensure func() (string, error)) error {
+	first, delivered, genesis := from.first, from.delivered, from.genesis
 	ss := st.streams[0]
 	changed := false
 	switch {
 	case first && !st.hasGen:
-		g, err := ensureDatasetScript.Exec(ctx, b.client, []string{b.counter}, nil).ToString()
+		g, err := ensure()
 		if err != nil {
 			return fmt.Errorf("sync topic %q: dataset identity: %w", t.name, err)
 		}
@@ -102,19 +187,6 @@ func (b *Broker) syncTopic(ctx context.Context, t *topic) error {
 		close(t.ready)
 	}
 	return nil
-}
-
-// readState reads t's stream from start and the id record: in one script
-// on a single node; on a cluster, the record after the stream.
-func (b *Broker) readState(ctx context.Context, t *topic, start string) (state, error) {
-	if !b.cfg.Cluster {
-		return parseState(stateScript.Exec(ctx, b.client, []string{b.counter, t.key}, []string{start, "1"}), []string{t.name})
-	}
-	st, err := parseState(stateScript.Exec(ctx, b.client, []string{t.key}, []string{start, "0"}), []string{t.name})
-	if err != nil {
-		return state{}, err
-	}
-	return st, b.readRecord(ctx, &st)
 }
 
 // readRecord reads the id record's newest id and genesis into st (on a

@@ -72,8 +72,11 @@ func testDataDirFullDisk(t *testing.T, bin string) {
 				t.Fatalf("a publish with the disk still full: %+v", again)
 			}
 			for key, ans := range d.refused {
-				if ans.status != http.StatusServiceUnavailable || !strings.Contains(ans.errMsg, "disk") {
-					t.Errorf("publish %s with the disk full: %+v; want 503 with a JSON error that says the disk write failed", key, ans)
+				if ans.status != http.StatusServiceUnavailable || !strings.Contains(ans.errMsg, "disk") || !strings.Contains(ans.errMsg, "no space left") {
+					t.Errorf("publish %s with the disk full: %+v; want 503 with a JSON error that says the disk write failed for want of space", key, ans)
+				}
+				if strings.Contains(ans.errMsg, dir) {
+					t.Errorf("publish %s with the disk full: the error %q shows the server's path %s", key, ans.errMsg, dir)
 				}
 			}
 			t.Logf("disk full after %d acknowledged publishes: %+v", len(d.acked), again)

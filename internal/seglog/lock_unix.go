@@ -24,7 +24,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is in use by another process (it holds %s); one process per data directory", ErrLocked, dir, filepath.Join(dir, lockFile))
+			return nil, fmt.Errorf("%s is %w (it holds %s): one process per data directory", dir, ErrLocked, filepath.Join(dir, lockFile))
 		}
 		return nil, fmt.Errorf("seglog: lock %s: %w", dir, err)
 	}

@@ -3,6 +3,7 @@ package seglog
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ const (
 )
 
 // ErrLocked reports a directory in use by another process.
-var ErrLocked = errors.New("data directory locked")
+var ErrLocked = errors.New("in use by another process")
 
 // ErrClosed reports a use of a closed log.
 var ErrClosed = errors.New("seglog: log closed")
@@ -186,24 +187,65 @@ func (l *Log) Write(b *Batch) error {
 // writeBatch writes b's chunks, starting a segment's file when a chunk
 // is the first of it. wmu is held.
 func (l *Log) writeBatch(b *Batch) error {
+	// The size of each segment before its part of the batch, to cut
+	// every part back if a later one fails: a batch is written whole or
+	// not at all, since each of its publishes is answered as failed.
+	var parts []part
 	for _, c := range b.chunks {
 		if c.seg != l.fileSeg {
 			if err := l.startFile(c.seg, b.seq-1); err != nil {
+				l.cutBack(parts)
 				return err
 			}
 		}
-		f := l.file.Load()
-		if _, err := f.Write(c.buf); err != nil {
-			// Cut off what part of the batch reached the file, so that
-			// the next write starts on a record boundary.
-			_ = f.Truncate(c.seg.size.Load())
-			_, _ = f.Seek(0, 2)
-			return fmt.Errorf("seglog: write %s: %w", filepath.Join(l.opts.Dir, c.seg.name()), err)
+		parts = append(parts, part{seg: c.seg, size: c.seg.size.Load()})
+		if _, err := l.file.Load().Write(c.buf); err != nil {
+			l.cutBack(parts)
+			return &WriteError{Path: filepath.Join(l.opts.Dir, c.seg.name()), Err: err}
 		}
 		c.seg.size.Add(int64(len(c.buf)))
 	}
 	return nil
 }
+
+// part is a segment's size before a batch's part of it.
+type part struct {
+	seg  *Segment
+	size int64
+}
+
+// cutBack cuts each of parts' segments back to its size.
+func (l *Log) cutBack(parts []part) {
+	for _, p := range parts {
+		l.cutBack1(p.seg, p.size)
+	}
+}
+
+// cutBack1 cuts seg's file back to size, so that the next record starts
+// on a record boundary and no record of a failed batch is read back. wmu
+// is held.
+func (l *Log) cutBack1(seg *Segment, size int64) {
+	if f := l.file.Load(); f != nil && seg == l.fileSeg {
+		_ = f.Truncate(size)
+		_, _ = f.Seek(0, io.SeekEnd)
+	} else if err := cutFile(filepath.Join(l.opts.Dir, seg.name()), size); err != nil && !errors.Is(err, os.ErrNotExist) {
+		l.opts.Logger.Error("ssevents: failed write not cut back from the history", "file", seg.name(), "err", err)
+	}
+	seg.size.Store(size)
+}
+
+// WriteError is a failed write of a segment file: Err (ENOSPC, EIO...)
+// says what failed; Path, where, is for the operator's log, not for a
+// client.
+type WriteError struct {
+	Path string
+	Err  error
+}
+
+func (e *WriteError) Error() string { return "seglog: write " + e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *WriteError) Unwrap() error { return e.Err }
 
 // startFile makes seg's file the one written to. The previous file is
 // synced, in every mode (a complete segment is durable), and closed under
