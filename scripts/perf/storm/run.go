@@ -33,11 +33,12 @@ type run struct {
 	wg      sync.WaitGroup
 
 	statusMu sync.Mutex
-	statuses map[int]int     // non-200 answers to streams, by status
-	samples  map[int]string  // the first answer's body, by status
-	errs     map[string]int  // attempts without an answer, by step and error
-	answers  []time.Duration // from dialing to the answer's head, reconnections only
-	done     atomic.Bool     // the run is over: errors now are its own doing
+	statuses map[int]int                // non-200 answers to streams, by status
+	samples  map[int]string             // the first answer's body, by status
+	errs     map[string]int             // attempts without an answer, by step and error
+	errTook  map[string][]time.Duration // how long each of them took from dialing
+	answers  []time.Duration            // from dialing to the answer's head, reconnections only
+	done     atomic.Bool                // the run is over: errors now are its own doing
 }
 
 // phase is one round of publishes: each topic's last acknowledged id,
@@ -50,7 +51,7 @@ type phase struct {
 }
 
 func newRun(cfg config) *run {
-	return &run{cfg: cfg, gate: newGate(), hubs: cfg.hubs(), pubs: make([][]*pub, cfg.topics), statuses: map[int]int{}, samples: map[int]string{}, errs: map[string]int{}}
+	return &run{cfg: cfg, gate: newGate(), hubs: cfg.hubs(), pubs: make([][]*pub, cfg.topics), statuses: map[int]int{}, samples: map[int]string{}, errs: map[string]int{}, errTook: map[string][]time.Duration{}}
 }
 
 func (r *run) countStatus(code int, body string) {
@@ -62,9 +63,10 @@ func (r *run) countStatus(code int, body string) {
 	r.statusMu.Unlock()
 }
 
-func (r *run) countError(class string) {
+func (r *run) countError(class string, took time.Duration) {
 	r.statusMu.Lock()
 	r.errs[class]++
+	r.errTook[class] = append(r.errTook[class], took)
 	r.statusMu.Unlock()
 }
 
@@ -149,6 +151,7 @@ func (r *run) execute(ctx context.Context) (rep report, err error) {
 	rep.downFor = t0.Sub(tSig)
 	rep.loadBefore = loadAvg()
 	selfCPU, _ := cpuSeconds(os.Getpid())
+	netBefore := tcpExt()
 	mons := make([]*monitor, len(r.hubs))
 	for i, h := range r.hubs {
 		mons[i] = watch(h)
@@ -166,6 +169,7 @@ func (r *run) execute(ctx context.Context) (rep report, err error) {
 	rep.allDone = time.Since(t0)
 	rep.complete = waitErr == nil
 	rep.loadAfter = loadAvg()
+	rep.kernel = netDelta(netBefore, tcpExt())
 	if c, err := cpuSeconds(os.Getpid()); err == nil {
 		rep.selfCPU = c - selfCPU
 	}

@@ -133,7 +133,7 @@ func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) e
 	d := net.Dialer{Timeout: 30 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", s.hub.addr)
 	if err != nil {
-		s.countConnErr("connect", err)
+		s.countConnErr("connect", err, start)
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
@@ -145,12 +145,12 @@ func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) e
 		req += "Last-Event-ID: " + last + "\r\n"
 	}
 	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		s.countConnErr("request", err)
+		s.countConnErr("request", err, start)
 		return err
 	}
 	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, readBufSize), nil)
 	if err != nil {
-		s.countConnErr("answer", err)
+		s.countConnErr("answer", err, start)
 		return err
 	}
 	if !first {
@@ -179,16 +179,16 @@ func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) e
 	return s.read(resp.Body, start)
 }
 
-// countConnErr counts an attempt that failed before an answer, by step
-// and error.
-func (s *stream) countConnErr(step string, err error) {
+// countConnErr counts an attempt, started at start, that failed before
+// an answer, by step and error.
+func (s *stream) countConnErr(step string, err error, start time.Time) {
 	s.mu.Lock()
 	s.connErrs++
 	s.mu.Unlock()
 	if s.run.ctxDone() {
 		return // the run ended it
 	}
-	s.run.countError(step + ": " + errorClass(err))
+	s.run.countError(step+": "+errorClass(err), time.Since(start))
 }
 
 // errorClass names err briefly: the errno behind it, a timeout, EOF.
