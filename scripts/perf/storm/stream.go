@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,8 +46,8 @@ type stream struct {
 	opened     bool        // a 200 answer arrived at least once
 	attempts   int         // connection attempts after the first
 	connErrs   int         // attempts that failed before an answer
-	statuses   map[int]int // non-200 answers by status
-	gaveUp     bool        // a non-200 answer: an EventSource would stop here
+	statuses   map[int]int // answers an EventSource fails on (non-200, or not an event stream), by status
+	gaveUp     bool        // such an answer: an EventSource would stop here
 	early      bool        // its retry timer fired before the gate opened
 	donePhase  *phase      // the last phase this stream completed
 	doneAt     time.Time   // when it completed donePhase
@@ -157,7 +158,9 @@ func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) e
 		s.run.countAnswer(time.Since(start))
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
+	// An EventSource fails for good on any answer but a 200 of type
+	// text/event-stream.
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		s.mu.Lock()
 		if s.statuses == nil {
