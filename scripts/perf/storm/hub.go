@@ -40,7 +40,7 @@ func (h *hubProc) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(h.bin, "serve") // #nosec G204 -- the binary the script built or was given
+	cmd := exec.Command(h.bin, "serve")
 	cmd.Env = h.env
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = hubProcAttr()

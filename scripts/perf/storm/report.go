@@ -37,6 +37,7 @@ type report struct {
 	samples    map[int]string             // the first non-200 answer's body, by status
 	errs       map[string]int             // attempts without an answer, by step and error
 	errTook    map[string][]time.Duration // how long each of them took from dialing
+	errWrote   map[string][]time.Duration // when their request was written, from connecting
 	answers    []time.Duration            // from dialing to the answer's head, reconnections
 	retries    []time.Duration            // first reconnection attempts, from listening
 	gaveUp     int                        // streams answered non-200 at least once
@@ -67,7 +68,7 @@ type hubStats struct {
 // judge fills rep's per-stream figures and the check's verdict.
 func (r *run) judge(rep *report, ph *phase, t0 time.Time) {
 	rep.statuses, rep.samples, rep.answers = r.statuses, r.samples, r.answers
-	rep.errs, rep.errTook = r.errs, r.errTook
+	rep.errs, rep.errTook, rep.errWrote = r.errs, r.errTook, r.errWrote
 	for _, s := range r.streams {
 		s.mu.Lock()
 		rep.check.add(judge(r.pubs[s.topic], s.got, s.resyncs))
@@ -149,7 +150,7 @@ func (rep report) String() string {
 		secs(quantile(rep.retries, 0)), secs(quantile(rep.retries, 1)),
 		secs(quantile(rep.answers, 0.5)), secs(quantile(rep.answers, 0.99)), secs(quantile(rep.answers, 1)))
 	fmt.Fprintf(&b, "  reconnect attempts %d (no answer: %d%s); non-200 answers: %s; streams an EventSource would have given up: %d\n",
-		rep.attempts, rep.connErrs, errText(rep.errs, rep.errTook), statusText(rep.statuses), rep.gaveUp)
+		rep.attempts, rep.connErrs, errText(rep.errs, rep.errTook, rep.errWrote), statusText(rep.statuses), rep.gaveUp)
 	for _, code := range slices.Sorted(maps.Keys(rep.samples)) {
 		fmt.Fprintf(&b, "    first %d answer: %s\n", code, rep.samples[code])
 	}
@@ -197,13 +198,19 @@ func statusText(m map[int]int) string {
 }
 
 // errText lists attempts without an answer by class, with the median
-// and longest time from dialing: ": connect: connection refused 3 (p50
-// 0.01 s, max 0.02 s), answer: EOF 1 (...)", or "".
-func errText(m map[string]int, took map[string][]time.Duration) string {
+// and longest time from dialing, and when their request was written:
+// ": connect: connection refused 3 (p50 0.01 s, max 0.02 s after
+// dialing), answer: EOF 1 (...; request written p50 ..., max ... after
+// connecting)", or "".
+func errText(m map[string]int, took, wrote map[string][]time.Duration) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d (p50 %s, max %s after dialing)", k, m[k],
-			secs(quantile(took[k], 0.5)), secs(quantile(took[k], 1))))
+		w := ""
+		if len(wrote[k]) > 0 {
+			w = fmt.Sprintf("; request written p50 %s, max %s after connecting", secs(quantile(wrote[k], 0.5)), secs(quantile(wrote[k], 1)))
+		}
+		parts = append(parts, fmt.Sprintf("%s %d (p50 %s, max %s after dialing%s)", k, m[k],
+			secs(quantile(took[k], 0.5)), secs(quantile(took[k], 1)), w))
 	}
 	if len(parts) == 0 {
 		return ""

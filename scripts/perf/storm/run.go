@@ -37,6 +37,7 @@ type run struct {
 	samples  map[int]string             // the first answer's body, by status
 	errs     map[string]int             // attempts without an answer, by step and error
 	errTook  map[string][]time.Duration // how long each of them took from dialing
+	errWrote map[string][]time.Duration // when their request was written, from connecting
 	answers  []time.Duration            // from dialing to the answer's head, reconnections only
 	done     atomic.Bool                // the run is over: errors now are its own doing
 }
@@ -51,7 +52,7 @@ type phase struct {
 }
 
 func newRun(cfg config) *run {
-	return &run{cfg: cfg, gate: newGate(), hubs: cfg.hubs(), pubs: make([][]*pub, cfg.topics), statuses: map[int]int{}, samples: map[int]string{}, errs: map[string]int{}, errTook: map[string][]time.Duration{}}
+	return &run{cfg: cfg, gate: newGate(), hubs: cfg.hubs(), pubs: make([][]*pub, cfg.topics), statuses: map[int]int{}, samples: map[int]string{}, errs: map[string]int{}, errTook: map[string][]time.Duration{}, errWrote: map[string][]time.Duration{}}
 }
 
 func (r *run) countStatus(code int, body string) {
@@ -63,10 +64,13 @@ func (r *run) countStatus(code int, body string) {
 	r.statusMu.Unlock()
 }
 
-func (r *run) countError(class string, took time.Duration) {
+func (r *run) countError(class string, took, wrote time.Duration) {
 	r.statusMu.Lock()
 	r.errs[class]++
 	r.errTook[class] = append(r.errTook[class], took)
+	if wrote > 0 {
+		r.errWrote[class] = append(r.errWrote[class], wrote)
+	}
 	r.statusMu.Unlock()
 }
 

@@ -134,9 +134,10 @@ func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) e
 	d := net.Dialer{Timeout: 30 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", s.hub.addr)
 	if err != nil {
-		s.countConnErr("connect", err, start)
+		s.countConnErr("connect", err, start, 0)
 		return err
 	}
+	dialed := time.Now()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	defer func() { _ = conn.Close() }()
@@ -146,12 +147,17 @@ func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) e
 		req += "Last-Event-ID: " + last + "\r\n"
 	}
 	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		s.countConnErr("request", err, start)
+		s.countConnErr("request", err, start, 0)
 		return err
 	}
+	// How long after the connection was established the request was
+	// written: a starved load program may write it late, and a hub closes
+	// a connection whose request has not arrived within its
+	// ReadHeaderTimeout (10 s).
+	wrote := time.Since(dialed)
 	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, readBufSize), nil)
 	if err != nil {
-		s.countConnErr("answer", err, start)
+		s.countConnErr("answer", err, start, wrote)
 		return err
 	}
 	if !first {
@@ -183,15 +189,16 @@ func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) e
 }
 
 // countConnErr counts an attempt, started at start, that failed before
-// an answer, by step and error.
-func (s *stream) countConnErr(step string, err error, start time.Time) {
+// an answer, by step and error; wrote is when its request was written,
+// from when the connection was established, or 0.
+func (s *stream) countConnErr(step string, err error, start time.Time, wrote time.Duration) {
 	s.mu.Lock()
 	s.connErrs++
 	s.mu.Unlock()
 	if s.run.ctxDone() {
 		return // the run ended it
 	}
-	s.run.countError(step+": "+errorClass(err), time.Since(start))
+	s.run.countError(step+": "+errorClass(err), time.Since(start), wrote)
 }
 
 // errorClass names err briefly: the errno behind it, a timeout, EOF.

@@ -34,7 +34,7 @@ func TestStreamReconnectsLikeEventSource(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprintf(w, "retry: 10\n\nid: 1-%d\nevent: storm\ndata: \"t0:%d\"\n\n", n/2+1, n/2)
+		_, _ = fmt.Fprintf(w, "retry: 10\n\nid: 1-%d\nevent: storm\ndata: \"t0:%d\"\n\n", n/2+1, n/2)
 		w.(http.Flusher).Flush()
 		if n == 3 {
 			<-r.Context().Done() // held open, as a live stream
