@@ -68,7 +68,7 @@ while [ $# -gt 0 ]; do
 	--durable) durable=true; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--keep) keep=true; shift ;;
-	-h | --help) sed -n '2,49p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	--) shift; env=("$@"); break ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac

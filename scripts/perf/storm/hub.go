@@ -121,6 +121,8 @@ func (h *hubProc) metrics(ctx context.Context) (hubMetrics, error) {
 type hubMetrics struct {
 	Connections struct {
 		Current                int64 `json:"current"`
+		Total                  int64 `json:"total"`
+		SlowDisconnected       int64 `json:"slow_disconnected"`
 		Rejected               int64 `json:"rejected"`
 		RejectedMaxConnections int64 `json:"rejected_max_connections"`
 		RejectedPendingAuth    int64 `json:"rejected_pending_auth"`

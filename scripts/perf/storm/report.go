@@ -168,8 +168,9 @@ func (rep report) String() string {
 			continue
 		}
 		m := h.metrics
-		fmt.Fprintf(&b, "  metrics since start: replayed %d, resyncs %d, dropped %d, rejected %d (max connections %d, pending %d), broker errors %d\n",
-			m.Messages.Replayed, m.Messages.Resyncs, m.Messages.Dropped, m.Connections.Rejected,
+		fmt.Fprintf(&b, "  metrics since start: streams %d (now %d), replayed %d, resyncs %d, dropped %d, slow disconnected %d, rejected %d (max connections %d, pending %d), broker errors %d\n",
+			m.Connections.Total, m.Connections.Current, m.Messages.Replayed, m.Messages.Resyncs, m.Messages.Dropped,
+			m.Connections.SlowDisconnected, m.Connections.Rejected,
 			m.Connections.RejectedMaxConnections, m.Connections.RejectedPendingAuth, m.Broker.Errors)
 	}
 	fmt.Fprintf(&b, "load program (all streams, publisher, polls): CPU %.2f s during the storm\n", rep.selfCPU)
