@@ -178,3 +178,13 @@ func statusKB(pid int, name string) (int64, error) {
 	}
 	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
 }
+
+// logCount counts the lines of the current process's log that contain
+// text.
+func (h *hubProc) logCount(text string) int {
+	b, err := os.ReadFile(filepath.Join(h.logDir, fmt.Sprintf("%s.%d.log", h.name, h.starts)))
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), text)
+}

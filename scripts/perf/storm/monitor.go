@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -29,6 +31,8 @@ type monitor struct {
 	slow       int           // answers that took longer than healthSlow
 	maxLatency time.Duration // the slowest answer or failure
 	rssMax     int64
+	fdMax      int // the most open files sampled
+	fdEnd      int // open files when the storm ended
 	cpuStart   float64
 }
 
@@ -41,6 +45,7 @@ func watch(h *hubProc) *monitor {
 	m.stop = cancel
 	m.wg.Go(func() { m.pollHealth(ctx) })
 	m.wg.Go(func() { m.sampleRSS(ctx) })
+	m.wg.Go(func() { m.sampleFiles(ctx) })
 	return m
 }
 
@@ -48,6 +53,7 @@ func watch(h *hubProc) *monitor {
 // since watch.
 func (m *monitor) finish() float64 {
 	cpu, _ := cpuSeconds(m.pid)
+	m.fdEnd = openFiles(m.pid)
 	m.stop()
 	m.wg.Wait()
 	return cpu - m.cpuStart
@@ -104,4 +110,35 @@ func (m *monitor) sampleRSS(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// fdEvery is the interval of open-file samples: listing /proc/PID/fd with
+// 20,000 entries takes milliseconds.
+const fdEvery = 200 * time.Millisecond
+
+func (m *monitor) sampleFiles(ctx context.Context) {
+	t := time.NewTicker(fdEvery)
+	defer t.Stop()
+	for {
+		n := openFiles(m.pid)
+		m.mu.Lock()
+		m.fdMax = max(m.fdMax, n)
+		m.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// openFiles counts the entries of /proc/PID/fd, or 0.
+func openFiles(pid int) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	names, _ := f.Readdirnames(-1)
+	return len(names)
 }

@@ -61,6 +61,9 @@ type hubStats struct {
 	healthFailed int
 	healthSlow   int
 	healthMax    time.Duration
+	fdMax        int // the most open files sampled
+	fdEnd        int // open files when the storm ended
+	acceptErrors int // "http: Accept error" lines in its log (too many open files, ...)
 	metrics      hubMetrics
 	metricsErr   error
 }
@@ -163,6 +166,7 @@ func (rep report) String() string {
 		}
 		fmt.Fprintf(&b, "%s: CPU %.2f s, %s; /health/live: %d polls, %d failed, %d over %v, slowest %s\n",
 			h.name, h.cpu, peak, h.polls, h.healthFailed, h.healthSlow, healthSlow, h.healthMax.Round(time.Millisecond))
+		fmt.Fprintf(&b, "  open files: up to %d (sampled), %d at the end; accept errors logged: %d\n", h.fdMax, h.fdEnd, h.acceptErrors)
 		if h.metricsErr != nil {
 			fmt.Fprintf(&b, "  metrics: %v\n", h.metricsErr)
 			continue

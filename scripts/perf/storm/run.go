@@ -179,7 +179,8 @@ func (r *run) execute(ctx context.Context) (rep report, err error) {
 	}
 	for i, m := range mons {
 		hs := hubStats{name: r.hubs[i].name, cpu: m.finish(), rssMax: m.rssMax, polls: m.polls,
-			healthFailed: m.failed, healthSlow: m.slow, healthMax: m.maxLatency}
+			healthFailed: m.failed, healthSlow: m.slow, healthMax: m.maxLatency, fdMax: m.fdMax, fdEnd: m.fdEnd,
+			acceptErrors: r.hubs[i].logCount("http: Accept error")}
 		if i == 0 {
 			hs.hwm, _ = statusKB(a.pid(), "VmHWM")
 		}
