@@ -9,12 +9,15 @@
 # `retry:` (the hub draws each stream's within ±20% of SSE_RETRY_MS) with
 # its Last-Event-ID, all within that window. A stream whose retry timer
 # fires before the missed events are published waits for them (counted),
-# so that each has exactly M to catch up.
+# so that each has exactly M to catch up; with --no-hold it reconnects at
+# once, as a browser does, to whatever answers (the old hub while it shuts
+# down, nothing while it is down).
 #
 #   scripts/perf/storm.sh [--bin BIN] [--streams N] [--topics T]
 #                         [--before E] [--missed M] [--restart sigterm|kill9]
 #                         [--redis] [--data-dir DIR | --durable]
-#                         [--timeout S] [--keep] [-- SSE_VAR=value ...]
+#                         [--timeout S] [--no-hold] [--keep]
+#                         [-- SSE_VAR=value ...]
 #
 # --bin BIN       the ssevents binary (default: built from the working tree)
 # --streams N     streams (default 19000); stream i is on topic i mod T and,
@@ -29,6 +32,8 @@
 #                 restart (the durable embedded broker)
 # --durable       the same with a fresh directory made (and removed) here
 # --timeout S     seconds the streams may take to catch up (default 60)
+# --no-hold       streams reconnect when their retry timer fires, not after
+#                 the missed events are published
 # --keep          keep the work directory (hub logs: hub-a.1.log, ...)
 # after --        settings for the hub(s), e.g. SSE_RETRY_MS=1000
 #
@@ -54,7 +59,7 @@ die() { echo "storm.sh: $*" >&2; exit 2; }
 . "$repo/deploy/local/lib/free-port.sh"
 
 bin="" streams=19000 topics=100 before=10 missed=10 restart=sigterm
-redis=false data_dir="" durable=false timeout=60 keep=false env=()
+redis=false data_dir="" durable=false timeout=60 keep=false hold=() env=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--bin) bin=$2; shift 2 ;;
@@ -68,7 +73,8 @@ while [ $# -gt 0 ]; do
 	--durable) durable=true; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--keep) keep=true; shift ;;
-	-h | --help) sed -n '2,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--no-hold) hold=(-no-hold); shift ;;
+	-h | --help) sed -n '2,52p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	--) shift; env=("$@"); break ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac
@@ -98,7 +104,7 @@ if $durable; then
 fi
 
 args=(-bin "$bin" -streams "$streams" -topics "$topics" -before "$before" -missed "$missed"
-	-restart "$restart" -timeout "${timeout}s" -log-dir "$work")
+	-restart "$restart" -timeout "${timeout}s" -log-dir "$work" "${hold[@]}")
 [ -n "$data_dir" ] && args+=(-data-dir "$data_dir")
 if $redis; then
 	rport=$(free_port)

@@ -24,6 +24,7 @@ type config struct {
 	missed   int
 	restart  string
 	timeout  time.Duration
+	noHold   bool // streams reconnect when their retry timer fires, whatever the hub's state
 	logDir   string
 	settings []string // SSE_VAR=value for the hubs
 }
@@ -61,6 +62,7 @@ func parseArgs(args []string) (config, error) {
 	fs.IntVar(&cfg.missed, "missed", 10, "events per topic published after the restart, before the streams come back")
 	fs.StringVar(&cfg.restart, "restart", "sigterm", "how the hub is stopped: sigterm or kill9")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "how long after the hub listens again the streams may take to catch up")
+	fs.BoolVar(&cfg.noHold, "no-hold", false, "let a stream whose retry timer fires before the missed events are published reconnect at once, as a browser does (to the old hub while it shuts down, or to a hub that is down)")
 	fs.StringVar(&cfg.logDir, "log-dir", os.TempDir(), "directory for the hubs' logs")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

@@ -157,8 +157,12 @@ func (rep report) String() string {
 	for _, code := range slices.Sorted(maps.Keys(rep.samples)) {
 		fmt.Fprintf(&b, "    first %d answer: %s\n", code, rep.samples[code])
 	}
-	fmt.Fprintf(&b, "  resyncs: %d events on %d streams; retry timers that fired before the missed events were published: %d\n",
-		rep.resyncs, rep.resynced, rep.early)
+	hold := "held until then"
+	if c.noHold {
+		hold = "not held (-no-hold)"
+	}
+	fmt.Fprintf(&b, "  resyncs: %d events on %d streams; retry timers that fired before the missed events were published: %d, %s\n",
+		rep.resyncs, rep.resynced, rep.early, hold)
 	for _, h := range rep.hubs {
 		peak := "peak RSS (sampled) " + mb(h.rssMax)
 		if h.hwm > 0 {
@@ -212,7 +216,13 @@ func errText(m map[string]int, took, wrote map[string][]time.Duration) string {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		w := ""
 		if len(wrote[k]) > 0 {
-			w = fmt.Sprintf("; request written p50 %s, max %s after connecting", secs(quantile(wrote[k], 0.5)), secs(quantile(wrote[k], 1)))
+			prompt := 0
+			for _, d := range wrote[k] {
+				if d < time.Second {
+					prompt++
+				}
+			}
+			w = fmt.Sprintf("; request written p50 %s, max %s after connecting, within 1 s for %d", secs(quantile(wrote[k], 0.5)), secs(quantile(wrote[k], 1)), prompt)
 		}
 		parts = append(parts, fmt.Sprintf("%s %d (p50 %s, max %s after dialing%s)", k, m[k],
 			secs(quantile(took[k], 0.5)), secs(quantile(took[k], 1)), w))

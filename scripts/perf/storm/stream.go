@@ -88,7 +88,7 @@ func (s *stream) isOpened() bool {
 
 // waitRetry waits the stream's retry delay from when its connection
 // ended, and then for the run's gate (closed from the restart until the
-// missed events are published).
+// missed events are published), unless the run does not hold streams.
 func (s *stream) waitRetry(ctx context.Context) {
 	s.mu.Lock()
 	d := s.retry
@@ -111,6 +111,9 @@ func (s *stream) waitRetry(ctx context.Context) {
 		s.mu.Lock()
 		s.early = true
 		s.mu.Unlock()
+		if s.run.cfg.noHold {
+			return
+		}
 		select {
 		case <-g:
 		case <-ctx.Done():
