@@ -5,6 +5,13 @@
 # loopback. Prints the nginx URL; deploy/local/down.sh stops everything.
 #
 #   deploy/local/up.sh [--cluster] [--state DIR] [--instances N]
+#   deploy/local/up.sh --data-dir DIR [--state DIR]
+#
+# --data-dir DIR runs one hub on the embedded broker instead, without
+# Redis, its history kept in DIR (SSE_DATA_DIR; the directory is made if
+# missing and kept by down.sh, so a hub started again resumes from it).
+# Several hubs on the embedded broker would not see each other's events,
+# hence one.
 #
 # Everything lives in the state directory (default /tmp/ssevents-local):
 # the binary, configs, logs (logs/*.log), pid files (pids/*.pid) and
@@ -12,7 +19,7 @@
 #
 #   NGINX_URL=http://127.0.0.1:PORT   the entry point
 #   HUB_URLS="http://127.0.0.1:P1 ..."  each hub, directly
-#   SSE_REDIS_URL=redis://127.0.0.1:PORT/0
+#   SSE_REDIS_URL=redis://127.0.0.1:PORT/0  (memory:// with --data-dir)
 #   SSE_JWT_SECRET_FILE=DIR/jwt-secret  mint publish tokens with it:
 #     DIR/bin/ssevents token --secret "$(cat DIR/jwt-secret)" --publish '*'
 #
@@ -26,31 +33,44 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 state=/tmp/ssevents-local
 cluster=false
-instances=3
+instances=""
+data_dir=""
 
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--cluster) cluster=true ;;
 	--state) state=$2; shift ;;
 	--state=*) state=${1#--state=} ;;
 	--instances) instances=$2; shift ;;
+	--data-dir) data_dir=$2; shift ;;
+	--data-dir=*) data_dir=${1#--data-dir=} ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "up.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
 done
-case "$instances" in
+case "${instances:-3}" in
 '' | *[!0-9]*) echo "up.sh: --instances wants a number" >&2; exit 2 ;;
 esac
+if [ -n "$data_dir" ]; then
+	$cluster && { echo "up.sh: --data-dir runs the embedded broker, not --cluster" >&2; exit 2; }
+	[ "${instances:-1}" = 1 ] ||
+		{ echo "up.sh: --data-dir runs one hub (the embedded broker is not shared)" >&2; exit 2; }
+	mkdir -p "$data_dir"
+	data_dir=$(cd "$data_dir" && pwd)
+fi
+instances=${instances:-$([ -n "$data_dir" ] && echo 1 || echo 3)}
 
 log() { printf 'up.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 # --- packages ----------------------------------------------------------
 need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v redis-cli >/dev/null || need+=(redis-tools)
+if [ -z "$data_dir" ]; then
+	command -v redis-server >/dev/null || need+=(redis-server)
+	command -v redis-cli >/dev/null || need+=(redis-tools)
+fi
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
@@ -129,7 +149,10 @@ fi
 
 # --- Redis -------------------------------------------------------------
 redis_common=(--bind 127.0.0.1 --protected-mode yes --save "" --appendonly no)
-if $cluster; then
+if [ -n "$data_dir" ]; then
+	redis_url=memory://
+	export SSE_DATA_DIR="$data_dir"
+elif $cluster; then
 	nodes=()
 	for i in 1 2 3; do
 		p=$(free_port)
@@ -153,7 +176,7 @@ else
 	wait_for redis redis-cli -h 127.0.0.1 -p "$p" ping
 	redis_url="redis://127.0.0.1:$p/0"
 fi
-log "redis at $redis_url"
+log "broker at $redis_url${data_dir:+, history in $data_dir}"
 
 # --- hubs --------------------------------------------------------------
 secret_file="$state/jwt-secret"
@@ -214,6 +237,7 @@ cat >"$state/env" <<EOF
 NGINX_URL=$nginx_url
 HUB_URLS="${hub_urls[*]}"
 SSE_REDIS_URL=$redis_url
+SSE_DATA_DIR=$data_dir
 SSE_JWT_SECRET_FILE=$secret_file
 SSEVENTS_BIN=$bin
 EOF
