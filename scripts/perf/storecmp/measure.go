@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,11 +56,6 @@ type result struct {
 // It returns the acknowledged publishes and, when lat is set, their
 // latencies.
 func load(ctx context.Context, s store, publishers, topics, size int, stop func(done int64) bool, lat bool) (int64, []time.Duration, error) {
-	data := make([]byte, size)
-	for i := range data {
-		data[i] = 'a' + byte(i%26)
-	}
-	data[0], data[size-1] = '"', '"' // a JSON string
 	var acks atomic.Int64
 	var mu sync.Mutex
 	var lats []time.Duration
@@ -68,7 +64,9 @@ func load(ctx context.Context, s store, publishers, topics, size int, stop func(
 	for p := range publishers {
 		wg.Go(func() {
 			var mine []time.Duration
+			rng := rand.NewChaCha8([32]byte{byte(p)})
 			for i := 0; ; i++ {
+				data := payload(rng, size)
 				if stop(acks.Load()) || ctx.Err() != nil {
 					break
 				}
@@ -94,6 +92,22 @@ func load(ctx context.Context, s store, publishers, topics, size int, stop func(
 	}
 	wg.Wait()
 	return acks.Load(), lats, firstErr
+}
+
+// payload returns a JSON string of size bytes of random letters: as
+// little compressible as a store's compression would find real payloads
+// of different events, and different in every event (the same payload in
+// every event would let pebble's block compression shrink the history to
+// almost nothing).
+func payload(rng *rand.ChaCha8, size int) []byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	data := make([]byte, size)
+	rng.Read(data)
+	for i := range data {
+		data[i] = alphabet[data[i]&63]
+	}
+	data[0], data[size-1] = '"', '"'
+	return data
 }
 
 // childPublish measures acknowledged publishes per second with fsync
@@ -341,4 +355,3 @@ func rss() (total, anon, file uint64) {
 	}
 	return total, anon, file
 }
-
