@@ -1,8 +1,10 @@
 package ssevents
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ssevents/ssevents/internal/settings"
@@ -146,6 +148,25 @@ type Config struct {
 	// topics with local subscribers. Default DefaultHistoryMaxTopics
 	// (100000). Env: SSE_HISTORY_MAX_TOPICS.
 	HistoryMaxTopics int
+	// DataDir makes the embedded broker keep its history, its dataset
+	// identity and its idempotency records in this directory (created if
+	// missing), so that a restart resumes every stream without a resync.
+	// One process at a time: a second one on the same directory fails at
+	// once. The directory stays within about 2 × HistoryMaxBytes (see
+	// memory.Open). Refused with any other broker (Redis keeps history
+	// itself). Default "": in memory only. Env: SSE_DATA_DIR.
+	DataDir string
+	// Fsync says when a publish's record in DataDir reaches the disk:
+	// "always" (the default: a publish is answered once its record is
+	// synced, concurrent publishes sharing one fsync), "interval" (synced
+	// every FsyncInterval: a machine crash may lose the last interval's
+	// acknowledged publishes, a process crash none) or "off" (the
+	// operating system writes when it will). Env: SSE_FSYNC
+	// (sse.FsyncMode).
+	Fsync string
+	// FsyncInterval is how often "interval" syncs. Default
+	// sse.DefaultFsyncInterval (200 ms). Env: SSE_FSYNC_INTERVAL_MS.
+	FsyncInterval time.Duration
 	// HistoryMaxBytes bounds the estimated bytes of the history the
 	// embedded broker keeps, topics evicted as for HistoryMaxTopics (see
 	// memory.EventBytes and memory.TopicBytes for the estimate; the
@@ -225,6 +246,12 @@ func (c Config) withDefaults() Config {
 	if c.HistoryMaxBytes == 0 {
 		c.HistoryMaxBytes = DefaultHistoryMaxBytes
 	}
+	if c.Fsync == "" {
+		c.Fsync = string(sse.FsyncAlways)
+	}
+	if c.FsyncInterval == 0 {
+		c.FsyncInterval = sse.DefaultFsyncInterval
+	}
 	if c.Retry == 0 {
 		c.Retry = DefaultRetry
 	}
@@ -242,7 +269,37 @@ func (c Config) withDefaults() Config {
 // ErrInvalidConfig that names the field.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	return settings.Validate(&c, Settings)
+	if err := settings.Validate(&c, Settings); err != nil {
+		return err
+	}
+	return c.checkDataDir()
+}
+
+// checkDataDir refuses a data directory with a broker other than the
+// embedded one.
+func (c Config) checkDataDir() error {
+	if c.DataDir == "" {
+		return nil
+	}
+	if c.Broker != nil || !isMemoryURL(c.BrokerURL) {
+		return fmt.Errorf("%w: SSE_DATA_DIR (DataDir) keeps the embedded broker's history on disk, but the broker is %s, which keeps its own history: unset one of them",
+			sse.ErrInvalidConfig, brokerName(c))
+	}
+	return nil
+}
+
+// isMemoryURL reports whether u selects the embedded broker.
+func isMemoryURL(u string) bool { return u == "" || strings.HasPrefix(u, "memory:") }
+
+// brokerName names c's broker for an error message, without credentials.
+func brokerName(c Config) string {
+	if c.Broker != nil {
+		return "the one given in Config.Broker"
+	}
+	if scheme, _, ok := strings.Cut(c.BrokerURL, "://"); ok {
+		return scheme + "://"
+	}
+	return "not the embedded one"
 }
 
 // brokerOptions derives the broker's settings from c.
@@ -252,6 +309,9 @@ func (c Config) brokerOptions(m *Metrics) sse.BrokerOptions {
 		HistoryAge:       c.HistoryAge,
 		HistoryMaxTopics: c.HistoryMaxTopics,
 		HistoryMaxBytes:  c.HistoryMaxBytes,
+		DataDir:          c.DataDir,
+		Fsync:            sse.FsyncMode(c.Fsync),
+		FsyncInterval:    c.FsyncInterval,
 		TopicPrefix:      c.TopicPrefix,
 		ClassicPubSub:    c.RedisClassicPubSub,
 		Logger:           c.Logger,

@@ -170,6 +170,18 @@ type BrokerOptions struct {
 	// channels are classic already (one Redis server, Sentinel) and the
 	// embedded broker ignore it. Default false.
 	ClassicPubSub bool
+	// DataDir, when set, makes the embedded broker keep its history, its
+	// dataset identity and its idempotency records in this directory, so
+	// that they survive a restart (see package broker/memory). One process
+	// at a time may use a directory. A broker that keeps history elsewhere
+	// (Redis) refuses it. Empty (the default): in memory only.
+	DataDir string
+	// Fsync says when the embedded broker's writes to DataDir reach the
+	// disk: FsyncAlways (the default), FsyncInterval or FsyncOff.
+	Fsync FsyncMode
+	// FsyncInterval is how often the writes are synced with FsyncInterval;
+	// 0 means DefaultFsyncInterval.
+	FsyncInterval time.Duration
 	// Logger receives the broker's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Observer is told of the broker's errors and reconnections (the
@@ -234,6 +246,12 @@ const (
 )
 
 func (o BrokerOptions) withDefaults() BrokerOptions {
+	if o.Fsync == "" {
+		o.Fsync = FsyncAlways
+	}
+	if o.FsyncInterval == 0 {
+		o.FsyncInterval = DefaultFsyncInterval
+	}
 	if o.HistorySize == 0 {
 		o.HistorySize = DefaultHistorySize
 	}

@@ -21,6 +21,10 @@ const (
 	// is the first id of the current dataset: every id before it is
 	// unknown.
 	ResyncDatasetChanged ResyncReason = "dataset_changed"
+	// ResyncDataLost: events after the id were lost to damage of the
+	// broker's files on disk (a corrupted record of a durable embedded
+	// broker). Resync.Oldest is the oldest id still held.
+	ResyncDataLost ResyncReason = "data_lost"
 )
 
 // Resync is one topic of a Backlog whose events since the LastEventID

@@ -23,3 +23,18 @@ func TestConformance(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+// TestConformanceDurable runs the suite on the broker with a data
+// directory, fsync always.
+func TestConformanceDurable(t *testing.T) {
+	t.Parallel()
+	brokertest.Run(t, func(t *testing.T) sse.Broker {
+		opts := brokertest.Options()
+		opts.DataDir = t.TempDir()
+		b, err := memory.Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return holder{b}
+	})
+}

@@ -23,6 +23,6 @@ import (
 
 func init() {
 	sse.RegisterBroker("memory", func(_ context.Context, _ *url.URL, opts sse.BrokerOptions) (sse.Broker, error) {
-		return New(opts), nil
+		return Open(opts)
 	})
 }

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ssevents/ssevents/sse"
 )
@@ -60,3 +61,15 @@ func CheckAccounting(b *Broker) error {
 // once its key is reserved (in flight), before it publishes. Set it before
 // publishing.
 func SetInFlightHook(b *Broker, f func(sse.Message)) { b.inFlightHook = f }
+
+// SetClock makes b read the time from now, for ids and history ages.
+func SetClock(b *Broker, now func() time.Time) { b.now = now }
+
+// OpenWithClock is Open with the clock now, read from the start (the
+// records read back are aged by it).
+func OpenWithClock(opts sse.BrokerOptions, now func() time.Time) (*Broker, error) {
+	return open(opts, now)
+}
+
+// MaintainLog runs the janitor's round on the data directory now.
+func MaintainLog(b *Broker) { b.sweep(b.now()); b.maintainLog() }

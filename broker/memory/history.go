@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ssevents/ssevents/internal/seglog"
 	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/sse"
 )
@@ -43,6 +44,7 @@ type memTopic struct {
 	history []stored             // oldest first; bounded by HistorySize
 	trimmed streamid.ID          // greatest id dropped from history
 	evicted streamid.ID          // greatest id dropped by eviction (enforceBounds), not by trim
+	lost    streamid.ID          // greatest id lost to damage of the data directory
 	bytes   int                  // EventBytes of history, plus TopicBytes while it is not empty
 
 	// The eviction order, guarded by Broker.mu: topics with history, most
@@ -55,8 +57,9 @@ type memTopic struct {
 // stored is an event kept in a topic's history.
 type stored struct {
 	ev    sse.Event
-	id    streamid.ID // ev.ID parsed
-	multi bool        // published to several topics: the other topics hold copies
+	id    streamid.ID     // ev.ID parsed
+	multi bool            // published to several topics: the other topics hold copies
+	seg   *seglog.Segment // the segment of its record, with a data directory
 }
 
 func storedID(s stored) streamid.ID { return s.id }
@@ -116,12 +119,15 @@ func (l *topicList) pushFront(t *memTopic) {
 
 // record appends ev to t's history and counts it; the caller has made t
 // the most recently published topic (under b.mu). t's shard is locked.
-func (b *Broker) record(t *memTopic, ev sse.Event, id streamid.ID, multi bool) {
+func (b *Broker) record(t *memTopic, ev sse.Event, id streamid.ID, multi bool, seg *seglog.Segment) {
 	n := EventBytes(ev)
 	if len(t.history) == 0 {
 		n += TopicBytes(t.name)
 	}
-	t.history = append(t.history, stored{ev: ev, id: id, multi: multi})
+	if seg != nil {
+		seg.Ref(1)
+	}
+	t.history = append(t.history, stored{ev: ev, id: id, multi: multi, seg: seg})
 	t.bytes += n
 	b.bytes.Add(int64(n))
 }
@@ -154,6 +160,9 @@ func (b *Broker) dropOldest(t *memTopic, n int, evicted bool) {
 	freed := 0
 	for _, s := range t.history[:n] {
 		freed += EventBytes(s.ev)
+		if s.seg != nil {
+			s.seg.Ref(-1)
+		}
 	}
 	clear(t.history[:n])
 	t.history = t.history[n:]
@@ -237,7 +246,10 @@ const forgottenSlots = 1 << 16
 // so its memory does not grow with the topics forgotten, and it never
 // underestimates a topic's watermark (so a loss is never missed).
 type forgotten struct {
-	size  int // slots once allocated: forgottenSlots / the number of shards
+	size int // slots once allocated: forgottenSlots / the number of shards
+	// base is the watermark of every topic: the floor of a recovered data
+	// directory (events up to it may be gone for any topic).
+	base  streamid.ID
 	slots []streamid.ID
 	// evicted tells, per slot, that its watermark was lost to eviction
 	// (the resync reason), not to the topic's own bounds.
@@ -267,8 +279,11 @@ func (f *forgotten) remember(h uint64, id streamid.ID, evicted bool) {
 // lost while forgotten, zero when none, and whether eviction lost it.
 func (f *forgotten) watermark(h uint64) (streamid.ID, bool) {
 	if f.slots == nil {
-		return streamid.ID{}, false
+		return f.base, false
 	}
 	i := f.slot(h)
+	if f.slots[i].Less(f.base) {
+		return f.base, false
+	}
 	return f.slots[i], f.evicted[i]
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"time"
 
+	"github.com/ssevents/ssevents/internal/seglog"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -13,9 +14,10 @@ type idemScope [sha256.Size]byte
 
 // idemRecord is the outcome of a publish made with an idempotency key.
 type idemRecord struct {
-	id string
-	fp sse.Fingerprint // the request the key was first used for
-	at time.Time
+	id  string
+	fp  sse.Fingerprint // the request the key was first used for
+	at  time.Time
+	seg *seglog.Segment // the segment of its record, with a data directory
 }
 
 // idemEntry is a record's place in the order the records were made in.
@@ -67,10 +69,10 @@ func (r *idemRecords) reserve(key string, scope idemScope, fp sse.Fingerprint, n
 // settle ends the reservation of scope: when the publish succeeded (id
 // not ""), it records id and fp for scope, forgetting the oldest records
 // past limit; after a failure, the key is free for a retry.
-func (r *idemRecords) settle(scope idemScope, fp sse.Fingerprint, id string, now time.Time, limit int) {
+func (r *idemRecords) settle(scope idemScope, fp sse.Fingerprint, id string, now time.Time, limit int, seg *seglog.Segment) {
 	delete(r.inflight, scope)
 	if id != "" {
-		r.add(scope, idemRecord{id: id, fp: fp, at: now}, limit)
+		r.add(scope, idemRecord{id: id, fp: fp, at: now, seg: seg}, limit)
 	}
 }
 
@@ -78,6 +80,12 @@ func (r *idemRecords) settle(scope idemScope, fp sse.Fingerprint, id string, now
 func (r *idemRecords) add(scope idemScope, rec idemRecord, limit int) {
 	if r.byScope == nil {
 		r.byScope = make(map[idemScope]idemRecord)
+	}
+	if old, ok := r.byScope[scope]; ok && old.seg != nil {
+		old.seg.Ref(-1)
+	}
+	if rec.seg != nil {
+		rec.seg.Ref(1)
 	}
 	r.byScope[scope] = rec
 	r.order = append(r.order, idemEntry{scope: scope, id: rec.id})
@@ -103,6 +111,9 @@ func (r *idemRecords) popOldest() {
 	e := r.order[r.head]
 	if rec, ok := r.byScope[e.scope]; ok && rec.id == e.id {
 		delete(r.byScope, e.scope)
+		if rec.seg != nil {
+			rec.seg.Ref(-1)
+		}
 	}
 	r.order[r.head] = idemEntry{}
 	r.head++

@@ -2,11 +2,13 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ssevents/ssevents/internal/seglog"
 	"github.com/ssevents/ssevents/internal/streamid"
 	"github.com/ssevents/ssevents/internal/wire"
 	"github.com/ssevents/ssevents/sse"
@@ -89,6 +91,16 @@ type Broker struct {
 	// an idempotency key once the key is reserved, before it publishes.
 	inFlightHook func(sse.Message)
 
+	// log, when the broker has a data directory (Open), holds the
+	// history on disk; nil in memory. lostBefore: a damaged span of the
+	// files may have held events of any topic before it (see durable.go).
+	log        *seglog.Log
+	lostBefore streamid.ID
+	recovery   seglog.Recovery
+	// keepSegments, set by the janitor after a failed compaction, stops
+	// it deleting segments.
+	keepSegments bool
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -106,6 +118,13 @@ const memJanitorInterval = 5 * time.Second
 // New returns an embedded broker. Zero fields of opts take their
 // defaults (see sse.BrokerOptions). Close it to stop its janitor goroutine.
 func New(opts sse.BrokerOptions) *Broker {
+	b := newBroker(opts)
+	b.start()
+	return b
+}
+
+// newBroker returns a broker whose janitor is not started yet.
+func newBroker(opts sse.BrokerOptions) *Broker {
 	n := shardCount()
 	b := &Broker{
 		opts: opts.WithDefaults(),
@@ -127,9 +146,13 @@ func New(opts sse.BrokerOptions) *Broker {
 		b.shards[i].topics = make(map[string]*memTopic)
 		b.shards[i].forgot.size = forgottenSlots / n
 	}
+	return b
+}
+
+// start starts the janitor.
+func (b *Broker) start() {
 	b.wg.Add(1)
 	go b.janitor()
-	return b
 }
 
 // Publish implements sse.Broker.
@@ -169,13 +192,21 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 	var indexBuf [4]int
 	shards := b.shardIndexes(indexBuf[:0], hashes)
 	b.lock(shards)
-	id, now, err := b.publish(msg, names, hashes)
+	id, now, w, err := b.publish(msg, names, hashes, scope, fp)
 	b.unlock(shards)
+	if err == nil && w.batch != nil {
+		// Acknowledged means on disk: wait for the record's sync (shared
+		// with the publishes written meanwhile).
+		if serr := b.log.Sync(w.batch); serr != nil {
+			err = fmt.Errorf("%w: history not synced to disk: %v", sse.ErrOutcomeUnknown, serr)
+		}
+	}
 	if msg.IdempotencyKey != "" {
 		b.idemMu.Lock()
-		b.idem.settle(scope, fp, id, now, b.opts.IdempotencyMaxRecords)
+		b.idem.settle(scope, fp, id, now, b.opts.IdempotencyMaxRecords, w.seg)
 		b.idemMu.Unlock()
 	}
+	w.release()
 	if err == nil {
 		b.enforceBounds()
 	}
@@ -184,11 +215,13 @@ func (b *Broker) Publish(ctx context.Context, msg sse.Message) (string, error) {
 
 // publish publishes msg to names, its topics without repeats, of hashes:
 // it records the event in the history of each topic and delivers it to
-// their subscriptions. It returns the event's id and the time it was
-// published at. The shards of the topics are locked.
-func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64) (string, time.Time, error) {
+// their subscriptions. It returns the event's id, the time it was
+// published at and, with a data directory, where its record was written
+// (to be synced before the publish is answered); scope and fp are its
+// idempotency key's, if it has one. The shards of the topics are locked.
+func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64, scope idemScope, fp sse.Fingerprint) (string, time.Time, written, error) {
 	if b.closed.Load() {
-		return "", time.Time{}, sse.ErrBrokerClosed
+		return "", time.Time{}, written{}, sse.ErrBrokerClosed
 	}
 	now := b.now()
 	multi := len(names) > 1
@@ -212,6 +245,10 @@ func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64) (stri
 		id = b.first
 	}
 	b.last = id
+	var w written
+	if b.log != nil {
+		w = b.appendRecord(id, now, names, msg, scope, fp)
+	}
 	for _, t := range topics {
 		b.order.pushFront(t)
 	}
@@ -223,6 +260,19 @@ func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64) (stri
 		b.crossTurn = done
 	}
 	b.mu.Unlock()
+	if w.batch != nil {
+		// Written before anyone sees the event: a crash of the process
+		// never loses an event a client has.
+		if err := b.log.Write(w.batch); err != nil {
+			b.unlist(topics)
+			w.release()
+			if cross {
+				<-turn
+				close(done)
+			}
+			return "", now, written{}, fmt.Errorf("%w: history not written to disk: %v", sse.ErrUnavailable, err)
+		}
+	}
 	ev := encodeEvent(id, msg, now)
 	if cross {
 		if b.awaitingTurn != nil {
@@ -238,11 +288,11 @@ func (b *Broker) publish(msg sse.Message, names []string, hashes []uint64) (stri
 
 	for _, t := range topics {
 		ev.Topic = t.name // one copy of the name for the topic's whole history
-		b.record(t, ev, id, multi)
+		b.record(t, ev, id, multi, w.seg)
 		b.trim(t, now)
 		deliver(ev, t.subs, seen)
 	}
-	return ev.ID, now, nil
+	return ev.ID, now, w, nil
 }
 
 // encodeEvent returns the event of msg, with id, published at now. It is
@@ -278,6 +328,9 @@ func (b *Broker) janitor() {
 			return
 		case <-tick.C:
 			b.sweep(b.now())
+			if b.log != nil {
+				b.maintainLog()
+			}
 		}
 	}
 }
@@ -340,6 +393,9 @@ func (b *Broker) Close() error {
 		s.end(sse.ErrBrokerClosed)
 	}
 	b.wg.Wait()
+	if b.log != nil {
+		return b.log.Close()
+	}
 	b.mu.Lock()
 	last := b.last
 	b.mu.Unlock()

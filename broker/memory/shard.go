@@ -99,8 +99,8 @@ func (sh *shard) topic(name string, h uint64) *memTopic {
 // the shard's topics, remembering its trimmed watermark: a resume on it from
 // an earlier id is a resync. h is t's hash. sh.mu is held.
 func (sh *shard) forgetIfIdle(t *memTopic, h uint64) {
-	if len(t.history) != 0 || len(t.subs) != 0 || len(t.cross) != 0 {
-		return
+	if len(t.history) != 0 || len(t.subs) != 0 || len(t.cross) != 0 || !t.lost.IsZero() {
+		return // a topic that lost events to damage keeps its reason
 	}
 	sh.forgot.remember(h, t.trimmed, !t.trimmed.IsZero() && t.trimmed == t.evicted)
 	delete(sh.topics, t.name)

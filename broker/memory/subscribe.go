@@ -78,16 +78,26 @@ func (b *Broker) backlog(topics []string, lastID string, now time.Time) sse.Back
 	var lists [][]stored
 	for _, topic := range topics {
 		sh, h := b.shardOf(topic)
+		// A damaged span of the data directory may have held events of
+		// any topic before lostBefore.
+		damaged := last.Less(b.lostBefore)
 		t, ok := sh.topics[topic]
 		if !ok {
-			if mark, evicted := sh.forgot.watermark(h); last.Less(mark) {
-				out.Resync = append(out.Resync, sse.Resync{Topic: topic, Reason: lossReason(evicted)})
+			if mark, evicted := sh.forgot.watermark(h); damaged || last.Less(mark) {
+				r := sse.Resync{Topic: topic, Reason: lossReason(evicted)}
+				if damaged {
+					r.Reason = sse.ResyncDataLost
+				}
+				out.Resync = append(out.Resync, r)
 			}
 			continue
 		}
 		b.trim(t, now)
-		if last.Less(t.trimmed) {
+		if damaged || last.Less(t.trimmed) {
 			r := sse.Resync{Topic: topic, Reason: lossReason(last.Less(t.evicted))}
+			if damaged || last.Less(t.lost) {
+				r.Reason = sse.ResyncDataLost
+			}
 			if len(t.history) > 0 {
 				r.Oldest = t.history[0].ev.ID
 			}
