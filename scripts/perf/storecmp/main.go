@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ type config struct {
 	history    int64
 	bound      int64
 	factor     int64
+	diskFsync  fsyncMode
 	tmp        string
 	out        string
 	skip       map[string]bool
@@ -54,6 +56,7 @@ func run(args []string) error {
 	historyMiB := fset.Int64("history-mib", 256, "MiB of event data in the history that recovery reads and memory holds")
 	boundMiB := fset.Int64("bound-mib", 32, "HistoryMaxBytes of the disk-bound run, MiB")
 	fset.Int64Var(&cfg.factor, "factor", 10, "the disk-bound run publishes this many times the bound")
+	diskFsync := fset.String("disk-fsync", "always", "fsync mode of the disk-bound run: always or off (off publishes faster, so a bound applied on a timer overshoots more)")
 	fset.StringVar(&cfg.tmp, "tmp", os.TempDir(), "where the data directories go (removed at the end)")
 	fset.StringVar(&cfg.out, "out", "", "also write the table to this file")
 	skip := fset.String("skip", "", "measurements to skip, comma-separated: publish, recover, disk")
@@ -61,10 +64,19 @@ func run(args []string) error {
 		"bbolt's MaxBatchDelay: how long db.Batch waits for more publishes before it commits (bbolt's own default is 10ms)")
 	child := fset.String("child", "", "internal: run one measurement in this process")
 	dir := fset.String("dir", "", "internal: the child's data directory")
+	cpuprofile := fset.String("cpuprofile", "", "internal: write the child's CPU profile to this file")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
 	cfg.history, cfg.bound = *historyMiB<<20, *boundMiB<<20
+	switch *diskFsync {
+	case "always":
+		cfg.diskFsync = fsyncAlways
+	case "off":
+		cfg.diskFsync = fsyncOff
+	default:
+		return fmt.Errorf("-disk-fsync %q: want always or off", *diskFsync)
+	}
 	cfg.skip = map[string]bool{}
 	for _, s := range strings.Split(*skip, ",") {
 		cfg.skip[s] = true
@@ -81,6 +93,16 @@ func run(args []string) error {
 		}
 	}
 	if *child != "" {
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		var r result
 		switch *child {
 		case "publish":
@@ -198,8 +220,8 @@ func summary(r result) string {
 		return fmt.Sprintf("open %.3f s, heap %s, rss %s (anon %s, file %s), resume %.0f µs",
 			r.OpenSeconds, mib(int64(r.HeapInuse)), mib(int64(r.RSS)), mib(int64(r.RSSAnon)), mib(int64(r.RSSFile)), r.ResumeUs)
 	case "disk":
-		return fmt.Sprintf("published %s, bound %s: peak %s, end %s (apparent %s), closed %s",
-			mib(r.Published), mib(r.Bound), mib(r.DiskPeak), mib(r.DiskEnd), mib(r.ApparentEnd), mib(r.DiskClosed))
+		return fmt.Sprintf("published %s in %.1f s, bound %s: peak %s, end %s, %s later %s (apparent %s), closed %s",
+			mib(r.Published), r.Seconds, mib(r.Bound), mib(r.DiskPeak), mib(r.DiskEnd), settle, mib(r.DiskSettled), mib(r.ApparentEnd), mib(r.DiskClosed))
 	}
 	return ""
 }

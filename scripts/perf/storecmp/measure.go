@@ -47,6 +47,7 @@ type result struct {
 	Published   int64 `json:"published,omitempty"`
 	DiskPeak    int64 `json:"disk_peak,omitempty"`
 	DiskEnd     int64 `json:"disk_end,omitempty"`
+	DiskSettled int64 `json:"disk_settled,omitempty"`
 	DiskClosed  int64 `json:"disk_closed,omitempty"`
 	ApparentEnd int64 `json:"apparent_end,omitempty"`
 }
@@ -251,13 +252,19 @@ func measureServing(r *result, s store, from string) {
 	r.ResumeUs = float64(times[len(times)/2].Microseconds())
 }
 
+// settle is how long the disk-bound run waits after its last publish
+// before it measures the directory again: longer than the in-memory
+// broker's janitor interval (5 s), which is when design A deletes
+// segments, and time for pebble's compactions to drop tombstones.
+const settle = 6 * time.Second
+
 // childDisk publishes cfg.factor times cfg.bound bytes of data with
-// HistoryMaxBytes = cfg.bound (fsync off: the bytes on disk do not depend
-// on it) and samples the directory's size.
+// HistoryMaxBytes = cfg.bound and samples the directory's size; then
+// it waits settle and measures it again.
 func childDisk(d design, dir string, cfg config) result {
 	r := result{Design: d.name, Mode: "disk", Bound: cfg.bound}
 	opts := sse.BrokerOptions{HistorySize: 1 << 20, HistoryAge: 24 * time.Hour, HistoryMaxBytes: int(cfg.bound)}
-	s, err := d.open(dir, opts, fsyncOff)
+	s, err := d.open(dir, opts, cfg.diskFsync)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -280,14 +287,18 @@ func childDisk(d design, dir string, cfg config) result {
 		}
 	})
 	n := cfg.factor * cfg.bound / int64(cfg.size)
+	t0 := time.Now()
 	acks, _, err := load(context.Background(), s, cfg.publishers, cfg.topics, cfg.size, func(done int64) bool { return done >= n }, false)
-	close(stop)
-	wg.Wait()
+	r.Seconds = time.Since(t0).Seconds()
 	r.Published = acks * int64(cfg.size)
 	if err != nil {
 		r.Err = err.Error()
 	}
 	r.DiskEnd, _ = dirSize(dir)
+	time.Sleep(settle)
+	close(stop)
+	wg.Wait()
+	r.DiskSettled, _ = dirSize(dir)
 	r.ApparentEnd, _ = dirApparent(dir)
 	if err := s.Close(); err != nil && r.Err == "" {
 		r.Err = err.Error()
