@@ -213,12 +213,12 @@ func summary(r result) string {
 	}
 	switch r.Mode {
 	case "publish":
-		return fmt.Sprintf("%.0f/s p50 %.2f ms p99 %.2f ms", r.PerSecond, r.P50Ms, r.P99Ms)
+		return fmt.Sprintf("%.0f/s p50 %.2f ms p99 %.2f ms, %.0f µs CPU each", r.PerSecond, r.P50Ms, r.P99Ms, r.CPUUs)
 	case "fill":
 		return fmt.Sprintf("%d events in %.1f s, %s on disk", r.Acks, r.Seconds, mib(r.DiskClosed))
 	case "recover":
-		return fmt.Sprintf("open %.3f s, heap %s, rss %s (anon %s, file %s), resume %.0f µs",
-			r.OpenSeconds, mib(int64(r.HeapInuse)), mib(int64(r.RSS)), mib(int64(r.RSSAnon)), mib(int64(r.RSSFile)), r.ResumeUs)
+		return fmt.Sprintf("open %.3f s (%.2f s CPU), heap %s, rss %s (anon %s, file %s), resume %.0f µs",
+			r.OpenSeconds, r.OpenCPU, mib(int64(r.HeapInuse)), mib(int64(r.RSS)), mib(int64(r.RSSAnon)), mib(int64(r.RSSFile)), r.ResumeUs)
 	case "disk":
 		return fmt.Sprintf("published %s in %.1f s, bound %s: peak %s, end %s, %s later %s (apparent %s), closed %s",
 			mib(r.Published), r.Seconds, mib(r.Bound), mib(r.DiskPeak), mib(r.DiskEnd), settle, mib(r.DiskSettled), mib(r.ApparentEnd), mib(r.DiskClosed))

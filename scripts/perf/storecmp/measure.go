@@ -32,9 +32,11 @@ type result struct {
 	PerSecond float64 `json:"per_second,omitempty"`
 	P50Ms     float64 `json:"p50_ms,omitempty"`
 	P99Ms     float64 `json:"p99_ms,omitempty"`
+	CPUUs     float64 `json:"cpu_us,omitempty"` // process CPU time per acknowledged publish
 
 	// recover / fill (memory and resume are measured after either)
 	OpenSeconds float64 `json:"open_seconds,omitempty"`
+	OpenCPU     float64 `json:"open_cpu,omitempty"` // process CPU seconds of the open
 	HeapInuse   uint64  `json:"heap_inuse,omitempty"`
 	RSS         uint64  `json:"rss,omitempty"`
 	RSSAnon     uint64  `json:"rss_anon,omitempty"`
@@ -127,10 +129,13 @@ func childPublish(d design, dir string, cfg config) result {
 		r.Err = err.Error()
 		return r
 	}
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuTime()
 	end := t0.Add(cfg.dur)
 	acks, lats, err := load(ctx, s, cfg.publishers, cfg.topics, cfg.size, func(int64) bool { return time.Now().After(end) }, true)
 	r.Seconds = time.Since(t0).Seconds()
+	if acks > 0 {
+		r.CPUUs = (cpuTime() - cpu0).Seconds() * 1e6 / float64(acks)
+	}
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -212,9 +217,9 @@ func childRecover(d design, dir string, cfg config) result {
 		r.Err = err.Error()
 		return r
 	}
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuTime()
 	s, err := d.open(dir, historyOpts(), fsyncAlways)
-	r.OpenSeconds = time.Since(t0).Seconds()
+	r.OpenSeconds, r.OpenCPU = time.Since(t0).Seconds(), (cpuTime() - cpu0).Seconds()
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -365,4 +370,15 @@ func rss() (total, anon, file uint64) {
 		}
 	}
 	return total, anon, file
+}
+
+// cpuTime is the CPU time (user and system) this process has used: on a
+// machine shared with other work it says what a measurement cost where
+// the wall clock says how long it waited too.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

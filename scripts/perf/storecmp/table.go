@@ -12,9 +12,9 @@ import (
 // each measurement, with their range.
 func render(cfg config, results map[string][]result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| design | publishes/s, fsync always (%d publishers, %d topics, %d B) | publish p99 | recovery of %d MiB (open until serving) | heap / RSS serving it (anon + file) | resume, %d missed | disk after %d× the %d MiB bound: peak / %s after | code (lines, non-blank non-comment) |\n",
+	fmt.Fprintf(&b, "| design | publishes/s, fsync always (%d publishers, %d topics, %d B) | publish p99 | CPU per publish | recovery of %d MiB (open until serving) | recovery CPU | heap / RSS serving it (anon + file) | resume, %d missed | disk after %d× the %d MiB bound: peak / %s after | code (lines, non-blank non-comment) |\n",
 		cfg.publishers, cfg.topics, cfg.size, cfg.history>>20, resumeMissed, cfg.factor, cfg.bound>>20, settle)
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, d := range cfg.designs {
 		pub := ok(results[d.name+"/publish"])
 		rec := ok(results[d.name+"/recover"])
@@ -25,6 +25,7 @@ func render(cfg config, results map[string][]result) string {
 		row := []string{d.title}
 		row = append(row, spread(pub, func(r result) float64 { return r.PerSecond }, "%.0f"))
 		row = append(row, spread(pub, func(r result) float64 { return r.P99Ms }, "%.1f ms"))
+		row = append(row, spread(pub, func(r result) float64 { return r.CPUUs }, "%.0f µs"))
 		if d.durable {
 			// The first open after the fill is the one that finds the
 			// history as the process that wrote it left it (pebble then
@@ -35,8 +36,9 @@ func render(cfg config, results map[string][]result) string {
 				cell += fmt.Sprintf("; first open %.2f s", rec[0].OpenSeconds)
 			}
 			row = append(row, cell)
+			row = append(row, spread(rec, func(r result) float64 { return r.OpenCPU }, "%.2f s"))
 		} else {
-			row = append(row, "n/a (nothing to recover)")
+			row = append(row, "n/a (nothing to recover)", "n/a")
 		}
 		if len(rec) > 0 {
 			r := rec[medianIndex(rec, func(r result) float64 { return float64(r.RSS) })]
