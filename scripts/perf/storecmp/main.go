@@ -113,6 +113,8 @@ func run(args []string) error {
 			r = childRecover(cfg.designs[0], *dir, cfg)
 		case "disk":
 			r = childDisk(cfg.designs[0], *dir, cfg)
+		case "shrink":
+			r = childShrink(cfg.designs[0], *dir, cfg)
 		default:
 			return fmt.Errorf("unknown -child %q", *child)
 		}
@@ -137,10 +139,10 @@ func compare(cfg config, args []string) error {
 	child := func(d design, mode string) result {
 		seq++
 		dir := filepath.Join(root, fmt.Sprintf("%s-%s-%d", d.name, mode, seq))
-		if mode == "recover" || mode == "fill" {
+		if mode == "recover" || mode == "fill" || mode == "shrink" {
 			dir = filepath.Join(root, d.name+"-history")
 		}
-		if mode != "recover" {
+		if mode == "publish" || mode == "disk" || mode == "fill" {
 			os.RemoveAll(dir)
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return result{Design: d.name, Mode: mode, Err: err.Error()}
@@ -182,6 +184,10 @@ func compare(cfg config, args []string) error {
 				child(d, "recover")
 			}
 		}
+		for _, d := range durable {
+			child(d, "shrink")
+			os.RemoveAll(filepath.Join(root, d.name+"-history"))
+		}
 	}
 	table := render(cfg, results)
 	fmt.Print(table)
@@ -219,6 +225,9 @@ func summary(r result) string {
 	case "recover":
 		return fmt.Sprintf("open %.3f s (%.2f s CPU), heap %s, rss %s (anon %s, file %s), resume %.0f µs",
 			r.OpenSeconds, r.OpenCPU, mib(int64(r.HeapInuse)), mib(int64(r.RSS)), mib(int64(r.RSSAnon)), mib(int64(r.RSSFile)), r.ResumeUs)
+	case "shrink":
+		return fmt.Sprintf("history of %s, bound lowered to %s: %s, %s later %s, closed %s",
+			mib(r.DiskPeak), mib(r.Bound), mib(r.DiskPeak), settle, mib(r.DiskSettled), mib(r.DiskClosed))
 	case "disk":
 		return fmt.Sprintf("published %s in %.1f s, bound %s: peak %s, end %s, %s later %s (apparent %s), closed %s",
 			mib(r.Published), r.Seconds, mib(r.Bound), mib(r.DiskPeak), mib(r.DiskEnd), settle, mib(r.DiskSettled), mib(r.ApparentEnd), mib(r.DiskClosed))

@@ -313,6 +313,36 @@ func childDisk(d design, dir string, cfg config) result {
 	return r
 }
 
+// childShrink opens the history childFill left (cfg.history bytes) with
+// HistoryMaxBytes = cfg.bound, publishes one event to each topic (each
+// publish applies the bound), waits settle and measures the directory:
+// whether lowering the bound, or a burst that has passed, gives the space
+// back to the file system without a manual step.
+func childShrink(d design, dir string, cfg config) result {
+	r := result{Design: d.name, Mode: "shrink", Bound: cfg.bound}
+	r.DiskPeak, _ = dirSize(dir)
+	opts := sse.BrokerOptions{HistorySize: 1 << 20, HistoryAge: 24 * time.Hour, HistoryMaxBytes: int(cfg.bound)}
+	s, err := d.open(dir, opts, fsyncAlways)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	rng := rand.NewChaCha8([32]byte{})
+	for i := range cfg.topics {
+		if _, err := s.Publish(context.Background(), sse.Message{Topics: []string{fmt.Sprintf("t%d", i)}, Event: "e", Data: payload(rng, cfg.size)}); err != nil {
+			r.Err = err.Error()
+			return r
+		}
+	}
+	time.Sleep(settle)
+	r.DiskSettled, _ = dirSize(dir)
+	if err := s.Close(); err != nil {
+		r.Err = err.Error()
+	}
+	r.DiskClosed, _ = dirSize(dir)
+	return r
+}
+
 // dirSize is the disk space (allocated blocks) of the files under dir.
 func dirSize(dir string) (int64, error) {
 	var n int64

@@ -12,9 +12,9 @@ import (
 // each measurement, with their range.
 func render(cfg config, results map[string][]result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| design | publishes/s, fsync always (%d publishers, %d topics, %d B) | publish p99 | CPU per publish | recovery of %d MiB (open until serving) | recovery CPU | heap / RSS serving it (anon + file) | resume, %d missed | disk after %d× the %d MiB bound: peak / %s after | code (lines, non-blank non-comment) |\n",
-		cfg.publishers, cfg.topics, cfg.size, cfg.history>>20, resumeMissed, cfg.factor, cfg.bound>>20, settle)
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| design | publishes/s, fsync always (%d publishers, %d topics, %d B) | publish p99 | CPU per publish | recovery of %d MiB (open until serving) | recovery CPU | heap / RSS serving it (anon + file) | resume, %d missed | disk after %d× the %d MiB bound: peak / %s after | disk when the bound drops to %d MiB under %d MiB of history: before / %s after | code (lines, non-blank non-comment) |\n",
+		cfg.publishers, cfg.topics, cfg.size, cfg.history>>20, resumeMissed, cfg.factor, cfg.bound>>20, settle, cfg.bound>>20, cfg.history>>20, settle)
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, d := range cfg.designs {
 		pub := ok(results[d.name+"/publish"])
 		rec := ok(results[d.name+"/recover"])
@@ -51,6 +51,14 @@ func render(cfg config, results map[string][]result) string {
 			r := disk[0]
 			row = append(row, fmt.Sprintf("%s (%.1f×) / %s (%.1f×)", mib(r.DiskPeak), float64(r.DiskPeak)/float64(r.Bound),
 				mib(r.DiskSettled), float64(r.DiskSettled)/float64(r.Bound)))
+		} else if d.durable {
+			row = append(row, "–")
+		} else {
+			row = append(row, "n/a")
+		}
+		if sh := ok(results[d.name+"/shrink"]); len(sh) > 0 {
+			r := sh[0]
+			row = append(row, fmt.Sprintf("%s / %s (%.1f×)", mib(r.DiskPeak), mib(r.DiskSettled), float64(r.DiskSettled)/float64(r.Bound)))
 		} else if d.durable {
 			row = append(row, "–")
 		} else {
