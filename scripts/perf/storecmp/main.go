@@ -227,7 +227,7 @@ func summary(r result) string {
 			r.OpenSeconds, r.OpenCPU, mib(int64(r.HeapInuse)), mib(int64(r.RSS)), mib(int64(r.RSSAnon)), mib(int64(r.RSSFile)), r.ResumeUs)
 	case "shrink":
 		return fmt.Sprintf("history of %s, bound lowered to %s: %s, %s later %s, closed %s",
-			mib(r.DiskPeak), mib(r.Bound), mib(r.DiskPeak), settle, mib(r.DiskSettled), mib(r.DiskClosed))
+			mib(r.DiskPeak), mib(r.Bound), mib(r.DiskPeak), 2*settle, mib(r.DiskSettled), mib(r.DiskClosed))
 	case "disk":
 		return fmt.Sprintf("published %s in %.1f s, bound %s: peak %s, end %s, %s later %s (apparent %s), closed %s",
 			mib(r.Published), r.Seconds, mib(r.Bound), mib(r.DiskPeak), mib(r.DiskEnd), settle, mib(r.DiskSettled), mib(r.ApparentEnd), mib(r.DiskClosed))

@@ -334,7 +334,9 @@ func childShrink(d design, dir string, cfg config) result {
 			return r
 		}
 	}
-	time.Sleep(settle)
+	// Two janitor rounds: the first may come late on a busy machine,
+	// right after a recovery's garbage collection.
+	time.Sleep(2 * settle)
 	r.DiskSettled, _ = dirSize(dir)
 	if err := s.Close(); err != nil {
 		r.Err = err.Error()

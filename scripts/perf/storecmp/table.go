@@ -13,7 +13,7 @@ import (
 func render(cfg config, results map[string][]result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| design | publishes/s, fsync always (%d publishers, %d topics, %d B) | publish p99 | CPU per publish | recovery of %d MiB (open until serving) | recovery CPU | heap / RSS serving it (anon + file) | resume, %d missed | disk after %d× the %d MiB bound: peak / %s after | disk when the bound drops to %d MiB under %d MiB of history: before / %s after | code (lines, non-blank non-comment) |\n",
-		cfg.publishers, cfg.topics, cfg.size, cfg.history>>20, resumeMissed, cfg.factor, cfg.bound>>20, settle, cfg.bound>>20, cfg.history>>20, settle)
+		cfg.publishers, cfg.topics, cfg.size, cfg.history>>20, resumeMissed, cfg.factor, cfg.bound>>20, settle, cfg.bound>>20, cfg.history>>20, 2*settle)
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, d := range cfg.designs {
 		pub := ok(results[d.name+"/publish"])
