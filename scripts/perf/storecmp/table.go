@@ -31,12 +31,12 @@ func render(cfg config, results map[string][]result) string {
 			// history as the process that wrote it left it (pebble then
 			// replays and flushes its WAL); later ones find what the
 			// previous open left.
-			cell := spread(rec, func(r result) float64 { return r.OpenSeconds }, "%.2f s")
+			cell := spreadFunc(rec, func(r result) float64 { return r.OpenSeconds }, seconds)
 			if len(rec) > 1 {
-				cell += fmt.Sprintf("; first open %.2f s", rec[0].OpenSeconds)
+				cell += "; first open " + seconds(rec[0].OpenSeconds)
 			}
 			row = append(row, cell)
-			row = append(row, spread(rec, func(r result) float64 { return r.OpenCPU }, "%.2f s"))
+			row = append(row, spreadFunc(rec, func(r result) float64 { return r.OpenCPU }, seconds))
 		} else {
 			row = append(row, "n/a (nothing to recover)", "n/a")
 		}
@@ -92,6 +92,11 @@ func ok(rs []result) []result {
 // spread formats the median of f over rs, with the range when there are
 // several runs.
 func spread(rs []result, f func(result) float64, format string) string {
+	return spreadFunc(rs, f, func(v float64) string { return fmt.Sprintf(format, v) })
+}
+
+// spreadFunc is spread with a function that formats a value.
+func spreadFunc(rs []result, f func(result) float64, format func(float64) string) string {
 	if len(rs) == 0 {
 		return "–"
 	}
@@ -100,11 +105,19 @@ func spread(rs []result, f func(result) float64, format string) string {
 		v[i] = f(r)
 	}
 	slices.Sort(v)
-	s := fmt.Sprintf(format, v[len(v)/2])
+	s := format(v[len(v)/2])
 	if len(v) > 1 {
-		s += " (" + fmt.Sprintf(format, v[0]) + "–" + fmt.Sprintf(format, v[len(v)-1]) + ")"
+		s += " (" + format(v[0]) + "–" + format(v[len(v)-1]) + ")"
 	}
 	return s
+}
+
+// seconds formats a time in seconds, under one second in milliseconds.
+func seconds(v float64) string {
+	if v < 1 {
+		return fmt.Sprintf("%.0f ms", v*1000)
+	}
+	return fmt.Sprintf("%.2f s", v)
 }
 
 func medianIndex(rs []result, f func(result) float64) int {
