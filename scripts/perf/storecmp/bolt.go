@@ -123,7 +123,8 @@ func (s *boltStore) trim(tb *bolt.Bucket, topic string, m *topicMeta) error {
 		if k == nil {
 			return errCorrupt // the meta counts more than the bucket holds
 		}
-		n := recordBytes(keyID(k), v)
+		dropped := keyID(k)
+		n := recordBytes(dropped, v)
 		if err := c.Delete(); err != nil {
 			return err
 		}
@@ -132,7 +133,7 @@ func (s *boltStore) trim(tb *bolt.Bucket, topic string, m *topicMeta) error {
 		if next != nil {
 			nextID = keyID(next)
 		}
-		s.b.drop(topic, m, n, nextID)
+		s.b.drop(topic, m, dropped, n, nextID)
 	}
 	return nil
 }
@@ -159,15 +160,18 @@ func (s *boltStore) Resume(_ context.Context, topic, lastID string) (int, error)
 	}
 	var evs []sse.Event
 	err = s.db.View(func(tx *bolt.Tx) error {
-		tb := tx.Bucket([]byte(topic))
-		if tb == nil {
-			return errStale
+		tb, mv := tx.Bucket([]byte(topic)), tx.Bucket(boltMeta).Get([]byte(topic))
+		if tb == nil || mv == nil {
+			return errStale // evicted, or never published to
+		}
+		m, err := decodeMeta(mv)
+		if err != nil {
+			return err
+		}
+		if after.Less(m.trimmed) {
+			return errStale // events after lastID are gone
 		}
 		c := tb.Cursor()
-		k, _ := c.First()
-		if k == nil || after.Less(keyID(k)) {
-			return errStale // the event after lastID may be gone
-		}
 		k, v := c.Seek(idKey(after)) // O(log n)
 		if k != nil && keyID(k) == after {
 			k, v = c.Next()

@@ -172,7 +172,7 @@ func (s *pebbleStore) trim(batch *pebble.Batch, topic string, m *topicMeta) erro
 		if err := it.Close(); err != nil {
 			return err
 		}
-		s.b.drop(topic, m, n, next)
+		s.b.drop(topic, m, m.first, n, next)
 	}
 	return nil
 }
@@ -182,14 +182,15 @@ func (s *pebbleStore) Resume(_ context.Context, topic, lastID string) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	m, ok := s.b.meta[topic]
-	var first streamid.ID
-	if ok {
-		first = m.first
+	// A resume from before the greatest id dropped has missed events;
+	// checked after the read too, since a publish may trim meanwhile.
+	stale := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		m, ok := s.b.meta[topic]
+		return !ok || after.Less(m.trimmed)
 	}
-	s.mu.Unlock()
-	if !ok || after.Less(first) {
+	if stale() {
 		return 0, errStale
 	}
 	p := eventPrefix(topic)
@@ -209,7 +210,13 @@ func (s *pebbleStore) Resume(_ context.Context, topic, lastID string) (int, erro
 		}
 		evs = append(evs, ev)
 	}
-	return len(evs), it.Close()
+	if err := it.Close(); err != nil {
+		return 0, err
+	}
+	if stale() {
+		return 0, errStale
+	}
+	return len(evs), nil
 }
 
 func (s *pebbleStore) Close() error { return s.db.Close() }

@@ -65,26 +65,29 @@ type topicMeta struct {
 	count       int64
 	bytes       int64       // recordBytes of its events, plus memory.TopicBytes while not empty
 	first, last streamid.ID // oldest and newest id held
+	trimmed     streamid.ID // greatest id dropped: a resume from before it has missed events
 }
 
 func (m topicMeta) encode() []byte {
-	b := make([]byte, 48)
+	b := make([]byte, 64)
 	binary.BigEndian.PutUint64(b[0:], uint64(m.count))
 	binary.BigEndian.PutUint64(b[8:], uint64(m.bytes))
 	copy(b[16:], idKey(m.first))
 	copy(b[32:], idKey(m.last))
+	copy(b[48:], idKey(m.trimmed))
 	return b
 }
 
 func decodeMeta(b []byte) (topicMeta, error) {
-	if len(b) != 48 {
+	if len(b) != 64 {
 		return topicMeta{}, errCorrupt
 	}
 	return topicMeta{
-		count: int64(binary.BigEndian.Uint64(b[0:])),
-		bytes: int64(binary.BigEndian.Uint64(b[8:])),
-		first: keyID(b[16:32]),
-		last:  keyID(b[32:48]),
+		count:   int64(binary.BigEndian.Uint64(b[0:])),
+		bytes:   int64(binary.BigEndian.Uint64(b[8:])),
+		first:   keyID(b[16:32]),
+		last:    keyID(b[32:48]),
+		trimmed: keyID(b[48:64]),
 	}, nil
 }
 
@@ -124,9 +127,10 @@ func (b *bounds) add(topic string, id streamid.ID, n int64) *topicMeta {
 	return m
 }
 
-// drop uncounts the oldest event of topic, of bytes n; next is the id of
-// the one after it (ignored when none is left).
-func (b *bounds) drop(topic string, m *topicMeta, n int64, next streamid.ID) {
+// drop uncounts the oldest event of topic, id of bytes n; next is the id
+// of the one after it (ignored when none is left).
+func (b *bounds) drop(topic string, m *topicMeta, id streamid.ID, n int64, next streamid.ID) {
+	m.trimmed = id
 	m.count--
 	m.bytes -= n
 	b.bytes -= n
