@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -64,6 +65,12 @@ func open(opts sse.BrokerOptions, now func() time.Time) (*Broker, error) {
 	l, rec, err := seglog.Open(seglog.Options{
 		Dir: opts.DataDir, SegmentBytes: SegmentBytes(opts.HistoryMaxBytes),
 		Sync: mode, SyncInterval: opts.FsyncInterval, Logger: opts.Logger, Now: b.now,
+		Rotated: func() {
+			select {
+			case b.rotated <- struct{}{}:
+			default: // a round is due already
+			}
+		},
 	}, rv.add)
 	if err != nil {
 		return nil, fmt.Errorf("ssevents: data directory (SSE_DATA_DIR): %w", err)
@@ -73,6 +80,11 @@ func open(opts sse.BrokerOptions, now func() time.Time) (*Broker, error) {
 		opts.Observer.BrokerError()
 	}
 	b.install(&rv, rec, l.Dataset())
+	if rec.Records > 0 {
+		// Reading back grew and dropped per-topic lists and file
+		// buffers: give that memory back now rather than hold it as RSS.
+		debug.FreeOSMemory()
+	}
 	b.start()
 	opts.Logger.Info("ssevents: history read from the data directory", "dir", opts.DataDir,
 		"events", rec.Records, "new_dataset", rec.New, "torn_bytes", rec.TornBytes, "damaged", rec.Damaged)

@@ -7,6 +7,8 @@ import (
 	"github.com/ssevents/ssevents/sse"
 )
 
+// janitor drops expired history every memJanitorInterval, and keeps the
+// data directory within its bound, then and whenever a segment starts.
 func (b *Broker) janitor() {
 	defer b.wg.Done()
 	tick := time.NewTicker(memJanitorInterval)
@@ -15,6 +17,8 @@ func (b *Broker) janitor() {
 		select {
 		case <-b.stop:
 			return
+		case <-b.rotated:
+			b.maintainLog()
 		case <-tick.C:
 			b.sweep(b.now())
 			if b.log != nil {

@@ -100,6 +100,9 @@ type Broker struct {
 	// keepSegments, set by the janitor after a failed compaction, stops
 	// it deleting segments.
 	keepSegments bool
+	// rotated wakes the janitor when the log starts a segment, so that
+	// the disk stays within its bound between its rounds too.
+	rotated chan struct{}
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -133,11 +136,12 @@ func newBroker(opts sse.BrokerOptions) *Broker {
 		// returns only after the millisecond of the last id: no id of a
 		// previous broker (or process) is ever one of this broker's, and
 		// resuming from one yields a resync.
-		first:  streamid.ID{Ms: uint64(time.Now().UnixMilli())},
-		seed:   maphash.MakeSeed(),
-		shards: make([]shard, n),
-		mask:   uint64(n - 1),
-		stop:   make(chan struct{}),
+		first:   streamid.ID{Ms: uint64(time.Now().UnixMilli())},
+		seed:    maphash.MakeSeed(),
+		shards:  make([]shard, n),
+		mask:    uint64(n - 1),
+		stop:    make(chan struct{}),
+		rotated: make(chan struct{}, 1),
 		// No publish before the first: its turn is now.
 		crossTurn: make(chan struct{}),
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/ssevents/ssevents/broker/redis" // redis://, rediss://, redis+sentinel://, redis+cluster:// for SSE_REDIS_URL
@@ -55,6 +56,7 @@ type Main struct {
 
 	hub      *hub.Hub
 	ln       net.Listener
+	stopping atomic.Bool // Close closed ln: Serve's error is expected
 	tls      bool // serving HTTPS
 	srv      *http.Server
 	done     chan struct{} // closed when Serve returned
@@ -156,6 +158,15 @@ func (m *Main) Done() <-chan struct{} { return m.done }
 func (m *Main) Close() error {
 	m.closeOne.Do(func() {
 		var errs []error
+		// Stop taking connections first: a client whose stream the hub
+		// is about to end must reconnect elsewhere (or to the restarted
+		// hub), not get this hub's 503 "shutting down", after which a
+		// browser's EventSource never retries.
+		if m.ln != nil && m.srv != nil {
+			m.stopping.Store(true)
+			_ = m.ln.Close()
+			<-m.done // Serve returned: Shutdown finds no listener left to close
+		}
 		if m.hub != nil {
 			errs = append(errs, m.hub.Close())
 		}
@@ -166,7 +177,7 @@ func (m *Main) Close() error {
 			}
 			cancel()
 			<-m.done
-			if !errors.Is(m.serveErr, http.ErrServerClosed) {
+			if !errors.Is(m.serveErr, http.ErrServerClosed) && !(m.stopping.Load() && errors.Is(m.serveErr, net.ErrClosed)) {
 				errs = append(errs, m.serveErr)
 			}
 		}

@@ -49,6 +49,11 @@ type Options struct {
 	// Now is the clock a new dataset takes its first id from; nil means
 	// time.Now.
 	Now func() time.Time
+	// Rotated, if set, is called when a new segment is started, so that
+	// the owner can delete the ones it no longer needs at once rather
+	// than on its next round. It is called with the log locked: it must
+	// return at once and not use the log.
+	Rotated func()
 }
 
 // Segment is one file of the log. Its owner counts with Ref the records
@@ -146,6 +151,9 @@ func (l *Log) Append(rec *Record) (*Batch, *Segment) {
 		tail = &Segment{no: tail.no + 1}
 		l.segs = append(l.segs, tail)
 		l.tailSize = 0
+		if l.opts.Rotated != nil {
+			l.opts.Rotated()
+		}
 	}
 	b := l.cur
 	if len(b.chunks) == 0 || b.chunks[len(b.chunks)-1].seg != tail {
