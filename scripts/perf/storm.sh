@@ -96,6 +96,21 @@ if [ -z "$bin" ]; then
 fi
 (cd "$repo" && go build -o "$work/storm" ./scripts/perf/storm)
 ulimit -n "$(ulimit -Hn)"
+# A hub's listen queue holds at most net.core.somaxconn connections (Go
+# listens with that backlog): a storm of more loses the rest's SYNs, which
+# the clients resend 1, 3, 7 s later. Raise it (and the SYN backlog) to
+# the storm's size when allowed, as a deployment expecting such storms
+# would, and say so; the hub must start after this to get the backlog.
+for knob in net.core.somaxconn net.ipv4.tcp_max_syn_backlog; do
+	f=/proc/sys/${knob//.//}
+	if [ -r "$f" ] && [ "$(cat "$f")" -lt "$streams" ]; then
+		if [ -w "$f" ] && echo "$streams" >"$f" 2>/dev/null; then
+			echo "storm.sh: raised $knob to $streams for the storm" >&2
+		else
+			echo "storm.sh: warning: $knob is $(cat "$f"), below $streams: expect listen-queue overflows" >&2
+		fi
+	fi
+done
 [ "$(ulimit -n)" -gt $((streams + 100)) ] ||
 	echo "storm.sh: warning: open-file limit $(ulimit -n) is tight for $streams streams" >&2
 if $durable; then

@@ -121,6 +121,10 @@ func (s *stream) waitRetry(ctx context.Context) {
 	}
 }
 
+// sourceAddrs is the number of loopback addresses (127.0.1.1 ...) the
+// streams dial from.
+const sourceAddrs = 32
+
 // connect makes one connection and reads it until it ends. On the first
 // connection it sends nil on opened once the answer is 200.
 func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) error {
@@ -134,7 +138,12 @@ func (s *stream) connect(ctx context.Context, first bool, opened chan<- error) e
 	last := s.lastID
 	s.mu.Unlock()
 	start := time.Now()
-	d := net.Dialer{Timeout: 30 * time.Second}
+	// Streams dial from sourceAddrs loopback addresses in turn, as a
+	// fleet of browsers comes from many: with every connection from one
+	// address, the kernel's search for a free port makes each connect
+	// cost more than the hub spends on the stream.
+	d := net.Dialer{Timeout: 30 * time.Second,
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+s.idx%sourceAddrs))}}
 	conn, err := d.DialContext(ctx, "tcp", s.hub.addr)
 	if err != nil {
 		s.countConnErr("connect", err, start, 0)
