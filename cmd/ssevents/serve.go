@@ -57,7 +57,7 @@ type Main struct {
 	hub      *hub.Hub
 	ln       net.Listener
 	stopping atomic.Bool // Close closed ln: Serve's error is expected
-	tls      bool // serving HTTPS
+	tls      bool        // serving HTTPS
 	srv      *http.Server
 	done     chan struct{} // closed when Serve returned
 	serveErr error
