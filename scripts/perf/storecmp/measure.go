@@ -250,4 +250,3 @@ func measureServing(r *result, s store, from string) {
 	slices.Sort(times)
 	r.ResumeUs = float64(times[len(times)/2].Microseconds())
 }
-
