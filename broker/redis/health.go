@@ -29,12 +29,13 @@ type health struct {
 	// again (a script error, a replica that refuses) is failing still.
 	failingSince time.Time
 	failure      error
+	upSince      time.Time // when it last came up
 	changed      chan struct{}
 }
 
 // setUp marks the connection up. b.mu is held.
 func (h *health) setUp() {
-	h.up, h.everUp, h.err = true, true, nil
+	h.up, h.everUp, h.err, h.upSince = true, true, nil, time.Now()
 	h.notify()
 }
 
@@ -81,12 +82,19 @@ func (h *health) watch() <-chan struct{} {
 }
 
 // failingFor returns how long the connection has been failing, 0 while it
-// is not. b.mu is held.
+// is not. A connection that is up again, subscribing and syncing after
+// an outage, has been failing only since it came up: it gets the timeout
+// to finish that round, rather than being judged by how long Redis was
+// gone. b.mu is held.
 func (h *health) failingFor(now time.Time) time.Duration {
 	if h.failingSince.IsZero() {
 		return 0
 	}
-	return max(now.Sub(h.failingSince), time.Nanosecond)
+	since := h.failingSince
+	if h.up && h.upSince.After(since) {
+		since = h.upSince
+	}
+	return max(now.Sub(since), time.Nanosecond)
 }
 
 // readyWait is one thing a Subscribe waits for: a channel closed once a

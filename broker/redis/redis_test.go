@@ -108,7 +108,7 @@ func TestRedisRestart(t *testing.T) {
 	// The resumed subscription is live: what is published now arrives.
 	want := []int{}
 	for i := range 3 {
-		brokertest.Publish(t, pub, 1000+i, "orders")
+		publishKeyed(t, pub, 1000+i, "orders")
 		want = append(want, 1000+i)
 	}
 	if got := brokertest.Seqs(t, brokertest.ReceiveAtLeast(t, resumed, 3)); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -162,6 +162,24 @@ func checkDown(t *testing.T, pub, recv sse.Broker, sub sse.Subscription) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Subscribe with Redis down took %v", d)
 	}
+}
+
+// publishKeyed publishes event n to topic with an idempotency key,
+// publishing again with the key while the outcome is unknown: the Redis
+// client pipelines over several connections (4 to one server), and each
+// one to a server that was restarted fails the first command written to
+// it (EOF, outcome unknown to the broker) however many publishes others
+// carried since; the key makes the retry publish it once.
+func publishKeyed(t *testing.T, pub sse.Broker, n int, topic string) {
+	t.Helper()
+	msg := sse.Message{Topics: []string{topic}, Event: "test.event", Data: brokertest.Data(n), IdempotencyKey: fmt.Sprintf("keyed-%d", n)}
+	brokertest.Eventually(t, "Publish with its key", func() bool {
+		_, err := pub.Publish(context.Background(), msg)
+		if err != nil && !errors.Is(err, sse.ErrOutcomeUnknown) {
+			t.Fatalf("Publish(%d): %v", n, err)
+		}
+		return err == nil
+	})
 }
 
 // publishAccepted publishes count events to "orders" after a restart of
