@@ -1,6 +1,10 @@
 package main_test
 
 import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +142,32 @@ func waitStreams(t *testing.T, hubs []*hubProc, n int, limit time.Duration) {
 			t.Fatalf("the hubs serve %d streams after %v, want %d", total, limit, n)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A hub that shuts down stops taking connections before it ends its
+// streams: a stream's reconnection then finds no listener (and retries
+// elsewhere, or after the restart), never this hub's 503 "shutting down",
+// after which a browser's EventSource gives up for good.
+func TestShutdown_closesTheListenerBeforeEndingStreams(t *testing.T) {
+	t.Parallel()
+	m := startHub(t)
+	addr := strings.TrimPrefix(m.URL(), "http://")
+	s := subscribe(t, eventsURL(m, "a"), nil)
+	done := make(chan error, 1)
+	go func() { done <- m.Close() }()
+	s.wantEnd()
+	// The stream has ended: a reconnection now must not be answered.
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = fmt.Fprintf(conn, "GET /events?topic=a HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		if line, rerr := bufio.NewReader(conn).ReadString('\n'); rerr == nil {
+			t.Errorf("a reconnection after the stream ended was answered %q; want no listener", strings.TrimSpace(line))
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 }
