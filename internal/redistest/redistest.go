@@ -21,7 +21,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -97,9 +96,29 @@ func startTLS(t testing.TB, port int, tlsConf *tls.Config, extra ...string) *Ser
 		s.args = []string{conf, "--sentinel", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--daemonize", "no", "--dir", s.dir, "--logfile", "redis.log"}
 	}
-	s.run()
 	t.Cleanup(s.Kill)
+	// Another process (a test of another package, another run on the
+	// same machine) may take the free port between its choice and the
+	// server's bind: then start again on another port.
+	for attempt := 1; !s.run(attempt < portAttempts); attempt++ {
+		s.Kill()
+		s.setPort(freePort(t, true))
+	}
 	return s
+}
+
+// portAttempts is how many ports a new server tries before its test fails.
+const portAttempts = 5
+
+// setPort makes the server listen on port from its next start (its TLS
+// port, for a server whose plain port is off).
+func (s *Server) setPort(port int) {
+	s.Port = port
+	for i := 0; i+1 < len(s.args); i++ {
+		if (s.args[i] == "--port" && s.args[i+1] != "0") || s.args[i] == "--tls-port" {
+			s.args[i+1] = strconv.Itoa(port)
+		}
+	}
 }
 
 // Addr returns "127.0.0.1:<port>".
@@ -108,7 +127,10 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 // URL returns "redis://127.0.0.1:<port>/0".
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
-func (s *Server) run() {
+// run starts the server and waits until it is ready. When the port turns
+// out to be another process's and portTaken allows it, it returns false
+// instead of failing the test.
+func (s *Server) run(portTaken bool) bool {
 	s.t.Helper()
 	s.mu.Lock()
 	cmd := exec.Command("redis-server", s.args...)
@@ -136,14 +158,20 @@ func (s *Server) run() {
 			// The server that answers must be the one just started, not
 			// another process that took the port while it was free.
 			if infoField(info, "process_id") != strconv.Itoa(cmd.Process.Pid) {
+				if portTaken {
+					return false
+				}
 				s.t.Fatalf("port %d is held by another process, not the redis-server just started (pid %d)", s.Port, cmd.Process.Pid)
 			}
 			if infoField(info, "loading") != "1" && infoField(info, "async_loading") != "1" {
-				return
+				return true
 			}
 		}
 		select {
 		case <-done:
+			if tail := s.logTail(); portTaken && strings.Contains(tail, "Address already in use") {
+				return false
+			}
 			s.t.Fatalf("redis-server on port %d exited at start: %s", s.Port, s.logTail())
 		default:
 		}
@@ -249,7 +277,7 @@ func (s *Server) Continue() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()
-	s.run()
+	s.run(false) // the same port: its clients reconnect there
 }
 
 // Do sends one command to the server on a new connection and returns the
@@ -352,39 +380,4 @@ func (s *Server) logTail() string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
-}
-
-// Ports are drawn at random below the kernel's ephemeral range (32768 and
-// up on Linux), cluster bus ports (+10000) included: a port that a Server
-// gives up while it is stopped is then not handed to some other socket of
-// this or another test process, which asks the kernel for port 0, before
-// Restart takes it back.
-const (
-	minPort = 12000
-	maxPort = 22000 // exclusive; +10000 stays under 32768
-)
-
-// freePort returns a loopback TCP port that is free now. With bus set, port
-// + 10000 (the cluster bus port) is free too.
-func freePort(t testing.TB, bus bool) int {
-	t.Helper()
-	for range 200 {
-		port := minPort + rand.IntN(maxPort-minPort)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			continue
-		}
-		if !bus {
-			_ = l.Close()
-			return port
-		}
-		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
-		_ = l.Close()
-		if err == nil {
-			_ = l2.Close()
-			return port
-		}
-	}
-	t.Fatalf("no free port between %d and %d", minPort, maxPort)
-	return 0
 }
