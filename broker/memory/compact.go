@@ -1,6 +1,8 @@
 package memory
 
 import (
+	"slices"
+
 	"github.com/ssevents/ssevents/internal/seglog"
 	"github.com/ssevents/ssevents/internal/streamid"
 )
@@ -63,10 +65,7 @@ func (b *Broker) compact(s *seglog.Segment) error {
 	if batch == nil {
 		return nil
 	}
-	if err := b.log.Write(batch); err != nil {
-		return err
-	}
-	return b.log.Flush()
+	return b.log.Flush() // writes and syncs the copies, wherever their batch is
 }
 
 // copyForward appends a copy of rec, a record of s, with those of its
@@ -88,7 +87,7 @@ func (b *Broker) copyForward(s *seglog.Segment, rec *seglog.Record) *seglog.Batc
 		if !ok {
 			continue
 		}
-		if j := searchAfter(t.history, prevID(rec.ID)); j < len(t.history) && t.history[j].id == rec.ID && t.history[j].seg == s {
+		if j, ok := slices.BinarySearchFunc(t.history, rec.ID, compareStored); ok && t.history[j].seg == s {
 			live = append(live, &t.history[j])
 			topics = append(topics, name)
 		}
@@ -120,14 +119,6 @@ func (b *Broker) copyForward(s *seglog.Segment, rec *seglog.Record) *seglog.Batc
 	return batch
 }
 
-// prevID returns the id just before id, so that searchAfter(prevID(id))
-// finds id itself.
-func prevID(id streamid.ID) streamid.ID {
-	if id.Seq > 0 {
-		return streamid.ID{Ms: id.Ms, Seq: id.Seq - 1}
-	}
-	if id.Ms == 0 {
-		return id
-	}
-	return streamid.ID{Ms: id.Ms - 1, Seq: ^uint64(0)}
-}
+// compareStored orders a history's entry against an id, for a binary
+// search.
+func compareStored(s stored, id streamid.ID) int { return streamid.Compare(s.id, id) }

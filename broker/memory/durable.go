@@ -131,10 +131,6 @@ func diskCause(err error) error {
 	if errors.As(err, &pe) {
 		return pe.Err
 	}
-	var we *seglog.WriteError
-	if errors.As(err, &we) {
-		return we.Err
-	}
 	return errors.New("input/output error")
 }
 
@@ -186,7 +182,6 @@ func (b *Broker) unlist(topics []*memTopic) {
 // recovered gathers the records read back, by topic.
 type recovered struct {
 	topics map[string][]stored
-	names  map[string]string // one copy of each topic's name
 	idem   []recoveredIdem
 }
 
@@ -206,17 +201,13 @@ func (rv *recovered) add(rec *seglog.Record, seg *seglog.Segment) {
 	}
 	ev := sse.Event{ID: rec.ID.String(), Name: rec.Name, Time: at}
 	ev.Wire, ev.Data = wire.EncodeEvent(ev.ID, ev.Name, rec.Data)
-	if rv.names == nil {
-		rv.names = map[string]string{}
-	}
 	for _, t := range rec.Topics {
-		name, ok := rv.names[t]
-		if !ok {
-			name = t
-			rv.names[t] = t
+		list := rv.topics[t]
+		ev.Topic = t
+		if len(list) > 0 {
+			ev.Topic = list[0].ev.Topic // one copy of the name for the topic's whole history
 		}
-		ev.Topic = name
-		rv.topics[name] = append(rv.topics[name], stored{ev: ev, id: rec.ID, multi: len(rec.Topics) > 1, seg: seg})
+		rv.topics[ev.Topic] = append(list, stored{ev: ev, id: rec.ID, multi: len(rec.Topics) > 1, seg: seg})
 	}
 }
 

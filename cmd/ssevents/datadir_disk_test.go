@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ssevents/ssevents/internal/streamid"
 )
 
 // Shape of the full-disk runs: a tmpfs of diskSize with diskFiller bytes
@@ -188,14 +190,7 @@ func (d *diskPublishes) check(when, first string) {
 
 func compareIDs(t *testing.T, a, b string) int {
 	t.Helper()
-	x, y := mustParseID(t, a), mustParseID(t, b)
-	switch {
-	case x.Less(y):
-		return -1
-	case y.Less(x):
-		return 1
-	}
-	return 0
+	return streamid.Compare(mustParseID(t, a), mustParseID(t, b))
 }
 
 // mountTmpfs mounts a tmpfs of size in a new directory of t, unmounted

@@ -209,7 +209,7 @@ func (l *Log) writeBatch(b *Batch) error {
 		parts = append(parts, part{seg: c.seg, size: c.seg.size.Load()})
 		if _, err := l.file.Load().Write(c.buf); err != nil {
 			l.cutBack(parts)
-			return &WriteError{Path: filepath.Join(l.opts.Dir, c.seg.name()), Err: err}
+			return fmt.Errorf("seglog: %w", err) // a *fs.PathError: the file and the cause
 		}
 		c.seg.size.Add(int64(len(c.buf)))
 	}
@@ -241,19 +241,6 @@ func (l *Log) cutBack1(seg *Segment, size int64) {
 	}
 	seg.size.Store(size)
 }
-
-// WriteError is a failed write of a segment file: Err (ENOSPC, EIO...)
-// says what failed; Path, where, is for the operator's log, not for a
-// client.
-type WriteError struct {
-	Path string
-	Err  error
-}
-
-func (e *WriteError) Error() string { return "seglog: write " + e.Path + ": " + e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *WriteError) Unwrap() error { return e.Err }
 
 // startFile makes seg's file the one written to. The previous file is
 // synced, in every mode (a complete segment is durable), and closed under
