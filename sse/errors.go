@@ -81,6 +81,10 @@ var (
 	ErrUnknownBroker = errors.New("ssevents: no broker registered for URL scheme")
 	// ErrInvalidConfig: a configuration value is out of its allowed range.
 	ErrInvalidConfig = errors.New("ssevents: invalid configuration")
+	// ErrNotTracked: presence was asked of a topic that no presence
+	// pattern (Config.Presence, SSE_PRESENCE) tracks, or presence is off
+	// (404).
+	ErrNotTracked = errors.New("ssevents: topic not tracked for presence")
 )
 
 // HTTPStatus maps an error to the HTTP status a client should see: the one
@@ -102,6 +106,8 @@ func HTTPStatus(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden
+	case errors.Is(err, ErrNotTracked):
+		return http.StatusNotFound
 	case errors.Is(err, ErrMessageTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrRateLimited):

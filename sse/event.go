@@ -35,6 +35,17 @@ const (
 	EventTokenExpired = "token_expired"
 )
 
+// IsReservedEvent reports whether name is one of the event names ssevents
+// sends itself (resync, heartbeat, token_expired, presence, join, leave),
+// which no publish may use.
+func IsReservedEvent(name string) bool {
+	switch name {
+	case EventResync, EventHeartbeat, EventTokenExpired, EventPresence, EventJoin, EventLeave:
+		return true
+	}
+	return false
+}
+
 // Event is one published event as a subscriber receives it.
 type Event struct {
 	// ID is the event's opaque id, assigned by the broker. IDs are
@@ -129,7 +140,7 @@ func (m Message) Validate(maxSize int) error {
 	if err := ValidateEventName(m.Event); err != nil {
 		return err
 	}
-	if m.Event == EventResync || m.Event == EventHeartbeat || m.Event == EventTokenExpired {
+	if IsReservedEvent(m.Event) {
 		return fmt.Errorf("%w: %q is reserved for ssevents itself", ErrInvalidEvent, m.Event)
 	}
 	if maxSize > 0 && len(m.Data) > maxSize {
