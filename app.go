@@ -16,7 +16,8 @@ import (
 // health and metrics endpoints, and a mux for the application's own routes,
 // as one http.Handler. It embeds a Publisher, so app.Publish publishes.
 //
-// Routes it serves: GET Config.Path (/events), GET /health,
+// Routes it serves: GET Config.Path (/events), GET /presence (see
+// Config.Presence), GET /health,
 // /health/live, /health/ready, GET /metrics (JSON) and
 // /metrics/prometheus, plus whatever Handle registers. Every request that
 // reaches the app's own routes carries the Publisher in its context.
@@ -28,6 +29,7 @@ type App struct {
 	metrics    *Metrics
 	events     *Handler
 	mux        *http.ServeMux
+	outbox     *presenceOutbox // nil: presence off
 }
 
 // New validates cfg, opens its broker (Config.Broker, or the one
@@ -59,6 +61,17 @@ func New(cfg Config) (*App, error) {
 	a.Publisher = NewPublisher(a.broker, cfg.MaxMessageSize, m)
 	a.Publisher.logger = cfg.Logger
 	a.events = NewHandler(cfg, a.broker, m)
+	p, err := openPresence(cfg, a.broker, m)
+	if err != nil {
+		if a.ownsBroker {
+			_ = a.broker.Close()
+		}
+		return nil, err
+	}
+	if p != nil {
+		a.events.presence = p
+		a.outbox = startOutbox(cfg, p)
+	}
 	a.Register(a.mux)
 	return a, nil
 }
@@ -77,6 +90,7 @@ func Mount(mux *http.ServeMux, cfg Config) (*App, error) {
 // Register adds the app's endpoints (SSE, health, metrics) to mux.
 func (a *App) Register(mux *http.ServeMux) {
 	mux.Handle(a.cfg.Path, a.events) // any method: the handler answers 405 in JSON
+	mux.HandleFunc("GET /presence", a.handlePresence)
 	mux.HandleFunc("GET /health", a.handleHealth)
 	mux.HandleFunc("GET /health/live", a.handleLive)
 	mux.HandleFunc("GET /health/ready", a.handleReady)
@@ -132,6 +146,10 @@ func (a *App) Close() error {
 	err := a.Publisher.Stop(ctx)
 	cancel()
 	err = errors.Join(err, a.events.Close())
+	if a.outbox != nil {
+		a.outbox.close()
+		err = errors.Join(err, a.events.presence.store.Close())
+	}
 	if a.ownsBroker {
 		err = errors.Join(err, a.broker.Close())
 	}

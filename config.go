@@ -197,6 +197,37 @@ type Config struct {
 	// stream holds no goroutine and no buffer. Default false. Env:
 	// SSE_POLLER=false.
 	DisablePoller bool
+	// Presence are topic patterns (exact names, or globs where * matches
+	// any run of characters, as the hub's) whose subscribers are tracked:
+	// who is present (GET /presence, App.Presence), join and leave events
+	// for streams that ask (?presence=true), OnPresence and the presence
+	// webhook. A stream's user is what its Authorizer gave SetPresence;
+	// without it the stream is anonymous (counted, never listed). Needs a
+	// broker that keeps presence (sse.PresenceBroker: the embedded one and
+	// Redis). Default: none, presence off and costing nothing.
+	// Env: SSE_PRESENCE.
+	Presence []string
+	// PresenceGrace is how long a member stays after its last stream
+	// ended: a reconnect within it is neither a leave nor a join; negative:
+	// none, a member leaves as its last stream ends. Default
+	// sse.DefaultPresenceGrace (10 s). Env: SSE_PRESENCE_GRACE_SECONDS
+	// (0: none).
+	PresenceGrace time.Duration
+	// PresenceTTL is how long the members of an instance that died stay
+	// present on the others (Redis). Default sse.DefaultPresenceTTL
+	// (30 s). Env: SSE_PRESENCE_TTL_SECONDS.
+	PresenceTTL time.Duration
+	// PresenceWebhookURL receives a POST of each join and leave (an
+	// sse.PresenceEvent as JSON), signed with PresenceWebhookSecret,
+	// retried with backoff until it answers 2xx: at least once per
+	// cluster, not once per instance. Default: none.
+	// Env: SSE_PRESENCE_WEBHOOK_URL.
+	PresenceWebhookURL string
+	// PresenceWebhookSecret signs the webhook's requests: the header
+	// SSE-Signature is "sha256=" and the hex HMAC-SHA256 of the body with
+	// it. At least 16 bytes; required with PresenceWebhookURL.
+	// Env: SSE_PRESENCE_WEBHOOK_SECRET.
+	PresenceWebhookSecret string
 	// Authorize, when set, is asked once per subscribe request about all
 	// its topics (see Authorizer; AuthorizeEachTopic adapts a per-topic
 	// rule). Default: every topic is allowed.
@@ -252,6 +283,12 @@ func (c Config) withDefaults() Config {
 	if c.FsyncInterval == 0 {
 		c.FsyncInterval = sse.DefaultFsyncInterval
 	}
+	if c.PresenceGrace == 0 {
+		c.PresenceGrace = sse.DefaultPresenceGrace
+	}
+	if c.PresenceTTL == 0 {
+		c.PresenceTTL = sse.DefaultPresenceTTL
+	}
 	if c.Retry == 0 {
 		c.Retry = DefaultRetry
 	}
@@ -270,6 +307,9 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if err := c.checkDataDir(); err != nil {
+		return err
+	}
+	if err := c.checkPresence(); err != nil {
 		return err
 	}
 	return settings.Validate(&c, Settings)

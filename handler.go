@@ -26,9 +26,10 @@ import (
 // disconnected (it can resume from history) and never slows a publisher or
 // another client. Handler is safe for concurrent use.
 type Handler struct {
-	cfg     Config
-	broker  sse.Broker
-	metrics *Metrics
+	cfg      Config
+	broker   sse.Broker
+	metrics  *Metrics
+	presence *presence // nil: presence off (set by the App)
 
 	conns   atomic.Int64 // open streams, and slots taken by streams about to open
 	pending atomic.Int64 // requests waiting for Config.Authorize
@@ -214,6 +215,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.cfg.Logger, err)
 		return
 	}
+	var ident *presenceIdent
+	if h.presence != nil {
+		ident = &presenceIdent{}
+		r = r.WithContext(context.WithValue(r.Context(), presenceKey{}, ident))
+	}
 	expires, err := h.admit(w, r, topics)
 	if err != nil {
 		WriteError(w, r, h.cfg.Logger, err)
@@ -236,6 +242,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		},
 	})
+	var pres *presenceRef
+	if err == nil && h.presence != nil {
+		inner := sub
+		if sub, pres, err = h.presence.attach(r, sub, topics, ident); err != nil {
+			_ = inner.Close()
+		}
+	}
 	if err != nil {
 		h.conns.Add(-1)
 		WriteError(w, r, h.cfg.Logger, err)
@@ -244,7 +257,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.wg.Add(1)
 	h.metrics.connsTotal.Add(1)
 	h.metrics.connsCurrent.Add(1)
-	s := &stream{h: h, sub: sub, topics: topics, remote: r.RemoteAddr, expires: expires}
+	s := &stream{h: h, sub: sub, topics: topics, remote: r.RemoteAddr, expires: expires, pres: pres}
 	if u, ok := sub.(sse.Unaccepting); ok {
 		// From now on the queue judges the client by what it has not
 		// accepted, the backlog's writes included.

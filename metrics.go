@@ -37,6 +37,12 @@ type Metrics struct {
 	reconnects    atomic.Int64
 	malformed     atomic.Int64 // broker channel messages that were not an event envelope
 
+	// Presence (Config.Presence).
+	presenceStreams         atomic.Int64 // open streams of tracked topics
+	presenceJoins           atomic.Int64 // joins handed to OnPresence and the webhook here
+	presenceLeaves          atomic.Int64 // leaves, likewise
+	presenceWebhookFailures atomic.Int64 // failed webhook attempts
+
 	// The authorization stage (Handler.admit).
 	rejectedPending atomic.Int64 // over MaxPendingAuth
 	pendingAuth     atomic.Int64 // requests waiting for Config.Authorize
@@ -101,6 +107,10 @@ func NewMetrics() *Metrics {
 		counter("sse_broker_errors", "Broker backend errors (Redis unreachable, command failures).", &m.brokerErrors, nil),
 		counter("sse_broker_reconnects", "Broker backend reconnections.", &m.reconnects, nil),
 		counter("sse_envelopes_malformed_total", "Messages on the broker's channels dropped because they are not a valid event envelope (a foreign publisher's mistake).", &m.malformed, nil),
+		gauge("sse_presence_streams", "Open streams of topics tracked for presence (SSE_PRESENCE).", func() float64 { return float64(m.presenceStreams.Load()) }),
+		counter("sse_presence_joins_total", "Presence joins this instance handed to OnPresence and the webhook (each join once per cluster: sum over instances).", &m.presenceJoins, nil),
+		counter("sse_presence_leaves_total", "Presence leaves this instance handed to OnPresence and the webhook (each leave once per cluster: sum over instances).", &m.presenceLeaves, nil),
+		counter("sse_presence_webhook_failures_total", "Failed attempts to POST a join or leave to SSE_PRESENCE_WEBHOOK_URL (each is retried).", &m.presenceWebhookFailures, nil),
 		gauge("sse_publish_latency_ms", "Moving average of publish latency, in milliseconds.", func() float64 {
 			m.latMu.Lock()
 			defer m.latMu.Unlock()
@@ -208,6 +218,8 @@ type Snapshot struct {
 	Latency LatencyStats `json:"latency"`
 	// Broker counts backend faults.
 	Broker BrokerStats `json:"broker"`
+	// Presence counts presence (Config.Presence); zeros when it is off.
+	Presence PresenceStats `json:"presence"`
 }
 
 // ConnectionStats is the "connections" part of a Snapshot.
@@ -258,6 +270,20 @@ type LatencyStats struct {
 	PublishCount int64 `json:"publish_count"`
 }
 
+// PresenceStats is the "presence" part of a Snapshot.
+type PresenceStats struct {
+	// Streams is the open streams of tracked topics on this instance.
+	Streams int64 `json:"streams"`
+	// Joins and Leaves count the changes this instance handed to
+	// OnPresence and the webhook: each change once per cluster, so the
+	// cluster's are the sum over its instances.
+	Joins  int64 `json:"joins"`
+	Leaves int64 `json:"leaves"`
+	// WebhookFailures counts failed attempts to POST a change to
+	// Config.PresenceWebhookURL (each is retried).
+	WebhookFailures int64 `json:"webhook_failures"`
+}
+
 // BrokerStats is the "broker" part of a Snapshot.
 type BrokerStats struct {
 	// Errors counts broker backend errors.
@@ -298,6 +324,8 @@ func (m *Metrics) Snapshot() Snapshot {
 			MalformedEnvelopes: m.malformed.Load()},
 	}
 	s.Broker.DiskBytes, s.Broker.Fsyncs = m.diskStats()
+	s.Presence = PresenceStats{Streams: m.presenceStreams.Load(), Joins: m.presenceJoins.Load(),
+		Leaves: m.presenceLeaves.Load(), WebhookFailures: m.presenceWebhookFailures.Load()}
 	m.latMu.Lock()
 	if m.latCount > 0 {
 		s.Latency = LatencyStats{

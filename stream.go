@@ -43,6 +43,9 @@ type stream struct {
 	// expires is when the credentials that authorized the stream end
 	// (ExpireStreamAt); zero: never.
 	expires time.Time
+	// pres is the stream's place in the presence store; nil when none of
+	// its topics is tracked.
+	pres *presenceRef
 
 	out         io.Writer
 	setDeadline func(time.Time) error
@@ -169,6 +172,9 @@ func (s *stream) catchUp() error {
 func (s *stream) end(err error) {
 	h := s.h
 	_ = s.sub.Close()
+	if s.pres != nil {
+		s.pres.release()
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}

@@ -32,6 +32,15 @@ const (
 	// made with the Heartbeats option. Heartbeats sent as SSE comments,
 	// the default, are never delivered.
 	KindHeartbeat
+	// KindPresence is a snapshot of who is present on Event.Topic
+	// (Event.Presence), sent first on a subscription made with the
+	// Presence option, and again after each reconnection.
+	KindPresence
+	// KindJoin says that a user became present on Event.Topic
+	// (Event.Change), on a subscription made with the Presence option.
+	KindJoin
+	// KindLeave says that a user left Event.Topic (Event.Change).
+	KindLeave
 )
 
 // ErrTokenExpired is returned by Subscribe when the server ended the
@@ -39,7 +48,8 @@ const (
 // Config.TokenFunc to get a fresh one.
 var ErrTokenExpired = errors.New("ssevents: the token expired (set Config.TokenFunc to reconnect with a fresh one)")
 
-// String returns "event", "resync", "token_expired" or "heartbeat".
+// String returns "event", "resync", "token_expired", "heartbeat",
+// "presence", "join" or "leave".
 func (k Kind) String() string {
 	switch k {
 	case KindHeartbeat:
@@ -48,6 +58,12 @@ func (k Kind) String() string {
 		return "resync"
 	case KindTokenExpired:
 		return "token_expired"
+	case KindPresence:
+		return "presence"
+	case KindJoin:
+		return "join"
+	case KindLeave:
+		return "leave"
 	}
 	return "event"
 }
@@ -75,6 +91,10 @@ type Event struct {
 	Resync *sse.Resync
 	// Exp, for KindTokenExpired, is when the credentials expired.
 	Exp time.Time
+	// Presence, for KindPresence, is who is present on Topic.
+	Presence *sse.PresenceSnapshot
+	// Change, for KindJoin and KindLeave, is who joined or left Topic.
+	Change *sse.PresenceEvent
 	// Data is the event's JSON payload.
 	Data json.RawMessage
 }

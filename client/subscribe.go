@@ -55,6 +55,9 @@ func (c *Client) Subscribe(ctx context.Context, topics []string, handle func(Eve
 	for _, o := range opts {
 		o(s)
 	}
+	if s.presence {
+		s.url += "&presence=true"
+	}
 	return s.run(ctx)
 }
 
@@ -88,6 +91,7 @@ type subscription struct {
 	onState func(ConnState)
 
 	heartbeats bool // deliver named heartbeat events
+	presence   bool // ask for presence events (?presence=true)
 
 	lastID string        // sent as Last-Event-ID
 	retry  time.Duration // the server's last `retry:` value
@@ -273,6 +277,8 @@ func (s *subscription) event(ev wire.Event) Event {
 		if json.Unmarshal(out.Data, &body) == nil {
 			out.Exp = time.Unix(body.Exp, 0)
 		}
+	case sse.EventPresence, sse.EventJoin, sse.EventLeave:
+		presenceEvent(&out)
 	case sse.EventResync:
 		out.Kind = KindResync
 		var body struct {

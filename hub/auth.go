@@ -127,6 +127,7 @@ func (h *Hub) authorizeSubscribe(r *http.Request, topics []string) error {
 		}
 	}
 	if len(undecided) == 0 {
+		h.identifyPublic(r)
 		return nil
 	}
 	tok, hasToken := "", false
@@ -144,6 +145,7 @@ func (h *Hub) authorizeSubscribe(r *http.Request, topics []string) error {
 			if len(undecided) < n && claims.ExpiresAt != nil {
 				ssevents.ExpireStreamAt(r, claims.ExpiresAt.Add(h.cfg.JWTLeeway))
 			}
+			h.identify(r, tok, claims)
 		}
 	}
 	switch {

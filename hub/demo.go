@@ -27,7 +27,7 @@ func (h *Hub) handleDemo(w http.ResponseWriter, r *http.Request) {
 // handleDemoAsset serves the page's script and style sheet.
 func (h *Hub) handleDemoAsset(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("file")
-	types := map[string]string{"demo.js": "text/javascript; charset=utf-8", "demo.css": "text/css; charset=utf-8"}
+	types := map[string]string{"demo.js": "text/javascript; charset=utf-8", "presence.js": "text/javascript; charset=utf-8", "demo.css": "text/css; charset=utf-8"}
 	ct, ok := types[name]
 	if !ok {
 		http.NotFound(w, r)

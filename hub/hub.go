@@ -70,6 +70,11 @@ type Config struct {
 	// JWTAllowNoExp accepts tokens without exp (they never end a stream). Default
 	// false: exp is required. Env: SSE_JWT_REQUIRE_EXP=false.
 	JWTAllowNoExp bool
+	// PresenceInfoClaim names the token claim whose value (a JSON object
+	// of at most sse.MaxPresenceInfoBytes) is a member's info, shown to
+	// the others present on the topics Presence tracks. The member is the
+	// token's sub. Default: none (no info). Env: SSE_PRESENCE_INFO_CLAIM.
+	PresenceInfoClaim string
 
 	// AuthorizeURL is the authorization webhook: the hub POSTs
 	// {"topics": [...]} to it with the subscriber's Cookie and
@@ -156,8 +161,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s", sse.ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
 	switch p := strings.TrimSuffix(c.Path, "/"); {
-	case c.Path == "/", p == "/publish", p == "/demo", strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
-		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /demo/, /health, /metrics)", c.Path)
+	case c.Path == "/", p == "/publish", p == "/presence", p == "/demo", strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
+		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /presence, /demo/, /health, /metrics)", c.Path)
 	}
 	d := c.withDefaults()
 	return settings.Validate(&d, ownSettings)

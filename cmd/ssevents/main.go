@@ -3,6 +3,7 @@
 //	ssevents serve     run the hub: SSE endpoint, publish API, demo page
 //	ssevents publish   publish one event to a hub
 //	ssevents tail      print the events of topics as they arrive
+//	ssevents presence  show who is present on a topic
 //	ssevents token     mint a JWT for development
 //	ssevents bench     load-test a hub
 //
@@ -33,6 +34,7 @@ var commands = []command{
 	{"serve", "run the hub (SSE endpoint, publish API, demo page)", runServe},
 	{"publish", "publish one event to a hub", runPublish},
 	{"tail", "print the events of topics as they arrive", runTail},
+	{"presence", "show who is present on a topic", runPresence},
 	{"token", "mint a JWT for development", runToken},
 	{"bench", "load-test a hub", runBench},
 }

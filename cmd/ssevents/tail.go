@@ -24,13 +24,14 @@ var errTailDone = errors.New("tail: count reached")
 // events show as [heartbeat] lines, and neither count towards --count nor
 // appear in --json.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tail", "tail --topic a[,b] [--url URL] [--token T] [--last-event-id ID] [--json] [--count N]", stderr)
+	fs := newFlagSet("tail", "tail --topic a[,b] [--url URL] [--token T] [--last-event-id ID] [--json] [--count N] [--presence]", stderr)
 	var cf clientFlags
 	cf.register(fs)
 	topic := fs.String("topic", "", "topic(s) to follow, comma-separated (required)")
 	lastID := fs.String("last-event-id", "", "resume after this event id")
 	asJSON := fs.Bool("json", false, "print each event as one JSON object a line: time, topic, event, id, data")
 	count := fs.Int("count", 0, "exit after this many events (0: until interrupted)")
+	presence := fs.Bool("presence", false, "also print who is present on tracked topics, then their joins and leaves")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +56,9 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	})}
 	if *lastID != "" {
 		opts = append(opts, client.ResumeFrom(*lastID))
+	}
+	if *presence {
+		opts = append(opts, client.Presence())
 	}
 	n := 0
 	err = c.Subscribe(ctx, topics, func(ev client.Event) error {

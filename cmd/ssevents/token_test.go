@@ -46,6 +46,7 @@ type tokenSpec struct {
 	noExp              bool
 	kid                string
 	iss, aud           string
+	sub                string // default "tester"
 }
 
 // sign makes a token signed with method and key.
@@ -57,6 +58,9 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, s tokenSpec) string {
 	}
 	c := hub.Claims{SSE: hub.TopicClaims{Publish: s.publish, Subscribe: s.subscribe}}
 	c.Subject, c.Issuer = "tester", s.iss
+	if s.sub != "" {
+		c.Subject = s.sub
+	}
 	if s.aud != "" {
 		c.Audience = jwt.ClaimStrings{s.aud}
 	}

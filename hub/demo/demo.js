@@ -164,6 +164,7 @@ class SSEParser {
     setStatus("connecting", conn.attempt ? "connecting… (reconnection attempt " + conn.attempt + ")" : "connecting…");
     const params = new URLSearchParams();
     params.set("topic", conn.topics.join(","));
+    params.set("presence", "true"); // who is online: see presence.js
     const token = $("token").value.trim();
     if (token) params.set("access_token", token);
     const headers = { Accept: "text/event-stream" };
@@ -188,6 +189,7 @@ class SSEParser {
       return;
     }
     conn.attempt = 0;
+    sseDemoPresence.reset(); // the stream starts with fresh snapshots
     setStatus("open", "open: " + conn.topics.join(", "));
     const parser = new SSEParser((ev) => show(ev), (ms) => { conn.retry = ms; }, conn.lastEventId);
     const reader = resp.body.getReader();
@@ -250,6 +252,7 @@ class SSEParser {
   }
 
   function show(ev) {
+    if (ev.type === "presence" || ev.type === "join" || ev.type === "leave") sseDemoPresence.apply(ev);
     let value;
     let data = ev.data;
     try {
