@@ -153,6 +153,17 @@
 // per credentials and topics (hashed: no credential is kept in clear), and
 // never past their expires_in.
 //
+// # Presence
+//
+// With Config.Presence (SSE_PRESENCE) set to topic patterns, the hub
+// tracks who subscribes to matching topics: a stream's member is its
+// token's sub, with the JSON object of the claim Config.PresenceInfoClaim
+// (SSE_PRESENCE_INFO_CLAIM) names as info; a stream of public topics with
+// a valid token is its sub's too, one without is anonymous. GET
+// /presence?topic=T answers who is present to those who may subscribe to
+// T, under the same rules as a subscription (see ssevents.Config.Presence
+// for the events, the grace period and the webhook).
+//
 // # CORS
 //
 // Config.CORSOrigins lists the origins allowed to make cross-origin

@@ -172,7 +172,8 @@ func (c Config) Validate() error {
 //
 //	GET  /             demo page (unless Config.DisableDemo)
 //	POST /publish      publish API: {"topic" | "topics", "event", "data"} -> {"id"}
-//	GET  /events       SSE endpoint (Config.Path)
+//	GET  /events       SSE endpoint (Config.Path); ?presence=true adds presence events
+//	GET  /presence     who is present on a tracked topic (Config.Presence)
 //	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
 //
 // and CORS preflights for all of them. It is safe for concurrent use. After

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,8 +39,10 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	ttl := durationFlag(fs, "ttl", time.Hour, "lifetime of the token (exp claim), up to 366 days")
 	iss := fs.String("iss", "", "issuer (iss claim) (default $SSE_JWT_ISSUER)")
 	aud := fs.String("aud", "", "audience (aud claim) (default $SSE_JWT_AUDIENCE)")
+	info := fs.String("info", "", `presence info shown to others: a JSON object of at most 1 KiB, e.g. '{"name":"Ann"}'`)
+	infoClaim := fs.String("info-claim", "", "claim that carries --info (default $SSE_PRESENCE_INFO_CLAIM, else info)")
 	fs.Usage = func() {
-		_, _ = fmt.Fprintln(stderr, "usage: ssevents token --secret S [--sub ID] [--publish 'a,b:*'] [--subscribe 'c'] [--ttl 1h]")
+		_, _ = fmt.Fprintln(stderr, "usage: ssevents token --secret S [--sub ID] [--publish 'a,b:*'] [--subscribe 'c'] [--ttl 1h] [--info '{\"name\":\"Ann\"}']")
 		_, _ = fmt.Fprintln(stderr, "\nPrints an HS256 JWT for a hub started with the same SSE_JWT_SECRET.")
 		_, _ = fmt.Fprintln(stderr, "Patterns are exact topics or globs where * matches any run of characters.")
 		_, _ = fmt.Fprintln(stderr)
@@ -56,6 +59,10 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	fromEnv(secret, "SSE_JWT_SECRET")
 	fromEnv(iss, "SSE_JWT_ISSUER")
 	fromEnv(aud, "SSE_JWT_AUDIENCE")
+	fromEnv(infoClaim, "SSE_PRESENCE_INFO_CLAIM")
+	if *infoClaim == "" {
+		*infoClaim = "info"
+	}
 	switch {
 	case *secret == "":
 		return errors.New("token: give --secret or set SSE_JWT_SECRET")
@@ -84,10 +91,38 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	if len(claims.SSE.Publish)+len(claims.SSE.Subscribe) == 0 {
 		_, _ = fmt.Fprintln(stderr, "token: warning: no --publish or --subscribe patterns: the token grants no topic")
 	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(*secret))
+	signed, err := withInfo(claims, *infoClaim, *info)
+	if err != nil {
+		return err
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, signed).SignedString([]byte(*secret))
 	if err != nil {
 		return fmt.Errorf("token: %w", bare(err))
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
+}
+
+// withInfo returns claims with the presence info under the claim name, or
+// claims as they are without info.
+func withInfo(claims hub.Claims, name, info string) (jwt.Claims, error) {
+	if info == "" {
+		return claims, nil
+	}
+	if err := sse.ValidatePresenceInfo(json.RawMessage(info)); err != nil {
+		return nil, fmt.Errorf("token: --info: %w", bare(err))
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	var m jwt.MapClaims
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	if _, taken := m[name]; taken {
+		return nil, fmt.Errorf("token: --info-claim %q is a claim the token already has", name)
+	}
+	m[name] = json.RawMessage(info)
+	return m, nil
 }

@@ -201,3 +201,39 @@ func TestToken_acceptedByHub(t *testing.T) {
 		t.Fatalf("event %+v, want %+v", got, want)
 	}
 }
+
+// TestToken_info puts --info under --info-claim (or SSE_PRESENCE_INFO_CLAIM,
+// else "info"), and refuses info that is not a small JSON object.
+func TestToken_info(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args      []string
+		env       map[string]string
+		claim     string
+		wantError string
+	}{
+		{args: []string{"--info", `{"name":"Ann"}`}, claim: "info"},
+		{args: []string{"--info", `{"name":"Ann"}`, "--info-claim", "profile"}, claim: "profile"},
+		{args: []string{"--info", `{"name":"Ann"}`}, env: map[string]string{"SSE_PRESENCE_INFO_CLAIM": "who"}, claim: "who"},
+		{args: []string{"--info", `["Ann"]`}, wantError: "JSON object"},
+		{args: []string{"--info", `{"name":"` + strings.Repeat("a", 1100) + `"}`}, wantError: "limit is 1024"},
+		{args: []string{"--info", `{}`, "--info-claim", "sub"}, wantError: "already has"},
+	} {
+		var out, errOut strings.Builder
+		lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+		err := main.RunToken(append([]string{"--secret", testSecret, "--sub", "ann", "--subscribe", "x"}, tt.args...), lookup, time.Now(), &out, &errOut)
+		if tt.wantError != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+				t.Errorf("%v: error %v, want %q", tt.args, err, tt.wantError)
+			}
+			continue
+		}
+		var claims jwt.MapClaims
+		if _, err := jwt.ParseWithClaims(strings.TrimSpace(out.String()), &claims, func(*jwt.Token) (any, error) { return []byte(testSecret), nil }); err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if got, _ := claims[tt.claim].(map[string]any); got["name"] != "Ann" || claims["sub"] != "ann" {
+			t.Errorf("%v: claims %v, want the info under %q", tt.args, claims, tt.claim)
+		}
+	}
+}
