@@ -15,14 +15,16 @@ import (
 	"github.com/ssevents/ssevents/internal/bench"
 )
 
-const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--json] [--html FILE] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--history-age A] [--publishers P] [--json]"
+const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--users N [--user-secret S] [--big-topic N] [--presence]] [--json] [--html FILE] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--history-age A] [--publishers P] [--json]"
 
 // runBench load-tests a hub on this machine: --conns subscriptions (over
 // several worker processes past --per-process, from several loopback
 // source addresses with --source-addrs or past 25,000), --rate events a
 // second (0: as fast as --publishers can) for --duration, round-robin over
 // every --url, then a report on stdout (one JSON object with --json) and a
-// live progress line on stderr.
+// live progress line on stderr. With --users each stream authenticates as
+// one of N users (its own token, sub user-<i mod N>), and --presence
+// measures the hubs' presence of them before publishing.
 //
 // With --check it checks the delivery promise instead (runBenchCheck), on
 // any hub.
@@ -52,6 +54,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxEvents := fs.Int("max-events", bench.MaxEvents, "with --rate 0: stop publishing after this many events")
 	var sources sourceAddrs
 	fs.Var(&sources, "source-addrs", "loopback addresses to dial streams from, round-robin: a count N (127.0.0.2 ...) or a comma-separated list (default: automatic past 25,000 streams or one worker)")
+	users := fs.Int("users", 0, "distinct users: stream i authenticates with a token of its own whose sub is user-<i mod N>, minted with --user-secret (default: every stream uses --token)")
+	userSecret := fs.String("user-secret", "", "with --users: the hub's HS256 secret to mint the users' tokens (default $SSE_JWT_SECRET)")
+	bigTopic := fs.Int("big-topic", 0, "the last N of --conns streams follow one more topic, which gets no events (with --users: a topic of up to N members)")
+	presence := fs.Bool("presence", false, "with --users: after connecting, measure how long until every topic's GET /presence is exact, then time --presence-calls GET /presence?limit=100 on the big topic (topic 0 without one); the hubs must track the topics (SSE_PRESENCE)")
+	presenceCalls := fs.Int("presence-calls", bench.DefaultPresenceCalls, "with --presence: how many GET /presence to time")
+	presenceTimeout := durationFlag(fs, "presence-timeout", bench.DefaultPresenceTimeout, "with --presence: how long to wait for exact counts")
 	worker := fs.Bool("worker", false, "run as a worker process of another bench (internal)")
 	fs.Usage = func() {
 		// --worker is internal: list every flag but it.
@@ -88,6 +96,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		SourceAddrs: sources.addrs, Conns: *conns, Rate: *rate, Duration: *duration, Topics: *topics,
 		PerProcess: *perProcess, ServerPID: *serverPID, Drain: *drain, ConnectTimeout: *connectTimeout,
 		Progress: stderr, ProgressTTY: isTerminal(stderr),
+		BigTopic: *bigTopic, Presence: *presence, PresenceCalls: *presenceCalls, PresenceTimeout: *presenceTimeout,
+	}
+	cfg.Users.Count = *users
+	if *users != 0 {
+		cfg.Users.Secret = *userSecret
+		if cfg.Users.Secret == "" {
+			cfg.Users.Secret = os.Getenv("SSE_JWT_SECRET")
+		}
+		cfg.Users.Issuer, cfg.Users.Audience = os.Getenv("SSE_JWT_ISSUER"), os.Getenv("SSE_JWT_AUDIENCE")
 	}
 	if err := cfg.Validate(); err != nil {
 		return asUsage(err)

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/ssevents/ssevents"
 
 	"github.com/ssevents/ssevents/hub"
@@ -90,6 +92,9 @@ func TestBenchBounds(t *testing.T) {
 		{"--source-addrs", "127.0.0.2,::1"},
 		{"--duration", "11m"},
 		{"--conns", "2", "--topics", "3"},
+		{"--presence"},
+		{"--users", "3", "--user-secret", "too short"},
+		{"--conns", "2", "--big-topic", "2"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if err := runBench(t.Context(), append([]string{"--url", "http://127.0.0.1:1"}, args...), &stdout, &stderr); err == nil {
@@ -157,5 +162,67 @@ func TestSourceAddrsFlag(t *testing.T) {
 		if (err != nil) != tc.wantErr || !tc.wantErr && s.String() != tc.want {
 			t.Errorf("--source-addrs %q = %q, %v; want %q (error %v)", tc.in, s.String(), err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+func TestBenchUsers(t *testing.T) {
+	t.Parallel()
+	_, srv := startCLITestHub(t, jwtHub)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix(),
+		"sse": map[string][]string{"publish": {"*"}, "subscribe": {"*"}}}).SignedString([]byte(jwtHub.JWTSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	subs := map[string][]string{} // topic suffix -> the sub of each stream
+	spied := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/events" {
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			claims := jwt.MapClaims{}
+			_, _, err := jwt.NewParser().ParseUnverified(tok, claims)
+			sub, _ := claims.GetSubject()
+			topic := r.URL.Query().Get("topic")
+			topic = topic[strings.LastIndex(topic, "-")+1:] // bench-<run>-<suffix>
+			mu.Lock()
+			subs[topic] = append(subs[topic], fmt.Sprint(sub, err))
+			mu.Unlock()
+		}
+		srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(spied.Close)
+	var stdout, stderr bytes.Buffer
+	err = runBench(t.Context(), []string{"--url", spied.URL, "--token", token,
+		"--conns", "9", "--topics", "2", "--big-topic", "3", "--users", "4", "--user-secret", jwtHub.JWTSecret,
+		"--presence", "--rate", "20", "--duration", "1s", "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout.String())
+	}
+	// Streams 0-5 on topics 0 and 1 (3 each), each event delivered to 3;
+	// streams 6-8 on the big topic, which gets none.
+	if rep.Connected != 9 || rep.Received == 0 || rep.Lost != 0 || rep.Expected != uint64(rep.Published)*3 {
+		t.Errorf("connected %d, received %d of %d for %d events, lost %d; want 9, 3 deliveries an event, none lost",
+			rep.Connected, rep.Received, rep.Expected, rep.Published, rep.Lost)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Stream i is user-<i mod 4>: topic 0 has streams 0, 2, 4; topic 1
+	// streams 1, 3, 5; the big topic streams 6, 7, 8.
+	for topic, want := range map[string][]string{
+		"0":   {"user-0<nil>", "user-0<nil>", "user-2<nil>"},
+		"1":   {"user-1<nil>", "user-1<nil>", "user-3<nil>"},
+		"big": {"user-0<nil>", "user-2<nil>", "user-3<nil>"},
+	} {
+		got := slices.Sorted(slices.Values(subs[topic]))
+		if !slices.Equal(got, want) {
+			t.Errorf("streams of topic %s came as %v, want %v", topic, got, want)
+		}
+	}
+	// This hub tracks no presence: the run says so and goes on.
+	if p := rep.Presence; p == nil || p.Settled || !strings.Contains(p.Note, "SSE_PRESENCE") {
+		t.Errorf("presence report %+v, want a note that the hub does not track the topics", p)
 	}
 }

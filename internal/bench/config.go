@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,17 @@ const (
 	// per event (4 bytes each, sized up front), which workers send in their
 	// result.
 	MaxEvents = 1_000_000
+	// MaxUsers bounds Users.Count: a worker keeps a token per user.
+	MaxUsers = MaxConns
+	// MaxPresenceCalls bounds Config.PresenceCalls.
+	MaxPresenceCalls = 100_000
+	// DefaultPresenceCalls is how many GET /presence a run with Presence
+	// times: enough for a p99 of a hundred slowest.
+	DefaultPresenceCalls = 1000
+	// DefaultPresenceLimit is the limit of the timed GET /presence calls.
+	DefaultPresenceLimit = 100
+	// DefaultPresenceTimeout bounds the wait for exact presence counts.
+	DefaultPresenceTimeout = 60 * time.Second
 	// MaxURLs bounds the hub instances of one run.
 	MaxURLs = 64
 	// MaxPublishers bounds Publishers: each is a connection to a hub.
@@ -89,6 +101,25 @@ type Config struct {
 	// ConnectTimeout bounds the connect phase. Default
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Users, when Users.Count > 0, gives every subscription a token of its
+	// own user (see Users); the run's Token still publishes and reads
+	// presence.
+	Users Users
+	// BigTopic is how many of the Conns subscriptions (the last ones)
+	// follow one more topic instead, which receives no events: with
+	// Users, a topic of up to BigTopic members for presence. The others
+	// follow the Topics topics round-robin.
+	BigTopic int
+	// Presence measures presence after the connect phase, before
+	// publishing (it needs Users and hubs that track the run's topics):
+	// the time from the last connect until every topic's GET /presence
+	// answers the exact counts (at most PresenceTimeout, default
+	// DefaultPresenceTimeout), then PresenceCalls (default
+	// DefaultPresenceCalls) sequential GET /presence with limit
+	// DefaultPresenceLimit on the big topic (topic 0 without one).
+	Presence        bool
+	PresenceCalls   int
+	PresenceTimeout time.Duration
 	// Spawn starts worker processes; required when Conns > PerProcess.
 	Spawn SpawnFunc
 	// Progress receives a live progress line; nil for none. With
@@ -116,8 +147,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bench: --duration must be 100ms to %v", MaxDuration)
 	case int64(c.Rate)*int64(c.Duration)/int64(time.Second) > MaxEvents:
 		return fmt.Errorf("bench: --rate x --duration must be at most %d events", MaxEvents)
-	case c.Topics < 0 || c.Topics > MaxTopics || c.Topics > c.Conns:
-		return fmt.Errorf("bench: --topics must be 1 to min(--conns, %d)", MaxTopics)
+	case c.BigTopic < 0 || c.BigTopic >= c.Conns:
+		return errors.New("bench: --big-topic must be 0 to --conns - --topics")
+	case c.Topics < 0 || c.Topics > MaxTopics || c.Topics > c.Conns-c.BigTopic:
+		return fmt.Errorf("bench: --topics must be 1 to min(--conns - --big-topic, %d)", MaxTopics)
+	case c.Users.Count < 0 || c.Users.Count > MaxUsers:
+		return fmt.Errorf("bench: --users must be 0 to %d", MaxUsers)
+	case c.Users.Count > 0 && len(c.Users.Secret) < MinUserSecretLength:
+		return fmt.Errorf("bench: --users needs the hub's HS256 secret (--user-secret or SSE_JWT_SECRET), at least %d bytes", MinUserSecretLength)
+	case c.Presence && c.Users.Count == 0:
+		return errors.New("bench: --presence needs --users: the expected members follow from the users")
+	case c.PresenceCalls < 0 || c.PresenceCalls > MaxPresenceCalls:
+		return fmt.Errorf("bench: --presence-calls must be 0 to %d", MaxPresenceCalls)
 	}
 	for _, a := range c.SourceAddrs {
 		if ip := net.ParseIP(a); ip == nil || ip.To4() == nil || !ip.IsLoopback() {
@@ -134,6 +175,10 @@ func (c Config) urls() []string {
 	}
 	return []string{c.URL}
 }
+
+// topicConns returns the number of subscriptions that follow the Topics
+// topics: all but the big topic's.
+func (c Config) topicConns() int { return c.Conns - c.BigTopic }
 
 // publishers returns how many publish requests may be in flight.
 func (c Config) publishers() int {

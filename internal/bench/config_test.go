@@ -28,6 +28,15 @@ func TestValidate(t *testing.T) {
 		{"IPv6 source address", func(c *Config) { c.SourceAddrs = []string{"::1"} }, "IPv4"},
 		{"not an address", func(c *Config) { c.SourceAddrs = []string{"lo"} }, "lo"},
 		{"too many URLs", func(c *Config) { c.URLs = make([]string, MaxURLs+1) }, "--url"},
+		{"users", func(c *Config) { c.Users = Users{Count: 3, Secret: strings.Repeat("s", MinUserSecretLength)} }, ""},
+		{"users without a secret", func(c *Config) { c.Users.Count = 3 }, "secret"},
+		{"users with a short secret", func(c *Config) { c.Users = Users{Count: 3, Secret: "short"} }, "secret"},
+		{"negative users", func(c *Config) { c.Users.Count = -1 }, "--users"},
+		{"presence without users", func(c *Config) { c.Presence = true }, "--users"},
+		{"too many presence calls", func(c *Config) { c.PresenceCalls = MaxPresenceCalls + 1 }, "--presence-calls"},
+		{"big topic", func(c *Config) { c.BigTopic = 9 }, ""},
+		{"big topic of every stream", func(c *Config) { c.BigTopic = 10 }, "--big-topic"},
+		{"big topic leaves too few streams", func(c *Config) { c.BigTopic, c.Topics = 9, 2 }, "--topics"},
 	} {
 		c := ok
 		tc.edit(&c)

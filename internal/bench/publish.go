@@ -144,8 +144,8 @@ func (p *publishing) expectedSoFar(workers []WorkerHandle) uint64 {
 	if failed == 0 {
 		perTopic := make([]int, len(p.topics))
 		for k := range perTopic {
-			perTopic[k] = p.cfg.Conns / len(p.topics)
-			if k < p.cfg.Conns%len(p.topics) {
+			perTopic[k] = p.cfg.topicConns() / len(p.topics)
+			if k < p.cfg.topicConns()%len(p.topics) {
 				perTopic[k]++
 			}
 		}
@@ -159,5 +159,6 @@ func (p *publishing) expectedSoFar(workers []WorkerHandle) uint64 {
 	for i := range p.ok {
 		ok += p.ok[i].Load() + p.maybe[i].Load()
 	}
+	conns = max(conns-p.cfg.BigTopic, 0) // about: the big topic's may have failed too
 	return uint64(ok) * uint64(conns) / uint64(len(p.topics))
 }

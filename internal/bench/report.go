@@ -76,6 +76,14 @@ type Report struct {
 	LatencyP999Ms float64 `json:"latency_p999_ms"`
 	LatencyMaxMs  float64 `json:"latency_max_ms"`
 
+	// PublishStartMs and PublishEndMs bound the publish phase, in Unix
+	// milliseconds, for measures taken beside the run (the hubs' CPU at
+	// steady state).
+	PublishStartMs int64 `json:"publish_start_unix_ms"`
+	PublishEndMs   int64 `json:"publish_end_unix_ms"`
+	// Presence is what the run measured of presence (Config.Presence).
+	Presence *PresenceReport `json:"presence,omitempty"`
+
 	// The hub's process and memory (resident set) before connecting, with
 	// every subscription open, and at the end; per connection is
 	// (connected - before) / Connected. Zero with a note when the process
@@ -198,6 +206,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		r.Received, r.Expected, r.Lost, r.Duplicates, r.Reconnects, r.DeliveriesPerSec)
 	fmt.Fprintf(&b, "latency      p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 		r.LatencyP50Ms, r.LatencyP99Ms, r.LatencyP999Ms, r.LatencyMaxMs)
+	r.Presence.writeText(&b)
 	if r.ServerRSSPerConnBytes != 0 || r.ServerRSSConnectedBytes != 0 {
 		fmt.Fprintf(&b, "server rss   pid %d: %.1f MiB before, %.1f MiB connected, %.1f MiB at end; %.1f KiB per connection\n",
 			r.ServerPID, mib(r.ServerRSSBeforeBytes), mib(r.ServerRSSConnectedBytes), mib(r.ServerRSSEndBytes), float64(r.ServerRSSPerConnBytes)/1024)

@@ -43,9 +43,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.ServerRSSBeforeBytes = rss.read()
 
 	run := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	prefix := fmt.Sprintf("bench-%s-", run)
 	topics := make([]string, cfg.Topics)
 	for i := range topics {
-		topics[i] = fmt.Sprintf("bench-%s-%d", run, i)
+		topics[i] = prefix + strconv.Itoa(i)
+	}
+	bigTopic := ""
+	if cfg.BigTopic > 0 {
+		bigTopic = prefix + "big"
+	}
+	if cfg.Users.Count > 0 && len(cfg.Users.Subscribe) == 0 {
+		cfg.Users.Subscribe = []string{prefix + "*"}
 	}
 
 	pub := newPublishing(cfg, topics)
@@ -55,7 +63,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.SourceAddrs = autoSourceAddrs(cfg.Conns, nWorkers, cfg.URLs)
 	}
 	rep.SourceAddrs = cfg.SourceAddrs
-	workers, err := startWorkers(ctx, cfg, topics, pub.total)
+	workers, err := startWorkers(ctx, cfg, topics, bigTopic, pub.total)
 	if err != nil {
 		return nil, err
 	}
@@ -71,10 +79,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.ServerRSSConnectedBytes = rss.read()
 	samples.sample()
+	if cfg.Presence {
+		rep.Presence = measurePresence(ctx, cfg, topics, bigTopic, workers)
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	publishAll(ctx, pub, prog, tick)
 	published := time.Now()
+	rep.PublishStartMs, rep.PublishEndMs = pub.start.UnixMilli(), pub.end.UnixMilli()
 	samples.sample()
 	drain(ctx, cfg, workers, pub, prog, tick)
 	elapsed := time.Since(pub.start)
@@ -184,10 +196,16 @@ func drain(ctx context.Context, cfg Config, workers []WorkerHandle, pub *publish
 // source address, and picks them by the run-wide index of a subscription,
 // so that each URL and each source address carries its share of the run's
 // streams whichever worker holds them.
-func startWorkers(ctx context.Context, cfg Config, topics []string, events int) ([]WorkerHandle, error) {
+func startWorkers(ctx context.Context, cfg Config, topics []string, bigTopic string, events int) ([]WorkerHandle, error) {
 	n := (cfg.Conns + cfg.PerProcess - 1) / cfg.PerProcess
 	base := WorkerConfig{URL: cfg.URL, URLs: cfg.URLs, Token: cfg.Token, Topics: topics, Events: events,
 		ConnectTimeout: cfg.ConnectTimeout, LocalIPs: cfg.SourceAddrs}
+	if bigTopic != "" {
+		base.BigTopic, base.BigFrom = bigTopic, cfg.topicConns()
+	}
+	if cfg.Users.Count > 0 {
+		base.Users = &cfg.Users
+	}
 	if n == 1 {
 		base.Conns = cfg.Conns
 		w, err := StartWorker(ctx, base)

@@ -1,13 +1,11 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +39,13 @@ type WorkerConfig struct {
 	FirstConn int `json:"first_conn"`
 	// Topics are the run's topics.
 	Topics []string `json:"topics"`
+	// BigTopic, when set, is the topic of the subscriptions whose run-wide
+	// index is BigFrom or more, instead of Topics; no event goes there.
+	BigTopic string `json:"big_topic,omitempty"`
+	BigFrom  int    `json:"big_from,omitempty"`
+	// Users, when set, gives each subscription its user's token instead
+	// of Token (see Users).
+	Users *Users `json:"users,omitempty"`
 	// Events is the number of events the run plans to publish: event i
 	// goes to topic i % len(Topics) with seq i / len(Topics) + 1.
 	Events int `json:"events"`
@@ -77,6 +82,9 @@ type Progress struct {
 	LastError string `json:"last_error,omitempty"`
 	// LatencyP99Ms is the delivery latency p99 so far.
 	LatencyP99Ms float64 `json:"latency_p99_ms,omitempty"`
+	// LastConnect is when the latest subscription first connected, in
+	// Unix nanoseconds (0: none yet).
+	LastConnect int64 `json:"last_connect,omitempty"`
 }
 
 // WorkerResult is what a worker reports when stopped.
@@ -114,6 +122,7 @@ type Worker struct {
 
 	opened, connected, failed, reconnects atomic.Int64
 	open                                  atomic.Int64 // connected now
+	lastConnect                           atomic.Int64 // Unix ns of the latest first connection
 	received, duplicates                  atomic.Uint64
 	delivered                             []atomic.Uint32 // per event of the run
 	lastError                             atomic.Value    // string: the last connection error
@@ -162,10 +171,15 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 			MaxIdleConns:       -1, // a stream's connection is never reused
 		}})
 	}
+	ccfg := client.Config{Token: cfg.Token}
+	if cfg.Users != nil && cfg.Users.Count > 0 {
+		ccfg = client.Config{TokenFunc: newUserTokens(*cfg.Users, time.Now()).tokenFunc}
+	}
 	for _, u := range cfg.URLs {
 		var row []*client.Client
 		for _, hc := range w.hcs {
-			c, err := client.New(client.Config{URL: u, Token: cfg.Token, HTTPClient: hc})
+			ccfg.URL, ccfg.HTTPClient = u, hc
+			c, err := client.New(ccfg)
 			if err != nil {
 				return nil, err
 			}
@@ -202,10 +216,11 @@ func (w *Worker) run(ctx context.Context) {
 		j := w.cfg.FirstConn + i
 		topic, url := j%len(w.cfg.Topics), j%len(w.cs)
 		s := &benchSub{w: w, topic: topic, url: url, c: w.cs[url][(j/len(w.cs))%len(w.hcs)],
-			up: make(chan struct{}), done: make(chan struct{})}
+			big: w.cfg.BigTopic != "" && j >= w.cfg.BigFrom,
+			up:  make(chan struct{}), done: make(chan struct{})}
 		subs[i] = s
 		var sctx context.Context
-		sctx, s.cancel = context.WithCancel(ctx)
+		sctx, s.cancel = context.WithCancel(context.WithValue(ctx, streamKey{}, j))
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
@@ -221,7 +236,9 @@ func (w *Worker) run(ctx context.Context) {
 		}
 		select {
 		case <-s.up:
-			w.perTopic[s.topic]++
+			if !s.big {
+				w.perTopic[s.topic]++
+			}
 			w.perURL[s.url]++
 			w.connected.Add(1)
 		case <-s.done: // refused (a 401, say): it will not connect
@@ -241,12 +258,13 @@ func (w *Worker) Ready() <-chan struct{} { return w.ready }
 // Progress returns the worker's counts so far.
 func (w *Worker) Progress() Progress {
 	p := Progress{
-		Connected:  int(w.opened.Load()),
-		Failed:     int(w.failed.Load()),
-		Received:   w.received.Load(),
-		Duplicates: w.duplicates.Load(),
-		Reconnects: uint64(w.reconnects.Load()),
-		Open:       int(w.open.Load()),
+		Connected:   int(w.opened.Load()),
+		Failed:      int(w.failed.Load()),
+		Received:    w.received.Load(),
+		Duplicates:  w.duplicates.Load(),
+		Reconnects:  uint64(w.reconnects.Load()),
+		Open:        int(w.open.Load()),
+		LastConnect: w.lastConnect.Load(),
 	}
 	if w.received.Load() > 0 {
 		p.LatencyP99Ms = ms(w.latency.Quantile(0.99))
@@ -292,10 +310,11 @@ func (w *Worker) Stop() (WorkerResult, error) {
 type benchSub struct {
 	w      *Worker
 	c      *client.Client // of its URL and source address
-	topic  int
-	url    int           // index in the run's URLs
-	up     chan struct{} // closed on the first connection
-	done   chan struct{} // closed when the subscription ended
+	topic  int            // index in the run's topics
+	big    bool           // on the big topic instead
+	url    int            // index in the run's URLs
+	up     chan struct{}  // closed on the first connection
+	done   chan struct{}  // closed when the subscription ended
 	cancel context.CancelFunc
 	seen   seenWindow
 }
@@ -311,7 +330,11 @@ func (s *benchSub) run(ctx context.Context, start time.Time, slots <-chan struct
 	defer release()
 	defer close(s.done)
 	opened, up := false, false
-	err := s.c.Subscribe(ctx, []string{s.w.cfg.Topics[s.topic]}, s.handle, client.OnConnState(func(cs client.ConnState) {
+	topic := s.w.cfg.Topics[s.topic]
+	if s.big {
+		topic = s.w.cfg.BigTopic
+	}
+	err := s.c.Subscribe(ctx, []string{topic}, s.handle, client.OnConnState(func(cs client.ConnState) {
 		if cs.Connected != up {
 			up = cs.Connected
 			if up {
@@ -324,6 +347,9 @@ func (s *benchSub) run(ctx context.Context, start time.Time, slots <-chan struct
 		case cs.Connected && !opened:
 			opened = true
 			s.w.opened.Add(1)
+			now := time.Now().UnixNano()
+			for last := s.w.lastConnect.Load(); now > last && !s.w.lastConnect.CompareAndSwap(last, now); last = s.w.lastConnect.Load() {
+			}
 			s.w.connect.Record(time.Since(start))
 			close(s.up)
 			release()
@@ -344,7 +370,7 @@ func (s *benchSub) run(ctx context.Context, start time.Time, slots <-chan struct
 func (s *benchSub) handle(ev client.Event) error {
 	now := time.Now()
 	seq, ts, ok := parsePayload(ev.Data)
-	if !ok {
+	if !ok || s.big {
 		return nil // not a benchmark event
 	}
 	if s.seen.add(seq) {
@@ -359,34 +385,4 @@ func (s *benchSub) handle(ev client.Event) error {
 	s.w.latency.Record(d)
 	s.w.latencyBySecond.Record(now, d)
 	return nil
-}
-
-// payload formats the data of benchmark event seq published at ts.
-func payload(seq uint64, ts time.Time) []byte {
-	b := make([]byte, 0, 48)
-	b = append(b, `{"seq":`...)
-	b = strconv.AppendUint(b, seq, 10)
-	b = append(b, `,"ts":`...)
-	b = strconv.AppendInt(b, ts.UnixNano(), 10)
-	return append(b, '}')
-}
-
-// parsePayload reads what payload wrote, without the cost of encoding/json
-// on a path that runs a million times a second.
-func parsePayload(data []byte) (seq uint64, ts int64, ok bool) {
-	rest, found := bytes.CutPrefix(data, []byte(`{"seq":`))
-	if !found {
-		return 0, 0, false
-	}
-	s, rest, found := bytes.Cut(rest, []byte(`,"ts":`))
-	if !found {
-		return 0, 0, false
-	}
-	t, found := bytes.CutSuffix(rest, []byte("}"))
-	if !found {
-		return 0, 0, false
-	}
-	seq, err1 := strconv.ParseUint(string(s), 10, 64)
-	ts, err2 := strconv.ParseInt(string(t), 10, 64)
-	return seq, ts, err1 == nil && err2 == nil && seq > 0
 }
