@@ -226,3 +226,28 @@ func TestBenchUsers(t *testing.T) {
 		t.Errorf("presence report %+v, want a note that the hub does not track the topics", p)
 	}
 }
+
+// TestBenchUserSecretFromEnv is not parallel: it sets SSE_JWT_SECRET.
+func TestBenchUserSecretFromEnv(t *testing.T) {
+	t.Setenv("SSE_JWT_SECRET", jwtHub.JWTSecret)
+	_, srv := startCLITestHub(t, jwtHub)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix(),
+		"sse": map[string][]string{"publish": {"*"}}}).SignedString([]byte(jwtHub.JWTSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	// The run's token may not subscribe: only the users' tokens can.
+	err = runBench(t.Context(), []string{"--url", srv.URL, "--token", token, "--conns", "3", "--users", "2",
+		"--rate", "10", "--duration", "300ms", "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout.String())
+	}
+	if rep.Connected != 3 || rep.Lost != 0 {
+		t.Errorf("connected %d, lost %d; want 3 streams with the users' tokens, none lost", rep.Connected, rep.Lost)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,6 +156,10 @@ func TestRunPresence(t *testing.T) {
 	if p.Calls != 30 || p.CallErrors != 0 || p.CallTopicUsers != 10 || p.P50Ms <= 0 || p.P99Ms < p.P50Ms {
 		t.Errorf("calls %d (%d errors) on %s (%d users): p50 %v, p99 %v; want 30 without errors on the big topic of 10",
 			p.Calls, p.CallErrors, p.CallTopic, p.CallTopicUsers, p.P50Ms, p.P99Ms)
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil || !strings.Contains(text.String(), "every count exact") || !strings.Contains(text.String(), "30 calls (limit 100)") {
+		t.Errorf("text report (%v) without the presence lines:\n%s", err, text.String())
 	}
 	// Stream j was user j % 12, whichever worker held it: the big topic
 	// (streams 30-39) had users 6-11 and 0-3, topic 0 (streams 0, 3, ...,
