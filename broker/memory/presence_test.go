@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -199,5 +200,76 @@ func TestPresenceOutboxFull(t *testing.T) {
 	evs, err := s.Next(context.Background(), 1)
 	if err != nil || len(evs) != 1 || evs[0].User != "u2" {
 		t.Fatalf("Next: %+v, %v; want the third join, the two before dropped", evs, err)
+	}
+}
+
+// Under concurrent streams of many users, the Watch functions are never
+// called twice at once, get each user's joins and leaves alternating,
+// and may call the store.
+func TestPresenceWatchConcurrent(t *testing.T) {
+	t.Parallel()
+	b := memory.New(sse.BrokerOptions{})
+	defer b.Close()
+	s, err := b.Presence(sse.PresenceOptions{Grace: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside atomic.Int32
+	var mu sync.Mutex
+	last := map[string]string{} // user -> type of its last event
+	var bad []string
+	s.Watch(func(ev sse.PresenceEvent) {
+		twice := inside.Add(1) != 1
+		_, err := s.Snapshot(context.Background(), ev.Topic, 1) // no deadlock
+		mu.Lock()
+		if twice {
+			bad = append(bad, "two Watch calls at once")
+		}
+		if err != nil {
+			bad = append(bad, err.Error())
+		}
+		if last[ev.User] == ev.Type || (last[ev.User] == "" && ev.Type != sse.EventJoin) {
+			bad = append(bad, ev.User+": "+last[ev.User]+" then "+ev.Type)
+		}
+		last[ev.User] = ev.Type
+		mu.Unlock()
+		inside.Add(-1)
+	})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				u := "u" + strconv.Itoa(g) + "-" + strconv.Itoa(i%5)
+				s.Add("t", u, nil)
+				s.Remove("t", u)
+			}
+		})
+	}
+	wg.Wait()
+	// Every member leaves within its 1 ms grace: wait for the topic to
+	// empty, then for the last leave to be delivered.
+	deadline := time.Now().Add(presencetest.WaitLimit)
+	for {
+		snap, err := s.Snapshot(context.Background(), "t", 0)
+		mu.Lock()
+		left := 0
+		for _, typ := range last {
+			if typ == sse.EventLeave {
+				left++
+			}
+		}
+		mu.Unlock()
+		if err == nil && snap.Users == 0 && left == 40 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot %+v, %v; %d of 40 users left", snap, err, left)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Fatalf("Watch: %v", bad[:min(len(bad), 10)])
 	}
 }
