@@ -129,7 +129,8 @@ func load(ctx context.Context, cfg config) (*report, error) {
 	ss := plan(cfg.streams, cfg.users, cfg.topics, cfg.big)
 	r := &run{cfg: cfg, env: env, streams: ss, live: make([]atomic.Bool, len(ss)), rep: &report{
 		Target: cfg.target, URL: cfg.url, Streams: cfg.streams, Users: cfg.users, Topics: cfg.topics,
-		Big: cfg.big, SourceAddrs: cfg.sources, Start: time.Now().UTC().Format(time.RFC3339)}}
+		Big: cfg.big, SourceAddrs: cfg.sources, Start: time.Now().UTC().Format(time.RFC3339), LoadStart: loadAvg()}}
 	err = r.execute(ctx)
+	r.rep.LoadEnd = loadAvg()
 	return r.rep, err
 }

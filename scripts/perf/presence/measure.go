@@ -117,6 +117,18 @@ func (m *cpuMeter) stop() map[string]cpuUse {
 	return out
 }
 
+// loadAvg is the machine's 1-minute load average, from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
 // redisMemory returns INFO memory's used_memory of the Redis at addr, in

@@ -11,6 +11,11 @@ type report struct {
 	Topics      int    `json:"topics"`
 	Big         int    `json:"big_topic_streams"`
 	SourceAddrs int    `json:"source_addrs"`
+	// LoadStart and LoadEnd are the machine's 1-minute load average
+	// (/proc/loadavg) when the run started and ended: other work on the
+	// machine skews every figure.
+	LoadStart string `json:"load_start"`
+	LoadEnd   string `json:"load_end"`
 
 	Open     openReport  `json:"open"`
 	Converge convergence `json:"converge"`

@@ -34,4 +34,6 @@ row("churn: join at the watcher, p50 / p99 ms"; lat(.churn.join.events.latency))
 row("churn: joins missed"; .churn.join.events.missed),
 row("churn: server / redis CPU s"; "\(.churn.cpu.server.cpu_s) / \(.churn.cpu.redis.cpu_s)"),
 row("streams the server ended"; .dropped),
+row("messages the server says it dropped (Centrifugo: Redis PUB/SUB buffer)"; .server_pubsub_dropped),
+row("load average at the start / end (2 cores, shared)"; "\(.load_start) / \(.load_end)"),
 row("errors"; (.errors // []) | join("; "))
