@@ -177,10 +177,14 @@ func (e *streamEnv) read(s *stream, r *sseReader, conn net.Conn) {
 		e.bytes.Add(n)
 	}
 	s.mu.Lock()
-	if !s.closing {
-		e.dropped.Add(1)
+	// A connection closed by churn may end after the stream was opened
+	// again on a new one: only the current connection's end counts.
+	if s.conn == conn {
+		if !s.closing {
+			e.dropped.Add(1)
+		}
+		s.open = false
 	}
-	s.open = false
 	s.mu.Unlock()
 	_ = conn.Close()
 }
