@@ -59,7 +59,9 @@ func TestPresence(t *testing.T) {
 		t.Errorf("Presence of an untracked topic: %v, want a 404 matching sse.ErrNotTracked", err)
 	}
 	cancel()
-	<-done
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Subscribe ended with %v, want context.Canceled", err)
+	}
 
 	// A prefix in the client's URL prefixes /presence too.
 	mux := http.NewServeMux()
