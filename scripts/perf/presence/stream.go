@@ -133,7 +133,7 @@ func (e *streamEnv) open(ctx context.Context, s *stream) error {
 	if s.watch {
 		size = readBufSize
 	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, size), nil)
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, size), nil) //nolint:bodyclose // the body is the stream: closing conn ends it
 	if err != nil {
 		return fail(fmt.Errorf("answer: %w", err))
 	}
@@ -199,9 +199,3 @@ func (s *stream) close() {
 	}
 }
 
-// isOpen says whether s is open.
-func (s *stream) isOpen() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.open
-}
