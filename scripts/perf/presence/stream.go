@@ -198,4 +198,3 @@ func (s *stream) close() {
 		_ = s.conn.Close()
 	}
 }
-
