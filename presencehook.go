@@ -235,7 +235,7 @@ func (w *presenceWebhook) post(ctx context.Context, ev sse.PresenceEvent, body [
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so that the connection is reused
 	return resp.StatusCode, nil
 }

@@ -238,7 +238,11 @@ func (s *stream) backlog(b sse.Backlog) error {
 			}
 		}
 	}
-	s.h.metrics.replayed.Add(int64(len(b.Events)))
+	for _, ev := range b.Events {
+		if ev.ID != "" { // not a presence snapshot
+			s.h.metrics.replayed.Add(1)
+		}
+	}
 	if len(s.buf) > 0 {
 		return s.flush()
 	}

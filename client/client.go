@@ -108,6 +108,7 @@ type Config struct {
 // HTTPClient's idle connections, so it has no Close.
 type Client struct {
 	cfg        Config
+	base       *url.URL // Config.URL without query: other endpoints are under it
 	eventsURL  *url.URL
 	publishURL string
 	hc         *http.Client
@@ -157,6 +158,7 @@ func New(cfg Config) (*Client, error) {
 	u.RawQuery, u.Fragment = "", ""
 	return &Client{
 		cfg:        cfg,
+		base:       u,
 		eventsURL:  u.JoinPath(cfg.EventsPath),
 		publishURL: u.JoinPath(cfg.PublishPath).String(),
 		hc:         hc,
@@ -234,7 +236,7 @@ var answerSentinels = []error{
 	sse.ErrIdempotencyKeyReused, sse.ErrIdempotencyKeyInFlight,
 	sse.ErrUnauthorized, sse.ErrForbidden, sse.ErrMessageTooLarge, sse.ErrRateLimited,
 	sse.ErrRequestTimeout, sse.ErrUnsupportedMediaType, sse.ErrTooManyConnections,
-	sse.ErrUnavailable, sse.ErrBrokerClosed, sse.ErrOutcomeUnknown,
+	sse.ErrUnavailable, sse.ErrBrokerClosed, sse.ErrOutcomeUnknown, sse.ErrNotTracked,
 }
 
 // Unwrap returns the ssevents sentinel error the server's message and

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/ssevents/ssevents/sse"
 )
@@ -36,8 +35,7 @@ func (c *Client) Presence(ctx context.Context, topic string) (sse.PresenceSnapsh
 // PresenceLimit is Presence listing at most limit members (0: counts
 // only; the server allows up to 10,000).
 func (c *Client) PresenceLimit(ctx context.Context, topic string, limit int) (sse.PresenceSnapshot, error) {
-	u := *c.eventsURL
-	u.Path = c.basePath() + DefaultPresencePath
+	u := c.base.JoinPath(DefaultPresencePath)
 	u.RawQuery = url.Values{"topic": {topic}, "limit": {strconv.Itoa(limit)}}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -60,12 +58,6 @@ func (c *Client) PresenceLimit(ctx context.Context, topic string, limit int) (ss
 		return sse.PresenceSnapshot{}, fmt.Errorf("ssevents: reading the presence of %q: %w", topic, err)
 	}
 	return snap, nil
-}
-
-// basePath is the path prefix of the client's URL (the part before
-// EventsPath).
-func (c *Client) basePath() string {
-	return strings.TrimSuffix(c.eventsURL.Path, strings.TrimSuffix(c.cfg.EventsPath, "/"))
 }
 
 // presenceEvent decodes a presence, join or leave event in place.

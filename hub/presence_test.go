@@ -132,7 +132,7 @@ func TestPresence_tokenIdentity(t *testing.T) {
 	if snap.Connections != 3 || len(snap.Members) != 1 || snap.Members[0].User != "bob" || string(snap.Members[0].Info) != "null" {
 		t.Errorf("lobby = %+v, want bob (info null) listed and 3 connections", snap)
 	}
-	if status, body := presenceAnswer(t, srv, "untracked", nil); status != http.StatusNotFound {
+	if status, body := presenceAnswer(t, srv, "untracked", bearer(memberToken(t, "ann", nil, "untracked"))); status != http.StatusNotFound {
 		t.Errorf("GET /presence?topic=untracked: %d %s, want 404", status, body)
 	}
 }

@@ -11,6 +11,12 @@
 // package imports it, so the zero ssevents.Config works with no import and
 // no external service.
 //
+// It keeps presence too (Broker.Presence, sse.PresenceStore): who is on
+// each tracked topic, with joins and leaves after a grace period, served
+// by one janitor goroutine whatever the number of members; with a data
+// directory, a restart keeps the members for their grace period
+// (PresenceFile), so that reconnecting users neither leave nor join.
+//
 // It imports only the contracts (package sse) and the standard library.
 package memory
 

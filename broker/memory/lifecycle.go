@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ssevents/ssevents/sse"
@@ -55,6 +56,9 @@ func (b *Broker) Ready(context.Context) error {
 
 // Close implements sse.Broker.
 func (b *Broker) Close() error {
+	// The presence store first: it may write its members to the data
+	// directory.
+	perr := b.closePresence()
 	// With every shard locked, no publish or subscribe is under way: those
 	// that come after see closed, and every subscription made before is
 	// in subs.
@@ -79,7 +83,7 @@ func (b *Broker) Close() error {
 		b.shards[i].mu.Unlock()
 	}
 	if already {
-		return nil
+		return perr
 	}
 	close(b.stop)
 	for _, s := range subs {
@@ -87,7 +91,7 @@ func (b *Broker) Close() error {
 	}
 	b.wg.Wait()
 	if b.log != nil {
-		return b.log.Close()
+		return errors.Join(perr, b.log.Close())
 	}
 	b.mu.Lock()
 	last := b.last
@@ -97,7 +101,7 @@ func (b *Broker) Close() error {
 	for uint64(time.Now().UnixMilli()) <= last.Ms {
 		time.Sleep(time.Until(time.UnixMilli(int64(last.Ms) + 1)))
 	}
-	return nil
+	return perr
 }
 
 // TopicCount returns the number of topics with subscribers or history.

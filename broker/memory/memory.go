@@ -104,6 +104,12 @@ type Broker struct {
 	// the disk stays within its bound between its rounds too.
 	rotated chan struct{}
 
+	// presMu guards presence, the open presence store (nil: none), and
+	// presenceOff, set by Close: no store opens any more.
+	presMu      sync.Mutex
+	presence    *presenceStore
+	presenceOff bool
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }

@@ -59,8 +59,10 @@ func TestDemoPage_presence(t *testing.T) {
 	// The page's log shows the join too.
 	waitRow(ann, "join", arrival)
 
-	// bob's page goes away: he leaves ann's list once the grace is over.
-	bob.Do(chromedp.Navigate("about:blank"))
+	// bob closes his page: he leaves ann's list once the grace is over.
+	if err := chromedp.Cancel(bob.Context()); err != nil {
+		t.Fatal(err)
+	}
 	waitOnline(t, ann, "comments", "ann", 5*time.Second)
 	waitRow(ann, "leave", arrival)
 }

@@ -1,0 +1,3 @@
+module github.com/ssevents/ssevents/scripts/perf/presence
+
+go 1.26.0
