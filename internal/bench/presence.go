@@ -2,15 +2,13 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ssevents/ssevents/client"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -90,9 +88,10 @@ func measurePresence(ctx context.Context, cfg Config, topics []string, bigTopic 
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
 	defer hc.CloseIdleConnections()
-	var cs []presenceClient
+	var cs []*client.Client
 	for _, u := range cfg.URLs {
-		cs = append(cs, presenceClient{hc: hc, url: strings.TrimSuffix(u, "/") + "/presence", token: cfg.Token})
+		c, _ := client.New(client.Config{URL: u, Token: cfg.Token, HTTPClient: hc}) // URL checked by Run
+		cs = append(cs, c)
 	}
 	if connected < cfg.Conns {
 		rep.Note = fmt.Sprintf("%d of %d streams connected: the exact counts are unknown, the settle time is not measured", connected, cfg.Conns)
@@ -117,18 +116,18 @@ func measurePresence(ctx context.Context, cfg Config, topics []string, bigTopic 
 // the URLs, until each was seen exact once (presence only grows towards
 // the exact counts while the streams stay open) or timeout passed. It
 // returns false when the hubs do not track the topics.
-func waitExact(ctx context.Context, cs []presenceClient, all []presenceTopic, timeout time.Duration, rep *PresenceReport) bool {
+func waitExact(ctx context.Context, cs []*client.Client, all []presenceTopic, timeout time.Duration, rep *PresenceReport) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	pending := all
 	for len(pending) > 0 && ctx.Err() == nil {
 		var left []presenceTopic
 		for _, t := range pending {
-			snap, err := cs[rep.Polls%len(cs)].get(ctx, t.name, 0)
+			snap, err := cs[rep.Polls%len(cs)].PresenceLimit(ctx, t.name, 0)
 			rep.Polls++
 			if err != nil {
-				rep.Mismatch = fmt.Sprintf("%s: %v", t.name, err)
-				if se, ok := err.(statusError); ok && se.code == http.StatusNotFound {
+				rep.Mismatch = fmt.Sprintf("%s: %s", t.name, strings.TrimPrefix(err.Error(), "ssevents: "))
+				if errors.Is(err, sse.ErrNotTracked) {
 					rep.Note = "the hubs do not track the run's topics (start them with SSE_PRESENCE='*')"
 					rep.Unsettled = len(pending)
 					return false
@@ -165,7 +164,7 @@ func waitExact(ctx context.Context, cs []presenceClient, all []presenceTopic, ti
 
 // timeCalls times calls sequential GET /presence on the report's call
 // topic, round-robin over the URLs.
-func timeCalls(ctx context.Context, cs []presenceClient, calls int, rep *PresenceReport) {
+func timeCalls(ctx context.Context, cs []*client.Client, calls int, rep *PresenceReport) {
 	var h Histogram
 	want := min(rep.Limit, rep.CallTopicUsers)
 	for i := range calls {
@@ -173,7 +172,7 @@ func timeCalls(ctx context.Context, cs []presenceClient, calls int, rep *Presenc
 			break
 		}
 		start := time.Now()
-		snap, err := cs[i%len(cs)].get(ctx, rep.CallTopic, rep.Limit)
+		snap, err := cs[i%len(cs)].PresenceLimit(ctx, rep.CallTopic, rep.Limit)
 		h.Record(time.Since(start))
 		rep.Calls++
 		if err != nil || len(snap.Members) < want {
@@ -200,45 +199,4 @@ func (r *PresenceReport) writeText(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "GET presence %d calls (limit %d) on %s, %d members: p50 %.2f ms, p99 %.2f ms, max %.2f ms, %d errors\n",
 		r.Calls, r.Limit, r.CallTopic, r.CallTopicUsers, r.P50Ms, r.P99Ms, r.MaxMs, r.CallErrors)
-}
-
-// presenceClient reads GET /presence of one hub. (It is not the client
-// package's Presence, so that what is timed is one request and its JSON,
-// nothing else.)
-type presenceClient struct {
-	hc    *http.Client
-	url   string // the hub's /presence
-	token string
-}
-
-// statusError is an answer other than 200.
-type statusError struct {
-	code int
-	body string
-}
-
-func (e statusError) Error() string { return fmt.Sprintf("status %d: %s", e.code, e.body) }
-
-// get returns topic's snapshot, listing at most limit members.
-func (c presenceClient) get(ctx context.Context, topic string, limit int) (sse.PresenceSnapshot, error) {
-	var snap sse.PresenceSnapshot
-	q := url.Values{"topic": {topic}, "limit": {strconv.Itoa(limit)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"?"+q.Encode(), nil)
-	if err != nil {
-		return snap, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return snap, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return snap, statusError{resp.StatusCode, strings.TrimSpace(string(b))}
-	}
-	err = json.NewDecoder(resp.Body).Decode(&snap)
-	return snap, err
 }

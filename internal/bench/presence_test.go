@@ -1,109 +1,25 @@
 package bench
 
 import (
-	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/ssevents/ssevents"
-	"github.com/ssevents/ssevents/broker/memory"
 	"github.com/ssevents/ssevents/hub"
-	"github.com/ssevents/ssevents/sse"
 )
 
-// countingStore is a presence store that counts streams exactly and at
-// once, and remembers every user it was given per topic: what a real
-// store settles to, without one (the brokers' own stores are tested with
-// the brokers).
-type countingStore struct {
-	mu    sync.Mutex
-	conns map[string]map[string]int  // topic -> user -> open streams ("": anonymous)
-	seen  map[string]map[string]bool // topic -> every user added
-}
-
-// presenceBroker is the embedded broker with a countingStore.
-type presenceBroker struct {
-	*memory.Broker
-	store *countingStore
-}
-
-var _ sse.PresenceBroker = presenceBroker{}
-
-func (b presenceBroker) Presence(sse.PresenceOptions) (sse.PresenceStore, error) { return b.store, nil }
-
-func (s *countingStore) Add(topic, user string, _ json.RawMessage) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conns[topic] == nil {
-		s.conns[topic], s.seen[topic] = map[string]int{}, map[string]bool{}
-	}
-	s.conns[topic][user]++
-	s.seen[topic][user] = true
-}
-
-func (s *countingStore) Remove(topic, user string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conns[topic][user]--; s.conns[topic][user] <= 0 {
-		delete(s.conns[topic], user)
-	}
-}
-
-func (s *countingStore) Snapshot(_ context.Context, topic string, limit int) (sse.PresenceSnapshot, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	snap := sse.PresenceSnapshot{Topic: topic, Members: []sse.PresenceMember{}}
-	for user, n := range s.conns[topic] {
-		snap.Connections += n
-		if user == "" {
-			continue
-		}
-		snap.Users++
-		if len(snap.Members) < limit {
-			snap.Members = append(snap.Members, sse.PresenceMember{User: user, Connections: n})
-		}
-	}
-	return snap, nil
-}
-
-func (s *countingStore) users(topic string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var us []string
-	for u := range s.seen[topic] {
-		us = append(us, u)
-	}
-	slices.Sort(us)
-	return us
-}
-
-func (s *countingStore) Watch(func(sse.PresenceEvent)) {}
-
-func (s *countingStore) Next(ctx context.Context, _ int) ([]sse.PresenceEvent, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-
-func (s *countingStore) Ack(context.Context, []sse.PresenceEvent) error { return nil }
-func (s *countingStore) Close() error                                   { return nil }
-
 // startPresenceHub serves the real hub with JWT authentication (testSecret)
-// and presence on every topic, and returns its store with a token that may
-// publish and subscribe to every topic.
-func startPresenceHub(t *testing.T) (*countingStore, *httptest.Server, string) {
+// and presence on every topic (the embedded broker's store), and returns
+// its app with a token that may publish and subscribe to every topic.
+func startPresenceHub(t *testing.T) (*ssevents.App, *httptest.Server, string) {
 	t.Helper()
-	store := &countingStore{conns: map[string]map[string]int{}, seen: map[string]map[string]bool{}}
-	b := presenceBroker{Broker: memory.New(sse.BrokerOptions{}), store: store}
-	t.Cleanup(func() { _ = b.Close() })
 	h, err := hub.New(hub.Config{JWTSecret: testSecret,
-		Config: ssevents.Config{Logger: slog.New(slog.DiscardHandler), Presence: []string{"*"}, Broker: b}})
+		Config: ssevents.Config{Logger: slog.New(slog.DiscardHandler), Presence: []string{"*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +31,12 @@ func startPresenceHub(t *testing.T) (*countingStore, *httptest.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store, srv, tok
+	return h.App(), srv, tok
 }
 
 func TestRunPresence(t *testing.T) {
 	t.Parallel()
-	store, srv, tok := startPresenceHub(t)
+	app, srv, tok := startPresenceHub(t)
 	// 40 streams over 3 worker processes (15, 15, 10): streams 0-29 on 3
 	// topics, 30-39 on the big topic; 12 users.
 	rep, err := Run(t.Context(), Config{
@@ -163,7 +79,8 @@ func TestRunPresence(t *testing.T) {
 	}
 	// Stream j was user j % 12, whichever worker held it: the big topic
 	// (streams 30-39) had users 6-11 and 0-3, topic 0 (streams 0, 3, ...,
-	// 27) users 0, 3, 6, 9.
+	// 27) users 0, 3, 6, 9. The streams ended, but their members stay
+	// listed for the grace period.
 	for _, tc := range []struct {
 		topic   string
 		streams []int
@@ -178,8 +95,14 @@ func TestRunPresence(t *testing.T) {
 			}
 		}
 		slices.Sort(want)
-		if got := store.users(tc.topic); !slices.Equal(got, want) {
-			t.Errorf("users of %s %v, want %v", tc.topic, got, want)
+		snap, err := app.Presence(t.Context(), tc.topic)
+		var got []string
+		for _, m := range snap.Members {
+			got = append(got, m.User)
+		}
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("users of %s %v (%v), want %v", tc.topic, got, err, want)
 		}
 	}
 }
