@@ -116,7 +116,9 @@ type Config struct {
 	// answers the exact counts (at most PresenceTimeout, default
 	// DefaultPresenceTimeout), then PresenceCalls (default
 	// DefaultPresenceCalls) sequential GET /presence with limit
-	// DefaultPresenceLimit on the big topic (topic 0 without one).
+	// DefaultPresenceLimit on the big topic (topic 0 without one). It
+	// publishes 2 s after settling at the earliest, so that measures
+	// taken beside the run once a second see the settled state.
 	Presence        bool
 	PresenceCalls   int
 	PresenceTimeout time.Duration

@@ -18,6 +18,12 @@ import (
 // hubs that are settling.
 const presencePollPause = 20 * time.Millisecond
 
+// presenceHold is how long a run stays at least in its settled state (the
+// streams open, nothing published) after presence settled: enough for a
+// measure taken beside the run once a second (scripts/perf/100k.sh reads
+// Redis's memory) to see it.
+const presenceHold = 2 * time.Second
+
 // PresenceReport is what a run with Config.Presence measured. Durations are
 // in milliseconds, instants in Unix milliseconds.
 type PresenceReport struct {
@@ -109,6 +115,12 @@ func measurePresence(ctx context.Context, cfg Config, topics []string, bigTopic 
 		calls = DefaultPresenceCalls
 	}
 	timeCalls(ctx, cs, calls, rep)
+	if rep.Settled {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(time.UnixMilli(rep.SettledAtMs).Add(presenceHold))):
+		}
+	}
 	return rep
 }
 
