@@ -1,0 +1,164 @@
+package redis
+
+import "github.com/redis/rueidis"
+
+// The presence scripts work on one topic's keys (see presenceStore.keys),
+// all in the topic's cluster slot:
+//
+//	KEYS[1] entries     hash  "<instance>|<user>" -> connections; -1 is a tombstone
+//	KEYS[2] expiries    zset  entry -> expiry (server ms)
+//	KEYS[3] users       hash  user -> number of live entries (HLEN = Users)
+//	KEYS[4] connections hash  user -> connections on every instance
+//	KEYS[5] info        hash  user -> info
+//	KEYS[6] total       string: connections, anonymous ones included
+//	KEYS[7] index       zset  topic -> when its first entry expires (single node only)
+//	KEYS[8] events      stream of joins and leaves (single node only)
+//
+// On a single node (or Sentinel) a script also appends its joins and
+// leaves to the events stream and keeps the index, atomically. On a
+// cluster the index and the stream live in a slot of their own, so the
+// script returns its joins and leaves and the caller appends them.
+//
+// A reaped entry stays as a tombstone (-1) for a while: an instance that
+// re-asserts an entry it had announced (see presenceEntry.confirmed) finds
+// either the tombstone (its entry was reaped and its leave announced: the
+// re-assert is a real join) or nothing (Redis lost it in a restart or a
+// failover: the re-assert is silent).
+const luaPresence = `
+local function nowms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local out = {0, 0}
+-- emit records a join or a leave: in the stream on a single node, in the
+-- reply on a cluster.
+local function emit(kind, topic, maxlen, user, info, conns, now)
+  if KEYS[8] then
+    redis.call('XADD', KEYS[8], 'MAXLEN', '~', maxlen, '*', 't', kind, 'topic', topic,
+      'u', user, 'i', info, 'c', conns, 'ms', now)
+  else
+    table.insert(out, {kind, user, info, conns, now})
+  end
+end
+`
+
+// presenceSetScript re-asserts entries of one topic. ARGV: topic, stream
+// max length, key lifetime (ms), then per entry: entry, user, connections,
+// lifetime (ms), info ("" keeps the user's) and confirmed ("1" when the
+// instance announced the entry before). It returns {now, first expiry set,
+// events...}; an event is {kind, user, info, connections, ms}.
+var presenceSetScript = rueidis.NewLuaScript(luaPresence + `
+local topic, maxlen, keyttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local now = nowms()
+local first = nil
+for i = 4, #ARGV, 6 do
+  local entry, user, count, ttl = ARGV[i], ARGV[i+1], tonumber(ARGV[i+2]), tonumber(ARGV[i+3])
+  local info, confirmed = ARGV[i+4], ARGV[i+5]
+  local raw = redis.call('HGET', KEYS[1], entry)
+  local old = nil
+  if raw then old = tonumber(raw) end
+  local exp = now + ttl
+  local write = true
+  if old == nil or old < 0 then
+    -- A missing entry is created when it has streams, or when Redis lost
+    -- an announced one (it then leaves after its grace period); a
+    -- reaped one that has none stays reaped.
+    if count > 0 or (old == nil and confirmed == '1') then
+      redis.call('INCRBY', KEYS[6], count)
+      if user ~= '' then
+        if info ~= '' then redis.call('HSET', KEYS[5], user, info) end
+        local conns = redis.call('HINCRBY', KEYS[4], user, count)
+        local live = redis.call('HINCRBY', KEYS[3], user, 1)
+        if live == 1 and (old ~= nil or confirmed ~= '1') then
+          emit('join', topic, maxlen, user, redis.call('HGET', KEYS[5], user) or '', conns, now)
+        end
+      end
+    else
+      write = false
+    end
+  else
+    redis.call('INCRBY', KEYS[6], count - old)
+    if user ~= '' then
+      redis.call('HINCRBY', KEYS[4], user, count - old)
+      if info ~= '' then redis.call('HSET', KEYS[5], user, info) end
+    end
+  end
+  if write then
+    redis.call('HSET', KEYS[1], entry, count)
+    redis.call('ZADD', KEYS[2], exp, entry)
+    if first == nil or exp < first then first = exp end
+  end
+end
+for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], keyttl) end
+if first and KEYS[7] then redis.call('ZADD', KEYS[7], 'LT', first, topic) end
+out[1], out[2] = now, first or 0
+return out
+`)
+
+// presenceReapScript removes one topic's expired entries. ARGV: topic,
+// stream max length, tombstone lifetime (ms), most entries to reap. It
+// returns {now, the topic's first expiry (0: none), leaves...}.
+var presenceReapScript = rueidis.NewLuaScript(luaPresence + `
+local topic, maxlen, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local now = nowms()
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+for _, entry in ipairs(due) do
+  local c = tonumber(redis.call('HGET', KEYS[1], entry) or '-1')
+  if c < 0 then
+    redis.call('HDEL', KEYS[1], entry)
+    redis.call('ZREM', KEYS[2], entry)
+  else
+    redis.call('HSET', KEYS[1], entry, -1)
+    redis.call('ZADD', KEYS[2], now + keep, entry)
+    redis.call('DECRBY', KEYS[6], c)
+    local user = string.sub(entry, string.find(entry, '|', 1, true) + 1)
+    if user ~= '' then
+      redis.call('HINCRBY', KEYS[4], user, 0 - c) -- not -c: Lua writes -0
+      if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then
+        local info = redis.call('HGET', KEYS[5], user) or ''
+        redis.call('HDEL', KEYS[3], user)
+        redis.call('HDEL', KEYS[4], user)
+        redis.call('HDEL', KEYS[5], user)
+        emit('leave', topic, maxlen, user, info, 0, now)
+      end
+    end
+  end
+end
+local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local first = 0
+if #nxt > 0 then first = tonumber(nxt[2]) else redis.call('DEL', KEYS[6]) end
+if KEYS[7] then
+  if first > 0 then redis.call('ZADD', KEYS[7], first, topic) else redis.call('ZREM', KEYS[7], topic) end
+end
+out[1], out[2] = now, first
+return out
+`)
+
+// presenceSnapshotScript reads one topic's counts and up to ARGV[1] of its
+// members: {users, connections, then user, connections, info per member}.
+// HSCAN with a COUNT of what is still missing reads O(limit) fields, never
+// the whole hash.
+var presenceSnapshotScript = rueidis.NewLuaScriptReadOnly(`
+local users = redis.call('HLEN', KEYS[3])
+local total = tonumber(redis.call('GET', KEYS[6]) or '0')
+local limit = tonumber(ARGV[1])
+local out = {users, total}
+local seen, n, cursor = {}, 0, '0'
+if limit > 0 and users > 0 then
+  repeat
+    local r = redis.call('HSCAN', KEYS[3], cursor, 'COUNT', limit - n)
+    cursor = r[1]
+    for i = 1, #r[2], 2 do
+      local u = r[2][i]
+      if n < limit and not seen[u] then
+        seen[u] = true
+        n = n + 1
+        table.insert(out, u)
+        table.insert(out, tonumber(redis.call('HGET', KEYS[4], u) or '0'))
+        table.insert(out, redis.call('HGET', KEYS[5], u) or '')
+      end
+    end
+  until cursor == '0' or n >= limit
+end
+return out
+`)
