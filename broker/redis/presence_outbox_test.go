@@ -1,0 +1,98 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ssevents/ssevents/broker/redis"
+	"github.com/ssevents/ssevents/internal/redistest"
+	"github.com/ssevents/ssevents/sse"
+)
+
+// next calls Next on in with a short deadline: nil when nothing is due.
+func next(t *testing.T, in *instance, limit int) []sse.PresenceEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	evs, err := in.store.Next(ctx, limit)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next: %v", err)
+	}
+	return evs
+}
+
+// TestPresenceOutbox: two instances with an outbox share it: each change
+// is handed out once while the one it went to acks; an unacked one is
+// handed out again, here after its consumer instance died.
+func TestPresenceOutbox(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	opts := presenceOptions(nil)
+	opts.Outbox = true
+	a := openInstance(t, srv.URL(), opts)
+	b := openInstance(t, srv.URL(), opts)
+	const topic, n = "outbox", 10
+	for i := range n {
+		[]*instance{a, b}[i%2].store.Add(topic, "u"+strconv.Itoa(i), nil)
+	}
+	got := map[string]int{}
+	eventually(t, "every join handed out", func() bool {
+		for _, in := range []*instance{a, b} {
+			evs := next(t, in, 3)
+			for _, ev := range evs {
+				if ev.Type != sse.EventJoin || ev.Topic != topic {
+					t.Fatalf("outbox handed out %+v", ev)
+				}
+				got[ev.ID]++
+			}
+			if err := in.store.Ack(context.Background(), evs); err != nil {
+				t.Fatalf("Ack: %v", err)
+			}
+		}
+		return len(got) >= n
+	}, func() string { return strconv.Itoa(len(got)) })
+	for _, in := range []*instance{a, b} {
+		for _, ev := range next(t, in, 10) {
+			got[ev.ID]++
+		}
+	}
+	for id, c := range got {
+		if c != 1 {
+			t.Fatalf("change %s handed out %d times, want once (acked)", id, c)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d changes handed out, want %d", len(got), n)
+	}
+
+	// An unacked change goes to B once A, which took it, is dead.
+	redis.SetPresenceClaimIdle(b.store, 300*time.Millisecond)
+	b.store.Add(topic, "late", nil)
+	var taken []sse.PresenceEvent
+	eventually(t, "A takes the join of late", func() bool {
+		taken = next(t, a, 10)
+		return len(taken) > 0
+	}, func() string { return "" })
+	if len(taken) != 1 || taken[0].User != "late" {
+		t.Fatalf("A took %+v, want the join of late", taken)
+	}
+	redis.AbandonPresence(a.store)
+	var again []sse.PresenceEvent
+	eventually(t, "B gets the unacked join again", func() bool {
+		for _, ev := range next(t, b, 10) {
+			if ev.ID == taken[0].ID {
+				again = append(again, ev)
+			}
+		}
+		return len(again) > 0
+	}, func() string { return "" })
+	if err := b.store.Ack(context.Background(), again); err != nil {
+		t.Fatalf("Ack: %v", err)
+	}
+	if again[0].User != "late" || again[0].Type != sse.EventJoin || len(again) != 1 {
+		t.Fatalf("B got %+v again, want the join of late once", again)
+	}
+}
