@@ -54,7 +54,7 @@ func (s *presenceStore) reap(ctx context.Context) error {
 	var errs []error
 	var set, reread rueidis.Commands
 	var reaped []string
-	for i, res := range presenceReapScript.ExecMulti(ctx, c, execs...) {
+	for i, res := range presenceReapScript.execMulti(ctx, c, execs) {
 		_, first, changes, err := parseChanges(res, topics[i])
 		if err != nil {
 			errs = append(errs, err)

@@ -71,17 +71,18 @@ func TestPresenceMemory(t *testing.T) {
 	if len(snap.Members) != 1000 {
 		t.Fatalf("snapshot lists %d members, want the limit, 1000", len(snap.Members))
 	}
-	total := 0
+	total, parts := 0, ""
 	for _, k := range []string{"e", "x", "u", "c", "i", "n"} {
 		v, err := strconv.Atoi(srv.MustDo("MEMORY", "USAGE", "ssevents:presence:{"+topic+"}:"+k, "SAMPLES", "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		total += v
+		parts += " " + k + "=" + strconv.Itoa(v/n)
 	}
 	stream, _ := strconv.Atoi(srv.MustDo("MEMORY", "USAGE", "{ssevents:presence}:events", "SAMPLES", "0"))
-	t.Logf("%d members settled in %v; Redis holds %d bytes per member (topic keys) + %d bytes per join in the events stream",
-		n, settled, total/n, stream/n)
+	t.Logf("%d members settled in %v; Redis holds %d bytes per member (topic keys:%s) + %d bytes per join in the events stream",
+		n, settled, total/n, parts, stream/n)
 	if total/n > 1000 {
 		t.Fatalf("%d bytes per member, want well under 1000", total/n)
 	}

@@ -1,6 +1,46 @@
 package redis
 
-import "github.com/redis/rueidis"
+import (
+	"context"
+	"crypto/sha1" //nolint:gosec // Redis names scripts by their SHA-1; no secret is involved
+	"encoding/hex"
+
+	"github.com/redis/rueidis"
+)
+
+// pipelinedScript is a Lua script run in pipelines by its SHA-1 (EVALSHA),
+// and by its text (EVAL) where a server does not know it yet. Unlike
+// rueidis.Lua.ExecMulti, it does not load the script on every node before
+// each pipeline: a sync or a reap pass costs one round trip.
+type pipelinedScript struct{ src, sha string }
+
+func newPipelinedScript(src string) *pipelinedScript {
+	sum := sha1.Sum([]byte(src)) //nolint:gosec // see the import
+	return &pipelinedScript{src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+// execMulti runs the script once per exec, pipelined (per node on a
+// cluster), and returns the replies in order.
+func (p *pipelinedScript) execMulti(ctx context.Context, c rueidis.Client, execs []rueidis.LuaExec) []rueidis.RedisResult {
+	cmds := make(rueidis.Commands, len(execs))
+	for i, e := range execs {
+		cmds[i] = c.B().Evalsha().Sha1(p.sha).Numkeys(int64(len(e.Keys))).Key(e.Keys...).Arg(e.Args...).Build()
+	}
+	res := c.DoMulti(ctx, cmds...)
+	var retry []int
+	var again rueidis.Commands
+	for i, r := range res {
+		if err, ok := rueidis.IsRedisErr(r.Error()); ok && err.IsNoScript() {
+			e := execs[i]
+			retry = append(retry, i)
+			again = append(again, c.B().Eval().Script(p.src).Numkeys(int64(len(e.Keys))).Key(e.Keys...).Arg(e.Args...).Build())
+		}
+	}
+	for j, r := range c.DoMulti(ctx, again...) {
+		res[retry[j]] = r
+	}
+	return res
+}
 
 // The presence scripts work on one topic's keys (see presenceStore.keys),
 // all in the topic's cluster slot:
@@ -47,7 +87,7 @@ end
 // lifetime (ms), info ("" keeps the user's) and confirmed ("1" when the
 // instance announced the entry before). It returns {now, first expiry set,
 // events...}; an event is {kind, user, info, connections, ms}.
-var presenceSetScript = rueidis.NewLuaScript(luaPresence + `
+var presenceSetScript = newPipelinedScript(luaPresence + `
 local topic, maxlen, keyttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = nowms()
 local first = nil
@@ -98,7 +138,7 @@ return out
 // presenceReapScript removes one topic's expired entries. ARGV: topic,
 // stream max length, tombstone lifetime (ms), most entries to reap. It
 // returns {now, the topic's first expiry (0: none), leaves...}.
-var presenceReapScript = rueidis.NewLuaScript(luaPresence + `
+var presenceReapScript = newPipelinedScript(luaPresence + `
 local topic, maxlen, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = nowms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))

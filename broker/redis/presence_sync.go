@@ -105,7 +105,7 @@ func (s *presenceStore) flush(ctx context.Context) error {
 	defer cancel()
 	var errs []error
 	var index rueidis.Commands
-	for i, res := range presenceSetScript.ExecMulti(ctx, s.b.client, execs...) {
+	for i, res := range presenceSetScript.execMulti(ctx, s.b.client, execs) {
 		nowMs, first, changes, err := parseChanges(res, chunks[i][0].k.topic)
 		if err != nil {
 			errs = append(errs, err)

@@ -77,6 +77,11 @@ func TestPresenceTwoInstances(t *testing.T) {
 	barrier(t, c, all, topic)
 	waitCount(t, all, sse.EventJoin, topic, "ann", 1)
 	waitCount(t, all, sse.EventLeave, topic, "ann", 1)
+	for i, in := range all {
+		if evs := in.events(); evs[0].Type != sse.EventJoin || evs[1].Type != sse.EventLeave || evs[1].User != "ann" {
+			t.Fatalf("instance %d saw %+v, want ann's join, then her leave, then the barrier's", i, evs)
+		}
+	}
 }
 
 // TestPresenceReconnectWithinGrace: a stream that ends on A and starts
@@ -93,7 +98,8 @@ func TestPresenceReconnectWithinGrace(t *testing.T) {
 	const topic = "room:2"
 	a.store.Add(topic, "ann", nil)
 	a.store.Add(topic, "bob", nil)
-	waitCount(t, []*instance{a, b}, sse.EventJoin, topic, "bob", 1)
+	a.store.Add(topic, "cat", nil) // does not come back after the restart
+	waitCount(t, []*instance{a, b}, sse.EventJoin, topic, "cat", 1)
 	a.store.Remove(topic, "ann")
 	b.store.Add(topic, "ann", nil) // the reconnect, on B
 	waitReaped(t, srv, topic, "ann", 1)
@@ -102,15 +108,17 @@ func TestPresenceReconnectWithinGrace(t *testing.T) {
 	if err := a.store.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	waitSnapshot(t, b, topic, 2, 1)
+	waitSnapshot(t, b, topic, 3, 1)
 	c := openInstance(t, srv.URL(), opts)
 	c.store.Add(topic, "bob", nil)
-	waitSnapshot(t, b, topic, 2, 2)
+	waitSnapshot(t, b, topic, 3, 2)
 	waitReaped(t, srv, topic, "bob", 1)
+	waitCount(t, []*instance{b}, sse.EventLeave, topic, "cat", 1)
+	waitSnapshot(t, b, topic, 2, 2)
 	barrier(t, c, []*instance{b, c}, topic)
-	for _, user := range []string{"ann", "bob"} {
-		if j, l := b.count(sse.EventJoin, topic, user), b.count(sse.EventLeave, topic, user); j != 1 || l != 0 {
-			t.Fatalf("%s: %d joins and %d leaves, want 1 and 0: %+v", user, j, l, b.events())
+	for user, leaves := range map[string]int{"ann": 0, "bob": 0, "cat": 1} {
+		if j, l := b.count(sse.EventJoin, topic, user), b.count(sse.EventLeave, topic, user); j != 1 || l != leaves {
+			t.Fatalf("%s: %d joins and %d leaves, want 1 and %d: %+v", user, j, l, leaves, b.events())
 		}
 	}
 }
