@@ -96,3 +96,33 @@ func TestPresenceOutbox(t *testing.T) {
 		t.Fatalf("B got %+v again, want the join of late once", again)
 	}
 }
+
+// TestPresenceOutboxRedisRestart: Redis restarts empty, losing the
+// outbox's consumer group; Next creates it again and hands out the changes
+// that came after.
+func TestPresenceOutboxRedisRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	opts := presenceOptions(nil)
+	opts.Outbox = true
+	a := openInstance(t, srv.URL(), opts)
+	a.store.Add("restart", "ann", nil)
+	var got []sse.PresenceEvent
+	eventually(t, "the join of ann", func() bool {
+		got = append(got, next(t, a, 10)...)
+		return len(got) > 0
+	}, func() string { return "" })
+	if err := a.store.Ack(context.Background(), got); err != nil {
+		t.Fatalf("Ack: %v", err)
+	}
+	srv.Restart()
+	a.store.Add("restart", "bob", nil)
+	got = nil
+	eventually(t, "the join of bob after the restart", func() bool {
+		got = append(got, next(t, a, 10)...)
+		return len(got) > 0
+	}, func() string { return "" })
+	if len(got) != 1 || got[0].User != "bob" || got[0].Type != sse.EventJoin {
+		t.Fatalf("after the restart Next handed out %+v, want the join of bob only (ann's was silent)", got)
+	}
+}
