@@ -125,7 +125,7 @@ type presenceStore struct {
 // presenceChange is a join or leave a script reported (cluster).
 type presenceChange struct {
 	kind, topic, user, info string
-	conns, ms               int64
+	conns, ms, seq          int64
 }
 
 func newPresenceStore(b *Broker, opts sse.PresenceOptions) *presenceStore {
@@ -165,7 +165,7 @@ func (s *presenceStore) start() {
 // keys returns the keys of topic's scripts (see luaPresence).
 func (s *presenceStore) keys(topic string) []string {
 	base := "ssevents:presence:{" + s.b.channel(topic) + "}:"
-	keys := []string{base + "e", base + "x", base + "u", base + "c", base + "i", base + "n"}
+	keys := []string{base + "e", base + "x", base + "u", base + "c", base + "i", base + "n", base + "s"}
 	if !s.b.cfg.Cluster {
 		keys = append(keys, s.index, s.stream)
 	}

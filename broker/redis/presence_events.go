@@ -21,6 +21,7 @@ func (s *presenceStore) readLoop(last string) {
 	defer s.wg.Done()
 	c := s.b.client
 	fails := 0
+	order := newSequencer(presenceHold)
 	for s.ctx.Err() == nil {
 		var err error
 		if last == "" {
@@ -32,12 +33,14 @@ func (s *presenceStore) readLoop(last string) {
 			if rueidis.IsRedisNil(err) {
 				err = nil // nothing within the block time
 			}
+			now := time.Now()
 			for _, e := range streams[s.stream] {
 				last = e.ID
-				if ev, ok := decodePresence(e); ok {
-					s.deliver(ev)
+				if ev, seq, ok := decodePresence(e); ok {
+					s.deliver(order.push(ev, seq, now))
 				}
 			}
+			s.deliver(order.expire(now))
 		}
 		if err == nil {
 			fails = 0
@@ -67,31 +70,40 @@ func (s *presenceStore) streamEnd() (string, error) {
 	return es[0].ID, nil
 }
 
-// deliver calls the Watch functions with ev. A leave announced after this
+// deliver calls the Watch functions with evs, in order. A leave announced after this
 // instance last set the user's entry unconfirms the entry: it was reaped,
 // so its next assert is a join (see luaPresence).
-func (s *presenceStore) deliver(ev sse.PresenceEvent) {
+func (s *presenceStore) deliver(evs []sse.PresenceEvent) {
+	if len(evs) == 0 {
+		return
+	}
 	s.mu.Lock()
-	if ev.Type == sse.EventLeave {
+	for _, ev := range evs {
+		if ev.Type != sse.EventLeave {
+			continue
+		}
 		if e := s.entries[entryKey{ev.Topic, ev.User}]; e != nil && ev.Time.UnixMilli() >= e.setMs {
 			e.confirmed = false
 		}
 	}
 	fns := s.watchers
 	s.mu.Unlock()
-	for _, fn := range fns {
-		fn(ev)
+	for _, ev := range evs {
+		for _, fn := range fns {
+			fn(ev)
+		}
 	}
 }
 
-// decodePresence reads a join or leave from a stream entry; its id is
-// the event's.
-func decodePresence(e rueidis.XRangeEntry) (sse.PresenceEvent, bool) {
+// decodePresence reads a join or leave from a stream entry, with its
+// number in its topic's sequence; the entry's id is the event's.
+func decodePresence(e rueidis.XRangeEntry) (ev sse.PresenceEvent, seq int64, ok bool) {
 	f := e.FieldValues
-	ev := sse.PresenceEvent{ID: e.ID, Type: f["t"], Topic: f["topic"], User: f["u"]}
+	ev = sse.PresenceEvent{ID: e.ID, Type: f["t"], Topic: f["topic"], User: f["u"]}
 	if ev.Type != sse.EventJoin && ev.Type != sse.EventLeave {
-		return ev, false
+		return ev, 0, false
 	}
+	seq, _ = strconv.ParseInt(f["s"], 10, 64)
 	if f["i"] != "" {
 		ev.Info = json.RawMessage(f["i"])
 	}
@@ -99,7 +111,7 @@ func decodePresence(e rueidis.XRangeEntry) (sse.PresenceEvent, bool) {
 	ev.Connections = max(conns, 0)
 	ms, _ := strconv.ParseInt(f["ms"], 10, 64)
 	ev.Time = time.UnixMilli(ms)
-	return ev, true
+	return ev, seq, true
 }
 
 // Snapshot implements sse.PresenceStore with one read-only script: HLEN
@@ -206,7 +218,7 @@ func (s *presenceStore) claim(ctx context.Context, limit int) ([]sse.PresenceEve
 func decodeAll(es []rueidis.XRangeEntry) []sse.PresenceEvent {
 	var evs []sse.PresenceEvent
 	for _, e := range es {
-		if ev, ok := decodePresence(e); ok {
+		if ev, _, ok := decodePresence(e); ok {
 			evs = append(evs, ev)
 		}
 	}

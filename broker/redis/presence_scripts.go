@@ -51,8 +51,9 @@ func (p *pipelinedScript) execMulti(ctx context.Context, c rueidis.Client, execs
 //	KEYS[4] connections hash  user -> connections on every instance
 //	KEYS[5] info        hash  user -> info
 //	KEYS[6] total       string: connections, anonymous ones included
-//	KEYS[7] index       zset  topic -> when its first entry expires (single node only)
-//	KEYS[8] events      stream of joins and leaves (single node only)
+//	KEYS[7] sequence    string: the number of the topic's last join or leave
+//	KEYS[8] index       zset  topic -> when its first entry expires (single node only)
+//	KEYS[9] events      stream of joins and leaves (single node only)
 //
 // On a single node (or Sentinel) a script also appends its joins and
 // leaves to the events stream and keeps the index, atomically. On a
@@ -70,14 +71,15 @@ local function nowms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local out = {0, 0}
--- emit records a join or a leave: in the stream on a single node, in the
--- reply on a cluster.
+-- emit records a join or a leave, numbered in the topic's sequence: in the
+-- stream on a single node, in the reply on a cluster.
 local function emit(kind, topic, maxlen, user, info, conns, now)
-  if KEYS[8] then
-    redis.call('XADD', KEYS[8], 'MAXLEN', '~', maxlen, '*', 't', kind, 'topic', topic,
-      'u', user, 'i', info, 'c', conns, 'ms', now)
+  local seq = redis.call('INCR', KEYS[7])
+  if KEYS[9] then
+    redis.call('XADD', KEYS[9], 'MAXLEN', '~', maxlen, '*', 't', kind, 'topic', topic,
+      'u', user, 'i', info, 'c', conns, 'ms', now, 's', seq)
   else
-    table.insert(out, {kind, user, info, conns, now})
+    table.insert(out, {kind, user, info, conns, now, seq})
   end
 end
 `
@@ -86,7 +88,7 @@ end
 // max length, key lifetime (ms), then per entry: entry, user, connections,
 // lifetime (ms), info ("" keeps the user's) and confirmed ("1" when the
 // instance announced the entry before). It returns {now, first expiry set,
-// events...}; an event is {kind, user, info, connections, ms}.
+// events...}; an event is {kind, user, info, connections, ms, sequence}.
 var presenceSetScript = newPipelinedScript(luaPresence + `
 local topic, maxlen, keyttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = nowms()
@@ -129,8 +131,8 @@ for i = 4, #ARGV, 6 do
     if first == nil or exp < first then first = exp end
   end
 end
-for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], keyttl) end
-if first and KEYS[7] then redis.call('ZADD', KEYS[7], 'LT', first, topic) end
+for k = 1, 7 do redis.call('PEXPIRE', KEYS[k], keyttl) end
+if first and KEYS[8] then redis.call('ZADD', KEYS[8], 'LT', first, topic) end
 out[1], out[2] = now, first or 0
 return out
 `)
@@ -167,8 +169,11 @@ end
 local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 local first = 0
 if #nxt > 0 then first = tonumber(nxt[2]) else redis.call('DEL', KEYS[6]) end
-if KEYS[7] then
-  if first > 0 then redis.call('ZADD', KEYS[7], first, topic) else redis.call('ZREM', KEYS[7], topic) end
+-- The sequence outlives its topic's last leave by a while, so that a
+-- topic that empties and fills again keeps counting up.
+redis.call('PEXPIRE', KEYS[7], 3 * keep)
+if KEYS[8] then
+  if first > 0 then redis.call('ZADD', KEYS[8], first, topic) else redis.call('ZREM', KEYS[8], topic) end
 end
 out[1], out[2] = now, first
 return out

@@ -176,7 +176,7 @@ func parseChanges(res rueidis.RedisResult, topic string) (nowMs, first int64, ch
 	first, _ = arr[1].AsInt64()
 	for _, v := range arr[2:] {
 		f, err := v.ToArray()
-		if err != nil || len(f) < 5 {
+		if err != nil || len(f) < 6 {
 			return 0, 0, nil, errShortReply
 		}
 		c := presenceChange{topic: topic}
@@ -185,6 +185,7 @@ func parseChanges(res rueidis.RedisResult, topic string) (nowMs, first int64, ch
 		c.info, _ = f[2].ToString()
 		c.conns, _ = f[3].AsInt64()
 		c.ms, _ = f[4].AsInt64()
+		c.seq, _ = f[5].AsInt64()
 		changes = append(changes, c)
 	}
 	return nowMs, first, changes, nil
@@ -220,7 +221,7 @@ func (s *presenceStore) publishPending(ctx context.Context) error {
 		cmds[i] = s.b.client.B().Xadd().Key(s.stream).Maxlen().Almost().Threshold(strconv.Itoa(presenceStreamLen)).
 			Id("*").FieldValue().FieldValue("t", c.kind).FieldValue("topic", c.topic).FieldValue("u", c.user).
 			FieldValue("i", c.info).FieldValue("c", strconv.FormatInt(c.conns, 10)).
-			FieldValue("ms", strconv.FormatInt(c.ms, 10)).Build()
+			FieldValue("ms", strconv.FormatInt(c.ms, 10)).FieldValue("s", strconv.FormatInt(c.seq, 10)).Build()
 	}
 	var failed []presenceChange
 	var err error
