@@ -98,3 +98,42 @@ func TestPresenceClusterFailover(t *testing.T) {
 		}
 	}
 }
+
+// TestPresenceSentinelAndPrefix: an instance that reaches Redis through a
+// Sentinel and one that reaches the master directly share presence; with
+// a TopicPrefix, the keys carry the prefixed channel, and instances of
+// another prefix see nothing.
+func TestPresenceSentinelAndPrefix(t *testing.T) {
+	t.Parallel()
+	master := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, master, "mymaster")
+	prefixed := sse.BrokerOptions{TopicPrefix: "app"}
+	var ins []*instance
+	for _, url := range []string{"redis+sentinel://" + sentinel.Addr() + "/mymaster/0", master.URL(), master.URL()} {
+		opts := prefixed
+		if len(ins) == 2 {
+			opts = sse.BrokerOptions{} // no prefix: another application
+		}
+		st, err := open(t, url, opts).Presence(presenceOptions(nil))
+		if err != nil {
+			t.Fatalf("Presence: %v", err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		in := &instance{recorder: &recorder{}, store: st}
+		st.Watch(in.record)
+		ins = append(ins, in)
+	}
+	ins[0].store.Add("room", "ann", nil)
+	waitSnapshot(t, ins[1], "room", 1, 1)
+	waitCount(t, ins[:2], sse.EventJoin, "room", "ann", 1)
+	if n := master.MustDo("HLEN", "ssevents:presence:{app:room}:u"); n != "1" {
+		t.Fatalf("HLEN of the prefixed users key = %q, want 1", n)
+	}
+	if snap, err := ins[2].store.Snapshot(t.Context(), "room", 10); err != nil || snap.Users != 0 {
+		t.Fatalf("snapshot without the prefix = %+v, %v; want no users", snap, err)
+	}
+	barrier(t, ins[2], ins[2:], "room")
+	if n := ins[2].count(sse.EventJoin, "room", "ann"); n != 0 {
+		t.Fatalf("the instance without the prefix saw %d joins of ann", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ssevents/ssevents/broker/brokertest"
 	"github.com/ssevents/ssevents/broker/redis"
@@ -169,7 +170,13 @@ func TestPresenceRedisRestart(t *testing.T) {
 	waitSnapshot(t, a, topic, len(users), len(users)+1)
 	waitCount(t, []*instance{a, b}, sse.EventJoin, topic, "", len(users))
 	srv.Restart()
+	restarted := time.Now()
 	snap := waitSnapshot(t, b, topic, len(users), len(users)+1)
+	// One refresh (TTL/3), after a reconnection backoff of at most a
+	// second, plus room for a loaded machine.
+	if d := time.Since(restarted); d > testTTL/3+2*time.Second {
+		t.Fatalf("members back %v after the restart, want within a refresh", d)
+	}
 	if m := members(snap)["u0"]; m.Connections != 2 {
 		t.Fatalf("u0 after the restart = %+v, want 2 connections", m)
 	}
