@@ -95,6 +95,33 @@ func TestPresenceOutbox(t *testing.T) {
 	if again[0].User != "late" || again[0].Type != sse.EventJoin || len(again) != 1 {
 		t.Fatalf("B got %+v again, want the join of late once", again)
 	}
+
+	// Unacked on B itself: B hands it out again once it was idle long
+	// enough, and no more once acked.
+	b.store.Add(topic, "twice", nil)
+	handed := 0
+	var id string
+	eventually(t, "B hands the join of twice out twice", func() bool {
+		for _, ev := range next(t, b, 10) {
+			if ev.User == "twice" && (id == "" || ev.ID == id) {
+				id = ev.ID
+				handed++
+				if handed == 2 {
+					if err := b.store.Ack(context.Background(), []sse.PresenceEvent{ev}); err != nil {
+						t.Fatalf("Ack: %v", err)
+					}
+				}
+			}
+		}
+		return handed >= 2
+	}, func() string { return strconv.Itoa(handed) })
+	for range 3 {
+		for _, ev := range next(t, b, 10) {
+			if ev.ID == id {
+				t.Fatalf("the acked join of twice was handed out again")
+			}
+		}
+	}
 }
 
 // TestPresenceOutboxRedisRestart: Redis restarts empty, losing the
