@@ -34,3 +34,10 @@ func (s *Sequencer) Push(ev sse.PresenceEvent, seq int64, now time.Time) []sse.P
 
 // Expire returns the held changes whose wait is over.
 func (s *Sequencer) Expire(now time.Time) []sse.PresenceEvent { return s.q.expire(now) }
+
+// SetPresencePrune makes Next look every `every` for outbox consumers idle
+// for idle, holding nothing, to remove. Set it before calling Next.
+func SetPresencePrune(st sse.PresenceStore, every, idle time.Duration) {
+	s := st.(*presenceStore)
+	s.pruneEvery, s.consumerIdle = every, idle
+}

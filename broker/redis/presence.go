@@ -34,6 +34,11 @@ const (
 	presenceClaimIdle = 30 * time.Second
 	// presenceGroup is the outbox's consumer group.
 	presenceGroup = "ssevents-presence"
+	// presencePruneEvery is how often Next looks for outbox consumers to
+	// remove, and presenceConsumerIdle how long one must have been idle,
+	// holding nothing, to be removed.
+	presencePruneEvery   = 10 * time.Minute
+	presenceConsumerIdle = time.Hour
 )
 
 // Presence implements sse.PresenceBroker: a store shared by every broker
@@ -105,6 +110,8 @@ type presenceStore struct {
 	keep      time.Duration // how long a tombstone stays
 	reapEvery time.Duration
 	claimIdle time.Duration
+	// pruneEvery and consumerIdle: see presencePruneEvery.
+	pruneEvery, consumerIdle time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -118,6 +125,7 @@ type presenceStore struct {
 	dirty     map[entryKey]struct{}
 	pending   []presenceChange // cluster: changes to append to the stream
 	watchers  []func(sse.PresenceEvent)
+	pruned    time.Time // when Next last pruned the outbox's consumers
 	closed    bool
 	abandoned bool
 }
@@ -136,12 +144,13 @@ func newPresenceStore(b *Broker, opts sse.PresenceOptions) *presenceStore {
 	s := &presenceStore{
 		b: b, opts: opts, id: rand.Text()[:12],
 		index: global + ":index", stream: global + ":events",
-		keep:      2*opts.TTL + opts.Grace,
-		reapEvery: min(time.Second, max(opts.Grace/2, 100*time.Millisecond)),
-		claimIdle: presenceClaimIdle,
-		wake:      make(chan struct{}, 1),
-		entries:   make(map[entryKey]*presenceEntry),
-		dirty:     make(map[entryKey]struct{}),
+		keep:       2*opts.TTL + opts.Grace,
+		reapEvery:  min(time.Second, max(opts.Grace/2, 100*time.Millisecond)),
+		claimIdle:  presenceClaimIdle,
+		pruneEvery: presencePruneEvery, consumerIdle: presenceConsumerIdle,
+		wake:    make(chan struct{}, 1),
+		entries: make(map[entryKey]*presenceEntry),
+		dirty:   make(map[entryKey]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s

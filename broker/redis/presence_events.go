@@ -165,6 +165,7 @@ func (s *presenceStore) Next(ctx context.Context, limit int) ([]sse.PresenceEven
 		if s.ctx.Err() != nil {
 			return nil, sse.ErrBrokerClosed
 		}
+		s.pruneConsumers(ctx)
 		evs, err := s.claim(ctx, limit)
 		if err == nil && len(evs) == 0 {
 			var streams map[string][]rueidis.XRangeEntry
@@ -223,6 +224,47 @@ func decodeAll(es []rueidis.XRangeEntry) []sse.PresenceEvent {
 		}
 	}
 	return evs
+}
+
+// pruneConsumers removes, at most every presencePruneEvery, the outbox
+// consumers that hold nothing and were idle for presenceConsumerIdle:
+// every process that ever used the outbox left one (their names are
+// random), and a live one is recreated by its next read.
+func (s *presenceStore) pruneConsumers(ctx context.Context) {
+	s.mu.Lock()
+	due := time.Since(s.pruned) >= s.pruneEvery
+	if due {
+		s.pruned = time.Now()
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	c := s.b.client
+	consumers, err := c.Do(ctx, c.B().XinfoConsumers().Key(s.stream).Group(presenceGroup).Build()).ToArray()
+	if err != nil {
+		return // NOGROUP, or Redis away: Next finds out
+	}
+	var cmds rueidis.Commands
+	for _, v := range consumers {
+		m, err := v.AsMap()
+		if err != nil {
+			continue
+		}
+		f := func(k string) *rueidis.RedisMessage { v := m[k]; return &v }
+		name, _ := f("name").ToString()
+		pending, _ := f("pending").AsInt64()
+		idle, _ := f("idle").AsInt64()
+		if name != s.id && pending == 0 && time.Duration(idle)*time.Millisecond >= s.consumerIdle {
+			cmds = append(cmds, c.B().XgroupDelconsumer().Key(s.stream).Group(presenceGroup).Consumername(name).Build())
+		}
+	}
+	for _, r := range c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			s.opts.OnError(err)
+			return
+		}
+	}
 }
 
 // createGroup creates the outbox's consumer group at id (and the stream);

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,4 +153,38 @@ func TestPresenceOutboxRedisRestart(t *testing.T) {
 	if len(got) != 1 || got[0].User != "bob" || got[0].Type != sse.EventJoin {
 		t.Fatalf("after the restart Next handed out %+v, want the join of bob only (ann's was silent)", got)
 	}
+}
+
+// TestPresenceOutboxPrune: the consumers that dead instances left in the
+// outbox's group, holding nothing, are removed after they were idle long
+// enough; one that holds changes stays until they are claimed.
+func TestPresenceOutboxPrune(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	opts := presenceOptions(nil)
+	opts.Outbox = true
+	a := openInstance(t, srv.URL(), opts)
+	b := openInstance(t, srv.URL(), opts)
+	a.store.Add("prune", "ann", nil)
+	eventually(t, "A takes a change and acks it: it is a consumer", func() bool {
+		evs := next(t, a, 10)
+		if err := a.store.Ack(context.Background(), evs); err != nil {
+			t.Fatalf("Ack: %v", err)
+		}
+		return len(evs) > 0
+	}, func() string { return "" })
+	redis.AbandonPresence(a.store)
+	consumers := func() string { return srv.MustDo("XINFO", "CONSUMERS", "{ssevents:presence}:events", "ssevents-presence") }
+	f := strings.Split(consumers(), "\n")
+	if len(f) < 2 || f[0] != "name" {
+		t.Fatalf("consumers = %q, want A", f)
+	}
+	aName := f[1]
+	redis.SetPresencePrune(b.store, 100*time.Millisecond, 300*time.Millisecond)
+	// B becomes a consumer when it gets ann's leave (A died: TTL).
+	eventually(t, "A's consumer removed, B's there", func() bool {
+		next(t, b, 10)
+		c := consumers()
+		return strings.Count(c, "name\n") == 1 && !strings.Contains(c, aName)
+	}, consumers)
 }
