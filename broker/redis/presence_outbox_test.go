@@ -174,7 +174,9 @@ func TestPresenceOutboxPrune(t *testing.T) {
 		return len(evs) > 0
 	}, func() string { return "" })
 	redis.AbandonPresence(a.store)
-	consumers := func() string { return srv.MustDo("XINFO", "CONSUMERS", "{ssevents:presence}:events", "ssevents-presence") }
+	consumers := func() string {
+		return srv.MustDo("XINFO", "CONSUMERS", "{ssevents:presence}:events", "ssevents-presence")
+	}
 	f := strings.Split(consumers(), "\n")
 	if len(f) < 2 || f[0] != "name" {
 		t.Fatalf("consumers = %q, want A", f)
