@@ -207,3 +207,27 @@ func TestPresenceUnavailable(t *testing.T) {
 	waitSnapshot(t, a, "room:5", 1, 1)
 	waitCount(t, []*instance{a}, sse.EventJoin, "room:5", "ann", 1)
 }
+
+// TestPresenceReapedEntryRejoins: an entry reaped while its instance still
+// has streams (the instance stalled past TTL; here its expiry is moved
+// back by hand) is a leave, and its re-assert by the next refresh is a
+// real join, not a silent one.
+func TestPresenceReapedEntryRejoins(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	a := openInstance(t, srv.URL(), presenceOptions(nil))
+	b := openInstance(t, srv.URL(), presenceOptions(nil))
+	both := []*instance{a, b}
+	const topic = "stall"
+	a.store.Add(topic, "ann", nil)
+	waitCount(t, both, sse.EventJoin, topic, "ann", 1)
+	entry := srv.MustDo("HKEYS", entriesKey(topic))
+	srv.MustDo("ZADD", "ssevents:presence:{"+topic+"}:x", "0", entry)
+	srv.MustDo("ZADD", "{ssevents:presence}:index", "0", topic)
+	waitCount(t, both, sse.EventLeave, topic, "ann", 1)
+	waitCount(t, both, sse.EventJoin, topic, "ann", 2)
+	waitSnapshot(t, b, topic, 1, 1)
+	barrier(t, b, both, topic)
+	waitCount(t, both, sse.EventLeave, topic, "ann", 1)
+	waitCount(t, both, sse.EventJoin, topic, "ann", 2)
+}
