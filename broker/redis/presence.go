@@ -174,7 +174,7 @@ func (s *presenceStore) start() {
 // keys returns the keys of topic's scripts (see luaPresence).
 func (s *presenceStore) keys(topic string) []string {
 	base := "ssevents:presence:{" + s.b.channel(topic) + "}:"
-	keys := []string{base + "e", base + "x", base + "u", base + "c", base + "i", base + "n", base + "s"}
+	keys := []string{base + "e", base + "x", base + "u", base + "n", base + "s"}
 	if !s.b.cfg.Cluster {
 		keys = append(keys, s.index, s.stream)
 	}

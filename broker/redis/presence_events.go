@@ -120,7 +120,7 @@ func (s *presenceStore) Snapshot(ctx context.Context, topic string, limit int) (
 	snap := sse.PresenceSnapshot{Topic: topic, Members: []sse.PresenceMember{}}
 	rctx, cancel := context.WithTimeout(ctx, s.b.cfg.Timeout)
 	defer cancel()
-	keys := s.keys(topic)[:6]
+	keys := s.keys(topic)[:4]
 	arr, err := presenceSnapshotScript.Exec(rctx, s.b.client, keys, []string{strconv.Itoa(max(limit, 0))}).ToArray()
 	if err == nil && len(arr) < 2 {
 		err = errShortReply

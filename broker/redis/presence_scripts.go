@@ -45,15 +45,16 @@ func (p *pipelinedScript) execMulti(ctx context.Context, c rueidis.Client, execs
 // The presence scripts work on one topic's keys (see presenceStore.keys),
 // all in the topic's cluster slot:
 //
-//	KEYS[1] entries     hash  "<instance>|<user>" -> connections; -1 is a tombstone
-//	KEYS[2] expiries    zset  entry -> expiry (server ms)
-//	KEYS[3] users       hash  user -> number of live entries (HLEN = Users)
-//	KEYS[4] connections hash  user -> connections on every instance
-//	KEYS[5] info        hash  user -> info
-//	KEYS[6] total       string: connections, anonymous ones included
-//	KEYS[7] sequence    string: the number of the topic's last join or leave
-//	KEYS[8] index       zset  topic -> when its first entry expires (single node only)
-//	KEYS[9] events      stream of joins and leaves (single node only)
+//	KEYS[1] entries   hash  "<instance>|<user>" -> connections; -1 is a tombstone
+//	KEYS[2] expiries  zset  entry -> expiry (server ms)
+//	KEYS[3] members   hash  user -> "<live entries>,<connections>,<info>" (HLEN = Users)
+//	KEYS[4] total     string: connections, anonymous ones included
+//	KEYS[5] sequence  string: the number of the topic's last join or leave
+//	KEYS[6] index     zset  topic -> when its first entry expires (single node only)
+//	KEYS[7] events    stream of joins and leaves (single node only)
+//
+// A member's counts and info share one hash field, so that a member costs
+// one field and a snapshot reads its list with HSCAN alone.
 //
 // On a single node (or Sentinel) a script also appends its joins and
 // leaves to the events stream and keeps the index, atomically. On a
@@ -70,13 +71,28 @@ local function nowms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- member returns a user's live entries, connections and info.
+local function member(user)
+  local v = redis.call('HGET', KEYS[3], user)
+  if not v then return 0, 0, '' end
+  local live, conns, info = string.match(v, '^(%-?%d+),(%-?%d+),(.*)$')
+  return tonumber(live), tonumber(conns), info
+end
+-- setmember writes a user's record; a user without live entries has none.
+local function setmember(user, live, conns, info)
+  if live <= 0 then
+    redis.call('HDEL', KEYS[3], user)
+  else
+    redis.call('HSET', KEYS[3], user, string.format('%d,%d,', live, math.max(conns, 0)) .. info)
+  end
+end
 local out = {0, 0}
 -- emit records a join or a leave, numbered in the topic's sequence: in the
 -- stream on a single node, in the reply on a cluster.
 local function emit(kind, topic, maxlen, user, info, conns, now)
-  local seq = redis.call('INCR', KEYS[7])
-  if KEYS[9] then
-    redis.call('XADD', KEYS[9], 'MAXLEN', '~', maxlen, '*', 't', kind, 'topic', topic,
+  local seq = redis.call('INCR', KEYS[5])
+  if KEYS[7] then
+    redis.call('XADD', KEYS[7], 'MAXLEN', '~', maxlen, '*', 't', kind, 'topic', topic,
       'u', user, 'i', info, 'c', conns, 'ms', now, 's', seq)
   else
     table.insert(out, {kind, user, info, conns, now, seq})
@@ -99,40 +115,41 @@ for i = 4, #ARGV, 6 do
   local raw = redis.call('HGET', KEYS[1], entry)
   local old = nil
   if raw then old = tonumber(raw) end
-  local exp = now + ttl
   local write = true
   if old == nil or old < 0 then
     -- A missing entry is created when it has streams, or when Redis lost
     -- an announced one (it then leaves after its grace period); a
     -- reaped one that has none stays reaped.
     if count > 0 or (old == nil and confirmed == '1') then
-      redis.call('INCRBY', KEYS[6], count)
+      redis.call('INCRBY', KEYS[4], count)
       if user ~= '' then
-        if info ~= '' then redis.call('HSET', KEYS[5], user, info) end
-        local conns = redis.call('HINCRBY', KEYS[4], user, count)
-        local live = redis.call('HINCRBY', KEYS[3], user, 1)
-        if live == 1 and (old ~= nil or confirmed ~= '1') then
-          emit('join', topic, maxlen, user, redis.call('HGET', KEYS[5], user) or '', conns, now)
+        local live, conns, cur = member(user)
+        if info == '' then info = cur end
+        setmember(user, live + 1, conns + count, info)
+        if live == 0 and (old ~= nil or confirmed ~= '1') then
+          emit('join', topic, maxlen, user, info, conns + count, now)
         end
       end
     else
       write = false
     end
   else
-    redis.call('INCRBY', KEYS[6], count - old)
+    redis.call('INCRBY', KEYS[4], count - old)
     if user ~= '' then
-      redis.call('HINCRBY', KEYS[4], user, count - old)
-      if info ~= '' then redis.call('HSET', KEYS[5], user, info) end
+      local live, conns, cur = member(user)
+      if info == '' then info = cur end
+      setmember(user, math.max(live, 1), conns + count - old, info)
     end
   end
   if write then
+    local exp = now + ttl
     redis.call('HSET', KEYS[1], entry, count)
     redis.call('ZADD', KEYS[2], exp, entry)
     if first == nil or exp < first then first = exp end
   end
 end
-for k = 1, 7 do redis.call('PEXPIRE', KEYS[k], keyttl) end
-if first and KEYS[8] then redis.call('ZADD', KEYS[8], 'LT', first, topic) end
+for k = 1, 5 do redis.call('PEXPIRE', KEYS[k], keyttl) end
+if first and KEYS[6] then redis.call('ZADD', KEYS[6], 'LT', first, topic) end
 out[1], out[2] = now, first or 0
 return out
 `)
@@ -152,15 +169,12 @@ for _, entry in ipairs(due) do
   else
     redis.call('HSET', KEYS[1], entry, -1)
     redis.call('ZADD', KEYS[2], now + keep, entry)
-    redis.call('DECRBY', KEYS[6], c)
+    redis.call('DECRBY', KEYS[4], c)
     local user = string.sub(entry, string.find(entry, '|', 1, true) + 1)
     if user ~= '' then
-      redis.call('HINCRBY', KEYS[4], user, 0 - c) -- not -c: Lua writes -0
-      if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then
-        local info = redis.call('HGET', KEYS[5], user) or ''
-        redis.call('HDEL', KEYS[3], user)
-        redis.call('HDEL', KEYS[4], user)
-        redis.call('HDEL', KEYS[5], user)
+      local live, conns, info = member(user)
+      setmember(user, live - 1, conns - c, info)
+      if live <= 1 then
         emit('leave', topic, maxlen, user, info, 0, now)
       end
     end
@@ -168,12 +182,12 @@ for _, entry in ipairs(due) do
 end
 local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 local first = 0
-if #nxt > 0 then first = tonumber(nxt[2]) else redis.call('DEL', KEYS[6]) end
+if #nxt > 0 then first = tonumber(nxt[2]) else redis.call('DEL', KEYS[4]) end
 -- The sequence outlives its topic's last leave by a while, so that a
 -- topic that empties and fills again keeps counting up.
-redis.call('PEXPIRE', KEYS[7], 3 * keep)
-if KEYS[8] then
-  if first > 0 then redis.call('ZADD', KEYS[8], first, topic) else redis.call('ZREM', KEYS[8], topic) end
+redis.call('PEXPIRE', KEYS[5], 3 * keep)
+if KEYS[6] then
+  if first > 0 then redis.call('ZADD', KEYS[6], first, topic) else redis.call('ZREM', KEYS[6], topic) end
 end
 out[1], out[2] = now, first
 return out
@@ -185,7 +199,7 @@ return out
 // the whole hash.
 var presenceSnapshotScript = rueidis.NewLuaScriptReadOnly(`
 local users = redis.call('HLEN', KEYS[3])
-local total = tonumber(redis.call('GET', KEYS[6]) or '0')
+local total = tonumber(redis.call('GET', KEYS[4]) or '0')
 local limit = tonumber(ARGV[1])
 local out = {users, total}
 local seen, n, cursor = {}, 0, '0'
@@ -196,11 +210,12 @@ if limit > 0 and users > 0 then
     for i = 1, #r[2], 2 do
       local u = r[2][i]
       if n < limit and not seen[u] then
+        local _, conns, info = string.match(r[2][i + 1], '^(%-?%d+),(%-?%d+),(.*)$')
         seen[u] = true
         n = n + 1
         table.insert(out, u)
-        table.insert(out, tonumber(redis.call('HGET', KEYS[4], u) or '0'))
-        table.insert(out, redis.call('HGET', KEYS[5], u) or '')
+        table.insert(out, tonumber(conns or '0'))
+        table.insert(out, info or '')
       end
     end
   until cursor == '0' or n >= limit
