@@ -29,9 +29,6 @@ const (
 	// presenceBlock is how long a blocking stream read waits: it bounds
 	// how long Close and a canceled Next wait for one.
 	presenceBlock = 500 * time.Millisecond
-	// presenceClaimIdle is how long an outbox delivery stays unacked
-	// before another Next takes it over (its consumer died, or failed).
-	presenceClaimIdle = 30 * time.Second
 	// presenceGroup is the outbox's consumer group.
 	presenceGroup = "ssevents-presence"
 	// presencePruneEvery is how often Next looks for outbox consumers to
@@ -87,6 +84,11 @@ type presenceEntry struct {
 	// user's join was announced: a re-assert that finds it missing is
 	// silent (see luaPresence).
 	confirmed bool
+	// added reports an Add since the last successful set: an entry whose
+	// stream came and went between two syncs is still created (its user
+	// joins, and leaves after the grace period), so that no stream, however
+	// short, goes unseen.
+	added bool
 	// setMs is the server time of the last successful set: a leave
 	// observed later than it unconfirms the entry.
 	setMs int64
@@ -146,7 +148,7 @@ func newPresenceStore(b *Broker, opts sse.PresenceOptions) *presenceStore {
 		index: global + ":index", stream: global + ":events",
 		keep:       2*opts.TTL + opts.Grace,
 		reapEvery:  min(time.Second, max(opts.Grace/2, 100*time.Millisecond)),
-		claimIdle:  presenceClaimIdle,
+		claimIdle:  opts.TTL,
 		pruneEvery: presencePruneEvery, consumerIdle: presenceConsumerIdle,
 		wake:    make(chan struct{}, 1),
 		entries: make(map[entryKey]*presenceEntry),
@@ -195,6 +197,7 @@ func (s *presenceStore) Add(topic, user string, info json.RawMessage) {
 		s.entries[k] = e
 	}
 	e.count++
+	e.added = true
 	if len(info) > 0 && user != "" {
 		e.info = info
 	}

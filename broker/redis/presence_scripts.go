@@ -103,7 +103,8 @@ end
 // presenceSetScript re-asserts entries of one topic. ARGV: topic, stream
 // max length, key lifetime (ms), then per entry: entry, user, connections,
 // lifetime (ms), info ("" keeps the user's) and confirmed ("1" when the
-// instance announced the entry before). It returns {now, first expiry set,
+// instance announced the entry before, "2" when it never did and the entry
+// had a stream since the last set). It returns {now, first expiry set,
 // events...}; an event is {kind, user, info, connections, ms, sequence}.
 var presenceSetScript = newPipelinedScript(luaPresence + `
 local topic, maxlen, keyttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -117,10 +118,11 @@ for i = 4, #ARGV, 6 do
   if raw then old = tonumber(raw) end
   local write = true
   if old == nil or old < 0 then
-    -- A missing entry is created when it has streams, or when Redis lost
-    -- an announced one (it then leaves after its grace period); a
-    -- reaped one that has none stays reaped.
-    if count > 0 or (old == nil and confirmed == '1') then
+    -- A missing entry is created when it has streams, when a stream came
+    -- and went since the last set (confirmed '2'), or when Redis lost an
+    -- announced one (it then leaves after its grace period); a reaped one
+    -- that has none stays reaped.
+    if count > 0 or confirmed == '2' or (old == nil and confirmed == '1') then
       redis.call('INCRBY', KEYS[4], count)
       if user ~= '' then
         local live, conns, cur = member(user)

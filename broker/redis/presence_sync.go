@@ -14,6 +14,7 @@ type setItem struct {
 	k         entryKey
 	count     int
 	confirmed bool
+	added     bool
 	gen       uint64
 }
 
@@ -89,10 +90,13 @@ func (s *presenceStore) flush(ctx context.Context) error {
 				Args: []string{k.topic, strconv.Itoa(presenceStreamLen), keyTTL}})
 		}
 		confirmed := "0"
-		if e.confirmed {
+		switch {
+		case e.confirmed:
 			confirmed = "1"
+		case e.added:
+			confirmed = "2" // added and gone since the last set: create it anyway
 		}
-		chunks[i] = append(chunks[i], setItem{k: k, count: e.count, confirmed: e.confirmed, gen: e.gen})
+		chunks[i] = append(chunks[i], setItem{k: k, count: e.count, confirmed: e.confirmed, added: e.added, gen: e.gen})
 		execs[i].Args = append(execs[i].Args, s.id+"|"+k.user, k.user, strconv.Itoa(e.count),
 			strconv.FormatInt(max(ttl.Milliseconds(), 1), 10), string(e.info), confirmed)
 	}
@@ -152,8 +156,11 @@ func (s *presenceStore) settle(items []setItem, nowMs int64, now time.Time) {
 		if e == nil {
 			continue
 		}
-		if it.count > 0 || it.confirmed {
+		if it.count > 0 || it.confirmed || it.added {
 			e.confirmed = true
+		}
+		if e.gen == it.gen {
+			e.added = false
 		}
 		e.setMs = nowMs
 		if e.count == 0 && e.gen == it.gen && !e.graceUntil.After(now) {
