@@ -77,7 +77,10 @@ func (s *presenceStore) flush(ctx context.Context) error {
 		if e == nil {
 			continue
 		}
-		ttl := s.opts.TTL
+		// An entry with streams expires a reaper pass short of the TTL, so
+		// that the members of an instance that died leave within the TTL
+		// of its last refresh, reaper included.
+		ttl := max(s.opts.TTL-s.reapEvery, s.opts.TTL/2)
 		if e.count == 0 {
 			ttl = max(e.graceUntil.Sub(now), time.Millisecond)
 		}
