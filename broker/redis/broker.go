@@ -50,11 +50,12 @@ type Broker struct {
 
 	mu       sync.Mutex
 	closed   bool
-	topics   map[string]*topic          // by topic name
-	channels map[string]*topic          // by channel name
-	conns    map[string]*subscriberConn // by node address; "" for a single node
-	slots    []string                   // cluster: the address of each slot's master
-	classic  *classicConn               // cluster with ClassicPubSub: the classic channels' subscriber
+	topics   map[string]*topic           // by topic name
+	channels map[string]*topic           // by channel name
+	conns    map[string]*subscriberConn  // by node address; "" for a single node
+	slots    []string                    // cluster: the address of each slot's master
+	classic  *classicConn                // cluster with ClassicPubSub: the classic channels' subscriber
+	presence map[*presenceStore]struct{} // open presence stores, closed before the client
 }
 
 var _ sse.Broker = (*Broker)(nil)
@@ -361,6 +362,7 @@ func (b *Broker) Close() error {
 		}
 	}
 	b.mu.Unlock()
+	b.closePresence()
 	b.cancel()
 	for _, s := range subs {
 		s.end(sse.ErrBrokerClosed)

@@ -40,6 +40,16 @@
 // foreign envelopes are delivered live without an id, copies of our own
 // messages are dropped (they arrive from the shard).
 //
+// # Presence
+//
+// Broker implements sse.PresenceBroker: Presence opens a store shared by
+// every instance on the same Redis. Each instance writes its own entries
+// ("<instance>|<user>" -> streams) of a topic in the topic's hash-tagged
+// keys, in background batches of Lua calls that report each join to
+// exactly one instance; every instance reaps expired entries (leaves);
+// joins and leaves go to one global stream that every instance follows
+// (Watch) and that a consumer group turns into the outbox (Next, Ack).
+//
 // See README.md for the URL forms, the guarantees under faults and on a
 // cluster, and the migration path for mixed Python/Go fleets.
 //
