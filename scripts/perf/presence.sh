@@ -17,6 +17,7 @@
 #
 #   scripts/perf/presence.sh [--conns N] [--instances N] [--users N]
 #                            [--big-topic N] [--bin BIN] [--out DIR]
+#                            [--table]
 #                            [100k.sh options: --topics K --rate R
 #                             --duration D --embedded ...]
 #
@@ -24,14 +25,15 @@
 # events/s for 30 s), 10,000 users, a big topic of min(users, conns/10)
 # streams. --bin is the ssevents binary (default: built once from the
 # working tree into --out); --out keeps both runs (off/, on/) and the
-# table (presence.md); default a new directory under /tmp. For a quick
+# table (presence.md); default a new directory under /tmp. --table only
+# prints the table again from the runs in --out. For a quick
 # try: --conns 20000 --instances 2 (or --conns 10000 --embedded, one hub
 # on the embedded broker, without Redis).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-conns=100000 users=10000 big="" bin="" out=""
+conns=100000 users=10000 big="" bin="" out="" table=false
 pass=()
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--bin) bin=$2; shift ;;
 	--out) out=$2; shift ;;
 	--presence) ;; # both runs are made anyway
+	--table) table=true ;;
 	--embedded) pass+=("$1") ;;
 	-h | --help) usage; exit 0 ;;
 	--*) [ $# -ge 2 ] || { log "$1 wants a value"; exit 2; }; pass+=("$1" "$2"); shift ;;
@@ -57,43 +60,55 @@ done
 big=${big:-$((users < conns / 10 ? users : conns / 10))}
 command -v jq >/dev/null || { log "jq is missing (apt-get install -y jq)"; exit 1; }
 
+if $table; then
+	[ -d "$out" ] || { log "--table wants the --out of an earlier run"; exit 2; }
+fi
 [ -n "$out" ] || out=$(mktemp -d /tmp/ssevents-presence.XXXXXX)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-if [ -z "$bin" ]; then
-	bin="$out/ssevents"
-	log "building ssevents into $bin"
-	(cd "$repo" && go build -o "$bin" ./cmd/ssevents)
-fi
-bin=$(realpath "$bin")
-
-# One run after the other, never both at once: each takes the machine.
-args=(--conns "$conns" --users "$users" --big-topic "$big" --bin "$bin" "${pass[@]}")
 rc=0
-log "presence off: 100k.sh ${args[*]}"
-"$here/100k.sh" "${args[@]}" --out "$out/off" >"$out/off.md" || rc=$?
-log "presence on: 100k.sh ${args[*]} --presence"
-"$here/100k.sh" "${args[@]}" --presence --out "$out/on" >"$out/on.md" || rc=$?
+if ! $table; then
+	if [ -z "$bin" ]; then
+		bin="$out/ssevents"
+		log "building ssevents into $bin"
+		(cd "$repo" && go build -o "$bin" ./cmd/ssevents)
+	fi
+	bin=$(realpath "$bin")
+	# One run after the other, never both at once: each takes the machine.
+	# The load average at each start goes into the table: the hubs share
+	# the machine with the bench and whatever else runs.
+	args=(--conns "$conns" --users "$users" --big-topic "$big" --bin "$bin" "${pass[@]}")
+	echo "load_off=$(cut -d' ' -f1 /proc/loadavg)" >"$out/loads"
+	log "presence off ($(tail -1 "$out/loads")): 100k.sh ${args[*]}"
+	"$here/100k.sh" "${args[@]}" --out "$out/off" >"$out/off.md" || rc=$?
+	echo "load_on=$(cut -d' ' -f1 /proc/loadavg)" >>"$out/loads"
+	log "presence on ($(tail -1 "$out/loads")): 100k.sh ${args[*]} --presence"
+	"$here/100k.sh" "${args[@]}" --presence --out "$out/on" >"$out/on.md" || rc=$?
+fi
+load_off=$(sed -n 's/^load_off=//p' "$out/loads" 2>/dev/null || true)
+load_on=$(sed -n 's/^load_on=//p' "$out/loads" 2>/dev/null || true)
 for run in off on; do
 	[ -s "$out/$run/summary.json" ] || { log "the $run run left no summary; see $out/$run.md and $out/$run/bench.log"; exit 1; }
 done
 
-jq -n -r --slurpfile off "$out/off/summary.json" --slurpfile on "$out/on/summary.json" '
+jq -n -r --slurpfile off "$out/off/summary.json" --slurpfile on "$out/on/summary.json" \
+	--arg load_off "$load_off" --arg load_on "$load_on" '
 	$off[0] as $a | $on[0] as $b | $b.presence as $p |
 	def r(x; n): if x == null then "n/a" else (x * n | round) / n | tostring end;
 	def pct(x; y): if x > 0 then "\((y / x - 1) * 100 | round)%" else "n/a" end;
 	def mem(s): if s.redis_settled_bytes > 0 then s.redis_settled_bytes - s.redis_before_bytes else null end;
 	"## Presence off and on: \($b.conns) streams over \($b.instances) hubs, \($b.users) users, a big topic of \($b.big_topic)",
 	"",
-	"| | off | on | on vs off |",
-	"| --- | --- | --- | --- |",
-	"| streams connected | \($a.connected) | \($b.connected) | |",
-	"| hub CPU, cores (all hubs, \($a.cpu_window_s) s / \($b.cpu_window_s) s of publishing) | \(r($a.hub_cpu_cores; 1000)) | \(r($b.hub_cpu_cores; 1000)) | \(pct($a.hub_cpu_cores; $b.hub_cpu_cores)) |",
-	"| hub CPU per hub-second | \(r($a.hub_cpu_cores_per_hub; 1000)) | \(r($b.hub_cpu_cores_per_hub; 1000)) | ratio \(if $a.hub_cpu_cores > 0 then r($b.hub_cpu_cores / $a.hub_cpu_cores; 1000) else "n/a" end) |",
-	"| join storm settled (last connect to every count exact) | | \(if $p.settled then "\($p.settle_ms) ms" else "not within the timeout (\($p.unsettled) topics; \($p.mismatch // $p.note // ""))" end) | |",
-	"| GET /presence?limit=\($p.limit) on \($p.call_topic_users) members, \($p.calls) calls | | p50 \($p.p50_ms) ms, p99 \($p.p99_ms) ms (\($p.call_errors) errors) | |",
-	"| Redis used_memory, streams open minus before (bytes) | \(mem($a) // "n/a") | \(mem($b) // "n/a") | \(if mem($a) != null and mem($b) != null then mem($b) - mem($a) else "n/a" end) |",
-	"| Redis bytes per member (\($b.members) members) | \(if mem($a) != null then r(mem($a) / $b.members; 1) else "n/a" end) | \(r($b.redis_bytes_per_member; 1)) | \(if mem($a) != null and mem($b) != null then r((mem($b) - mem($a)) / $b.members; 1) else "n/a" end) |"
+	"| | off | on | on vs off | target |",
+	"| --- | --- | --- | --- | --- |",
+	"| streams connected | \($a.connected) | \($b.connected) | | |",
+	"| load average (1 min) at the start | \($load_off) | \($load_on) | | |",
+	"| hub CPU, cores (all hubs, \($a.cpu_window_s) s / \($b.cpu_window_s) s of publishing) | \(r($a.hub_cpu_cores; 1000)) | \(r($b.hub_cpu_cores; 1000)) | \(pct($a.hub_cpu_cores; $b.hub_cpu_cores)) | at most +10% |",
+	"| hub CPU per hub-second | \(r($a.hub_cpu_cores_per_hub; 1000)) | \(r($b.hub_cpu_cores_per_hub; 1000)) | ratio \(if $a.hub_cpu_cores > 0 then r($b.hub_cpu_cores / $a.hub_cpu_cores; 1000) else "n/a" end) | at most 1.1 |",
+	"| join storm settled (last connect to every count exact) | | \(if $p.settled then "\($p.settle_ms) ms" else "not within the timeout (\($p.unsettled) topics; \($p.mismatch // $p.note // ""))" end) | | at most 10 s |",
+	"| GET /presence?limit=\($p.limit) on \($p.call_topic_users) members, \($p.calls) calls | | p50 \($p.p50_ms) ms, p99 \($p.p99_ms) ms (\($p.call_errors) errors) | | p99 at most 10 ms |",
+	"| Redis used_memory, streams open minus before (bytes) | \(mem($a) // "n/a") | \(mem($b) // "n/a") | \(if mem($a) != null and mem($b) != null then mem($b) - mem($a) else "n/a" end) | |",
+	"| Redis bytes per member (\($b.members) members) | \(if mem($a) != null then r(mem($a) / $b.members; 1) else "n/a" end) | \(r($b.redis_bytes_per_member; 1)) | \(if mem($a) != null and mem($b) != null then r((mem($b) - mem($a)) / $b.members; 1) else "n/a" end) | stated |"
 ' | tee "$out/presence.md"
 {
 	echo
