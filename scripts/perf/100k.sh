@@ -186,21 +186,29 @@ sampler=""
 # over the publish phase but its first 5 s, and Redis's used_memory at the
 # last sample before the publishing (after the presence settled, which
 # the bench waits for first).
-read -r pub_start pub_end settled members < <(jq -r '[.publish_start_unix_ms, .publish_end_unix_ms,
-	(.presence.settled_unix_ms // 0), (.presence.members // 0)] | @tsv' "$out/bench.json")
+read -r pub_start pub_end drain received settled members < <(jq -r '[.publish_start_unix_ms, .publish_end_unix_ms,
+	(.drain_ms | floor), .received, (.presence.settled_unix_ms // 0), (.presence.members // 0)] | @tsv' "$out/bench.json")
 read -r cores window < <(awk -v a=$((pub_start + 5000)) -v b="$pub_end" -v hz="$(getconf CLK_TCK)" '
 	$1 >= a && $1 <= b { if (!n++) { t0 = $1; c0 = $2 } t1 = $1; c1 = $2 }
 	END { if (t1 > t0) printf "%.3f %.1f\n", (c1 - c0) / hz / ((t1 - t0) / 1000), (t1 - t0) / 1000; else print "0 0" }' "$out/hub-cpu.txt")
+# The hubs' CPU per 1,000 deliveries: from the last sample before the
+# publishing to the first after the drain, over every delivery; a measure
+# of work done that holds when a saturated machine published less.
+cpu_per_k=$(awk -v a="$pub_start" -v b=$((pub_end + drain)) -v n="$received" -v hz="$(getconf CLK_TCK)" '
+	$1 <= a || !seen { t0 = $1; c0 = $2; seen = 1 } !done { c1 = $2 } $1 >= b { done = 1 }
+	END { if (n > 0) printf "%.3f\n", (c1 - c0) / hz * 1000 / (n / 1000); else print 0 }' "$out/hub-cpu.txt")
 read -r redis_at redis_settled < <(awk -v b="$pub_start" '$1 < b { t = $1; m = $3 } END { print t + 0, m + 0 }' "$out/hub-cpu.txt")
 [ "$settled" -gt 0 ] && [ "$redis_at" -lt "$settled" ] && redis_settled=0 # no sample between settling and publishing
 jq -n --argjson conns "$conns" --argjson instances "$instances" --argjson users "$users" --argjson big "$big" \
-	--argjson presence "$presence" --argjson cores "$cores" --argjson window "$window" \
+	--argjson presence "$presence" --argjson cores "$cores" --argjson window "$window" --argjson cpu_per_k "$cpu_per_k" \
 	--argjson redis_before "${redis_before:-0}" --argjson redis_settled "$redis_settled" --argjson members "$members" \
 	--slurpfile bench "$out/bench.json" '{conns: $conns, instances: $instances, users: $users, big_topic: $big,
 		presence_on: $presence, hub_cpu_cores: $cores, hub_cpu_cores_per_hub: ($cores / $instances), cpu_window_s: $window,
+		hub_cpu_ms_per_1000_deliveries: $cpu_per_k,
 		redis_before_bytes: $redis_before, redis_settled_bytes: $redis_settled,
 		redis_bytes_per_member: (if $members > 0 and $redis_settled > 0 then (($redis_settled - $redis_before) / $members | round) else null end),
-		members: $members, connected: $bench[0].connected, presence: $bench[0].presence}' >"$out/summary.json"
+		members: $members, connected: $bench[0].connected, published: $bench[0].published, deliveries: $bench[0].received,
+		presence: $bench[0].presence}' >"$out/summary.json"
 
 # 5. The report.
 peak=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; if (s > m) { m = s; line = $0 } } END { print line }' "$out/hub-rss.txt")
@@ -232,7 +240,7 @@ connected=$(jq .connected "$out/bench.json")
 		(if .settled then "every GET /presence exact \(.settle_ms) ms after the last connect" else "not exact within the timeout: \(.unsettled) topics (\(.mismatch // ""))" end) +
 		(if .note then "; \(.note)" else "" end),
 		"- GET /presence?limit=\(.limit) on \(.call_topic) (\(.call_topic_users) members), \(.calls) sequential calls: p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, max \(.max_ms) ms, \(.call_errors) errors"' "$out/bench.json"
-	echo "- hubs' CPU over the publish phase from its 5th second ($window s): $cores cores in all, $(awk -v c="$cores" -v n="$instances" 'BEGIN { printf "%.3f", c / n }') per hub"
+	echo "- hubs' CPU over the publish phase from its 5th second ($window s): $cores cores in all, $(awk -v c="$cores" -v n="$instances" 'BEGIN { printf "%.3f", c / n }') per hub; $cpu_per_k ms per 1,000 deliveries (publishing and drain)"
 	if [ "$redis_settled" -gt 0 ]; then
 		echo "- Redis used_memory: $redis_before bytes before the streams, $redis_settled with them open$([ "$members" -gt 0 ] && echo ": $(jq .redis_bytes_per_member "$out/summary.json") bytes per member ($members members)")"
 	fi
