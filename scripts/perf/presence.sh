@@ -126,12 +126,13 @@ jq -n -r --slurpfile off "$out/off/summary.json" --slurpfile on "$out/on/summary
 	def r(x; n): if x == null then "n/a" else (x * n | round) / n | tostring end;
 	def pct(x; y): if x > 0 then "\((y / x - 1) * 100 | round)%" else "n/a" end;
 	def mem(s): if s.redis_settled_bytes > 0 then s.redis_settled_bytes - s.redis_before_bytes else null end;
+	def busy(x): if x == "" then "n/a" else "\(x)%" end;
 	"## Presence off and on: \($b.conns) streams over \($b.instances) hubs, \($b.users) users, a big topic of \($b.big_topic)",
 	"",
 	"| | off | on | on vs off | target |",
 	"| --- | --- | --- | --- | --- |",
 	"| streams connected | \($a.connected) | \($b.connected) | | |",
-	"| machine at the start: busy over 5 s, load average (1 min) | \($busy_off)%, \($load_off) | \($busy_on)%, \($load_on) | | |",
+	"| machine at the start: busy over 5 s, load average (1 min) | \(busy($busy_off)), \($load_off) | \(busy($busy_on)), \($load_on) | | |",
 	"| hub CPU, cores (all hubs, \($a.cpu_window_s) s / \($b.cpu_window_s) s of publishing) | \(r($a.hub_cpu_cores; 1000)) | \(r($b.hub_cpu_cores; 1000)) | \(pct($a.hub_cpu_cores; $b.hub_cpu_cores)) | at most +10% |",
 	"| hub CPU per hub-second | \(r($a.hub_cpu_cores_per_hub; 1000)) | \(r($b.hub_cpu_cores_per_hub; 1000)) | ratio \(if $a.hub_cpu_cores > 0 then r($b.hub_cpu_cores / $a.hub_cpu_cores; 1000) else "n/a" end) | at most 1.1 |",
 	"| hub CPU per 1,000 deliveries, ms (\($a.deliveries) / \($b.deliveries) delivered) | \(r($a.hub_cpu_ms_per_1000_deliveries; 1000)) | \(r($b.hub_cpu_ms_per_1000_deliveries; 1000)) | \(pct($a.hub_cpu_ms_per_1000_deliveries; $b.hub_cpu_ms_per_1000_deliveries)) | at most +10% |",
