@@ -214,6 +214,13 @@ func TestPresence_off(t *testing.T) {
 	if _, err := app.Presence(context.Background(), "a"); !errors.Is(err, sse.ErrNotTracked) {
 		t.Errorf("app.Presence with presence off: %v, want ErrNotTracked", err)
 	}
+	// A third-party broker without presence serves streams as ever.
+	third, thirdSrv := newServer(t, ssevents.Config{Broker: noPresenceBroker{app.Broker()}})
+	s := subscribe(t, thirdSrv.URL+"/events?topic=a&presence=true", nil)
+	id := publish(t, third, "a", "note", map[string]int{"n": 1})
+	if ev := nextNamed(s); ev.ID != id || ev.Name != "note" {
+		t.Errorf("stream of a broker without presence: %+v, want the published event", ev)
+	}
 	_, err := ssevents.New(ssevents.Config{Presence: []string{"*"}, Broker: noPresenceBroker{app.Broker()}})
 	if !errors.Is(err, sse.ErrInvalidConfig) || !strings.Contains(err.Error(), "keeps no presence") {
 		t.Errorf("New with a broker without presence: %v, want ErrInvalidConfig saying it keeps no presence", err)

@@ -41,7 +41,7 @@ func runPresence(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		enc := json.NewEncoder(stdout)
 		return enc.Encode(snap)
 	}
-	_, _ = fmt.Fprintf(stdout, "%s: %d users, %d connections\n", snap.Topic, snap.Users, snap.Connections)
+	_, _ = fmt.Fprintf(stdout, "%s: %s, %s\n", snap.Topic, plural(snap.Users, "user"), plural(snap.Connections, "connection"))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, m := range snap.Members {
 		info := ""
@@ -57,4 +57,12 @@ func runPresence(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		_, _ = fmt.Fprintf(stdout, "  ... and %d more (--limit)\n", n)
 	}
 	return nil
+}
+
+// plural is n and the word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
