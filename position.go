@@ -46,7 +46,7 @@ func (a *App) Position(ctx context.Context, topics ...string) (string, error) {
 	}
 	p, ok := a.broker.(sse.Positioner)
 	if !ok {
-		return "", fmt.Errorf("%w (the embedded and the Redis brokers can)", sse.ErrNoPosition)
+		return "", fmt.Errorf("%w: use the embedded or the Redis broker", sse.ErrNoPosition)
 	}
 	return p.Position(ctx, topics)
 }
