@@ -201,7 +201,11 @@ type positionTaken struct {
 // publishes (an event in it means every event published after that one
 // returned is in it too) that only shrinks from one position to a later.
 func testPositionConcurrent(t testing.TB, a, b sse.Broker) {
-	const publishers, perPublisher, maxPositions = 4, 75, 40
+	// Publishers pace themselves so that the positions, taken every
+	// millisecond or so, fall between their publishes; they stop once
+	// every position is taken, or at perPublisher events (within
+	// PositionOptions' history).
+	const publishers, perPublisher, positions = 4, 500, 30
 	topics := newTopics(t, 2)
 	var clock atomic.Int64
 	var mu sync.Mutex
@@ -218,6 +222,11 @@ func testPositionConcurrent(t testing.TB, a, b sse.Broker) {
 				on = b
 			}
 			for i := range perPublisher {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				n := p*perPublisher + i
 				msg := sse.Message{Topics: topics[n%2 : n%2+1], Event: "test.event", Data: Data(n)}
 				if n%3 == 0 {
@@ -232,25 +241,32 @@ func testPositionConcurrent(t testing.TB, a, b sse.Broker) {
 				}
 				pubs = append(pubs, positionPub{n: n, start: start, end: end})
 				mu.Unlock()
+				time.Sleep(100 * time.Microsecond)
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(stop) }()
 	var taken []*positionTaken
-	for running := true; running && len(taken) < maxPositions; {
-		select {
-		case <-stop:
-			running = false
-		default:
-		}
+	for range positions {
 		call := clock.Add(1)
 		pos := TakePosition(t, a, topics...)
 		taken = append(taken, &positionTaken{pos: pos, call: call, ret: clock.Add(1)})
-		time.Sleep(2 * time.Millisecond) // spread the positions over the publishes
+		time.Sleep(time.Millisecond) // spread the positions over the publishes
 	}
-	<-stop
+	close(stop)
+	wg.Wait()
 	if pubErr != nil {
 		t.Fatalf("Publish: %v", pubErr)
+	}
+	interleaved := 0
+	for _, tk := range taken {
+		before := slices.ContainsFunc(pubs, func(p positionPub) bool { return p.end < tk.call })
+		after := slices.ContainsFunc(pubs, func(p positionPub) bool { return p.start > tk.ret })
+		if before && after {
+			interleaved++
+		}
+	}
+	if interleaved < positions/2 {
+		t.Fatalf("%d of %d positions fell between publishes, want half at least: the test proves little", interleaved, positions)
 	}
 	for _, tk := range taken {
 		sub := resumeFrom(t, b, tk.pos, topics...)
