@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { browsertest.Main(m) }
 
 func start(t *testing.T) *testserver.Server {
 	t.Helper()
-	h, cleanup, err := newServer(ssevents.Config{})
+	h, cleanup, err := newServer(ssevents.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,6 @@ import (
 
 func main() {
 	serve.Main("since", func(sse ssevents.Config) (http.Handler, func() error, error) {
-		return newServer(sse)
+		return newServer(sse, nil)
 	})
 }

@@ -47,16 +47,25 @@ func (s *store) add(name string) Item {
 	return it
 }
 
-// newServer returns the example's handler and the function that ends its
-// streams and closes its broker.
-func newServer(cfg ssevents.Config) (http.Handler, func() error, error) {
+// newStore returns a list of two items.
+func newStore() *store {
+	s := &store{}
+	s.add("milk")
+	s.add("bread")
+	return s
+}
+
+// newServer returns the example's handler, serving the list s (nil: a new
+// one; instances that share a broker share a list, as they would a
+// database), and the function that ends its streams and closes its broker.
+func newServer(cfg ssevents.Config, s *store) (http.Handler, func() error, error) {
 	app, err := ssevents.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &store{}
-	s.add("milk")
-	s.add("bread")
+	if s == nil {
+		s = newStore()
+	}
 	app.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(indexHTML)
