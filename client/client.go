@@ -236,7 +236,7 @@ var answerSentinels = []error{
 	sse.ErrIdempotencyKeyReused, sse.ErrIdempotencyKeyInFlight,
 	sse.ErrUnauthorized, sse.ErrForbidden, sse.ErrMessageTooLarge, sse.ErrRateLimited,
 	sse.ErrRequestTimeout, sse.ErrUnsupportedMediaType, sse.ErrTooManyConnections,
-	sse.ErrUnavailable, sse.ErrBrokerClosed, sse.ErrOutcomeUnknown, sse.ErrNotTracked,
+	sse.ErrUnavailable, sse.ErrBrokerClosed, sse.ErrOutcomeUnknown, sse.ErrNotTracked, sse.ErrNoPosition,
 }
 
 // Unwrap returns the ssevents sentinel error the server's message and
@@ -272,7 +272,8 @@ func (e *StatusError) Unwrap() error {
 }
 
 // Temporary reports whether retrying the request later may succeed: true
-// for 408, 429 and 5xx statuses.
+// for 408, 429 and 5xx statuses but 501 (the server cannot do it at all).
 func (e *StatusError) Temporary() bool {
-	return e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
+	return e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests ||
+		e.StatusCode >= 500 && e.StatusCode != http.StatusNotImplemented
 }

@@ -33,6 +33,11 @@
 // Named heartbeat events (a hub with SSE_HEARTBEAT_EVENT=true) are skipped
 // unless the subscription asks for them with the Heartbeats option.
 //
+// Client.Position returns the stream position of topics (GET /position):
+// taken before reading the data a subscriber starts from and passed to
+// ResumeFrom, it makes the subscription deliver exactly the events
+// published after it.
+//
 // Publishing (Client.Publish, PublishTopics, PublishMessage) sends an
 // Idempotency-Key with every request and retries the same request with the
 // same key after a 503, a 409 (the key's first request still in flight) or

@@ -48,8 +48,9 @@ func validateOrigin(o string) error {
 // wrap answers CORS preflights (OPTIONS with Origin and
 // Access-Control-Request-Method): 204 for an allowed origin, 403 with a
 // JSON error otherwise. Other requests from an allowed origin get the
-// Access-Control-Allow-* headers; from another origin, none (the browser
-// then hides the answer from the page).
+// Access-Control-Allow-* headers and Access-Control-Expose-Headers:
+// SSE-Position; from another origin, none (the browser then hides the
+// answer from the page).
 func (c *cors) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
@@ -60,6 +61,11 @@ func (c *cors) wrap(next http.Handler) http.Handler {
 		w.Header().Add("Vary", "Origin")
 		allowed := c.setOrigin(w.Header(), origin)
 		if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+			if allowed {
+				// A page may read the stream position of an answer
+				// (ssevents.WithPosition) to subscribe from it.
+				w.Header().Set("Access-Control-Expose-Headers", ssevents.PositionHeader)
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

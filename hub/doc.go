@@ -14,6 +14,10 @@
 //	                          used for another request, 503 broker down (not
 //	                          published), 504 outcome unknown; every error {"error": "..."}
 //	GET  /events?topic=a,b the SSE stream (Config.Path)
+//	GET  /position?topic=a,b
+//	                       -> 200 {"position": "..."}, the stream position of the
+//	                          topics now, for ?lastEventId= (see App.Position); to
+//	                          those who may subscribe to them, 400/401/403 otherwise
 //	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
 //
 // A publish body is a UTF-8 JSON document sent with Content-Type
@@ -169,5 +173,6 @@
 // Config.CORSOrigins lists the origins allowed to make cross-origin
 // requests (with credentials), or "*" for any origin (without
 // credentials). A preflight from another origin is answered 403. None are
-// allowed by default.
+// allowed by default. Answers to an allowed origin expose the SSE-Position
+// header (ssevents.WithPosition), so that its pages can read it.
 package hub

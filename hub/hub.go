@@ -161,8 +161,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s", sse.ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
 	switch p := strings.TrimSuffix(c.Path, "/"); {
-	case c.Path == "/", p == "/publish", p == "/presence", p == "/demo", strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
-		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /presence, /demo/, /health, /metrics)", c.Path)
+	case c.Path == "/", p == "/publish", p == "/presence", p == "/position", p == "/demo", strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
+		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /presence, /position, /demo/, /health, /metrics)", c.Path)
 	}
 	d := c.withDefaults()
 	return settings.Validate(&d, ownSettings)
@@ -174,6 +174,7 @@ func (c Config) Validate() error {
 //	POST /publish      publish API: {"topic" | "topics", "event", "data"} -> {"id"}
 //	GET  /events       SSE endpoint (Config.Path); ?presence=true adds presence events
 //	GET  /presence     who is present on a tracked topic (Config.Presence)
+//	GET  /position     the stream position of topics now: {"position"} for ?lastEventId=
 //	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
 //
 // and CORS preflights for all of them. It is safe for concurrent use. After

@@ -92,6 +92,7 @@ func TestNew_invalidConfig(t *testing.T) {
 		{"public pattern", hub.Config{PublicTopics: []string{"a b*"}}, "PublicTopics"},
 		{"origin with path", hub.Config{CORSOrigins: []string{"https://a.example/x"}}, "CORSOrigins"},
 		{"path taken", hub.Config{Config: ssevents.Config{Path: "/publish"}}, "Path"},
+		{"position path taken", hub.Config{Config: ssevents.Config{Path: "/position/"}}, "/position"},
 		{"core limit", hub.Config{Config: ssevents.Config{MaxConnections: -1}}, "MaxConnections"},
 		{"negative leeway", hub.Config{JWTLeeway: -time.Second}, "JWTLeeway is -1s"},
 		{"webhook timeout above its range", hub.Config{AuthorizeTimeout: 2 * time.Minute}, "AuthorizeTimeout is 2m0s"},

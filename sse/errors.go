@@ -118,6 +118,8 @@ func HTTPStatus(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrOutcomeUnknown):
 		return http.StatusGatewayTimeout
+	case errors.Is(err, ErrNoPosition):
+		return http.StatusNotImplemented
 	case errors.Is(err, ErrTooManyConnections), errors.Is(err, ErrUnavailable),
 		errors.Is(err, ErrBrokerClosed):
 		return http.StatusServiceUnavailable

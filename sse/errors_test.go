@@ -14,6 +14,7 @@ func TestHTTPStatusTable(t *testing.T) {
 		nil:                           200,
 		sse.ErrNoTopic:                400,
 		sse.ErrInvalidTopic:           400,
+		sse.ErrNoPosition:             501,
 		sse.ErrTooManyTopics:          400,
 		sse.ErrInvalidEvent:           400,
 		sse.ErrInvalidData:            400,

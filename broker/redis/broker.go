@@ -273,7 +273,8 @@ func (b *Broker) publishShards(ctx context.Context, msg sse.Message, args []stri
 	return first, false, nil
 }
 
-// nextID takes the next event id from the counter (cluster only).
+// nextID takes the next event id from the counter (a publish on a
+// cluster, and Position).
 func (b *Broker) nextID(ctx context.Context) (string, error) {
 	return nextIDScript.Exec(ctx, b.client, []string{b.counter}, nil).ToString()
 }
