@@ -26,6 +26,20 @@ func TestCloseDeliversEveryAcknowledgedPublish(t *testing.T) {
 			t.Parallel()
 			app, srv := newServer(t, ssevents.Config{DisableHijack: !hijack, MaxQueueSize: 100_000})
 			streams := []*stream{subscribe(t, srv.URL+"/events?topic=a", nil), subscribe(t, srv.URL+"/events?topic=a,b", nil)}
+			// Each stream is read as a client reads it, all along: a
+			// reader that stopped would stall the stream's writes (and
+			// Close with them) instead of testing them.
+			received := make([]chan map[string]bool, len(streams))
+			for i, s := range streams {
+				received[i] = make(chan map[string]bool, 1)
+				go func() {
+					got := map[string]bool{}
+					for ev := range s.events {
+						got[ev.ID] = true
+					}
+					received[i] <- got
+				}()
+			}
 			const publishers = 4
 			var (
 				mu    sync.Mutex
@@ -67,20 +81,12 @@ func TestCloseDeliversEveryAcknowledgedPublish(t *testing.T) {
 				t.Fatal("no publish was acknowledged before Close")
 			}
 			// Stream 0 has topic a, stream 1 both.
-			for i, s := range streams {
-				got := map[string]bool{}
-				timeout := time.After(10 * time.Second)
-			read:
-				for {
-					select {
-					case ev, ok := <-s.events:
-						if !ok {
-							break read
-						}
-						got[ev.ID] = true
-					case <-timeout:
-						t.Fatalf("stream %d still open after Close", i)
-					}
+			for i := range streams {
+				var got map[string]bool
+				select {
+				case got = <-received[i]:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("stream %d still open after Close", i)
 				}
 				for id, topic := range acked {
 					if !got[id] && (i == 1 || topic == "a") {

@@ -19,7 +19,14 @@ func TestCLI_tailPresence(t *testing.T) {
 	go func() {
 		done <- main.RunCommand(t.Context(), []string{"tail", "--url", m.URL(), "--token", tok, "--topic", "desk:1", "--presence", "--count", "3"}, &out, &errOut)
 	}()
-	waitConnections(t, m, 1)
+	// bob comes once tail printed the snapshot: his join is then an event
+	// (the stream watches from before its snapshot).
+	for deadline := time.Now().Add(testTimeout); !strings.Contains(out.String(), "[presence]"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail --presence printed no snapshot: %q (stderr %q)", out.String(), errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	bob := subscribe(t, eventsURL(m, "desk:1"), bearer(hs256(t, tokenSpec{sub: "bob", subscribe: []string{"desk:*"}})))
 	deadline := time.Now().Add(testTimeout)
 	for !strings.Contains(out.String(), `"user":"bob"`) && time.Now().Before(deadline) {
