@@ -372,7 +372,7 @@ func TestDemoPage_screenshot(t *testing.T) {
 	p.WaitFor("the form says it published", `document.getElementById('pub-result').textContent.startsWith('published, id ')`, 5*time.Second)
 	publish(t, srv.URL, "demo", "invoice_paid", `{"invoice": "INV_2031", "amount": 129.5, "currency": "EUR"}`)
 	waitRow(p, "invoice_paid", arrival)
-	if r := rowOf(t, p, "comment_created"); r.Topic != "comments, demo" || r.Data != "{\n  \"id\": 1,\n  \"text\": \"hello\"\n}" {
+	if r := rowOf(t, p, "comment_created"); r.Topic != "comments" || r.Data != "{\n  \"id\": 1,\n  \"text\": \"hello\"\n}" {
 		t.Errorf("comment_created row %+v", r)
 	}
 
