@@ -70,7 +70,7 @@ func (s *stream) appendEvent(dst []byte, ev sse.Event) []byte {
 	if line == nil {
 		return append(dst, ev.Wire...)
 	}
-	off := wire.TopicOffset(ev.Wire)
+	off := wire.TopicOffsetOf(ev.Wire, ev.ID, ev.Name)
 	dst = append(dst, ev.Wire[:off]...)
 	dst = append(dst, line...)
 	return append(dst, ev.Wire[off:]...)
@@ -88,6 +88,6 @@ func (s *stream) appendEventBufs(bufs [][]byte, ev sse.Event) [][]byte {
 	if line == nil {
 		return append(bufs, ev.Wire)
 	}
-	off := wire.TopicOffset(ev.Wire)
+	off := wire.TopicOffsetOf(ev.Wire, ev.ID, ev.Name)
 	return append(bufs, ev.Wire[:off], line, ev.Wire[off:])
 }

@@ -50,18 +50,40 @@ func AppendEventTopic(dst []byte, id, name, topic string, data []byte) []byte {
 // can add the topic to a shared encoding without copying it (three
 // buffers of one writev). It reads at most the id and event lines.
 func TopicOffset(enc []byte) int {
-	off := 0
-	for _, prefix := range [...]string{"id: ", "event: "} {
-		if !bytes.HasPrefix(enc[off:], []byte(prefix)) {
-			continue
-		}
-		i := bytes.IndexByte(enc[off:], '\n')
-		if i < 0 {
-			return len(enc)
-		}
-		off += i + 1
+	off := skipLine(enc, 0, "id: ")
+	return skipLine(enc, off, "event: ")
+}
+
+// skipLine returns the offset after the line of enc at off when that line
+// starts with prefix, else off.
+func skipLine(enc []byte, off int, prefix string) int {
+	if len(enc)-off < len(prefix) || string(enc[off:off+len(prefix)]) != prefix {
+		return off
 	}
-	return off
+	i := bytes.IndexByte(enc[off+len(prefix):], '\n')
+	if i < 0 {
+		return len(enc)
+	}
+	return off + len(prefix) + i + 1
+}
+
+// TopicOffsetOf is TopicOffset for an encoding of an event with id and
+// name, such as an sse.Event's Wire: the offset is computed from their
+// lengths and checked against enc (a data line must start there), which
+// is cheaper than finding the lines' ends; when the check fails it is
+// TopicOffset(enc).
+func TopicOffsetOf(enc []byte, id, name string) int {
+	off := 0
+	if id != "" {
+		off += len("id: ") + len(id) + 1
+	}
+	if name != "" {
+		off += len("event: ") + len(name) + 1
+	}
+	if len(enc)-off >= len("data: ") && string(enc[off:off+len("data: ")]) == "data: " && (off == 0 || enc[off-1] == '\n') {
+		return off
+	}
+	return TopicOffset(enc)
 }
 
 // AppendWithTopic appends enc, an event encoded by AppendEvent or
