@@ -34,10 +34,23 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // BenchmarkBroadcastToStreams publishes one event to n open SSE streams of
 // one topic; each op lasts until every stream has written the event, so
-// it measures the whole write path: fan-out, encoding and writing.
+// it measures the whole write path: fan-out, encoding and writing. With
+// topics=2 each stream has a second topic, so each event carries a topic
+// line ("topic: t"), spliced into the shared encoding per stream.
 func BenchmarkBroadcastToStreams(b *testing.B) {
-	for _, n := range []int{100, 1_000, 5_000} {
-		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n     int
+		query string
+	}{
+		{100, "topic=t"}, {1_000, "topic=t"}, {5_000, "topic=t"},
+		{1_000, "topic=t,other"}, {5_000, "topic=t,other"},
+	} {
+		name := fmt.Sprintf("streams=%d", c.n)
+		if c.query != "topic=t" {
+			name += ",topics=2"
+		}
+		n := c.n
+		b.Run(name, func(b *testing.B) {
 			app, err := ssevents.New(ssevents.Config{MaxConnections: n})
 			if err != nil {
 				b.Fatal(err)
@@ -47,7 +60,7 @@ func BenchmarkBroadcastToStreams(b *testing.B) {
 			var wg sync.WaitGroup
 			for range n {
 				w := &countingWriter{header: http.Header{}, opened: &opened, events: &written}
-				req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/events?topic=t", nil)
+				req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/events?"+c.query, nil)
 				wg.Go(func() { app.ServeHTTP(w, req) })
 			}
 			// Every stream subscribed (it wrote its retry line): a publish

@@ -257,7 +257,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.wg.Add(1)
 	h.metrics.connsTotal.Add(1)
 	h.metrics.connsCurrent.Add(1)
-	s := &stream{h: h, sub: sub, topics: topics, remote: r.RemoteAddr, expires: expires, pres: pres}
+	s := &stream{h: h, sub: sub, topics: topics, topicLines: topicLines(topics), remote: r.RemoteAddr, expires: expires, pres: pres}
 	if u, ok := sub.(sse.Unaccepting); ok {
 		// From now on the queue judges the client by what it has not
 		// accepted, the backlog's writes included.

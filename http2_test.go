@@ -117,7 +117,7 @@ func TestHTTP2_deliveryAndResume(t *testing.T) {
 	first := publish(t, app, "a", "one", 1)
 	second := publish(t, app, "b", "two", 2)
 	third := publish(t, app, "a", "three", 3)
-	for _, want := range []wire.Event{{ID: first, Name: "one", Data: "1"}, {ID: second, Name: "two", Data: "2"}, {ID: third, Name: "three", Data: "3"}} {
+	for _, want := range []wire.Event{{ID: first, Name: "one", Data: "1", Topic: "a"}, {ID: second, Name: "two", Data: "2", Topic: "b"}, {ID: third, Name: "three", Data: "3", Topic: "a"}} {
 		if got := s.next(5 * time.Second); got != want {
 			t.Fatalf("event %+v, want %+v", got, want)
 		}
@@ -126,14 +126,14 @@ func TestHTTP2_deliveryAndResume(t *testing.T) {
 	// A second stream on the same HTTP/2 connection resumes after the
 	// first event: it gets the two that followed, then live ones.
 	r := subscribeHTTP2(t, c, srv.URL+"/events?topic=a,b", http.Header{"Last-Event-Id": {first}})
-	for _, want := range []wire.Event{{ID: second, Name: "two", Data: "2"}, {ID: third, Name: "three", Data: "3"}} {
+	for _, want := range []wire.Event{{ID: second, Name: "two", Data: "2", Topic: "b"}, {ID: third, Name: "three", Data: "3", Topic: "a"}} {
 		if got := r.next(5 * time.Second); got != want {
 			t.Fatalf("replayed %+v, want %+v", got, want)
 		}
 	}
 	live := publish(t, app, "b", "four", 4)
 	for _, st := range []*stream{s, r} {
-		if got, want := st.next(5*time.Second), (wire.Event{ID: live, Name: "four", Data: "4"}); got != want {
+		if got, want := st.next(5*time.Second), (wire.Event{ID: live, Name: "four", Data: "4", Topic: "b"}); got != want {
 			t.Fatalf("live event %+v, want %+v", got, want)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ssevents/ssevents/internal/poller"
-	"github.com/ssevents/ssevents/internal/wire"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -201,7 +200,8 @@ func isQueueEnd(err error) bool {
 }
 
 // sendQueued writes the events waiting in the subscription, each as the
-// broker encoded it (one writev). While earlier output still waits for the
+// broker encoded it, split around the stream's topic line on a stream of
+// several topics (appendEventBufs), all in one writev. While earlier output still waits for the
 // socket, they join it, up to MaxQueueBytes waiting in all: past that the
 // client is too slow and the stream ends (ErrSlowConsumer), as when its
 // queue overflows. It returns the error that ended the subscription as a
@@ -230,11 +230,7 @@ func (s *stream) sendQueued() error {
 	}
 	if len(sc.batch) > 0 {
 		for _, ev := range sc.batch {
-			if ev.Wire != nil {
-				sc.bufs = append(sc.bufs, ev.Wire)
-			} else {
-				sc.bufs = append(sc.bufs, wire.AppendEvent(nil, ev.ID, ev.Name, ev.Data))
-			}
+			sc.bufs = s.appendEventBufs(sc.bufs, ev)
 		}
 		s.h.metrics.countDelivered(len(sc.batch))
 		if err := s.poll.conn.Write(sc.bufs...); err != nil {

@@ -39,7 +39,10 @@ type stream struct {
 	sub    sse.Subscription
 	cancel context.CancelFunc // ends live on the goroutine paths; nil on the poller
 	topics []string
-	remote string
+	// topicLines holds the topic line of each of topics on a stream of
+	// several (see streamtopic.go); nil on a stream of one.
+	topicLines [][]byte
+	remote     string
 	// expires is when the credentials that authorized the stream end
 	// (ExpireStreamAt); zero: never.
 	expires time.Time
@@ -226,12 +229,16 @@ func (s *stream) backlog(b sse.Backlog) error {
 	for _, r := range b.Resync {
 		s.h.metrics.resyncs.Add(1)
 		data, _ := json.Marshal(resyncData{Topics: []string{r.Topic}, Resync: r})
-		s.buf = wire.AppendEvent(s.buf, b.Cursor, sse.EventResync, data)
+		topic := "" // a stream of one topic keeps its bytes
+		if s.topicLines != nil {
+			topic = r.Topic
+		}
+		s.buf = wire.AppendEventTopic(s.buf, b.Cursor, sse.EventResync, topic, data)
 	}
 	// Written in batches so that a long backlog is not one huge buffer.
 	const batchBytes = 32 << 10
 	for i, ev := range b.Events {
-		s.buf = appendEncoded(s.buf, ev)
+		s.buf = s.appendEvent(s.buf, ev)
 		if len(s.buf) >= batchBytes || i == len(b.Events)-1 {
 			if err := s.flush(); err != nil {
 				return err
@@ -348,7 +355,7 @@ func (s *stream) writeQueued() error {
 	s.batch, err = s.sub.Drain(s.batch[:0])
 	if len(s.batch) > 0 {
 		for _, ev := range s.batch {
-			s.buf = appendEncoded(s.buf, ev)
+			s.buf = s.appendEvent(s.buf, ev)
 		}
 		s.h.metrics.countDelivered(len(s.batch))
 		if werr := s.flush(); werr != nil {
@@ -362,15 +369,6 @@ func (s *stream) writeQueued() error {
 		}
 	}
 	return err
-}
-
-// appendEncoded appends ev as the broker encoded it, shared by every
-// stream that gets it, or encodes it when it came without an encoding.
-func appendEncoded(dst []byte, ev sse.Event) []byte {
-	if ev.Wire != nil {
-		return append(dst, ev.Wire...)
-	}
-	return wire.AppendEvent(dst, ev.ID, ev.Name, ev.Data)
 }
 
 func appendHeartbeatEvent(dst []byte, now time.Time) []byte {

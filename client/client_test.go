@@ -40,7 +40,9 @@ func TestClientReceivesNamedEvents(t *testing.T) {
 		wantTopic string
 	}{
 		{"one topic", []string{"orders"}, "orders", "orders"},
-		{"several topics", []string{"orders", "invoices"}, "invoices", ""},
+		// The server names the topic in each event's topic field.
+		{"several topics", []string{"orders", "invoices"}, "invoices", "invoices"},
+		{"several topics, the first", []string{"orders", "invoices"}, "orders", "orders"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,8 +79,12 @@ type Event struct {
 	// Name is the event name (the `event:` field; "message" when the
 	// server sent none).
 	Name string
-	// Topic is the topic the event was published on when the subscription
-	// has a single topic; "" when it has several (the wire does not say).
+	// Topic is the topic the event was delivered on: the subscription's
+	// only topic, or, on a subscription of several, the one the server
+	// names in the event's topic field (an event published to several of
+	// them is delivered once, on one of them). "" on a subscription of
+	// several topics to a server that predates the field, and for
+	// token_expired.
 	Topic string
 	// Topics, for KindResync, lists the topics to refetch: the one of
 	// Resync.Topic (every subscribed topic from a server that names none).

@@ -265,9 +265,13 @@ func (s *subscription) connect(ctx context.Context, attempt int) (healthy bool, 
 }
 
 // event converts a parsed event, decoding the server's notices (resync,
-// token_expired).
+// token_expired). Its topic is the one the server named in the event's
+// topic field (on a stream of several topics), else the only topic.
 func (s *subscription) event(ev wire.Event) Event {
 	out := Event{ID: ev.ID, Name: ev.Name, Topic: s.topic, Data: json.RawMessage(ev.Data)}
+	if ev.Topic != "" {
+		out.Topic = ev.Topic
+	}
 	switch ev.Name {
 	case sse.EventTokenExpired:
 		out.Kind = KindTokenExpired

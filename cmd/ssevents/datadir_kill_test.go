@@ -298,7 +298,7 @@ func startLiveReader(t *testing.T, h *hubProc, topics []string) *liveReader {
 				continue
 			}
 			r.mu.Lock()
-			r.events = append(r.events, sseEvent(ev))
+			r.events = append(r.events, eventOf(ev))
 			r.mu.Unlock()
 		}
 	}()

@@ -151,11 +151,15 @@ type stream struct {
 	parser *wire.Parser
 }
 
-// sseEvent is one event as the stream delivered it: a wire.Event, as a
+// sseEvent is one event as the stream delivered it: a wire.Event without
+// its topic (these tests read streams of one topic, which have none), as a
 // type of this package so that tests may write its literals unkeyed.
 type sseEvent struct {
 	ID, Name, Data string
 }
+
+// eventOf returns ev as an sseEvent.
+func eventOf(ev wire.Event) sseEvent { return sseEvent{ev.ID, ev.Name, ev.Data} }
 
 // subscribe opens a stream and fails the test unless it is answered 200
 // with text/event-stream. The subscription is live when it returns.
@@ -183,7 +187,7 @@ func (s *stream) next() sseEvent {
 	ch := make(chan result, 1)
 	go func() {
 		ev, err := s.parser.Next()
-		ch <- result{sseEvent(ev), err}
+		ch <- result{eventOf(ev), err}
 	}()
 	select {
 	case r := <-ch:

@@ -64,10 +64,11 @@ func TestTailPrintsEventsUntilCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitForLine(t, &stdout, tailLineRE("-", "deleted", id2, `{"id":7}`))
+	// The topic column shows each event's topic, named by the stream.
+	waitForLine(t, &stdout, tailLineRE("b", "deleted", id2, `{"id":7}`))
 	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	if len(lines) != 2 || !tailLineRE("-", "created", id1, `{"text":"two\nlines"}`).MatchString(lines[0]) ||
-		!tailLineRE("-", "deleted", id2, `{"id":7}`).MatchString(lines[1]) {
+	if len(lines) != 2 || !tailLineRE("a", "created", id1, `{"text":"two\nlines"}`).MatchString(lines[0]) ||
+		!tailLineRE("b", "deleted", id2, `{"id":7}`).MatchString(lines[1]) {
 		t.Errorf("tail printed\n%s\nwant the two events in columns, data on one line", stdout.String())
 	}
 	if strings.Index(lines[0], "{") != strings.Index(lines[1], "{") {
@@ -106,6 +107,40 @@ func TestTailResumesAndCounts(t *testing.T) {
 	}
 	if line.ID != second || line.Event != "two" || line.Topic != "t" || string(line.Data) != "2" {
 		t.Errorf("tail printed %+v, want the event after %s", line, first)
+	}
+}
+
+// tail --json of several topics prints each event's topic, named by the
+// stream, not "".
+func TestTailJSONSeveralTopics(t *testing.T) {
+	t.Parallel()
+	app, srv := startCLITestHub(t, hub.Config{})
+	from, err := app.Publish(t.Context(), "comments", "before", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, topic := range []string{"comments", "demo"} {
+		id, err := app.Publish(t.Context(), topic, "e", topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var stdout, stderr lockedBuffer
+	err = runTail(t.Context(), []string{"--url", srv.URL, "--topic", "comments,demo", "--last-event-id", from, "--json", "--count", "2"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("tail: %v (stderr %s)", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("tail --json printed %q, want 2 lines", stdout.String())
+	}
+	for i, topic := range []string{"comments", "demo"} {
+		var line tailJSON
+		if err := json.Unmarshal([]byte(lines[i]), &line); err != nil || line.Topic != topic || line.ID != ids[i] {
+			t.Errorf("line %d = %s (%v), want the event %s with \"topic\": %q", i, lines[i], err, ids[i], topic)
+		}
 	}
 }
 

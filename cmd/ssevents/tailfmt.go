@@ -62,8 +62,8 @@ type tailPrinter struct {
 // newTailPrinter returns a printer for the events of topics on w.
 func newTailPrinter(w io.Writer, topics []string, color bool, width int) *tailPrinter {
 	p := &tailPrinter{w: w, Color: color, Width: width, topicW: 1, eventW: len("[resync]")}
-	if len(topics) == 1 {
-		p.topicW = min(utf8.RuneCountInString(topics[0]), maxNameWidth)
+	for _, t := range topics {
+		p.topicW = max(p.topicW, min(utf8.RuneCountInString(t), maxNameWidth))
 	}
 	return p
 }
@@ -72,7 +72,7 @@ func newTailPrinter(w io.Writer, topics []string, color bool, width int) *tailPr
 func (p *tailPrinter) print(ev client.Event, at time.Time) error {
 	topic := ev.Topic
 	if topic == "" {
-		topic = "-" // one stream of several topics: the wire does not say which
+		topic = "-" // several topics, from a server that does not name them
 	}
 	name := ev.Name
 	if ev.Kind != client.KindEvent {
@@ -150,8 +150,9 @@ type tailJSON struct {
 	// Time is when tail received the event, RFC 3339 in UTC with
 	// milliseconds.
 	Time string `json:"time"`
-	// Topic is the event's topic, "" when tail follows several (the
-	// stream does not say which).
+	// Topic is the event's topic: the one the stream names in the
+	// event's topic field when tail follows several; "" for a
+	// token_expired, or from a server that predates the field.
 	Topic string `json:"topic"`
 	// Event is the event name: "resync" and "token_expired" for the
 	// server's notices.

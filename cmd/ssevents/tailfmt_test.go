@@ -73,10 +73,20 @@ func TestTailPrinterColumns(t *testing.T) {
 func TestTailPrinterSeveralTopics(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	p := newTailPrinter(&buf, []string{"a", "b"}, false, 0)
-	lines := printLines(t, p, &buf, client.Event{ID: "1-1", Name: "e", Data: json.RawMessage(`{}`)})
-	if want := `03:04:05.006  -  e         1-1           {}`; lines[0] != want {
-		t.Errorf("line = %q, want %q: the topic of a stream of several is unknown", lines[0], want)
+	p := newTailPrinter(&buf, []string{"a", "bb"}, false, 0)
+	lines := printLines(t, p, &buf,
+		client.Event{ID: "1-1", Name: "e", Topic: "a", Data: json.RawMessage(`{}`)},
+		client.Event{ID: "1-2", Name: "e", Topic: "bb", Data: json.RawMessage(`{}`)},
+		client.Event{ID: "1-3", Name: "e", Data: json.RawMessage(`{}`)})
+	for i, want := range []string{
+		`03:04:05.006  a   e         1-1           {}`,
+		`03:04:05.006  bb  e         1-2           {}`,
+		// A server that predates the topic field does not say which.
+		`03:04:05.006  -   e         1-3           {}`,
+	} {
+		if lines[i] != want {
+			t.Errorf("line %d = %q, want %q", i, lines[i], want)
+		}
 	}
 }
 

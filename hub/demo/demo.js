@@ -15,8 +15,9 @@
 // event is dispatched at a blank line, and one without data is not (its
 // id still counts); "retry:" with digits only calls onRetry(ms). A leading
 // BOM is removed by TextDecoder, not here. onEvent receives
-// {type, data, id, lastEventId}: id is the event's own id line ("" when it
-// had none), lastEventId the stream's cursor after it, to resume from.
+// {type, data, id, lastEventId, topic}: id is the event's own id line (""
+// when it had none), lastEventId the stream's cursor after it, to resume
+// from, topic the hub's "topic:" line (on a stream of several topics; "").
 class SSEParser {
   constructor(onEvent, onRetry, lastEventId) {
     this.onEvent = onEvent;
@@ -28,6 +29,7 @@ class SSEParser {
     this.data = "";
     this.hasData = false;
     this.id = null;   // the id line of the event being read, if any
+    this.topic = "";  // its topic line, if any
   }
 
   push(text) {
@@ -64,6 +66,7 @@ class SSEParser {
     }
     switch (name) {
       case "event": this.type = value; break;
+      case "topic": this.topic = value; break; // the hub's, not the standard's
       case "data": this.data += value + "\n"; this.hasData = true; break;
       case "id":
         if (value.indexOf("\0") < 0) {
@@ -77,9 +80,10 @@ class SSEParser {
   }
 
   dispatch() {
-    const ev = { type: this.type || "message", data: this.data.slice(0, -1), id: this.id || "", lastEventId: this.lastEventId };
+    const ev = { type: this.type || "message", data: this.data.slice(0, -1), id: this.id || "", lastEventId: this.lastEventId, topic: this.topic };
     const send = this.hasData;
     this.type = "";
+    this.topic = "";
     this.data = "";
     this.hasData = false;
     this.id = null;
@@ -240,10 +244,12 @@ class SSEParser {
     }, delay);
   }
 
-  // topicOf says which topic an event came on: the stream does not carry
-  // it, so it is the payload's "topic" when it has one, else the
-  // subscribed topics (marked as a guess when there are several).
+  // topicOf says which topic an event came on: the event's topic line,
+  // which the hub writes on a stream of several topics; else the payload's
+  // "topic" when it has one, else the subscribed topics (marked as a guess
+  // when there are several: a hub that predates the topic line).
   function topicOf(ev, value) {
+    if (ev.topic) return [ev.topic, false];
     if (value && typeof value === "object") {
       if (ev.type === "resync" && Array.isArray(value.topics)) return [value.topics.join(", "), false];
       if (typeof value.topic === "string") return [value.topic, false];

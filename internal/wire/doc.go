@@ -9,10 +9,16 @@
 // and names are not escaped; callers check them with ValidField first. The
 // encoder never writes a byte order mark.
 //
-// The Parser reads a stream the way a browser's EventSource does, with two
-// differences: it does not replace invalid UTF-8 with U+FFFD, passing bytes
-// through instead, and it bounds memory with a limit on the length of a line
-// and on the data of one event.
+// ssevents adds one field, "topic" (topic.go): on a stream of several
+// topics each event names the topic it came on. AppendEventTopic encodes
+// it; TopicOffset and AppendWithTopic put it into an encoding made once
+// and shared by every stream, without encoding the event again.
+//
+// The Parser reads a stream the way a browser's EventSource does, with
+// three differences: it keeps the topic field (Event.Topic), it does not
+// replace invalid UTF-8 with U+FFFD, passing bytes through instead, and it
+// bounds memory with a limit on the length of a line and on the data of
+// one event.
 //
 // The package depends on the standard library only.
 //

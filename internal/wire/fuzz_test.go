@@ -65,6 +65,7 @@ func FuzzParser(f *testing.F) {
 	}
 	f.Add([]byte("id: 1\r\nevent: a\r\ndata: x\r\n\r\nid\rdata\r\r"))
 	f.Add([]byte("retry: 0010\n:\n\xEF\xBB\xBF\n"))
+	f.Add([]byte("topic: a\ndata: x\n\ntopic\ndata\n\ntopic: b\n\ndata: y\n\n"))
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		want := referenceParse(stream)
 		// Limits above the stream's length: the reference has none.

@@ -54,13 +54,19 @@ type Event struct {
 	Name string
 	// Data is the event's "data" field values joined with LF.
 	Data string
+	// Topic is the value of the event's last "topic" field, ssevents'
+	// extension (see AppendTopic): the topic a stream of several topics
+	// delivered the event on. Empty when the event had none, as on a
+	// stream of one topic.
+	Topic string
 }
 
 // Parser reads events from a text/event-stream, following the WHATWG HTML
 // standard: it strips one leading UTF-8 byte order mark, splits lines on
-// CRLF, CR and LF, skips comments and unknown fields, and discards an event
-// that the stream ends in the middle of. Bytes are passed through as they
-// are: invalid UTF-8 is not replaced with U+FFFD.
+// CRLF, CR and LF, skips comments and unknown fields (it keeps ssevents'
+// "topic" field, in Event.Topic, which the standard leaves unknown), and
+// discards an event that the stream ends in the middle of. Bytes are
+// passed through as they are: invalid UTF-8 is not replaced with U+FFFD.
 //
 // Next never reads past the line that completes an event, so it returns an
 // event as soon as its blank line has arrived.
@@ -97,9 +103,11 @@ type Parser struct {
 
 	data     []byte        // data buffer: each "data" value followed by LF
 	name     []byte        // event type buffer
+	topic    []byte        // topic buffer (the "topic" extension field)
 	idBuf    string        // last event ID buffer
 	lastID   string        // last event ID, updated on each blank line
 	lastName string        // the previous non-empty Name, reused to save allocations
+	lastTop  string        // the previous non-empty Topic, reused to save allocations
 	retry    time.Duration // last valid "retry" value
 }
 
@@ -172,6 +180,8 @@ func (p *Parser) processLine(line []byte) (Event, bool, error) {
 		p.data = append(p.data, '\n')
 	case "event":
 		p.name = append(p.name[:0], value...)
+	case "topic":
+		p.topic = append(p.topic[:0], value...)
 	case "id":
 		if bytes.IndexByte(value, 0) < 0 && string(value) != p.idBuf {
 			p.idBuf = string(value)
@@ -186,11 +196,11 @@ func (p *Parser) processLine(line []byte) (Event, bool, error) {
 
 // dispatch handles a blank line: it sets the last event ID and, when the
 // data buffer is not empty, returns the event the buffers hold. Either way
-// it empties the data and event type buffers.
+// it empties the data, event type and topic buffers.
 func (p *Parser) dispatch() (Event, bool) {
 	p.lastID = p.idBuf
 	if len(p.data) == 0 {
-		p.name = p.name[:0]
+		p.name, p.topic = p.name[:0], p.topic[:0]
 		return Event{}, false
 	}
 	ev := Event{ID: p.lastID, Name: "message", Data: string(p.data[:len(p.data)-1])}
@@ -200,7 +210,13 @@ func (p *Parser) dispatch() (Event, bool) {
 		}
 		ev.Name = p.lastName
 	}
-	p.data, p.name = p.data[:0], p.name[:0]
+	if len(p.topic) > 0 {
+		if string(p.topic) != p.lastTop {
+			p.lastTop = string(p.topic)
+		}
+		ev.Topic = p.lastTop
+	}
+	p.data, p.name, p.topic = p.data[:0], p.name[:0], p.topic[:0]
 	if cap(p.data) > keepDataBytes {
 		p.data = nil
 	}

@@ -49,21 +49,21 @@ func referenceParse(stream []byte) parseResult {
 	// Whatever is left in cur has no line ending: the stream ended in the
 	// middle of a line, and that line is discarded.
 
-	var data, eventType, idBuf string
+	var data, eventType, topic, idBuf string
 	for _, line := range lines {
 		res.Lines++
 		if line == "" {
 			res.LastID = idBuf
 			if data == "" {
-				data, eventType = "", ""
+				data, eventType, topic = "", "", ""
 				continue
 			}
-			ev := wire.Event{ID: idBuf, Name: eventType, Data: strings.TrimSuffix(data, "\n")}
+			ev := wire.Event{ID: idBuf, Name: eventType, Data: strings.TrimSuffix(data, "\n"), Topic: topic}
 			if ev.Name == "" {
 				ev.Name = "message"
 			}
 			res.Events = append(res.Events, ev)
-			data, eventType = "", ""
+			data, eventType, topic = "", "", ""
 			continue
 		}
 		if line[0] == ':' {
@@ -76,6 +76,8 @@ func referenceParse(stream []byte) parseResult {
 		switch field {
 		case "event":
 			eventType = value
+		case "topic": // ssevents' extension, an unknown field to the standard
+			topic = value
 		case "data":
 			data += value + "\n"
 		case "id":
