@@ -264,11 +264,8 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool), std
 	all := ServeSettings()
 	get := settings.DefineFlags(fs, all, lookup)
 	fs.Usage = func() { serveUsage(stderr, all) }
-	if err := fs.Parse(args); err != nil {
-		return asUsage(err)
-	}
-	if err := strayArgument(fs, args); err != nil {
-		return asUsage(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err // the usage only for -h; a mistake is one line
 	}
 	if err := settings.ApplyLookup(m, all, get); err != nil {
 		return asUsage(err)
