@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -40,7 +42,8 @@ type publishing struct {
 }
 
 func newPublishing(cfg Config, topics []string) *publishing {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.publishers(), DisableCompression: true}}
+	tlsConfig, _ := caTLS(cfg.CAFile) // checked by Run
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.publishers(), DisableCompression: true, TLSClientConfig: tlsConfig}}
 	var cs []*client.Client
 	for _, u := range cfg.urls() {
 		c, _ := client.New(client.Config{URL: u, Token: cfg.Token, HTTPClient: hc}) // URL checked by Run
@@ -160,4 +163,17 @@ func (p *publishing) expectedSoFar(workers []WorkerHandle) uint64 {
 		ok += p.ok[i].Load() + p.maybe[i].Load()
 	}
 	return uint64(ok) * uint64(conns) / uint64(len(p.topics))
+}
+
+// caTLS returns the TLS configuration that trusts the CA certificates of
+// the PEM file besides the system's, or nil (the default) without a file.
+func caTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pool, err := client.CAPool(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --cacert: %w", err)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -48,6 +48,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		topics[i] = fmt.Sprintf("bench-%s-%d", run, i)
 	}
 
+	if _, err := caTLS(cfg.CAFile); err != nil {
+		return nil, err
+	}
 	pub := newPublishing(cfg, topics)
 	start := pub.seriesStart
 	nWorkers := (cfg.Conns + cfg.PerProcess - 1) / cfg.PerProcess
@@ -186,7 +189,7 @@ func drain(ctx context.Context, cfg Config, workers []WorkerHandle, pub *publish
 // streams whichever worker holds them.
 func startWorkers(ctx context.Context, cfg Config, topics []string, events int) ([]WorkerHandle, error) {
 	n := (cfg.Conns + cfg.PerProcess - 1) / cfg.PerProcess
-	base := WorkerConfig{URL: cfg.URL, URLs: cfg.URLs, Token: cfg.Token, Topics: topics, Events: events,
+	base := WorkerConfig{URL: cfg.URL, URLs: cfg.URLs, Token: cfg.Token, CAFile: cfg.CAFile, Topics: topics, Events: events,
 		ConnectTimeout: cfg.ConnectTimeout, LocalIPs: cfg.SourceAddrs}
 	if n == 1 {
 		base.Conns = cfg.Conns
