@@ -18,7 +18,7 @@ const defaultHubURL = "http://localhost:8000"
 // flagEnv names the variable a flag of the client commands falls back to
 // when not given: shown as "(env NAME)" in their help, as serve shows its
 // settings.
-var flagEnv = map[string]string{
+var flagEnv = map[string]string{ //nolint:gosec // names of variables, not their values
 	"token":      "SSE_TOKEN",
 	"cacert":     "SSE_CA_FILE",
 	"secret":     "SSE_JWT_SECRET",
