@@ -66,8 +66,8 @@ func newPrivateCA(t *testing.T) privateCA {
 }
 
 // TestCACert: against a hub whose certificate a private CA signed,
-// publish, tail, presence and bench fail without --cacert (the CA is
-// not the system's) and work with it.
+// publish, tail, presence, bench and bench --check fail without --cacert
+// (the CA is not the system's) and work with it.
 func TestCACert(t *testing.T) {
 	t.Parallel()
 	ca := newPrivateCA(t)
@@ -116,8 +116,12 @@ func TestCACert(t *testing.T) {
 	if err := json.Unmarshal([]byte(lastLine(out)), &rep); err != nil || rep.Connected != 4 || rep.Published == 0 || rep.Received != rep.Expected {
 		t.Errorf("bench --cacert: %v; connected %d, published %d, received %d of %d", err, rep.Connected, rep.Published, rep.Received, rep.Expected)
 	}
-	if _, _, err := runCmd("bench", "--url", m.URL(), "--conns", "2", "--duration", "200ms"); err == nil {
+	if _, _, err := runCmd("bench", "--url", m.URL(), "--conns", "2", "--duration", "200ms", "--connect-timeout", "2s"); err == nil {
 		t.Errorf("bench without --cacert succeeded against a private CA")
+	}
+	out, stderr, err = runCmd("bench", "--check", "--url", m.URL(), "--cacert", ca.caFile, "--conns", "2", "--topics", "1", "--rate", "10", "--duration", "1s", "--drain", "3s")
+	if err != nil || !strings.Contains(out, "lost        0") {
+		t.Errorf("bench --check --cacert: %v\nstdout %s\nstderr %s", err, out, stderr)
 	}
 }
 
