@@ -2,10 +2,13 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -75,6 +78,13 @@ type Config struct {
 	// would cut long-lived streams. Default: a client of its own with
 	// http.DefaultTransport's settings and no timeout.
 	HTTPClient *http.Client
+	// CAFile is a PEM file of CA certificates trusted for an https:// URL
+	// besides the system's: a hub whose certificate a private CA signed
+	// (curl's --cacert). It is read by New, and applies to the default
+	// HTTPClient only: New fails when both are set (give your HTTPClient's
+	// transport the pool of CAPool instead). Default: none, the system's
+	// roots only.
+	CAFile string
 	// BackoffInitial is the ceiling of the jittered delay before the first
 	// reconnection; it doubles after each failed attempt, up to BackoffMax.
 	// Default DefaultBackoffInitial (500 ms).
@@ -126,6 +136,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("%w: client durations and sizes must not be negative", sse.ErrInvalidConfig)
 	case cfg.HTTPClient != nil && cfg.HTTPClient.Timeout != 0:
 		return nil, fmt.Errorf("%w: HTTPClient.Timeout must be 0, or it cuts streams; use contexts", sse.ErrInvalidConfig)
+	case cfg.HTTPClient != nil && cfg.CAFile != "":
+		return nil, fmt.Errorf("%w: CAFile applies to the default HTTPClient; set the RootCAs of your HTTPClient's transport (CAPool)", sse.ErrInvalidConfig)
 	}
 	if cfg.EventsPath == "" {
 		cfg.EventsPath = DefaultEventsPath
@@ -153,7 +165,15 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		if cfg.CAFile != "" {
+			pool, err := CAPool(cfg.CAFile)
+			if err != nil {
+				return nil, err
+			}
+			t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		hc = &http.Client{Transport: t}
 	}
 	u.RawQuery, u.Fragment = "", ""
 	return &Client{
@@ -163,6 +183,25 @@ func New(cfg Config) (*Client, error) {
 		publishURL: u.JoinPath(cfg.PublishPath).String(),
 		hc:         hc,
 	}, nil
+}
+
+// CAPool returns the system's root certificates (none where they cannot
+// be loaded) plus the CA certificates of the PEM file, for the RootCAs of
+// a tls.Config. It fails, naming the file, when the file cannot be read
+// or holds no certificate.
+func CAPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%w: CA file: %w", sse.ErrInvalidConfig, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: CA file %s holds no PEM certificate", sse.ErrInvalidConfig, file)
+	}
+	return pool, nil
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the

@@ -239,7 +239,9 @@ func (h *Hub) logMode() {
 
 // LogReady logs "hub ready" with url, the base URL the hub is served on
 // ("https://localhost:8000"), its demo page's URL unless
-// Config.DisableDemo, and how subscriptions are authorized. A program that
+// Config.DisableDemo, how subscriptions are authorized, and the broker:
+// its URL with any password hidden ("redis://:xxxxx@host:6379/0"), and
+// the data directory of a durable embedded one. A program that
 // serves the hub calls it once it listens: New does not know the address,
 // and a hub whose listener could not be bound is not ready.
 func (h *Hub) LogReady(ctx context.Context, url string) {
@@ -249,7 +251,36 @@ func (h *Hub) LogReady(ctx context.Context, url string) {
 	}
 	attrs = append(attrs, "path", h.app.Config().Path, "jwt", h.auth != nil, "webhook", h.webhook != nil,
 		"public_topics", h.cfg.PublicTopics, "cors_origins", h.cfg.CORSOrigins)
+	cfg := h.app.Config()
+	switch {
+	case cfg.Broker != nil && cfg.BrokerURL == "":
+		attrs = append(attrs, "broker", fmt.Sprintf("%T (Config.Broker)", cfg.Broker))
+	default:
+		attrs = append(attrs, "broker", RedactURL(cfg.BrokerURL))
+	}
+	if cfg.DataDir != "" {
+		attrs = append(attrs, "data_dir", cfg.DataDir)
+	}
 	h.logger.InfoContext(ctx, "hub ready", attrs...)
+}
+
+// RedactURL returns a broker URL as it may be logged: the password of
+// its user information (in any of its hosts) replaced by "xxxxx", as
+// url.URL.Redacted does; a value that is no URL is returned as it is
+// after its last "@", so that no secret leaks from a typo.
+func RedactURL(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+	scheme, rest, ok := strings.Cut(raw[:at], "://")
+	if !ok {
+		return "…" + raw[at:]
+	}
+	if user, _, hasPass := strings.Cut(rest, ":"); hasPass {
+		return scheme + "://" + user + ":xxxxx" + raw[at:]
+	}
+	return raw
 }
 
 // routes registers the hub's endpoints on the app's mux, next to the app's

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +14,7 @@ import (
 	"github.com/ssevents/ssevents/internal/bench"
 )
 
-const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--users N [--user-secret S] [--big-topic N] [--presence]] [--json] [--html FILE] [--url URL [--url URL2 ...]] [--token T]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--history-age A] [--publishers P] [--json]"
+const benchUsage = "bench --conns N --rate R --duration D [--topics K] [--publishers P] [--max-events E] [--source-addrs N|IP,IP...] [--users N [--user-secret S] [--big-topic N] [--presence]] [--json] [--html FILE] [--url URL [--url URL2 ...]] [--token T] [--cacert FILE]\n       ssevents bench --check --url URL [--url URL2 ...] [--conns N] [--topics K] [--rate R] [--duration D] [--drain D] [--history-size H] [--history-age A] [--publishers P] [--json] [--token T] [--cacert FILE]"
 
 // runBench load-tests a hub on this machine: --conns subscriptions (over
 // several worker processes past --per-process, from several loopback
@@ -36,7 +35,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("bench", benchUsage, stderr)
 	var urls urlList
 	fs.Var(&urls, "url", "URL of the hub (default "+defaultHubURL+"); repeat it to spread streams and publishes round-robin over several instances")
-	token := fs.String("token", "", "bearer token (default $SSE_TOKEN)")
+	var cf clientFlags
+	cf.registerAuth(fs)
 	conns := fs.Int("conns", 100, "subscriptions to open (--check: reconnecting streams, default 10)")
 	rate := fs.Int("rate", 10, "events to publish a second; 0: as fast as the publishers can, until --duration or --max-events (--check: default 50)")
 	duration := durationFlag(fs, "duration", 10*time.Second, "how long to publish")
@@ -62,16 +62,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	presenceTimeout := durationFlag(fs, "presence-timeout", bench.DefaultPresenceTimeout, "with --presence: how long to wait for exact counts")
 	worker := fs.Bool("worker", false, "run as a worker process of another bench (internal)")
 	fs.Usage = func() {
-		// --worker is internal: list every flag but it.
-		shown := flag.NewFlagSet("bench", flag.ContinueOnError)
-		shown.SetOutput(stderr)
-		fs.VisitAll(func(f *flag.Flag) {
-			if f.Name != "worker" {
-				shown.Var(f.Value, f.Name, f.Usage)
-			}
-		})
 		_, _ = fmt.Fprintf(stderr, "usage: ssevents %s\n\nflags:\n", benchUsage)
-		shown.PrintDefaults()
+		printFlags(stderr, fs, map[string]bool{"worker": true}) // --worker is internal
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -82,17 +74,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(urls) == 0 {
 		urls = urlList{defaultHubURL}
 	}
-	cf := clientFlags{url: urls[0], token: *token}
+	cf.url = urls[0]
 	if *checkMode {
 		if *htmlFile != "" {
 			return asUsage(errors.New("bench: --html draws a load run's report; --check has none"))
 		}
-		return runBenchCheck(ctx, benchCheckFlags{urls: urls, token: cf.config().Token,
+		return runBenchCheck(ctx, benchCheckFlags{urls: urls, token: cf.bearer(), caFile: cf.caPath(),
 			conns: conns, topics: topics, rate: rate, historySize: historySize, publishers: pubs,
 			duration: duration, drain: drain, historyAge: historyAge, connectTimeout: connectTimeout, set: setFlags(fs), asJSON: *asJSON}, stdout, stderr)
 	}
 	cfg := bench.Config{
-		URL: cf.url, URLs: urls, Token: cf.config().Token, Publishers: *pubs, MaxEvents: *maxEvents,
+		URL: cf.url, URLs: urls, Token: cf.bearer(), CAFile: cf.caPath(), Publishers: *pubs, MaxEvents: *maxEvents,
 		SourceAddrs: sources.addrs, Conns: *conns, Rate: *rate, Duration: *duration, Topics: *topics,
 		PerProcess: *perProcess, ServerPID: *serverPID, Drain: *drain, ConnectTimeout: *connectTimeout,
 		Progress: stderr, ProgressTTY: isTerminal(stderr),

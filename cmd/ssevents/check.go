@@ -25,7 +25,7 @@ func (l *urlList) Set(v string) error { *l = append(*l, v); return nil }
 // was given (an absent one means the checker's default, not bench's).
 type benchCheckFlags struct {
 	urls                            []string
-	token                           string
+	token, caFile                   string
 	conns, topics, rate             *int
 	historySize, publishers         *int
 	duration, drain, connectTimeout *time.Duration
@@ -49,7 +49,7 @@ func (f benchCheckFlags) config(logger *slog.Logger) check.Config {
 		return 0
 	}
 	return check.Config{
-		URLs: f.urls, Token: f.token,
+		URLs: f.urls, Token: f.token, CAFile: f.caFile,
 		Streams: pick("conns", f.conns), Topics: pick("topics", f.topics), Rate: pick("rate", f.rate),
 		HistorySize: pick("history-size", f.historySize), Publishers: pick("publishers", f.publishers),
 		Duration: pickD("duration", f.duration), Drain: pickD("drain", f.drain), ConnectTimeout: pickD("connect-timeout", f.connectTimeout),
@@ -72,7 +72,11 @@ func runBenchCheck(ctx context.Context, f benchCheckFlags, stdout, stderr io.Wri
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rep, err := check.Run(ctx, f.config(logger))
 	if err != nil && rep.Streams == 0 {
-		return fmt.Errorf("bench --check: %w", bare(err, "check: "))
+		err = fmt.Errorf("bench --check: %w", bare(err, "check: "))
+		if errors.Is(err, check.ErrInvalidConfig) {
+			return asUsage(err) // a flag out of range
+		}
+		return err
 	}
 	var werr error
 	if f.asJSON {

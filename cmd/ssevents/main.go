@@ -131,11 +131,11 @@ func asUsage(err error) error {
 }
 
 // run dispatches args to a subcommand. Help that was asked for (-h,
-// --help, help) goes to stdout; usage after a mistake goes to stderr.
+// --help, help) goes to stdout; a mistake is one line (the returned
+// error), without the usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		usage(stderr)
-		return &usageError{errors.New("no command given")}
+		return &usageError{fmt.Errorf("no command given; commands: %s (see ssevents -h)", commandNames())}
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
 		usage(stdout)
@@ -149,8 +149,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return c.run(ctx, args[1:], stdout, stderr)
 		}
 	}
-	usage(stderr)
-	return &usageError{fmt.Errorf("unknown command %q", args[0])}
+	return &usageError{fmt.Errorf("unknown command %q; commands: %s (see ssevents -h)", args[0], commandNames())}
+}
+
+// commandNames lists the commands, for an error line.
+func commandNames() string {
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
 }
 
 // wantsHelp reports whether a command's arguments ask for its help.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -15,7 +14,7 @@ import (
 // the counts, then one line per member, or with --json the snapshot as
 // the hub answers it.
 func runPresence(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("presence", "presence --topic T [--url URL] [--token T] [--limit N] [--json]", stderr)
+	fs := newFlagSet("presence", "presence --topic T [--url URL] [--token T] [--cacert FILE] [--limit N] [--json]", stderr)
 	var cf clientFlags
 	cf.register(fs)
 	topic := fs.String("topic", "", "tracked topic to show (required)")
@@ -25,12 +24,11 @@ func runPresence(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if *topic == "" {
-		fs.Usage()
-		return errors.New("presence: --topic is required")
+		return requiredError("presence", "topic")
 	}
 	c, err := client.New(cf.config())
 	if err != nil {
-		return fmt.Errorf("presence: %w", bare(err))
+		return asUsage(fmt.Errorf("presence: %w", bare(err)))
 	}
 	defer c.CloseIdleConnections()
 	snap, err := c.PresenceLimit(ctx, *topic, *limit)

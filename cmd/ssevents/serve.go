@@ -18,6 +18,7 @@ import (
 	_ "github.com/ssevents/ssevents/broker/redis" // redis://, rediss://, redis+sentinel://, redis+cluster:// for SSE_REDIS_URL
 	"github.com/ssevents/ssevents/hub"
 	"github.com/ssevents/ssevents/internal/settings"
+	"github.com/ssevents/ssevents/sse"
 )
 
 // Defaults of the serve command's own settings.
@@ -86,6 +87,10 @@ func (m *Main) Run(ctx context.Context) error {
 	cfg := m.Config
 	cfg.Logger = m.Logger
 	h, err := hub.New(cfg)
+	if errors.Is(err, sse.ErrUnavailable) && cfg.Broker == nil {
+		// Name the setting to fix: the broker of --redis-url.
+		return fmt.Errorf("%w; is the broker of --redis-url / SSE_REDIS_URL (%s) running?", err, hub.RedactURL(cfg.BrokerURL))
+	}
 	if err != nil {
 		return err
 	}
@@ -264,11 +269,8 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool), std
 	all := ServeSettings()
 	get := settings.DefineFlags(fs, all, lookup)
 	fs.Usage = func() { serveUsage(stderr, all) }
-	if err := fs.Parse(args); err != nil {
-		return asUsage(err)
-	}
-	if err := strayArgument(fs, args); err != nil {
-		return asUsage(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err // the usage only for -h; a mistake is one line
 	}
 	if err := settings.ApplyLookup(m, all, get); err != nil {
 		return asUsage(err)

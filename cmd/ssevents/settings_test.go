@@ -325,7 +325,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad pattern", args: []string{"--public-topics", "a b"}, wantErr: "SSE_PUBLIC_TOPICS"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: `SSE_LOG_LEVEL="loud": want debug, info, warn or error`},
 		{name: "bad timeout", args: []string{"--authorize-timeout-ms", "0"}, wantErr: "SSE_AUTHORIZE_TIMEOUT_MS=\"0\": want an integer from 1 to 60000"},
-		{name: "unknown flag", args: []string{"--nope"}, wantErr: "flag provided but not defined"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "serve: unknown flag --nope (see ssevents serve -h)"},
 		{name: "argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 	}
 	for _, tt := range tests {

@@ -24,7 +24,7 @@ var errTailDone = errors.New("tail: count reached")
 // events show as [heartbeat] lines, and neither count towards --count nor
 // appear in --json.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("tail", "tail --topic a[,b] [--url URL] [--token T] [--last-event-id ID] [--json] [--count N] [--presence]", stderr)
+	fs := newFlagSet("tail", "tail --topic a[,b] [--url URL] [--token T] [--cacert FILE] [--last-event-id ID] [--json] [--count N] [--presence]", stderr)
 	var cf clientFlags
 	cf.register(fs)
 	topic := fs.String("topic", "", "topic(s) to follow, comma-separated (required)")
@@ -37,12 +37,11 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	topics := ssevents.SplitTopics(*topic)
 	if len(topics) == 0 {
-		fs.Usage()
-		return errors.New("tail: --topic is required")
+		return requiredError("tail", "topic")
 	}
 	c, err := client.New(cf.config())
 	if err != nil {
-		return fmt.Errorf("tail: %w", bare(err))
+		return asUsage(fmt.Errorf("tail: %w", bare(err)))
 	}
 	defer c.CloseIdleConnections()
 	printer := newTailPrinter(stdout, topics, useColor(stdout, os.Getenv), lineWidth(stdout, os.Getenv))

@@ -19,9 +19,11 @@ const (
 	// defaultLineWidth is the width a line is cut to when the terminal's
 	// is not known (or stdout is not a terminal).
 	defaultLineWidth = 120
-	// idWidth is the width of the id column: an id longer than that is
-	// shown by its end (the sequence part), after an ellipsis.
-	idWidth = 12
+	// idWidth is the least width of the id column: that of an id of
+	// today's milliseconds and a one-digit sequence ("1764597787412-0").
+	// Ids are printed whole, since they are pasted into --last-event-id;
+	// the column grows to the longest seen.
+	idWidth = 15
 	// maxNameWidth caps the topic and event columns, so that one long
 	// name does not push the data off every later line.
 	maxNameWidth = 24
@@ -55,13 +57,14 @@ type tailPrinter struct {
 	Width int
 	// topicW and eventW are the widths of the topic and event columns:
 	// they grow to the longest name seen (up to maxNameWidth), so that
-	// later lines stay aligned with each other.
-	topicW, eventW int
+	// later lines stay aligned with each other; idW, of the id column,
+	// grows to the longest id seen (ids are never cut).
+	topicW, eventW, idW int
 }
 
 // newTailPrinter returns a printer for the events of topics on w.
 func newTailPrinter(w io.Writer, topics []string, color bool, width int) *tailPrinter {
-	p := &tailPrinter{w: w, Color: color, Width: width, topicW: 1, eventW: len("[resync]")}
+	p := &tailPrinter{w: w, Color: color, Width: width, topicW: 1, eventW: len("[resync]"), idW: idWidth}
 	for _, t := range topics {
 		p.topicW = max(p.topicW, min(utf8.RuneCountInString(t), maxNameWidth))
 	}
@@ -78,17 +81,21 @@ func (p *tailPrinter) print(ev client.Event, at time.Time) error {
 	if ev.Kind != client.KindEvent {
 		name = "[" + ev.Kind.String() + "]"
 	}
-	id := shortID(ev.ID)
+	id := ev.ID
+	if id == "" {
+		id = "-"
+	}
 	topic, name = fit(topic, maxNameWidth), fit(name, maxNameWidth)
 	p.topicW = max(p.topicW, utf8.RuneCountInString(topic))
 	p.eventW = max(p.eventW, utf8.RuneCountInString(name))
+	p.idW = max(p.idW, utf8.RuneCountInString(id))
 
 	width := p.Width
 	if width <= 0 {
 		width = defaultLineWidth
 	}
 	stamp := at.Format("15:04:05.000")
-	prefix := len(stamp) + 2 + p.topicW + 2 + p.eventW + 2 + idWidth + 2
+	prefix := len(stamp) + 2 + p.topicW + 2 + p.eventW + 2 + p.idW + 2
 	data := fit(string(oneLine(ev.Data)), max(width-prefix, minDataWidth))
 
 	var b strings.Builder
@@ -112,7 +119,7 @@ func (p *tailPrinter) print(ev client.Event, at time.Time) error {
 	col(stamp, 0, ansiDim)
 	col(topic, p.topicW, ansiCyan)
 	col(name, p.eventW, nameColor)
-	col(id, idWidth, ansiDim)
+	col(id, p.idW, ansiDim)
 	if p.Color && lineColor != "" {
 		data = lineColor + data + ansiReset
 	}
@@ -120,20 +127,6 @@ func (p *tailPrinter) print(ev client.Event, at time.Time) error {
 	b.WriteByte('\n')
 	_, err := io.WriteString(p.w, b.String())
 	return err
-}
-
-// shortID returns id as the id column shows it: whole when it fits in
-// idWidth, otherwise its end after an ellipsis ("…4560000123-7"), "-"
-// when empty.
-func shortID(id string) string {
-	switch n := utf8.RuneCountInString(id); {
-	case n == 0:
-		return "-"
-	case n <= idWidth:
-		return id
-	}
-	r := []rune(id)
-	return "…" + string(r[len(r)-(idWidth-1):])
 }
 
 // fit returns s cut to width runes, its last one an ellipsis when cut.

@@ -39,9 +39,9 @@ func TestTailPrinterColumns(t *testing.T) {
 		client.Event{Kind: client.KindResync, Name: "resync", Topic: "orders", Topics: []string{"orders"}, Data: json.RawMessage(`{"topics":["orders"]}`)},
 	)
 	want := []string{
-		`03:04:05.006  orders  created   …560000123-7  {"n":1}`,
-		`03:04:05.006  orders  paid      9-1           "x"`,
-		`03:04:05.006  orders  [resync]  -             {"topics":["orders"]}`,
+		`03:04:05.006  orders  created   1764560000123-7  {"n":1}`,
+		`03:04:05.006  orders  paid      9-1              "x"`,
+		`03:04:05.006  orders  [resync]  -                {"topics":["orders"]}`,
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -55,18 +55,38 @@ func TestTailPrinterColumns(t *testing.T) {
 		client.Event{Kind: client.KindTokenExpired, Name: "token_expired", Topic: "orders", Data: json.RawMessage(`{"exp":1}`)},
 		client.Event{ID: "9-3", Name: "paid", Topic: "orders", Data: json.RawMessage(`2`)},
 	)
-	if lines[0] != `03:04:05.006  orders  paid      9-2           1` {
+	if lines[0] != `03:04:05.006  orders  paid      9-2              1` {
 		t.Errorf("line after the growth = %q", lines[0])
 	}
 	if !strings.Contains(lines[1], "[heartbeat]") || !strings.Contains(lines[2], "[token_expired]") {
 		t.Errorf("notices not marked: %q", lines[1:3])
 	}
 	last := lines[3]
-	if want := `03:04:05.006  orders  paid             9-3           2`; last != want {
+	if want := `03:04:05.006  orders  paid             9-3              2`; last != want {
 		t.Errorf("last line = %q, want %q (aligned with [token_expired])", last, want)
 	}
 	if i := strings.Index(lines[2], `{"exp"`); utf8.RuneCountInString(lines[2][:i]) != utf8.RuneCountInString(last[:len(last)-1]) {
 		t.Errorf("data columns differ:\n%s\n%s", lines[2], last)
+	}
+}
+
+// TestTailPrinterWholeIDs: ids are printed whole, however long (they are
+// pasted into --last-event-id), and the id column grows to the longest.
+func TestTailPrinterWholeIDs(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	p := newTailPrinter(&buf, []string{"t"}, false, 120)
+	const long = "1764560000123-1234567890"
+	lines := printLines(t, p, &buf,
+		client.Event{ID: long, Name: "e", Topic: "t", Data: json.RawMessage(`1`)},
+		client.Event{ID: "1-1", Name: "e", Topic: "t", Data: json.RawMessage(`2`)},
+	)
+	want := []string{
+		"03:04:05.006  t  e         " + long + "  1",
+		"03:04:05.006  t  e         1-1" + strings.Repeat(" ", len(long)-3) + "  2",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -79,10 +99,10 @@ func TestTailPrinterSeveralTopics(t *testing.T) {
 		client.Event{ID: "1-2", Name: "e", Topic: "bb", Data: json.RawMessage(`{}`)},
 		client.Event{ID: "1-3", Name: "e", Data: json.RawMessage(`{}`)})
 	for i, want := range []string{
-		`03:04:05.006  a   e         1-1           {}`,
-		`03:04:05.006  bb  e         1-2           {}`,
+		`03:04:05.006  a   e         1-1              {}`,
+		`03:04:05.006  bb  e         1-2              {}`,
 		// A server that predates the topic field does not say which.
-		`03:04:05.006  -   e         1-3           {}`,
+		`03:04:05.006  -   e         1-3              {}`,
 	} {
 		if lines[i] != want {
 			t.Errorf("line %d = %q, want %q", i, lines[i], want)

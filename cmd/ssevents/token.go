@@ -32,21 +32,21 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func RunToken(args []string, lookup func(string) (string, bool), now time.Time, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	secret := fs.String("secret", "", "HS256 secret, at least 32 bytes (default $SSE_JWT_SECRET)")
+	secret := fs.String("secret", "", "HS256 secret, at least 32 bytes")
 	sub := fs.String("sub", "", "subject (sub claim), e.g. a user id")
 	publish := fs.String("publish", "", "comma-separated topic patterns the token may publish to, e.g. 'a,b:*'")
 	subscribe := fs.String("subscribe", "", "comma-separated topic patterns the token may subscribe to")
 	ttl := durationFlag(fs, "ttl", time.Hour, "lifetime of the token (exp claim), up to 366 days")
-	iss := fs.String("iss", "", "issuer (iss claim) (default $SSE_JWT_ISSUER)")
-	aud := fs.String("aud", "", "audience (aud claim) (default $SSE_JWT_AUDIENCE)")
+	iss := fs.String("iss", "", "issuer (iss claim)")
+	aud := fs.String("aud", "", "audience (aud claim)")
 	info := fs.String("info", "", `presence info shown to others: a JSON object of at most 1 KiB, e.g. '{"name":"Ann"}'`)
-	infoClaim := fs.String("info-claim", "", "claim that carries --info (default $SSE_PRESENCE_INFO_CLAIM, else info)")
+	infoClaim := fs.String("info-claim", "", "claim that carries --info (info when neither the flag nor the variable is set)")
 	fs.Usage = func() {
 		_, _ = fmt.Fprintln(stderr, "usage: ssevents token --secret S [--sub ID] [--publish 'a,b:*'] [--subscribe 'c'] [--ttl 1h] [--info '{\"name\":\"Ann\"}']")
 		_, _ = fmt.Fprintln(stderr, "\nPrints an HS256 JWT for a hub started with the same SSE_JWT_SECRET.")
 		_, _ = fmt.Fprintln(stderr, "Patterns are exact topics or globs where * matches any run of characters.")
-		_, _ = fmt.Fprintln(stderr)
-		fs.PrintDefaults()
+		_, _ = fmt.Fprintln(stderr, "\nflags:")
+		printFlags(stderr, fs, nil)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -65,11 +65,11 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	}
 	switch {
 	case *secret == "":
-		return errors.New("token: give --secret or set SSE_JWT_SECRET")
+		return asUsage(errors.New("token: give --secret or set SSE_JWT_SECRET (see ssevents token -h)"))
 	case len(*secret) < hub.MinJWTSecretLength:
-		return fmt.Errorf("token: the secret is %d bytes, want at least %d", len(*secret), hub.MinJWTSecretLength)
+		return asUsage(fmt.Errorf("token: the secret is %d bytes, want at least %d", len(*secret), hub.MinJWTSecretLength))
 	case *ttl <= 0 || *ttl > maxTokenTTL:
-		return fmt.Errorf("token: --ttl %v: want more than 0 and at most %v", *ttl, maxTokenTTL)
+		return asUsage(fmt.Errorf("token: --ttl %v: want more than 0 and at most %v", *ttl, maxTokenTTL))
 	}
 	claims := hub.Claims{
 		SSE: hub.TopicClaims{Publish: ssevents.SplitTopics(*publish), Subscribe: ssevents.SplitTopics(*subscribe)},
@@ -85,7 +85,7 @@ func RunToken(args []string, lookup func(string) (string, bool), now time.Time, 
 	}
 	for _, p := range append(append([]string(nil), claims.SSE.Publish...), claims.SSE.Subscribe...) {
 		if err := sse.ValidateTopic(strings.ReplaceAll(p, "*", "x")); p != "*" && err != nil {
-			return fmt.Errorf("token: topic pattern %q: %w", p, bare(err))
+			return asUsage(fmt.Errorf("token: topic pattern %q: %w", p, bare(err)))
 		}
 	}
 	if len(claims.SSE.Publish)+len(claims.SSE.Subscribe) == 0 {
@@ -110,7 +110,7 @@ func withInfo(claims hub.Claims, name, info string) (jwt.Claims, error) {
 		return claims, nil
 	}
 	if err := sse.ValidatePresenceInfo(json.RawMessage(info)); err != nil {
-		return nil, fmt.Errorf("token: --info: %w", bare(err))
+		return nil, asUsage(fmt.Errorf("token: --info: %w", bare(err)))
 	}
 	b, err := json.Marshal(claims)
 	if err != nil {
@@ -121,7 +121,7 @@ func withInfo(claims hub.Claims, name, info string) (jwt.Claims, error) {
 		return nil, fmt.Errorf("token: %w", err)
 	}
 	if _, taken := m[name]; taken {
-		return nil, fmt.Errorf("token: --info-claim %q is a claim the token already has", name)
+		return nil, asUsage(fmt.Errorf("token: --info-claim %q is a claim the token already has", name))
 	}
 	m[name] = json.RawMessage(info)
 	return m, nil

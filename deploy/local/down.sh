@@ -4,17 +4,22 @@
 #
 #   deploy/local/down.sh [--state DIR] [--purge]
 #
+# The state directory is up.sh's default (per user: $XDG_STATE_HOME/
+# ssevents-local, else ~/.local/state/ssevents-local) unless --state.
 # --purge also removes the state directory (binary, configs, logs).
 set -euo pipefail
 
-state=/tmp/ssevents-local
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=deploy/local/lib/state-dir.sh
+. "$here/lib/state-dir.sh"
+state=$(default_state_dir)
 purge=false
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--state) state=$2; shift ;;
 	--state=*) state=${1#--state=} ;;
 	--purge) purge=true ;;
-	-h | --help) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "down.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -34,6 +39,7 @@ shopt -s nullglob
 # nginx first, so that clients see the front door close before the hubs,
 # then the hubs (they end their streams cleanly), then Redis.
 for f in "$state"/pids/nginx.pid "$state"/pids/hub-*.pid "$state"/pids/redis*.pid; do
+	[ -e "$f" ] || continue # nginx.pid is named, not globbed
 	read -r pid comm <"$f" || true
 	if [ -n "${pid:-}" ] && ours "$pid" "$comm"; then
 		kill -TERM "$pid" 2>/dev/null || true

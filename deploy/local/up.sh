@@ -13,7 +13,8 @@
 # Several hubs on the embedded broker would not see each other's events,
 # hence one.
 #
-# Everything lives in the state directory (default /tmp/ssevents-local):
+# Everything lives in the state directory (default, per user:
+# $XDG_STATE_HOME/ssevents-local, else ~/.local/state/ssevents-local):
 # the binary, configs, logs (logs/*.log), pid files (pids/*.pid) and
 # env, a file of shell assignments describing what runs:
 #
@@ -31,12 +32,14 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-state=/tmp/ssevents-local
+# shellcheck source=deploy/local/lib/state-dir.sh
+. "$here/lib/state-dir.sh"
+state=$(default_state_dir)
 cluster=false
 instances=""
 data_dir=""
 
-usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--cluster) cluster=true ;;

@@ -3,7 +3,7 @@
 // user may follow only the tickets they can see (Config.Authorize, asked
 // once per subscription).
 //
-//	go run ./tickets --addr :8000
+//	go run ./tickets
 //
 // then open http://localhost:8000/?user=alice in one window and
 // http://localhost:8000/?user=sam (support) in another, and change a

@@ -68,6 +68,9 @@ type Config struct {
 	// URL of the hub (loopback only) and Token for it.
 	URL   string
 	Token string
+	// CAFile is a PEM file of CA certificates trusted, besides the
+	// system's, for an https:// URL (a private CA). Default: none.
+	CAFile string
 	// URLs, when set, replaces URL: several instances of one hub (sharing
 	// a broker); subscriptions and publishes go round-robin over them.
 	URLs []string

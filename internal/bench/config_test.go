@@ -100,6 +100,7 @@ func TestProgressLineFormat(t *testing.T) {
 	t.Parallel()
 	scheduled := newPublishing(Config{URL: "http://127.0.0.1:1", Rate: 10, Duration: time.Second, Conns: 4}, []string{"a"})
 	scheduled.sent.Store(7)
+	scheduled.sentTo[0].Store(7) // 4 subscriptions on the one topic: 28 due
 	unlimited := newPublishing(Config{URL: "http://127.0.0.1:1", Rate: 0, Duration: time.Second, Conns: 4}, []string{"a"})
 	unlimited.sent.Store(1234)
 	pr := Progress{Connected: 4, Received: 20, LatencyP99Ms: 12.34}
@@ -113,9 +114,9 @@ func TestProgressLineFormat(t *testing.T) {
 	}{
 		{"connecting", false, "connect", nil, []string{"bench: connect conns 4/4\n"}, []string{"published", "\r"}},
 		{"publishing on a terminal", true, "publish", scheduled,
-			[]string{"\rbench: publish conns 4/4", "published 7/10 (0 errors)", "received 20/", "p99 12.3 ms", "\x1b[K"}, []string{"\n"}},
+			[]string{"\rbench: publish conns 4/4", "sent 7 of 10 (0 errors)", "received 20 of 28 due", "p99 12.3 ms", "\x1b[K"}, []string{"\n"}},
 		{"as fast as possible", false, "publish", unlimited,
-			[]string{"published 1234 (0 errors)", "p99 12.3 ms", "\n"}, []string{"1234/"}},
+			[]string{"sent 1234 (0 errors)", "p99 12.3 ms", "\n"}, []string{"1234 of"}},
 	} {
 		l := &progressLine{tty: tc.tty, conns: 4}
 		s := l.format(tc.phase, pr, tc.p)

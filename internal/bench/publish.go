@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -25,8 +27,8 @@ type publishing struct {
 	total  int
 
 	sent      atomic.Int64
-	ok        []atomic.Int64 // per topic, for the progress line and drain
-	maybe     []atomic.Int64 // per topic: unanswered, perhaps published
+	sentTo    []atomic.Int64 // per topic: sent, answered or not yet
+	refusedBy []atomic.Int64 // per topic: refused with an error answer, never published
 	errs      atomic.Int64
 	answered  Histogram      // time to a POST /publish answer, of the accepted ones
 	lastError atomic.Value   // string
@@ -40,14 +42,16 @@ type publishing struct {
 }
 
 func newPublishing(cfg Config, topics []string) *publishing {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.publishers(), DisableCompression: true}}
+	tlsConfig, _ := caTLS(cfg.CAFile) // checked by Run
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.publishers(), DisableCompression: true, TLSClientConfig: tlsConfig}}
 	var cs []*client.Client
 	for _, u := range cfg.urls() {
 		c, _ := client.New(client.Config{URL: u, Token: cfg.Token, HTTPClient: hc}) // URL checked by Run
 		cs = append(cs, c)
 	}
 	return &publishing{cfg: cfg, topics: topics, cs: cs, hc: hc, total: cfg.events(),
-		ok: make([]atomic.Int64, len(topics)), seriesStart: time.Now().Truncate(time.Second), perSecond: make([]atomic.Int64, maxSeriesSeconds), maybe: make([]atomic.Int64, len(topics)), status: make([]atomic.Int32, cfg.events())}
+		sentTo: make([]atomic.Int64, len(topics)), refusedBy: make([]atomic.Int64, len(topics)),
+		seriesStart: time.Now().Truncate(time.Second), perSecond: make([]atomic.Int64, maxSeriesSeconds), status: make([]atomic.Int32, cfg.events())}
 }
 
 // The status of one event's publish.
@@ -102,6 +106,7 @@ func (p *publishing) publish(ctx context.Context, i int) {
 	seq := uint64(i/len(p.topics)) + 1 // per topic, from 1
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
+	p.sentTo[topic].Add(1)
 	p.sent.Add(1)
 	start := time.Now()
 	if _, err := p.cs[i%len(p.cs)].Publish(ctx, p.topics[topic], "bench", json.RawMessage(payload(seq, start))); err != nil {
@@ -110,14 +115,13 @@ func (p *publishing) publish(ctx context.Context, i int) {
 		var se *client.StatusError
 		if errors.As(err, &se) {
 			p.status[i].Store(refused)
+			p.refusedBy[topic].Add(1)
 		} else {
 			p.status[i].Store(unknown)
-			p.maybe[topic].Add(1)
 		}
 		return
 	}
 	p.answered.Record(time.Since(start))
-	p.ok[topic].Add(1)
 	p.status[i].Store(sentOK)
 	if sec := int(time.Since(p.seriesStart) / time.Second); sec >= 0 && sec < len(p.perSecond) {
 		p.perSecond[sec].Add(1)
@@ -130,11 +134,36 @@ func (p *publishing) limited() bool {
 	return p.cfg.Rate == 0 && p.sent.Load() >= int64(p.total) && p.end.Before(p.start.Add(p.cfg.Duration))
 }
 
-// expectedSoFar is the deliveries the events published so far owe, counting
-// unanswered publishes as published so that the drain waits for them too.
-// It is exact when every subscription opened (subscription i follows topic
-// i % Topics); otherwise it assumes the open ones spread evenly over the
-// topics. The workers' results give the exact count at the end.
+// notSentReason says why n planned events were never sent, with a Rate
+// ("" when all were, or with Rate 0, which plans no count). Schedule hands
+// event i to a free publisher at start + i/Rate; when every publisher
+// waits for an answer, the events behind wait too, and those still
+// waiting when Duration ends are not sent.
+func (p *publishing) notSentReason(n int64) string {
+	switch {
+	case n == 0 || p.cfg.Rate == 0:
+		return ""
+	case p.end.Before(p.start.Add(p.cfg.Duration)):
+		return "publishing was interrupted before --duration ended"
+	}
+	return fmt.Sprintf("when --duration ended they were still waiting for one of the %d publishers, all busy waiting for answers (p99 %.1f ms): the hub did not keep up with --rate %d; raise --publishers or lower --rate",
+		p.cfg.publishers(), ms(p.answered.Quantile(0.99)), p.cfg.Rate)
+}
+
+// owed returns the events of topic k that may be delivered: those sent
+// and not refused, whether accepted, unanswered or still in flight (a
+// delivery can arrive before its publish's answer), so that the
+// deliveries received never exceed what they owe.
+func (p *publishing) owed(k int) int64 {
+	return p.sentTo[k].Load() - p.refusedBy[k].Load()
+}
+
+// expectedSoFar is the deliveries the events sent so far owe (see owed):
+// unanswered publishes count as published, so that the drain waits for
+// them too. It is exact when every subscription opened (subscription i
+// follows topic i % Topics); otherwise it assumes the open ones spread
+// evenly over the topics. The workers' results give the exact count at
+// the end.
 func (p *publishing) expectedSoFar(workers []WorkerHandle) uint64 {
 	conns, failed := 0, 0
 	for _, w := range workers {
@@ -150,15 +179,28 @@ func (p *publishing) expectedSoFar(workers []WorkerHandle) uint64 {
 			}
 		}
 		var n uint64
-		for k := range p.ok {
-			n += uint64(p.ok[k].Load()+p.maybe[k].Load()) * uint64(perTopic[k])
+		for k := range p.sentTo {
+			n += uint64(p.owed(k)) * uint64(perTopic[k])
 		}
 		return n
 	}
-	var ok int64
-	for i := range p.ok {
-		ok += p.ok[i].Load() + p.maybe[i].Load()
+	var owed int64
+	for k := range p.sentTo {
+		owed += p.owed(k)
 	}
 	conns = max(conns-p.cfg.BigTopic, 0) // about: the big topic's may have failed too
-	return uint64(ok) * uint64(conns) / uint64(len(p.topics))
+	return uint64(owed) * uint64(conns) / uint64(len(p.topics))
+}
+
+// caTLS returns the TLS configuration that trusts the CA certificates of
+// the PEM file besides the system's, or nil (the default) without a file.
+func caTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pool, err := client.CAPool(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --cacert: %w", err)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -45,11 +45,15 @@ type Report struct {
 	// achieved, per second (with Rate 0, over the time spent publishing).
 	// Fewer published than planned means the hub could not keep up.
 	// MaxEventsReached: with Rate 0, publishing stopped before Duration
-	// because Planned events were sent.
+	// because Planned events were sent. NotSent were never sent, so that
+	// Published + PublishErrors + NotSent = Planned; with a Rate,
+	// NotSentReason says why some were not.
 	Planned          int     `json:"planned"`
 	MaxEventsReached bool    `json:"max_events_reached,omitempty"`
 	Published        int64   `json:"published"`
 	PublishErrors    int64   `json:"publish_errors"`
+	NotSent          int64   `json:"not_sent"`
+	NotSentReason    string  `json:"not_sent_reason,omitempty"`
 	PublishRate      float64 `json:"publish_rate"`
 	LastError        string  `json:"last_publish_error,omitempty"`
 	// PublishP50Ms and PublishP99Ms: the time from sending a POST
@@ -154,8 +158,11 @@ func (r *Report) fill(results []WorkerResult, p *publishing, elapsed time.Durati
 			}
 		case st != notSent:
 			r.PublishErrors++
+		default:
+			r.NotSent++
 		}
 	}
+	r.NotSentReason = p.notSentReason(r.NotSent)
 	if s, ok := p.lastError.Load().(string); ok {
 		r.LastError = s
 	}
@@ -194,8 +201,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "load         %d conns, %d topics, %s for %s, %d publishers\n", r.Conns, r.Topics, rate, r.Duration, r.Publishers)
 	fmt.Fprintf(&b, "connect      %d open, %d failed in %.0f ms (per conn p50 %.1f ms, p99 %.1f ms, max %.1f ms)\n",
 		r.Connected, r.ConnectFailed, r.ConnectWallMs, r.ConnectP50Ms, r.ConnectP99Ms, r.ConnectMaxMs)
-	fmt.Fprintf(&b, "published    %d of %d planned (%d errors), %.1f/s; answered in p50 %.2f ms, p99 %.2f ms\n",
-		r.Published, r.Planned, r.PublishErrors, r.PublishRate, r.PublishP50Ms, r.PublishP99Ms)
+	notSent := ""
+	if r.Rate > 0 {
+		notSent = fmt.Sprintf(", %d not sent", r.NotSent)
+	}
+	fmt.Fprintf(&b, "published    %d of %d planned (%d errors%s), %.1f/s; answered in p50 %.2f ms, p99 %.2f ms\n",
+		r.Published, r.Planned, r.PublishErrors, notSent, r.PublishRate, r.PublishP50Ms, r.PublishP99Ms)
+	if r.NotSentReason != "" {
+		fmt.Fprintf(&b, "not sent     %d: %s\n", r.NotSent, r.NotSentReason)
+	}
 	if r.MaxEventsReached {
 		fmt.Fprintf(&b, "stopped      publishing at the bound of %d events, before the end of the duration\n", r.Planned)
 	}
@@ -307,11 +321,11 @@ func (l *progressLine) format(phase string, pr Progress, p *publishing) string {
 		s += fmt.Sprintf(" (%d failed)", pr.Failed)
 	}
 	if p != nil {
-		planned := fmt.Sprintf("/%d", p.total)
+		planned := fmt.Sprintf(" of %d", p.total)
 		if p.cfg.Rate == 0 {
 			planned = ""
 		}
-		s += fmt.Sprintf(" | published %d%s (%d errors) | received %d/%d | p99 %.1f ms | reconnects %d",
+		s += fmt.Sprintf(" | sent %d%s (%d errors) | received %d of %d due | p99 %.1f ms | reconnects %d",
 			p.sent.Load(), planned, p.errs.Load(), pr.Received, p.expectedSoFar(l.workers), pr.LatencyP99Ms, pr.Reconnects)
 	}
 	if l.tty {

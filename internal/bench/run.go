@@ -56,6 +56,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Users.Subscribe = []string{prefix + "*"}
 	}
 
+	if _, err := caTLS(cfg.CAFile); err != nil {
+		return nil, err
+	}
 	pub := newPublishing(cfg, topics)
 	start := pub.seriesStart
 	nWorkers := (cfg.Conns + cfg.PerProcess - 1) / cfg.PerProcess
@@ -198,7 +201,7 @@ func drain(ctx context.Context, cfg Config, workers []WorkerHandle, pub *publish
 // streams whichever worker holds them.
 func startWorkers(ctx context.Context, cfg Config, topics []string, bigTopic string, events int) ([]WorkerHandle, error) {
 	n := (cfg.Conns + cfg.PerProcess - 1) / cfg.PerProcess
-	base := WorkerConfig{URL: cfg.URL, URLs: cfg.URLs, Token: cfg.Token, Topics: topics, Events: events,
+	base := WorkerConfig{URL: cfg.URL, URLs: cfg.URLs, Token: cfg.Token, CAFile: cfg.CAFile, Topics: topics, Events: events,
 		ConnectTimeout: cfg.ConnectTimeout, LocalIPs: cfg.SourceAddrs}
 	if bigTopic != "" {
 		base.BigTopic, base.BigFrom = bigTopic, cfg.topicConns()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,52 @@ func TestReportSettlesUnansweredPublishes(t *testing.T) {
 	if r.Published != 2 || r.PublishErrors != 2 || r.Expected != 3 || r.Lost != 1 || r.Connected != 3 {
 		t.Errorf("published %d, errors %d, expected %d, lost %d, connected %d; want 2, 2, 3, 1, 3",
 			r.Published, r.PublishErrors, r.Expected, r.Lost, r.Connected)
+	}
+}
+
+// TestProgressCountsAddUp: deliveries can arrive before their publish is
+// answered, so the deliveries due count every event sent and not refused,
+// in flight included: received never exceeds due.
+func TestProgressCountsAddUp(t *testing.T) {
+	t.Parallel()
+	p := newPublishing(Config{URL: "http://127.0.0.1:1", Rate: 10, Duration: time.Second, Conns: 3}, []string{"a"})
+	// 5 sent: 2 accepted, 1 refused, 2 still in flight (delivered already).
+	p.sent.Store(5)
+	p.sentTo[0].Store(5)
+	p.refusedBy[0].Store(1)
+	l := &progressLine{conns: 3}
+	s := l.format("publish", Progress{Connected: 3, Received: 12}, p)
+	if !strings.Contains(s, "received 12 of 12 due") {
+		t.Errorf("progress line %q, want received 12 of 12 due (4 events not refused x 3 subscriptions)", s)
+	}
+}
+
+// TestReportSaysWhyFewerWereSent: published, errors and not sent add up to
+// the planned events, and the text says why some were not sent.
+func TestReportSaysWhyFewerWereSent(t *testing.T) {
+	t.Parallel()
+	p := newPublishing(Config{URL: "http://127.0.0.1:1", Rate: 4, Duration: time.Second, Publishers: 2}, []string{"a"})
+	p.start = time.Now().Add(-2 * time.Second)
+	p.end = p.start.Add(time.Second + 100*time.Millisecond)
+	p.status[0].Store(sentOK)
+	p.status[1].Store(sentOK)
+	p.status[2].Store(refused) // 3: never sent
+	r := &Report{Topics: 1, Rate: 4}
+	r.fill([]WorkerResult{{ConnectedPerTopic: []int{1}, Delivered: []uint32{1, 1, 0, 0}}}, p, time.Second)
+	if r.Published+r.PublishErrors+r.NotSent != int64(r.Planned) || r.NotSent != 1 {
+		t.Errorf("published %d + errors %d + not sent %d, planned %d; want them to add up, 1 not sent", r.Published, r.PublishErrors, r.NotSent, r.Planned)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"published    2 of 4 planned (1 errors, 1 not sent)", "not sent     1: when --duration ended they were still waiting for one of the 2 publishers", "raise --publishers or lower --rate"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	p.end = p.start.Add(300 * time.Millisecond)
+	if got := p.notSentReason(1); !strings.Contains(got, "interrupted") {
+		t.Errorf("reason after an interrupted run = %q", got)
 	}
 }

@@ -29,6 +29,8 @@ type WorkerConfig struct {
 	// URL of the hub and Token for it.
 	URL   string `json:"url"`
 	Token string `json:"token,omitempty"`
+	// CAFile: see Config.CAFile.
+	CAFile string `json:"ca_file,omitempty"`
 	// URLs, when set, replaces URL: subscription i connects to
 	// URLs[(FirstConn+i) % len(URLs)].
 	URLs []string `json:"urls,omitempty"`
@@ -156,6 +158,10 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 	if len(sources) == 0 {
 		sources = []string{""} // the system's choice
 	}
+	tlsConfig, err := caTLS(cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
 	for _, src := range sources {
 		dialer := &net.Dialer{Timeout: 10 * time.Second}
 		if src != "" {
@@ -169,6 +175,7 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 			DialContext:        dialer.DialContext,
 			DisableCompression: true,
 			MaxIdleConns:       -1, // a stream's connection is never reused
+			TLSClientConfig:    tlsConfig,
 		}})
 	}
 	ccfg := client.Config{Token: cfg.Token}

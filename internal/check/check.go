@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,6 +67,9 @@ type Config struct {
 	URLs []string
 	// Token is an optional bearer token, for subscribing and publishing.
 	Token string
+	// CAFile is a PEM file of CA certificates trusted, besides the
+	// system's, for an https:// URL (a private CA). Default: none.
+	CAFile string
 	// Streams is how many reconnecting subscribers to open. Default
 	// DefaultStreams (10). Stream i subscribes to topics i mod Topics and
 	// (i+1) mod Topics (one topic when Topics is 1).
@@ -215,6 +219,14 @@ func newRun(cfg Config) (*run, func(), error) {
 	// One transport for the streams, one for the publishes, so that
 	// publishes never wait behind a stream's connection.
 	subT, pubT := &http.Transport{}, &http.Transport{MaxIdleConnsPerHost: cfg.Publishers}
+	if cfg.CAFile != "" {
+		pool, err := client.CAPool(cfg.CAFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		subT.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		pubT.TLSClientConfig = subT.TLSClientConfig
+	}
 	closeAll := func() { subT.CloseIdleConnections(); pubT.CloseIdleConnections() }
 	for _, u := range cfg.URLs {
 		sc, err := client.New(client.Config{URL: u, Token: cfg.Token, HTTPClient: &http.Client{Transport: subT},
