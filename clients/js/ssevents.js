@@ -327,7 +327,13 @@ function group(key) {
   const specs = () => [...subs].map((s) => ({ topics: s.o.topics, presence: !!s.o.presence }));
   const announce = (list = specs()) => bc.postMessage({ t: "subs", tab: me, subs: list });
   const deliver = (ev) => subs.forEach((s) => s.event(ev));
-  const setState = (s) => { lastState = s; subs.forEach((x) => x.state(s)); };
+  // A subscription is open once the stream covers its topics (s.topics,
+  // the union): until the leader reconnects for it, it is connecting.
+  const tell = (x, s) => x.state(s.state === "open" && !x.o.topics.every((t) => s.topics.includes(t)) ? { ...s, state: "connecting" } : s);
+  const setState = (s) => {
+    lastState = s;
+    subs.forEach((x) => tell(x, s));
+  };
   const post = (m) => bc.postMessage({ ...m, from: me, last });
 
   // restart (leader only) opens a stream for the union when it changed or
@@ -349,7 +355,7 @@ function group(key) {
       post({ t: "ev", ev });
       deliver(ev);
     }, (s) => {
-      setState(s);
+      setState((s = { ...s, topics }));
       post({ t: "state", s: { ...s, error: s.error?.message } });
     });
   }
@@ -388,7 +394,7 @@ function group(key) {
   return {
     add(sub) {
       subs.add(sub);
-      if (lastState) sub.state(lastState);
+      if (lastState) tell(sub, lastState);
       if (leader) later();
       announce();
     },
