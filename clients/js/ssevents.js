@@ -64,7 +64,7 @@ export class Parser {
       value = line.slice(colon + (line[colon + 1] === " " ? 2 : 1));
     }
     if (name === "event") this.type = value;
-    else if (name === "data") { this.data += value + "\n"; this.has = true; }
+    else if (name === "data") this.data += value + "\n", this.has = true;
     else if (name === "id") { if (!value.includes("\0")) this.lastEventId = this.id = value; }
     else if (name === "retry") { if (/^\d+$/.test(value)) this.onRetry(+value); }
     else if (name === "topic") this.topic = value;
@@ -78,11 +78,7 @@ export function backoff(attempt, base, cap) {
 }
 
 // retryAfter reads a Retry-After header (seconds or an HTTP date) in ms.
-function retryAfter(v) {
-  if (!v) return 0;
-  const ms = /^\d+$/.test(v) ? v * 1000 : Date.parse(v) - Date.now();
-  return ms > 0 ? ms : 0;
-}
+const retryAfter = (v) => Math.max(0, !v ? 0 : /^\d+$/.test(v) ? v * 1000 : Date.parse(v) - Date.now() || 0);
 
 // failure turns a refused response into an Error with its status and the
 // server's JSON {"error": ...} message.
@@ -106,14 +102,12 @@ const base = () => globalThis.location?.href;
 function connect(o, onEvent, onState) {
   let last = o.since || "";
   let first = true; // the first request sends since as ?lastEventId=
-  let retry = o.retry ?? 1000;
-  let attempt = 0;
+  let retry = o.retry ?? 1000; // the backoff's base: the server's retry:
+  let attempt = 0; // failed attempts since the stream was last open
   let denied = 0; // 401s in a row
   let stale = true; // the token must be (re)fetched
-  let token = null;
+  let token, ctrl, wake;
   let dead = false;
-  let ctrl = null;
-  let wake = null;
   const state = (s, more) => dead || onState({ state: s, attempt, ...more });
 
   async function once() {
@@ -155,9 +149,9 @@ function connect(o, onEvent, onState) {
     if (!resp.ok || !(resp.headers.get("Content-Type") || "").startsWith("text/event-stream")) return { error: await failure(resp) };
     denied = attempt = 0;
     state("open");
-    let expired = false;
+    let expired = false; // token_expired came: reconnect at once
+    let silent = false; // the watchdog fired
     let timer = 0;
-    let silent = false;
     const watch = () => {
       clearTimeout(timer);
       timer = setTimeout(() => { silent = true; ctrl.abort(); }, o.heartbeat * 2000);
@@ -225,10 +219,7 @@ const PRESENCE = ["presence", "join", "leave"];
 
 // wants says whether a subscription receives ev: one of its topics, or no
 // topic known; presence events only with presence on.
-function wants(sub, ev) {
-  if (PRESENCE.includes(ev.event) && !sub.o.presence) return false;
-  return ev.topic === undefined || sub.o.topics.includes(ev.topic);
-}
+const wants = (o, ev) => (o.presence || !PRESENCE.includes(ev.event)) && (ev.topic === undefined || o.topics.includes(ev.topic));
 
 // subscribe opens (or joins) a stream for options.topics and returns the
 // subscription: on(name, fn) to listen (name: an event name, "*" for every
@@ -247,7 +238,7 @@ export function subscribe(options = {}) {
     on(name, fn) {
       if (!fns.has(name)) fns.set(name, new Set());
       fns.get(name).add(fn);
-      return () => fns.get(name).delete(fn);
+      return () => fns.get(name).delete(fn); // stops listening
     },
     close() {
       if (closed) return;
@@ -256,7 +247,7 @@ export function subscribe(options = {}) {
       fire("state", { state: "closed", attempt: 0 });
     },
     event(ev) {
-      if (closed || !wants(sub, ev)) return;
+      if (closed || !wants(o, ev)) return;
       if (ev.id) {
         if (seen.has(ev.id)) return;
         seen.add(ev.id);
@@ -316,12 +307,10 @@ function group(key) {
   const remote = new Map(); // tab -> [{topics, presence}] of the other tabs
   const abort = new AbortController();
   let leader = false;
-  let leaderTab = "";
-  let release = null;
-  let conn = null;
-  let current = "";
-  let last = "";
-  let lastState = null;
+  let leaderTab = ""; // the tab that posted the last event or state
+  let release, conn, lastState;
+  let current = ""; // the topics and presence of conn
+  let last = ""; // the last id seen, leader or not: where a new leader resumes
   let timer = 0;
 
   const specs = () => [...subs].map((s) => ({ topics: s.o.topics, presence: !!s.o.presence }));
@@ -330,11 +319,9 @@ function group(key) {
   // A subscription is open once the stream covers its topics (s.topics,
   // the union): until the leader reconnects for it, it is connecting.
   const tell = (x, s) => x.state(s.state === "open" && !x.o.topics.every((t) => s.topics.includes(t)) ? { ...s, state: "connecting" } : s);
-  const setState = (s) => {
-    lastState = s;
-    subs.forEach((x) => tell(x, s));
-  };
+  const setState = (s) => { lastState = s; subs.forEach((x) => tell(x, s)); };
   const post = (m) => bc.postMessage({ ...m, from: me, last });
+  const postState = (s) => post({ t: "state", s: { ...s, error: s.error?.message } });
 
   // restart (leader only) opens a stream for the union when it changed or
   // the current one gave up, resuming from the last id.
@@ -356,7 +343,7 @@ function group(key) {
       deliver(ev);
     }, (s) => {
       setState((s = { ...s, topics }));
-      post({ t: "state", s: { ...s, error: s.error?.message } });
+      postState(s);
     });
   }
   const later = () => { clearTimeout(timer); timer = setTimeout(restart, 20); };
@@ -365,10 +352,8 @@ function group(key) {
     if (m.t === "subs") {
       if (m.subs.length) remote.set(m.tab, m.subs);
       else remote.delete(m.tab);
-      if (leader) {
-        later();
-        if (lastState) post({ t: "state", s: { ...lastState, error: lastState.error?.message } });
-      }
+      if (leader) later();
+      if (leader && lastState) postState(lastState);
       return;
     }
     if (m.t === "hello") return subs.size && announce();
@@ -376,12 +361,11 @@ function group(key) {
     leaderTab = m.from;
     last = m.last;
     if (m.t === "ev") deliver(m.ev);
-    if (m.t === "state") setState({ ...m.s, error: m.s.error && Object.assign(new Error(m.s.error), { status: m.s.status }) });
+    else setState({ ...m.s, error: m.s.error && Object.assign(new Error(m.s.error), { status: m.s.status }) });
   };
-  const hide = () => announce([]);
-  const show = (e) => e.persisted && announce();
-  globalThis.addEventListener?.("pagehide", hide);
-  globalThis.addEventListener?.("pageshow", show);
+  // A tab that goes away (or into the back/forward cache) withdraws its topics.
+  const life = { pagehide: () => announce([]), pageshow: (e) => e.persisted && announce() };
+  for (const n in life) globalThis.addEventListener?.(n, life[n]);
 
   navigator.locks.request(key, { signal: abort.signal }, () => new Promise((res) => {
     release = res;
@@ -403,8 +387,7 @@ function group(key) {
       announce();
       if (subs.size) return leader && later();
       groups.delete(key);
-      globalThis.removeEventListener?.("pagehide", hide);
-      globalThis.removeEventListener?.("pageshow", show);
+      for (const n in life) globalThis.removeEventListener?.(n, life[n]);
       conn?.close();
       clearTimeout(timer);
       abort.abort();
