@@ -57,12 +57,8 @@ export class Parser {
     }
     const colon = line.indexOf(":");
     if (colon === 0) return; // a comment: the hub's heartbeats
-    let name = line;
-    let value = "";
-    if (colon > 0) {
-      name = line.slice(0, colon);
-      value = line.slice(colon + (line[colon + 1] === " " ? 2 : 1));
-    }
+    const name = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + (line[colon + 1] === " " ? 2 : 1));
     if (name === "event") this.type = value;
     else if (name === "data") this.data += value + "\n", this.has = true;
     else if (name === "id") { if (!value.includes("\0")) this.lastEventId = this.id = value; }
@@ -180,6 +176,7 @@ function connect(o, onEvent, onState) {
   }
 
   (async () => {
+    await 0; // connect returns before the first state
     while (!dead) {
       const r = await once();
       if (dead) return;
@@ -215,11 +212,9 @@ function toEvent(ev, topics) {
   return { id: ev.id, event: ev.type, data, topic };
 }
 
-const PRESENCE = ["presence", "join", "leave"];
-
 // wants says whether a subscription receives ev: one of its topics, or no
 // topic known; presence events only with presence on.
-const wants = (o, ev) => (o.presence || !PRESENCE.includes(ev.event)) && (ev.topic === undefined || o.topics.includes(ev.topic));
+const wants = (o, ev) => (o.presence || !["presence", "join", "leave"].includes(ev.event)) && (ev.topic === undefined || o.topics.includes(ev.topic));
 
 // subscribe opens (or joins) a stream for options.topics and returns the
 // subscription: on(name, fn) to listen (name: an event name, "*" for every
@@ -229,8 +224,7 @@ export function subscribe(options = {}) {
   o.topics = [...new Set(o.topics || [])];
   const fns = new Map();
   const seen = new Set(); // recent ids: nothing twice across a takeover
-  let closed = false;
-  let stop = () => {};
+  let closed = false, stop = () => {};
   const fire = (name, v) => fns.get(name)?.forEach((fn) => fn(v));
   const sub = {
     o,
@@ -308,7 +302,7 @@ function group(key) {
   const abort = new AbortController();
   let leader = false;
   let leaderTab = ""; // the tab that posted the last event or state
-  let release, conn, lastState;
+  let release, conn, prev, lastState; // prev: the stream conn replaces, until conn is open
   let current = ""; // the topics and presence of conn
   let last = ""; // the last id seen, leader or not: where a new leader resumes
   let timer = 0;
@@ -334,17 +328,23 @@ function group(key) {
     const k = topics + " " + presence;
     if (k === current && conn && !conn.dead) return;
     current = k;
-    conn?.close();
+    // With an id to resume from, the new stream replays what the old one
+    // would have had; without, the old one runs until the new one is open
+    // (subscriptions drop the ids they get twice).
+    prev?.close();
+    prev = last ? conn?.close() : conn;
     const o = [...subs][0].o;
-    conn = connect({ ...o, topics, presence, since: last || o.since }, (raw) => {
-      last = raw.lastEventId;
+    const c = (conn = connect({ ...o, topics, presence, since: last || o.since }, (raw) => {
+      last = raw.lastEventId || last;
       const ev = toEvent(raw, topics);
       post({ t: "ev", ev });
       deliver(ev);
     }, (s) => {
+      if (c !== conn) return;
+      if (s.state === "open") prev = prev?.close();
       setState((s = { ...s, topics }));
       postState(s);
-    });
+    }));
   }
   const later = () => { clearTimeout(timer); timer = setTimeout(restart, 20); };
 
@@ -389,6 +389,7 @@ function group(key) {
       groups.delete(key);
       for (const n in life) globalThis.removeEventListener?.(n, life[n]);
       conn?.close();
+      prev?.close();
       clearTimeout(timer);
       abort.abort();
       release?.();

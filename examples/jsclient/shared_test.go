@@ -107,3 +107,40 @@ func TestClient_leaderTakeover(t *testing.T) {
 		t.Errorf("after the leader closed: %d SSE requests, want one resuming from the last id", len(reqs))
 	}
 }
+
+// TestClient_unionChangeLosesNothing: while events flow on a, tabs asking
+// for other topics join, and the stream is re-subscribed for the union
+// each time (resuming from the last id, or, before there is one, keeping
+// the old stream until the new one is open): the tab on a receives every
+// event once, in order.
+func TestClient_unionChangeLosesNothing(t *testing.T) {
+	r := newRig(t, hubConfig(false), nil)
+	home := browsertest.Shared(t).NewPage(t, "about:blank")
+	first := home.NewTab(t, r.page("topic=a"))
+	waitOpen(first)
+	const total = 40
+	var (
+		mu   sync.Mutex
+		want []string
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() {
+		for n := range total {
+			id := r.publish(t, "a", "n", map[string]any{"topic": "a", "n": n})
+			mu.Lock()
+			want = append(want, id)
+			mu.Unlock()
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	for _, topic := range []string{"b", "c", "d"} {
+		waitOpen(home.NewTab(t, r.page("topic="+topic)))
+	}
+	wg.Wait()
+	first.WaitFor("every event on a", fmt.Sprintf(`window.got.filter((e) => e.event === "n").length >= %d`, total), 10*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if got := ids(first, "n"); !slices.Equal(got, want) {
+		t.Errorf("the tab on a received %d events %q, want the %d published, once each, in order", len(got), got, total)
+	}
+	r.waitStreams(t, 1, 5*time.Second)
+}
