@@ -85,9 +85,7 @@ async function failure(resp) {
     msg = JSON.parse(msg).error || msg;
   } catch { /* not JSON: the text as is */ }
   if (resp.ok) msg = "not an event stream (Content-Type " + resp.headers.get("Content-Type") + ")";
-  const e = new Error(("HTTP " + resp.status + " " + resp.statusText).trim() + (msg ? ": " + String(msg).trim() : ""));
-  e.status = resp.status;
-  return e;
+  return Object.assign(new Error(("HTTP " + resp.status + " " + resp.statusText).trim() + (msg ? ": " + String(msg).trim() : "")), { status: resp.status });
 }
 
 const base = () => globalThis.location?.href;
@@ -268,14 +266,16 @@ export function subscribe(options = {}) {
 // whileVisible holds the stream only while the page is visible, resuming
 // from the last id when it shows again.
 function whileVisible(sub) {
+  const doc = document;
   let c = null;
   const toggle = () => {
     c?.close();
-    c = document.hidden ? null : connect(sub.o, (ev) => { sub.o.since = ev.lastEventId; sub.event(toEvent(ev, sub.o.topics)); }, sub.state);
+    if (doc.hidden && c) sub.state({ state: "closed", attempt: 0, reason: "hidden" });
+    c = doc.hidden ? null : connect(sub.o, (ev) => { sub.o.since = ev.lastEventId; sub.event(toEvent(ev, sub.o.topics)); }, sub.state);
   };
-  document.addEventListener("visibilitychange", toggle);
+  doc.addEventListener("visibilitychange", toggle);
   toggle();
-  return () => { document.removeEventListener("visibilitychange", toggle); c?.close(); };
+  return () => { doc.removeEventListener("visibilitychange", toggle); c?.close(); };
 }
 
 // groups holds this tab's shared streams, one per endpoint URL.
@@ -388,8 +388,7 @@ function group(key) {
       if (subs.size) return leader && later();
       groups.delete(key);
       for (const n in life) globalThis.removeEventListener?.(n, life[n]);
-      conn?.close();
-      prev?.close();
+      [conn, prev].forEach((c) => c?.close());
       clearTimeout(timer);
       abort.abort();
       release?.();

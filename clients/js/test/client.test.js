@@ -177,3 +177,24 @@ test("close() stops everything and says closed", async () => {
   assert.ok(calls[0].signal.aborted);
   assert.deepEqual(seen.states.map((s) => s.state), ["connecting", "open", "closed"]);
 });
+
+test("closeWhenHidden: the stream closes while the page is hidden and resumes when shown", async (t) => {
+  const doc = Object.assign(new EventTarget(), { hidden: false });
+  globalThis.document = doc;
+  const { fetch, calls } = script(stream("id: 4\ndata: x\n\n"));
+  const sub = subscribe({ url: "http://hub.test/events", topics: ["a"], closeWhenHidden: true, fetch });
+  t.after(() => { sub.close(); delete globalThis.document; });
+  const seen = record(sub);
+  await until(() => seen.events.length === 1);
+  doc.hidden = true;
+  doc.dispatchEvent(new Event("visibilitychange"));
+  assert.ok(calls[0].signal.aborted);
+  assert.deepEqual(seen.states.at(-1), { state: "closed", attempt: 0, reason: "hidden" });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(calls.length, 1, "no request while hidden");
+  doc.hidden = false;
+  doc.dispatchEvent(new Event("visibilitychange"));
+  await until(() => calls.length === 2 && seen.states.at(-1).state === "open");
+  assert.equal(calls[1].url.searchParams.get("lastEventId"), "4");
+  assert.equal(seen.events.length, 1, "id 4 again is dropped");
+});
