@@ -20,8 +20,10 @@ export interface StreamState {
   attempt: number;
   /** With reconnecting: the wait before the next attempt, ms. */
   delay?: number;
-  /** With reconnecting: why the last attempt ended. */
+  /** With reconnecting: why the last attempt ended; with closed, "hidden" under closeWhenHidden. */
   reason?: string;
+  /** In a shared subscription: the topics of the shared stream (every tab's). */
+  topics?: string[];
   /** With closed after a refusal: what the server said ("HTTP 403 Forbidden: ..."). */
   error?: Error & { status?: number };
   /** With closed after a refusal: its HTTP status. */
