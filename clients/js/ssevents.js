@@ -97,11 +97,10 @@ function connect(o, onEvent, onState) {
   let last = o.since || "";
   let first = true; // the first request sends since as ?lastEventId=
   let retry = o.retry ?? 1000; // the backoff's base: the server's retry:
-  let attempt = 0; // failed attempts since the stream was last open
+  let attempt = 0; // failed attempts since a stream last delivered
   let denied = 0; // 401s in a row
   let stale = true; // the token must be (re)fetched
-  let token, ctrl, wake;
-  let dead = false;
+  let token, ctrl, wake, dead = false;
   const state = (s, more) => dead || onState({ state: s, attempt, ...more });
 
   async function once() {
@@ -141,7 +140,7 @@ function connect(o, onEvent, onState) {
       return { delay: Math.max(retryAfter(resp.headers.get("Retry-After")), backoff(attempt, retry, o.maxDelay ?? 30000)), reason: e.message };
     }
     if (!resp.ok || !(resp.headers.get("Content-Type") || "").startsWith("text/event-stream")) return { error: await failure(resp) };
-    denied = attempt = 0;
+    denied = 0;
     state("open");
     let expired = false; // token_expired came: reconnect at once
     let silent = false; // the watchdog fired
@@ -152,15 +151,17 @@ function connect(o, onEvent, onState) {
     };
     const parser = new Parser((ev) => {
       last = ev.lastEventId;
+      attempt = 0; // a stream that delivers is healthy
       if (ev.type === "token_expired") expired = stale = true;
       onEvent(ev);
     }, (ms) => { retry = ms; }, last);
     const reader = resp.body.getReader();
     const decoder = new TextDecoder();
     try {
-      for (watch(); ;) {
+      for (let chunks = (watch(), 0); ;) {
         const { done, value } = await reader.read();
         if (done || dead) break;
+        if (++chunks > 1) attempt = 0; // more than the retry: line (a heartbeat): healthy
         watch();
         parser.push(decoder.decode(value, { stream: true }));
       }

@@ -198,3 +198,13 @@ test("closeWhenHidden: the stream closes while the page is hidden and resumes wh
   assert.equal(calls[1].url.searchParams.get("lastEventId"), "4");
   assert.equal(seen.events.length, 1, "id 4 again is dropped");
 });
+
+test("a stream that ends at once, again and again, backs off more each time", async (t) => {
+  const { fetch, calls } = script(stream("retry: 100\n\n", true));
+  const sub = subscribe({ url: "http://hub.test/events", topics: ["a"], fetch });
+  t.after(() => sub.close());
+  const seen = record(sub);
+  await until(() => calls.length >= 3, 3000);
+  const attempts = seen.states.filter((s) => s.state === "reconnecting").map((s) => s.attempt);
+  assert.deepEqual(attempts.slice(0, 2), [1, 2], "the attempt count grows: the backoff bound doubles");
+});
