@@ -14,6 +14,7 @@
 //	                          used for another request, 503 broker down (not
 //	                          published), 504 outcome unknown; every error {"error": "..."}
 //	GET  /events?topic=a,b the SSE stream (Config.Path)
+//	GET  /ssevents.js      the browser client, @ssevents/client (clients/js)
 //	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
 //
 // A publish body is a UTF-8 JSON document sent with Content-Type
