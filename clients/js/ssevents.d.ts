@@ -41,7 +41,7 @@ export interface ReservedEvents {
 }
 
 export interface SubscribeOptions {
-  /** The SSE endpoint, absolute or relative to the page. Default "/events". */
+  /** The SSE endpoint, absolute or relative to the page (absolute in Node). Default "/events". */
   url?: string;
   /** Topics of the stream (`?topic=a,b`). */
   topics: string[];
