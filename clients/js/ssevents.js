@@ -24,11 +24,7 @@ export class Parser {
     this.reset();
   }
 
-  reset() {
-    this.type = this.data = this.topic = "";
-    this.has = false;
-    this.id = null;
-  }
+  reset() { Object.assign(this, { type: "", data: "", topic: "", has: false, id: null }); }
 
   push(text) {
     let start = this.cr && text[0] === "\n" ? 1 : 0;
@@ -69,9 +65,7 @@ export class Parser {
 
 // backoff returns a delay in [0, min(cap, base * 2^attempt)) ms: full jitter,
 // so that clients cut off together do not come back together.
-export function backoff(attempt, base, cap) {
-  return Math.random() * Math.min(cap, base * 2 ** attempt);
-}
+export const backoff = (attempt, base, cap) => Math.random() * Math.min(cap, base * 2 ** attempt);
 
 // retryAfter reads a Retry-After header (seconds or an HTTP date) in ms.
 const retryAfter = (v) => Math.max(0, !v ? 0 : /^\d+$/.test(v) ? v * 1000 : Date.parse(v) - Date.now() || 0);
@@ -107,11 +101,7 @@ function connect(o, onEvent, onState) {
     state("connecting");
     ctrl = new AbortController();
     if (stale && o.getToken) {
-      try {
-        token = await o.getToken();
-      } catch (e) {
-        return { reason: "getToken failed: " + e.message };
-      }
+      try { token = await o.getToken(); } catch (e) { return { reason: "getToken failed: " + e.message }; }
     }
     stale = false;
     if (dead) return {};
@@ -233,11 +223,11 @@ export function subscribe(options = {}) {
       fns.get(name).add(fn);
       return () => fns.get(name).delete(fn); // stops listening
     },
-    close() {
+    close(s) { // s: the last state, when the shared stream refused this subscription
       if (closed) return;
       closed = true;
       stop();
-      fire("state", { state: "closed", attempt: 0 });
+      fire("state", s || { state: "closed", attempt: 0 });
     },
     event(ev) {
       if (closed || !wants(o, ev)) return;
@@ -316,7 +306,15 @@ function group(key) {
   const tell = (x, s) => x.state(s.state === "open" && !x.o.topics.every((t) => s.topics.includes(t)) ? { ...s, state: "connecting" } : s);
   const setState = (s) => { lastState = s; subs.forEach((x) => tell(x, s)); };
   const post = (m) => bc.postMessage({ ...m, from: me, last });
-  const postState = (s) => post({ t: "state", s: { ...s, error: s.error?.message } });
+  const postState = (s, t = "state") => post({ t, s: { ...s, error: s.error?.message } });
+  const revive = (s) => ({ ...s, error: s.error && Object.assign(new Error(s.error), { status: s.status }) });
+  // A 403 naming a topic closes the subscriptions that asked for it, in
+  // every tab; the stream goes on for the others, without it.
+  const deny = (s) => {
+    const topic = s.status === 403 && /topic "([^"]+)"/.exec(s.error.message)?.[1];
+    subs.forEach((x) => x.o.topics.includes(topic) && x.close(s));
+    return topic;
+  };
 
   // restart (leader only) opens a stream for the union when it changed or
   // the current one gave up, resuming from the last id.
@@ -343,6 +341,7 @@ function group(key) {
     }, (s) => {
       if (c !== conn) return;
       if (s.state === "open") prev = prev?.close();
+      if (deny(s)) return postState(s, "deny"), later();
       setState((s = { ...s, topics }));
       postState(s);
     }));
@@ -362,7 +361,8 @@ function group(key) {
     leaderTab = m.from;
     last = m.last;
     if (m.t === "ev") deliver(m.ev);
-    else setState({ ...m.s, error: m.s.error && Object.assign(new Error(m.s.error), { status: m.s.status }) });
+    else if (m.t === "deny") deny(revive(m.s));
+    else setState(revive(m.s));
   };
   // A tab that goes away (or into the back/forward cache) withdraws its topics.
   const life = { pagehide: () => announce([]), pageshow: (e) => e.persisted && announce() };

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,7 +57,13 @@ func newRig(t *testing.T, cfg hub.Config, ttl func(n int) time.Duration) *rig {
 		r.tokens++
 		n := r.tokens
 		r.mu.Unlock()
-		topics := strings.Split(req.URL.Query().Get("topic"), ",")
+		// The token grants the topics asked for, but those in ?deny=.
+		var topics []string
+		for _, topic := range strings.Split(req.URL.Query().Get("topic"), ",") {
+			if !slices.Contains(strings.Split(req.URL.Query().Get("deny"), ","), topic) {
+				topics = append(topics, topic)
+			}
+		}
 		_, _ = fmt.Fprint(w, mint(t, map[string]any{"sub": "u1", "exp": time.Now().Add(r.ttl(n)).Unix(),
 			"sse": map[string]any{"subscribe": topics}}))
 	})

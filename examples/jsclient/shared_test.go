@@ -144,3 +144,28 @@ func TestClient_unionChangeLosesNothing(t *testing.T) {
 	}
 	r.waitStreams(t, 1, 5*time.Second)
 }
+
+// TestClient_deniedTopicClosesOnlyItsTab: one tab asks for a topic its
+// token may not read. The shared stream's 403 names it: that tab's
+// subscription closes with the error, and the stream goes on for the
+// others, which keep receiving their events.
+func TestClient_deniedTopicClosesOnlyItsTab(t *testing.T) {
+	r := newRig(t, hubConfig(true), func(int) time.Duration { return time.Hour })
+	home := browsertest.Shared(t).NewPage(t, "about:blank")
+	ok := home.NewTab(t, r.page("topic=a&auth=1"))
+	waitOpen(ok)
+	bad := home.NewTab(t, r.page("topic=secret&auth=1&deny=secret"))
+	bad.WaitFor("the denied tab is closed", `window.states.at(-1) === "closed"`, 10*time.Second)
+	type refusal struct {
+		Error  string `json:"error"`
+		Status int    `json:"status"`
+	}
+	s := browsertest.Eval[refusal](bad, `({error: window.lastState.error.message, status: window.lastState.status})`)
+	if s.Status != 403 || !strings.Contains(s.Error, `"secret"`) {
+		t.Errorf("the denied tab's last state: %+v, want the 403 naming the topic", s)
+	}
+	waitOpen(ok)
+	r.waitStreams(t, 1, 5*time.Second)
+	id := r.publish(t, "a", "n", map[string]any{"topic": "a"})
+	ok.WaitFor("the other tab still receives", fmt.Sprintf(`window.got.some((e) => e.id === %q)`, id), 5*time.Second)
+}
