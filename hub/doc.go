@@ -18,6 +18,7 @@
 //	                       -> 200 {"position": "..."}, the stream position of the
 //	                          topics now, for ?lastEventId= (see App.Position); to
 //	                          those who may subscribe to them, 400/401/403 otherwise
+//	GET  /ssevents.js      the browser client, @ssevents/client (clients/js)
 //	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
 //
 // A publish body is a UTF-8 JSON document sent with Content-Type

@@ -161,8 +161,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s", sse.ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
 	switch p := strings.TrimSuffix(c.Path, "/"); {
-	case c.Path == "/", p == "/publish", p == "/presence", p == "/position", p == "/demo", strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
-		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /presence, /position, /demo/, /health, /metrics)", c.Path)
+	case c.Path == "/", p == "/publish", p == "/presence", p == "/position", p == "/demo", p == clientJSPath, strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
+		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /presence, /position, /demo/, /ssevents.js, /health, /metrics)", c.Path)
 	}
 	d := c.withDefaults()
 	return settings.Validate(&d, ownSettings)
@@ -175,6 +175,7 @@ func (c Config) Validate() error {
 //	GET  /events       SSE endpoint (Config.Path); ?presence=true adds presence events
 //	GET  /presence     who is present on a tracked topic (Config.Presence)
 //	GET  /position     the stream position of topics now: {"position"} for ?lastEventId=
+//	GET  /ssevents.js  the browser client, @ssevents/client (clients/js)
 //	GET  /health, /health/live, /health/ready, /metrics, /metrics/prometheus
 //
 // and CORS preflights for all of them. It is safe for concurrent use. After
@@ -290,6 +291,7 @@ func (h *Hub) routes() {
 		h.app.HandleFunc("GET /{$}", h.handleDemo)
 		h.app.HandleFunc("GET /demo/{file}", h.handleDemoAsset)
 	}
+	h.app.HandleFunc("GET "+clientJSPath, h.handleClientJS)
 	h.app.HandleFunc("POST /publish", h.handlePublish)
 	// The SSE endpoint, health and metrics are the app's own routes; the
 	// hub's authorization reaches them through Config.Authorize.

@@ -67,6 +67,16 @@ for target in ".:FuzzSubscribeQuery" "./hub:FuzzPublishBody" "./hub:FuzzSubscrib
   step "fuzzing ${target} briefly (${SSE_FUZZTIME:=5s})" \
     go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$SSE_FUZZTIME" "${target%%:*}"
 done
+# The browser client's node tests: the parser, the connection logic, and
+# the client against a real `ssevents serve` they build. No npm install:
+# the tests use only node and the module itself.
+if command -v node >/dev/null 2>&1; then
+  step "clients/js: node --test (parser, backoff, token refresh against ssevents serve)" \
+    bash -c "cd clients/js && node --test test/"
+else
+  echo "test.sh: node not found: install Node 20 or later for the clients/js tests"
+  failed+=("clients/js: node not found")
+fi
 if [ -f examples/go.mod ]; then
   step "examples module: go vet ./..." go -C examples vet ./...
   # One package at a time: each browser test runs its own Chromium.

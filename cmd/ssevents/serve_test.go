@@ -177,7 +177,7 @@ func TestServe_demoPage(t *testing.T) {
 		contains          []string
 	}{
 		{"/", "text/html", []string{`content="/sse"`, `/demo/demo.js`, "Publish", "Subscribe"}},
-		{"/demo/demo.js", "text/javascript", []string{"getReader()", "Last-Event-ID", `fetch("/publish"`, "textContent", "addEventListener"}},
+		{"/demo/demo.js", "text/javascript", []string{`from "/ssevents.js"`, "subscribe(", `fetch("/publish"`, "textContent", "addEventListener"}},
 		{"/demo/demo.css", "text/css", []string{".status"}},
 	}
 	for _, tt := range tests {
@@ -198,6 +198,15 @@ func TestServe_demoPage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the client the page imports", func(t *testing.T) {
+		t.Parallel()
+		resp := request(t, http.MethodGet, m.URL()+"/ssevents.js", "", nil)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" ||
+			!strings.Contains(string(body), "getReader()") || !strings.Contains(string(body), "Last-Event-ID") {
+			t.Fatalf("status %d, Content-Type %q, %d bytes: want the client module", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+	})
 	t.Run("unknown asset", func(t *testing.T) {
 		t.Parallel()
 		if resp := request(t, http.MethodGet, m.URL()+"/demo/passwd", "", nil); resp.StatusCode != 404 {

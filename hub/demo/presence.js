@@ -2,8 +2,8 @@
 // presence (?presence=true), so the hub sends a `presence` snapshot per
 // tracked topic first, then `join` and `leave` events. This file keeps the
 // members per topic and draws them in the "Online" section; demo.js calls
-// sseDemoPresence.apply(ev) with every such event, and reset() when it
-// opens a new stream (a fresh snapshot follows: presence is not history).
+// sseDemoPresence.apply(name, data) with every such event, and reset() when
+// its stream opens (a fresh snapshot follows: presence is not history).
 "use strict";
 
 const sseDemoPresence = (function () {
@@ -47,11 +47,10 @@ const sseDemoPresence = (function () {
     }
   }
 
-  function apply(ev) {
-    let v;
-    try { v = JSON.parse(ev.data); } catch (e) { return; }
+  // apply takes a presence, join or leave event: its name and its data.
+  function apply(type, v) {
     if (!v || typeof v.topic !== "string") return;
-    if (ev.type === "presence") {
+    if (type === "presence") {
       const members = new Map();
       for (const m of v.members || []) members.set(m.user, { connections: m.connections, info: m.info });
       topics.set(v.topic, { users: v.users, members: members });
@@ -59,10 +58,10 @@ const sseDemoPresence = (function () {
       let t = topics.get(v.topic);
       if (!t) { t = { users: 0, members: new Map() }; topics.set(v.topic, t); }
       const had = t.members.has(v.user);
-      if (ev.type === "join") {
+      if (type === "join") {
         t.members.set(v.user, { connections: v.connections, info: v.info });
         if (!had) t.users++;
-      } else if (ev.type === "leave") {
+      } else if (type === "leave") {
         if (had) { t.members.delete(v.user); t.users = Math.max(0, t.users - 1); }
       }
     }
