@@ -17,7 +17,8 @@ import (
 // as one http.Handler. It embeds a Publisher, so app.Publish publishes.
 //
 // Routes it serves: GET Config.Path (/events), GET /presence (see
-// Config.Presence), GET /position (see Position), GET /health,
+// Config.Presence), GET /position (see Position), GET /ssevents.js (the
+// browser client, see ClientJSPath), GET /health,
 // /health/live, /health/ready, GET /metrics (JSON) and
 // /metrics/prometheus, plus whatever Handle registers. Every request that
 // reaches the app's own routes carries the Publisher in its context.
@@ -91,6 +92,7 @@ func Mount(mux *http.ServeMux, cfg Config) (*App, error) {
 func (a *App) Register(mux *http.ServeMux) {
 	mux.Handle(a.cfg.Path, a.events) // any method: the handler answers 405 in JSON
 	mux.HandleFunc("GET /presence", a.handlePresence)
+	mux.HandleFunc("GET "+ClientJSPath, handleClientJS)
 	mux.HandleFunc("GET /position", a.handlePosition)
 	mux.HandleFunc("GET /health", a.handleHealth)
 	mux.HandleFunc("GET /health/live", a.handleLive)

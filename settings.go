@@ -125,5 +125,9 @@ func checkPath(p string) error {
 	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}") {
 		return errors.New("want a path starting with / (no blanks or braces)")
 	}
+	switch q := strings.TrimSuffix(p, "/"); {
+	case q == "/presence", q == "/position", q == ClientJSPath, strings.HasPrefix(q, "/health"), strings.HasPrefix(q, "/metrics"):
+		return fmt.Errorf("%s is a route of the app itself (/presence, /position, /ssevents.js, /health, /metrics): want another path", p)
+	}
 	return nil
 }

@@ -161,7 +161,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s", sse.ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
 	switch p := strings.TrimSuffix(c.Path, "/"); {
-	case c.Path == "/", p == "/publish", p == "/presence", p == "/position", p == "/demo", p == clientJSPath, strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
+	case c.Path == "/", p == "/publish", p == "/presence", p == "/position", p == "/demo", p == ssevents.ClientJSPath, strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
 		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /presence, /position, /demo/, /ssevents.js, /health, /metrics)", c.Path)
 	}
 	d := c.withDefaults()
@@ -291,7 +291,6 @@ func (h *Hub) routes() {
 		h.app.HandleFunc("GET /{$}", h.handleDemo)
 		h.app.HandleFunc("GET /demo/{file}", h.handleDemoAsset)
 	}
-	h.app.HandleFunc("GET "+clientJSPath, h.handleClientJS)
 	h.app.HandleFunc("POST /publish", h.handlePublish)
 	// The SSE endpoint, health and metrics are the app's own routes; the
 	// hub's authorization reaches them through Config.Authorize.

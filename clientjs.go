@@ -1,4 +1,4 @@
-package hub
+package ssevents
 
 import (
 	"bytes"
@@ -10,9 +10,10 @@ import (
 	clientjs "github.com/ssevents/ssevents/clients/js"
 )
 
-// clientJSPath is where the hub serves @ssevents/client, for pages without
-// a build step: import { subscribe } from "/ssevents.js".
-const clientJSPath = "/ssevents.js"
+// ClientJSPath is where an App (and so the hub) serves @ssevents/client,
+// the browser client, for pages without a build step:
+// import { subscribe } from "/ssevents.js".
+const ClientJSPath = "/ssevents.js"
 
 // clientJSETag is the module's strong ETag: a hash of its bytes, so a
 // browser revalidates a cached copy in one round trip without a body.
@@ -25,7 +26,7 @@ var clientJSETag = func() string {
 // and revalidated by ETag after that (a hub upgrade reaches pages soon),
 // readable by pages of any origin (module scripts are fetched with CORS;
 // the file is public and carries no credentials).
-func (h *Hub) handleClientJS(w http.ResponseWriter, r *http.Request) {
+func handleClientJS(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Type", clientjs.ContentType)
 	hd.Set("Cache-Control", "public, max-age=300")
