@@ -101,7 +101,7 @@ func (s *presenceStore) flush(ctx context.Context) error {
 		}
 		chunks[i] = append(chunks[i], setItem{k: k, count: e.count, confirmed: e.confirmed, added: e.added, gen: e.gen})
 		execs[i].Args = append(execs[i].Args, s.id+"|"+k.user, k.user, strconv.Itoa(e.count),
-			strconv.FormatInt(max(ttl.Milliseconds(), 1), 10), string(e.info), confirmed)
+			strconv.FormatInt(expiryMs(ttl), 10), string(e.info), confirmed)
 	}
 	clear(s.dirty)
 	s.mu.Unlock()
@@ -135,6 +135,14 @@ func (s *presenceStore) flush(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// expiryMs is ttl in whole milliseconds for the set script, rounded up and
+// one more: the script adds it to the server's time cut to the
+// millisecond, and an entry must never expire before its grace period
+// (or TTL) has passed.
+func expiryMs(ttl time.Duration) int64 {
+	return int64((ttl+time.Millisecond-1)/time.Millisecond) + 1
 }
 
 // remark marks the entries of a failed call dirty again.
