@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/ssevents/ssevents/internal/seglog"
 	"github.com/ssevents/ssevents/sse"
 )
 
@@ -114,39 +114,11 @@ func readPresenceFile(path string) ([]savedMember, error) {
 }
 
 // writePresenceFile replaces the presence file at path with members,
-// durably: written to a temporary file, synced, renamed over the old one,
-// and the directory synced.
+// durably (see seglog.WriteFileDurably).
 func writePresenceFile(path string, members []savedMember) error {
 	b, err := json.Marshal(presenceFileJSON{Version: 1, Members: members})
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return seglog.WriteFileDurably(path, append(b, '\n'))
 }

@@ -68,20 +68,27 @@ func newDataset(first streamid.ID) Dataset {
 	return Dataset{ID: hex.EncodeToString(b[:]), First: first}
 }
 
-// writeDataset replaces the directory's identity file with d, durably:
-// written to a temporary file, synced, renamed over the old one, and the
-// directory synced.
+// writeDataset replaces the directory's identity file with d, durably
+// (see WriteFileDurably).
 func writeDataset(dir string, d Dataset) error {
 	b, err := json.Marshal(datasetJSON{Version: 1, ID: d.ID, First: d.First.String(), Floor: d.Floor.String()})
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, datasetFile+".tmp")
+	return WriteFileDurably(filepath.Join(dir, datasetFile), append(b, '\n'))
+}
+
+// WriteFileDurably replaces the file at path with data, durably: written
+// to a temporary file beside it, synced, renamed over the old one, and the
+// directory synced. A reader sees the old file or the new one, never a
+// part; the temporary file is removed when a step fails.
+func WriteFileDurably(path string, data []byte) error {
+	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -89,12 +96,13 @@ func writeDataset(dir string, d Dataset) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, datasetFile))
+		err = os.Rename(tmp, path)
 	}
-	if err == nil {
-		err = syncDir(dir)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
 	}
-	return err
+	return syncDir(filepath.Dir(path))
 }
 
 // syncDir makes the directory's entries (a file created, renamed or
