@@ -161,8 +161,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s", sse.ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
 	switch p := strings.TrimSuffix(c.Path, "/"); {
-	case c.Path == "/", p == "/publish", p == "/presence", p == "/position", p == "/demo", p == ssevents.ClientJSPath, strings.HasPrefix(p, "/health"), strings.HasPrefix(p, "/metrics"):
-		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /presence, /position, /demo/, /ssevents.js, /health, /metrics)", c.Path)
+	case c.Path == "/", p == "/publish", p == "/demo":
+		// The app's own routes (/presence, /health, ...) are refused by
+		// c.Config.Validate above.
+		return bad("Path is %q, allowed: a path the hub does not use for another route (/, /publish, /demo/)", c.Path)
 	}
 	d := c.withDefaults()
 	return settings.Validate(&d, ownSettings)
