@@ -1,9 +1,6 @@
 package hubdemo_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -231,16 +228,7 @@ func TestDemoPage_resync(t *testing.T) {
 
 // hs256 mints a token for the hub's JWT secret.
 func hs256(t *testing.T, secret string, claims map[string]any) string {
-	t.Helper()
-	enc := base64.RawURLEncoding
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString(payload)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(signed))
-	return signed + "." + enc.EncodeToString(mac.Sum(nil))
+	return ssetest.HS256(t, secret, claims)
 }
 
 // TestDemoPage_tokenExpiredAndRefusals subscribes with a token that

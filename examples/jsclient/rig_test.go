@@ -1,10 +1,6 @@
 package jsclient_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +12,7 @@ import (
 
 	"github.com/ssevents/ssevents"
 	"github.com/ssevents/ssevents/examples/internal/browsertest"
+	"github.com/ssevents/ssevents/examples/internal/ssetest"
 	"github.com/ssevents/ssevents/examples/internal/testserver"
 	"github.com/ssevents/ssevents/hub"
 )
@@ -118,19 +115,8 @@ func (r *rig) publish(t *testing.T, topic, event string, data any) string {
 	return id
 }
 
-// mint signs an HS256 JWT with secret.
-func mint(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	enc := base64.RawURLEncoding
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString(payload)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(signed))
-	return signed + "." + enc.EncodeToString(mac.Sum(nil))
-}
+// mint signs an HS256 JWT with the rig's secret.
+func mint(t *testing.T, claims map[string]any) string { return ssetest.HS256(t, secret, claims) }
 
 // event is what the page's handlers received.
 type event struct {
