@@ -33,13 +33,11 @@ type tlsPair struct {
 	pool              *x509.CertPool // trusts the certificate
 }
 
-// newTLSPair makes a self-signed ECDSA P-256 pair, as the README's openssl
-// command does.
-func newTLSPair(t *testing.T) tlsPair {
-	t.Helper()
-	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
+// localhostCert is the template of a server certificate for localhost and
+// 127.0.0.1, valid for a day.
+func localhostCert(serial int64) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: "localhost"},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
@@ -48,6 +46,14 @@ func newTLSPair(t *testing.T) tlsPair {
 		DNSNames:     []string{"localhost"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
+}
+
+// newTLSPair makes a self-signed ECDSA P-256 pair, as the README's openssl
+// command does.
+func newTLSPair(t *testing.T) tlsPair {
+	t.Helper()
+	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	tmpl := localhostCert(time.Now().UnixNano())
 	der := must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key))
 	keyDER := must(x509.MarshalPKCS8PrivateKey(key))
 	p := tlsPair{
